@@ -74,24 +74,31 @@ def resolve_source(name: str) -> str:
     return name
 
 
+def load_encoder(source: str, dtype: str = "fp32"):
+    """Just the encoder weights from a folder or hub id (no tokenizer, no pooler)."""
+    import torch
+    from transformers import AutoModel
+
+    torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
+    try:
+        return AutoModel.from_pretrained(source, dtype=torch_dtype, add_pooling_layer=False)
+    except TypeError:  # architectures without a pooler take no add_pooling_layer
+        return AutoModel.from_pretrained(source, dtype=torch_dtype)
+
+
 def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpointing: bool = False) -> BaseModel:
     """Load the encoder (no pooler, no head) and its tokenizer.
 
     dtype: "fp32", "bf16" (halves the frozen base's memory; train adapters in fp32 under
     autocast) or "auto" (bf16 where the hardware supports it).
     """
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
     source = resolve_source(name)
     resolved = resolve_dtype(dtype)
-    torch_dtype = torch.bfloat16 if resolved == "bf16" else torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, fix_mistral_regex=False)
-        try:
-            model = AutoModel.from_pretrained(source, dtype=torch_dtype, add_pooling_layer=False)
-        except TypeError:  # architectures without a pooler take no add_pooling_layer
-            model = AutoModel.from_pretrained(source, dtype=torch_dtype)
+        model = load_encoder(source, resolved)
     except (OSError, ValueError) as exc:
         raise AdaptxError(
             f"cannot load base model {name!r} from {source!r}: {str(exc).splitlines()[0]}\n"

@@ -1,0 +1,211 @@
+"""Task models: a base encoder + adaptx's own prediction head, with adapters wired per strategy.
+
+This is the seam to the `adapters` library: adapters are added, loaded, stacked and fused
+only here, through its public API (`adapters.init`, `add_adapter`, `load_adapter`,
+`add_adapter_fusion`, `Stack`, `Fuse`, `save_adapter(use_safetensors=True)`). Heads are
+plain torch modules saved as safetensors, and every saved model carries a `setup.json`
+with the exact active setup, so a fusion can never be reloaded without its head or with
+the wrong composition (a known silent failure of hand-wired setups).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import AdaptxError
+
+SETUP_FILE = "setup.json"
+HEAD_FILE = "head.safetensors"
+
+
+class ClassificationHead(nn.Module):
+    """dropout -> dense -> tanh -> dropout -> linear over the first token or the masked mean."""
+
+    def __init__(self, hidden: int, num_labels: int, pooling: str = "first", dropout: float = 0.1):
+        super().__init__()
+        if pooling not in ("first", "mean"):
+            raise AdaptxError(f"head pooling {pooling!r}; expected 'first' or 'mean'")
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden, hidden)
+        self.out_proj = nn.Linear(hidden, num_labels)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "first":
+            pooled = hidden[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        x = torch.tanh(self.dense(self.dropout(pooled.float())))
+        return self.out_proj(self.dropout(x))
+
+
+@dataclass
+class Setup:
+    """Everything needed to rebuild a trained model exactly."""
+
+    strategy: str  # intermediate | none | stack | fuse | full | full-none | full-intermediate
+    num_labels: int
+    pooling: str = "first"
+    dropout: float = 0.1
+    adapter_config: str = "seq_bn"
+    reduction_factor: int = 16
+    own_adapter: str | None = None  # the adapter this stage trains
+    frozen_adapters: list[str] = field(default_factory=list)  # loaded, never trained here
+    fusion: list[str] = field(default_factory=list)  # adapters fused (fuse strategy)
+    base_fingerprint: dict = field(default_factory=dict)
+
+    @property
+    def uses_adapters(self) -> bool:
+        return not self.strategy.startswith("full")
+
+
+class TaskModel(nn.Module):
+    def __init__(self, encoder: nn.Module, head: ClassificationHead, setup: Setup, autocast_dtype=None):
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+        self.setup = setup
+        self.autocast_dtype = autocast_dtype  # torch.bfloat16 when the frozen base is bf16
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        device_type = input_ids.device.type
+        with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self.head(hidden, attention_mask)
+
+    def trainable_parameters(self) -> dict[str, nn.Parameter]:
+        return {n: p for n, p in self.named_parameters() if p.requires_grad}
+
+
+def _adapter_config(setup: Setup):
+    import adapters
+
+    if setup.adapter_config == "seq_bn":
+        return adapters.SeqBnConfig(reduction_factor=setup.reduction_factor)
+    if setup.adapter_config == "double_seq_bn":
+        return adapters.DoubleSeqBnConfig(reduction_factor=setup.reduction_factor)
+    raise AdaptxError(f"adapter config {setup.adapter_config!r}; expected seq_bn or double_seq_bn")
+
+
+def check_adapter_compatible(adapter_dir: Path, fingerprint: dict) -> None:
+    """Refuse an adapter trained on another base model before anything is loaded."""
+    meta_path = adapter_dir / "adaptx-adapter.json"
+    if not meta_path.is_file():
+        raise AdaptxError(f"{adapter_dir}: not an adaptx adapter folder (no adaptx-adapter.json)")
+    meta = json.loads(meta_path.read_text())
+    theirs = meta.get("base_fingerprint", {})
+    diffs = {k: (theirs.get(k), v) for k, v in fingerprint.items() if theirs.get(k) != v}
+    if diffs:
+        detail = ", ".join(f"{k}: adapter {a} vs base {b}" for k, (a, b) in diffs.items())
+        raise AdaptxError(f"adapter {adapter_dir} was trained on a different base model ({detail})")
+
+
+def _set_trainable(model: TaskModel, setup: Setup) -> None:
+    """Exactly the parameters a strategy trains, whatever the library's defaults are."""
+    if not setup.uses_adapters:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return
+    fusion_key = ",".join(setup.fusion)
+    for name, p in model.encoder.named_parameters():
+        own = setup.own_adapter is not None and f"adapters.{setup.own_adapter}." in name
+        fused = bool(setup.fusion) and f"adapter_fusion_layer.{fusion_key}." in name
+        p.requires_grad_(own or fused)
+    for p in model.head.parameters():
+        p.requires_grad_(True)
+
+
+def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] | None = None,
+                autocast_dtype=None) -> TaskModel:
+    """Wire adapters for `setup` onto a freshly loaded encoder and add a new head.
+
+    adapter_dirs: saved adapters (name -> folder) for `frozen_adapters`.
+    """
+    hidden = encoder.config.hidden_size
+    head = ClassificationHead(hidden, setup.num_labels, setup.pooling, setup.dropout)
+    if setup.uses_adapters:
+        import adapters
+        from adapters.composition import Fuse
+
+        adapters.init(encoder)
+        for name in setup.frozen_adapters:
+            folder = Path((adapter_dirs or {}).get(name, ""))
+            check_adapter_compatible(folder, setup.base_fingerprint)
+            encoder.load_adapter(str(folder), load_as=name, with_head=False, use_safetensors=True)
+        if setup.own_adapter:
+            encoder.add_adapter(setup.own_adapter, config=_adapter_config(setup))
+        if setup.fusion:
+            encoder.add_adapter_fusion(Fuse(*setup.fusion))
+        _activate(encoder, setup)
+        # adapter/fusion weights stay fp32 master weights even on a bf16 base
+        for name, module in encoder.named_modules():
+            if ".adapters." in f".{name}." or "adapter_fusion_layer" in name:
+                module.float()
+    model = TaskModel(encoder, head, setup, autocast_dtype)
+    _set_trainable(model, setup)
+    return model
+
+
+def save_model(model: TaskModel, out_dir: Path) -> None:
+    """Write the trained parts as safetensors plus setup.json (the shareable artifact)."""
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    setup = model.setup
+    enc = model.encoder
+    if setup.uses_adapters:
+        if setup.own_adapter:
+            folder = out_dir / f"adapter-{setup.own_adapter}"
+            folder.mkdir(exist_ok=True)
+            enc.save_adapter(str(folder), setup.own_adapter, with_head=False, use_safetensors=True)
+            meta = {"name": setup.own_adapter, "base_fingerprint": setup.base_fingerprint,
+                    "adapter_config": setup.adapter_config, "reduction_factor": setup.reduction_factor}
+            (folder / "adaptx-adapter.json").write_text(json.dumps(meta, indent=2))
+        if setup.fusion:
+            folder = out_dir / "fusion"
+            folder.mkdir(exist_ok=True)
+            enc.save_adapter_fusion(str(folder), ",".join(setup.fusion), use_safetensors=True)
+    else:
+        enc.save_pretrained(out_dir / "encoder", safe_serialization=True)
+    save_file({k: v.detach().contiguous() for k, v in model.head.state_dict().items()}, str(out_dir / HEAD_FILE))
+    (out_dir / SETUP_FILE).write_text(json.dumps(asdict(setup), indent=2))
+
+
+def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None = None) -> TaskModel:
+    """Rebuild a saved model exactly: base_loader(encoder_folder_or_None) returns a fresh encoder."""
+    from safetensors.torch import load_file
+
+    setup_path = out_dir / SETUP_FILE
+    if not setup_path.is_file():
+        raise AdaptxError(f"{out_dir}: no {SETUP_FILE}; not a saved adaptx model")
+    setup = Setup(**json.loads(setup_path.read_text()))
+    if setup.uses_adapters:
+        encoder = base_loader(None)
+        model = build_model(encoder, setup, adapter_dirs)
+        if setup.own_adapter:
+            model.encoder.load_adapter(str(out_dir / f"adapter-{setup.own_adapter}"), load_as=setup.own_adapter,
+                                       with_head=False, use_safetensors=True)
+        if setup.fusion:
+            model.encoder.load_adapter_fusion(str(out_dir / "fusion"), ",".join(setup.fusion), use_safetensors=True)
+        _activate(model.encoder, setup)  # load_adapter re-activates what it loads: restore the composition
+    else:
+        model = build_model(base_loader(out_dir / "encoder"), setup)
+    model.head.load_state_dict(load_file(str(out_dir / HEAD_FILE)))
+    return model.eval()
+
+
+def _activate(encoder, setup: Setup) -> None:
+    """The active composition, bottom to top: (intermediate adapter | fusion) under the own adapter."""
+    from adapters.composition import Fuse, Stack
+
+    below = Fuse(*setup.fusion) if setup.fusion else (setup.frozen_adapters[0] if setup.frozen_adapters else None)
+    if below is not None and setup.own_adapter:
+        encoder.set_active_adapters(Stack(below, setup.own_adapter))
+    else:
+        encoder.set_active_adapters(below or setup.own_adapter)
