@@ -26,8 +26,8 @@ POOLINGS = ("first", "mean")
 # adapters 1e-4 do not learn in 125 steps, 1e-3 do; full fine-tuning 5e-5 beats 2e-5.
 # Anything else gets the paper's / AdapterFusion's settings for XLM-R Large.
 BASE_DEFAULTS = {
-    "embedded": {"lr_adapter": 1e-3, "lr_fusion": 1e-3, "lr_full": 5e-5},
-    "*": {"lr_adapter": 1e-4, "lr_fusion": 5e-5, "lr_full": 1e-5},
+    "embedded": {"lr_adapter": 1e-3, "lr_fusion": 1e-3, "lr_full": 5e-5, "lr_head": 1e-3},
+    "*": {"lr_adapter": 1e-4, "lr_fusion": 5e-5, "lr_full": 1e-5, "lr_head": None},
 }
 
 
@@ -56,6 +56,7 @@ class TrainSettings:
     lr_adapter: float | None = None  # null: the base model's default (BASE_DEFAULTS)
     lr_fusion: float | None = None
     lr_full: float | None = None
+    lr_head: float | None = None  # null: the base model's default (None there: the body's rate)
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
     eval_every: int = 0  # English-dev model selection every N steps (0: only at the end)
@@ -92,8 +93,12 @@ class ExperimentConfig:
     train: TrainSettings = field(default_factory=TrainSettings)
     data: DataSettings = field(default_factory=DataSettings)
 
-    def lr(self, kind: str) -> float:
-        """Learning rate for 'adapter', 'fusion' or 'full', falling back to the base model's default."""
+    def lr(self, kind: str) -> float | None:
+        """Learning rate for 'adapter', 'fusion', 'full' or 'head', falling back to the base model's default.
+
+        The head's default on the embedded model is 1e-3 whatever the body's rate: a new head
+        trained at full fine-tuning's 5e-5 barely moves in a few hundred steps. None = the body's rate.
+        """
         value = getattr(self.train, f"lr_{kind}")
         if value is not None:
             return value
@@ -212,7 +217,7 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
             fail(key, f"must be >= 1, got {value}")
     if not 0 <= cfg.train.warmup_ratio < 1:
         fail("train.warmup_ratio", f"must be in [0, 1), got {cfg.train.warmup_ratio}")
-    for key in ("lr_adapter", "lr_fusion", "lr_full"):
+    for key in ("lr_adapter", "lr_fusion", "lr_full", "lr_head"):
         value = getattr(cfg.train, key)
         if value is not None and not 0 < value < 1:
             fail(f"train.{key}", f"must be in (0, 1) or null, got {value}")

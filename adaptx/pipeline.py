@@ -119,8 +119,9 @@ class Experiment:
         cfg = self.cfg
         relevant = {
             "stage": stage.id, "base": cfg.base_model, "dtype": self.base.dtype, "max_seq_length": cfg.max_seq_length,
+            "gradient_checkpointing": cfg.gradient_checkpointing,
             "adapter": cfg.adapter, "head": cfg.head, "fusion": cfg.fusion, "train": cfg.train, "data": cfg.data,
-            "lr": {k: cfg.lr(k) for k in ("adapter", "fusion", "full")},
+            "lr": {k: cfg.lr(k) for k in ("adapter", "fusion", "full", "head")},
             "needs": [self.stage_hashes[n] for n in stage.needs],
             "languages": self.languages if stage.kind == "target" else None,
         }
@@ -149,7 +150,8 @@ class Experiment:
         steps = t.target_steps if stage.kind == "target" else t.intermediate_steps
         return TrainJob(steps=steps, lr=cfg.lr(lr_kind), batch_size=t.batch_size, seed=stage.seed,
                         warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, eval_every=t.eval_every,
-                        checkpoint_every=t.checkpoint_every, max_grad_norm=t.max_grad_norm, description=stage.id)
+                        checkpoint_every=t.checkpoint_every, max_grad_norm=t.max_grad_norm,
+                        head_lr=cfg.lr("head"), description=stage.id)
 
     def build(self, stage: Stage):
         from .models import load_encoder
@@ -162,6 +164,8 @@ class Experiment:
         if stage.strategy == "full":
             source = str(self.stage_dir(stage.needs[0]) / "model" / "encoder")
         encoder = load_encoder(source, "fp32" if full else self.base.dtype)
+        if self.cfg.gradient_checkpointing:  # recompute activations in backward: less memory, ~30% more time
+            encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         adapter_dirs = {t: self.stage_dir(n) / "model" / f"adapter-{t}" for t, n in zip(stage.intermediates, stage.needs)}
         torch.manual_seed(stage.seed)  # the new head and adapters start from the seed
         return build_model(encoder, setup, adapter_dirs if setup.uses_adapters else None, autocast)

@@ -37,6 +37,7 @@ class TrainJob:
     eval_every: int = 0  # 0: select on English dev only at the end
     checkpoint_every: int = 25
     max_grad_norm: float = 1.0
+    head_lr: float | None = None  # None: the same rate as the rest
     description: str = "train"
 
 
@@ -170,9 +171,14 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
     params = model.trainable_parameters()
     if not params:
         raise AdaptxError(f"{job.description}: nothing to train (no trainable parameters)")
-    decay = [p for n, p in params.items() if p.ndim > 1]
-    no_decay = [p for n, p in params.items() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": job.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = []
+    for is_head in (False, True):
+        lr = (job.head_lr or job.lr) if is_head else job.lr
+        chosen = {n: p for n, p in params.items() if n.startswith("head.") == is_head}
+        for decay in (True, False):
+            group = [p for p in chosen.values() if (p.ndim > 1) == decay]
+            if group:
+                groups.append({"params": group, "lr": lr, "weight_decay": job.weight_decay if decay else 0.0})
     try:  # the fused kernel is ~10x faster on CPU for full fine-tuning's 100M+ parameters
         optimizer = torch.optim.AdamW(groups, lr=job.lr, fused=True)
     except (RuntimeError, TypeError):
