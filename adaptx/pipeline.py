@@ -13,7 +13,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -81,6 +81,8 @@ class Experiment:
         self.run_dir = run_dir
         self.data_dir = data_dir
         self.base = load_base_model(cfg.base_model, dtype=cfg.base_dtype)
+        self.fingerprint = self.base.fingerprint
+        self.base.model = None  # each stage loads a fresh encoder; do not hold a second copy in memory
         self.pad_id = self.base.tokenizer.pad_token_id
         self.target = get_task(cfg.target_task)
         self.languages = list(cfg.languages or self.target.languages)
@@ -116,22 +118,32 @@ class Experiment:
 
     # -- stages --------------------------------------------------------------------------
     def stage_hash(self, stage: Stage) -> str:
+        """What a stage's result depends on; intermediate stages ignore target-only settings,
+        so changing the evaluation or target budget reuses the intermediate work."""
         cfg = self.cfg
+        train, data = asdict(cfg.train), asdict(cfg.data)
+        if stage.kind == "target":
+            train.pop("intermediate_steps")
+            relevant_extra = {"languages": self.languages, "fusion": asdict(cfg.fusion), "eval_split": self.eval_split}
+        else:
+            train.pop("target_steps")
+            for key in ("max_eval_examples", "eval_split"):
+                data.pop(key)
+            relevant_extra = {}
         relevant = {
             "stage": stage.id, "base": cfg.base_model, "dtype": self.base.dtype, "max_seq_length": cfg.max_seq_length,
-            "gradient_checkpointing": cfg.gradient_checkpointing,
-            "adapter": cfg.adapter, "head": cfg.head, "fusion": cfg.fusion, "train": cfg.train, "data": cfg.data,
+            "gradient_checkpointing": cfg.gradient_checkpointing, "adapter": asdict(cfg.adapter),
+            "head": asdict(cfg.head), "train": train, "data": data,
             "lr": {k: cfg.lr(k) for k in ("adapter", "fusion", "full", "head")},
-            "needs": [self.stage_hashes[n] for n in stage.needs],
-            "languages": self.languages if stage.kind == "target" else None,
+            "needs": [self.stage_hashes[n] for n in stage.needs], **relevant_extra,
         }
-        return stable_hash(json.loads(json.dumps(relevant, default=lambda o: o.__dict__)))
+        return stable_hash(relevant)
 
     def setup_for(self, stage: Stage) -> Setup:
         cfg = self.cfg
         common = dict(num_labels=len(get_task(stage.task).labels), pooling=cfg.head.pooling, dropout=cfg.head.dropout,
                       adapter_config=cfg.adapter.config, reduction_factor=cfg.adapter.reduction_factor,
-                      base_fingerprint=self.base.fingerprint)
+                      base_fingerprint=self.fingerprint)
         s = stage.strategy
         if s == "intermediate":
             return Setup(s, own_adapter=stage.task, **common)

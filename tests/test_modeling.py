@@ -135,3 +135,16 @@ def test_save_load_round_trip_reproduces_predictions(strategy, fresh, inter_dirs
     with torch.inference_mode():
         after = loaded(ids, mask)
     torch.testing.assert_close(after, before, rtol=0, atol=0)
+
+
+def test_bf16_base_keeps_fp32_adapters_and_head_and_trains(fresh, inter_dirs, tiny_model_dir):
+    enc = load_encoder(str(tiny_model_dir), "bf16")
+    setup = Setup("stack", 3, own_adapter="xnli", frozen_adapters=["qqp"], base_fingerprint=fingerprint(enc))
+    model = build_model(enc, setup, inter_dirs, autocast_dtype=torch.bfloat16)
+    params = dict(model.named_parameters())
+    assert params["encoder.embeddings.word_embeddings.weight"].dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in model.trainable_parameters().values())
+    ids = torch.tensor([[0, 5, 6, 7, 2]])
+    loss = model(ids, torch.ones_like(ids)).float().logsumexp(-1).sum()
+    loss.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in model.trainable_parameters().values())
