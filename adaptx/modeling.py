@@ -11,6 +11,7 @@ the wrong composition (a known silent failure of hand-wired setups).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -205,7 +206,13 @@ def _activate(encoder, setup: Setup) -> None:
     from adapters.composition import Fuse, Stack
 
     below = Fuse(*setup.fusion) if setup.fusion else (setup.frozen_adapters[0] if setup.frozen_adapters else None)
-    if below is not None and setup.own_adapter:
-        encoder.set_active_adapters(Stack(below, setup.own_adapter))
-    else:
-        encoder.set_active_adapters(below or setup.own_adapter)
+    composition = Stack(below, setup.own_adapter) if below is not None and setup.own_adapter else below or setup.own_adapter
+    # set_active_adapters opens a forward context before the new setup is active, which makes
+    # adapters log a misleading "none are activated" warning: quiet that logger for this call only
+    mixin_logger = logging.getLogger("adapters.model_mixin")
+    level = mixin_logger.level
+    mixin_logger.setLevel(logging.ERROR)
+    try:
+        encoder.set_active_adapters(composition)
+    finally:
+        mixin_logger.setLevel(level)

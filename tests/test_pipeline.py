@@ -111,3 +111,12 @@ def test_missing_data_dir(setup):
     config, data, out = setup
     with pytest.raises(AdaptxError, match="data folder .* does not exist"):
         pipeline.run_experiment(config, data_dir=data / "nope", out_dir=out)
+
+
+def test_eval_split_without_labels_is_refused_before_training(setup):
+    config, data, out = setup
+    with pytest.raises(AdaptxError, match="pawsx has no labeled test split in its local source; set data.eval_split"):
+        pipeline.run_experiment(config, data_dir=data, out_dir=out,
+                                overrides=["target_task=pawsx", "languages=null", "strategies=[none]",
+                                           "data.eval_split=test"])
+    assert not (out / "stages").exists()
