@@ -145,9 +145,7 @@ class Experiment:
                       adapter_config=cfg.adapter.config, reduction_factor=cfg.adapter.reduction_factor,
                       base_fingerprint=self.fingerprint)
         s = stage.strategy
-        if s == "intermediate":
-            return Setup(s, own_adapter=stage.task, **common)
-        if s == "none":
+        if s in ("intermediate", "none"):
             return Setup(s, own_adapter=stage.task, **common)
         if s == "stack":
             return Setup(s, own_adapter=stage.task, frozen_adapters=stage.intermediates, **common)
@@ -205,7 +203,6 @@ class Experiment:
         started = time.time()
         _write_json(manifest_path, {"stage": stage.id, "status": "running", "config_hash": digest,
                                     "started": started, "versions": _versions()})
-        torch.manual_seed(stage.seed)
         model = self.build(stage)
         train_data, dev = self.data(stage.task, "train"), self.data(stage.task, "dev")
         summary = train_model(model, train_data, dev, self.job_for(stage), self.pad_id, folder / "checkpoint.safetensors")
