@@ -20,20 +20,24 @@ DTYPES = ("fp32", "bf16", "auto")
 class BaseModel:
     name: str  # what the user asked for
     source: str  # the folder or hub id it was loaded from
-    model: object  # transformers PreTrainedModel (encoder only)
+    model: object  # transformers PreTrainedModel (encoder only); None when loaded with weights=False
     tokenizer: object  # transformers fast tokenizer
     dtype: str  # "fp32" or "bf16": the dtype of the frozen weights
+    config: object  # transformers PretrainedConfig
 
     @property
     def fingerprint(self) -> dict:
-        """What an adapter trained on this base must match to be reusable on it."""
-        cfg = self.model.config
-        return {
-            "hidden_size": cfg.hidden_size,
-            "num_hidden_layers": cfg.num_hidden_layers,
-            "vocab_size": cfg.vocab_size,
-            "model_type": cfg.model_type,
-        }
+        return config_fingerprint(self.config)
+
+
+def config_fingerprint(config) -> dict:
+    """What an adapter trained on a base model must match to be reusable on another."""
+    return {
+        "hidden_size": config.hidden_size,
+        "num_hidden_layers": config.num_hidden_layers,
+        "vocab_size": config.vocab_size,
+        "model_type": config.model_type,
+    }
 
 
 def bf16_supported() -> bool:
@@ -86,19 +90,22 @@ def load_encoder(source: str, dtype: str = "fp32"):
         return AutoModel.from_pretrained(source, dtype=torch_dtype)
 
 
-def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpointing: bool = False) -> BaseModel:
+def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpointing: bool = False,
+                    weights: bool = True) -> BaseModel:
     """Load the encoder (no pooler, no head) and its tokenizer.
 
     dtype: "fp32", "bf16" (halves the frozen base's memory; train adapters in fp32 under
     autocast) or "auto" (bf16 where the hardware supports it).
+    weights=False: tokenizer and config only (model is None), for callers that load encoders later.
     """
-    from transformers import AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     source = resolve_source(name)
     resolved = resolve_dtype(dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, fix_mistral_regex=False)
-        model = load_encoder(source, resolved)
+        model = load_encoder(source, resolved) if weights else None
+        config = model.config if model is not None else AutoConfig.from_pretrained(source)
     except (OSError, ValueError) as exc:
         raise AdaptxError(
             f"cannot load base model {name!r} from {source!r}: {str(exc).splitlines()[0]}\n"
@@ -107,9 +114,9 @@ def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpoi
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise AdaptxError(f"base model {name!r} has no fast tokenizer; adaptx needs one for offsets and word ids")
-    if gradient_checkpointing:
+    if gradient_checkpointing and model is not None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return BaseModel(name=name, source=source, model=model, tokenizer=tokenizer, dtype=resolved)
+    return BaseModel(name=name, source=source, model=model, tokenizer=tokenizer, dtype=resolved, config=config)
 
 
 def export_model(name: str, out_dir: str | Path) -> Path:

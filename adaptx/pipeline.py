@@ -10,7 +10,6 @@ corrupt an earlier stage. Data flows one way: config -> stages -> results.json -
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ import yaml
 from .config import ExperimentConfig, load_config, stable_hash
 from .data import load_split
 from .errors import AdaptxError
+from .fileio import atomic_write_text
 from .modeling import Setup, build_model, save_model
 from .report import write_results
 from .tasks import get_task
@@ -80,9 +80,8 @@ class Experiment:
         self.cfg = cfg
         self.run_dir = run_dir
         self.data_dir = data_dir
-        self.base = load_base_model(cfg.base_model, dtype=cfg.base_dtype)
-        self.fingerprint = self.base.fingerprint
-        self.base.model = None  # each stage loads a fresh encoder; do not hold a second copy in memory
+        # tokenizer and config only: each stage loads a fresh encoder itself
+        self.base = load_base_model(cfg.base_model, dtype=cfg.base_dtype, weights=False)
         self.pad_id = self.base.tokenizer.pad_token_id
         self.target = get_task(cfg.target_task)
         self.languages = list(cfg.languages or self.target.languages)
@@ -143,7 +142,7 @@ class Experiment:
         cfg = self.cfg
         common = dict(num_labels=len(get_task(stage.task).labels), pooling=cfg.head.pooling, dropout=cfg.head.dropout,
                       adapter_config=cfg.adapter.config, reduction_factor=cfg.adapter.reduction_factor,
-                      base_fingerprint=self.fingerprint)
+                      base_fingerprint=self.base.fingerprint)
         s = stage.strategy
         if s in ("intermediate", "none"):
             return Setup(s, own_adapter=stage.task, **common)
@@ -244,9 +243,7 @@ def _summary(metrics: dict) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2))
 
 
 def _versions() -> dict:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from pathlib import Path
 
 from .errors import AdaptxError
+from .fileio import atomic_write_text
 
 STRATEGY_ORDER = ("none", "stack", "fuse", "full-none", "full")
 
@@ -64,9 +64,9 @@ def render_table(records: list[dict]) -> str:
 
 def write_results(run_dir: Path, stage_metrics: list[dict], target: str) -> str:
     records = records_from_metrics(stage_metrics)
-    _atomic_write(run_dir / "results.json", json.dumps(records, indent=1))
+    atomic_write_text(run_dir / "results.json", json.dumps(records, indent=1))
     table = render_table(records)
-    _atomic_write(run_dir / "results.md", f"# Results: {target}\n\n{table}\n")
+    atomic_write_text(run_dir / "results.md", f"# Results: {target}\n\n{table}\n")
     return table
 
 
@@ -80,8 +80,3 @@ def print_report(run_dir) -> None:
         raise AdaptxError(f"{path}: not valid JSON ({exc})") from exc
     print(render_table(records))
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -5,7 +5,7 @@ import torch
 
 from adaptx.errors import AdaptxError
 from adaptx.modeling import Setup, build_model, load_model, save_model
-from adaptx.models import load_encoder
+from adaptx.models import config_fingerprint, load_encoder
 
 
 @pytest.fixture
@@ -16,9 +16,7 @@ def fresh(tiny_model_dir):
 
 
 def fingerprint(encoder):
-    c = encoder.config
-    return {"hidden_size": c.hidden_size, "num_hidden_layers": c.num_hidden_layers,
-            "vocab_size": c.vocab_size, "model_type": c.model_type}
+    return config_fingerprint(encoder.config)
 
 
 @pytest.fixture

@@ -15,6 +15,12 @@ def test_local_folder(tiny_model_dir):
     assert out.shape == (1, 5, 32)
 
 
+def test_tokenizer_and_config_only(tiny_model_dir):
+    base = load_base_model(str(tiny_model_dir), weights=False)
+    assert base.model is None and base.tokenizer.is_fast
+    assert base.fingerprint == load_base_model(str(tiny_model_dir)).fingerprint
+
+
 def test_bf16_and_gradient_checkpointing(tiny_model_dir):
     base = load_base_model(str(tiny_model_dir), dtype="bf16", gradient_checkpointing=True)
     assert base.dtype == "bf16"
