@@ -1,7 +1,7 @@
 """Typed experiment config: YAML + dotted `key=value` overrides, validated at load time.
 
 Every error names the file, the dotted key and what is allowed, before any training starts.
-Learning rates left as `null` take the defaults of the base model (see BASE_DEFAULTS):
+Learning rates left as `null` take the defaults of the base model's family (adaptx.models.BASE_FAMILIES):
 the paper's rates suit XLM-R Large over many epochs, not a small model over a few hundred steps.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -21,14 +22,9 @@ from .errors import AdaptxError
 STRATEGIES = ("none", "stack", "fuse", "full", "full-none")
 ADAPTER_CONFIGS = ("seq_bn", "double_seq_bn")
 POOLINGS = ("first", "mean")
-
-# Per-base-model learning rates. "embedded": measured on multilingual-e5-small (GUIDE §3):
-# adapters 1e-4 do not learn in 125 steps, 1e-3 do; full fine-tuning 5e-5 beats 2e-5.
-# Anything else gets the paper's / AdapterFusion's settings for XLM-R Large.
-BASE_DEFAULTS = {
-    "embedded": {"lr_adapter": 1e-3, "lr_fusion": 1e-3, "lr_full": 5e-5, "lr_head": 1e-3},
-    "*": {"lr_adapter": 1e-4, "lr_fusion": 5e-5, "lr_full": 1e-5, "lr_head": None},
-}
+FUSION_PRESETS = ("dynamic", "static")
+EVAL_SPLITS = ("dev", "test")
+EVALS_PER_RUN = 5  # eval_every: null evaluates English dev this many times per training run
 
 
 @dataclass
@@ -39,7 +35,34 @@ class AdapterSettings:
 
 @dataclass
 class FusionSettings:
-    train_target_adapter: bool = False  # also train a target adapter stacked on the fusion
+    """AdapterFusion (Pfeiffer et al. 2021). Every null setting takes the preset's value.
+
+    The paper's setting: preset dynamic (value matrix initialised near identity, regularised
+    towards it) with include_target_adapter: true (the target task's own adapter, trained
+    first, fused with the intermediate adapters) and the fusion learning rate 5e-5.
+    """
+
+    preset: str = "dynamic"  # dynamic (value matrix + regulariser) | static (no value matrix)
+    key: bool | None = None
+    query: bool | None = None
+    value: bool | None = None
+    query_before_ln: bool | None = None
+    regularization: bool | None = None  # pull the value matrix towards identity (0.01 * ||I - V||^2)
+    residual_before: bool | None = None
+    temperature: bool | None = None  # softmax temperature 50 -> 1, lowered on every training forward
+    value_before_softmax: bool | None = None
+    value_initialized: bool | None = None  # value matrix starts as identity
+    dropout_prob: float | None = None  # null: the base model's attention dropout
+    include_target_adapter: bool = False  # fuse the target task's own adapter too (the paper's setting)
+    train_target_adapter: bool = False  # also train a new target adapter stacked on the fusion
+
+    def library_settings(self) -> dict:
+        """The resolved AdapterFusion settings: the preset, then every explicit value."""
+        from adapters import AdapterFusionConfig
+
+        overrides = {k: v for k, v in dataclasses.asdict(self).items()
+                     if k not in ("preset", "include_target_adapter", "train_target_adapter") and v is not None}
+        return AdapterFusionConfig.load(self.preset, **overrides).to_dict()
 
 
 @dataclass
@@ -53,25 +76,29 @@ class TrainSettings:
     intermediate_steps: int = 125
     target_steps: int = 125
     batch_size: int = 32
-    lr_adapter: float | None = None  # null: the base model's default (BASE_DEFAULTS)
+    lr_adapter: float | None = None  # null: the base model's default (adaptx.models.BASE_FAMILIES)
     lr_fusion: float | None = None
     lr_full: float | None = None
     lr_head: float | None = None  # null: the base model's default (None there: the body's rate)
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
-    eval_every: int = 0  # English-dev model selection every N steps (0: only at the end)
+    eval_every: int | None = None  # English-dev model selection every N steps (null: 5 times per run)
     checkpoint_every: int = 25  # steps between resumable checkpoints
     max_grad_norm: float = 1.0
+
+    def eval_interval(self, steps: int) -> int:
+        return self.eval_every or max(1, steps // EVALS_PER_RUN)
 
 
 @dataclass
 class DataSettings:
     source: str = "local"  # local (a folder in the layout of shared/data) or hub
     dir: str | None = None  # the local folder; --data-dir overrides it
-    max_train_examples: int | None = None
-    max_dev_examples: int | None = 500  # English dev rows for model selection
-    max_eval_examples: int | None = None  # rows per language in the zero-shot evaluation
-    eval_split: str | None = None  # null: the task's default (test where labeled, else dev)
+    max_train_examples: int | None = None  # seeded random sample of the English training set
+    max_dev_examples: int | None = 500  # English dev rows for model selection (seeded, stratified sample)
+    max_eval_examples: int | None = None  # rows per language in the zero-shot evaluation (seeded, stratified)
+    eval_split: str | None = None  # null: per language, test where labeled, else dev rows held apart from selection
+    sample_seed: int = 0  # seed of every data sample above (not the training seed: all runs see the same rows)
 
 
 @dataclass
@@ -93,17 +120,15 @@ class ExperimentConfig:
     train: TrainSettings = field(default_factory=TrainSettings)
     data: DataSettings = field(default_factory=DataSettings)
 
-    def lr(self, kind: str) -> float | None:
-        """Learning rate for 'adapter', 'fusion', 'full' or 'head', falling back to the base model's default.
+    def lr(self, kind: str, defaults: dict) -> float | None:
+        """Learning rate for 'adapter', 'fusion', 'full' or 'head': the config's, else the base model's default.
 
-        The head's default on the embedded model is 1e-3 whatever the body's rate: a new head
-        trained at full fine-tuning's 5e-5 barely moves in a few hundred steps. None = the body's rate.
+        `defaults` come from the base model's family (adaptx.models.base_family). The head's
+        default on the embedded model is 1e-3 whatever the body's rate: a new head trained at
+        full fine-tuning's 5e-5 barely moves in a few hundred steps. None = the body's rate.
         """
         value = getattr(self.train, f"lr_{kind}")
-        if value is not None:
-            return value
-        defaults = BASE_DEFAULTS.get(self.base_model, BASE_DEFAULTS["*"])
-        return defaults[f"lr_{kind}"]
+        return value if value is not None else defaults[f"lr_{kind}"]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -169,16 +194,26 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def validate(cfg: ExperimentConfig, where: str) -> None:
+    """Every setting in range, before anything is loaded or trained. Checks that need the base
+    model (max_seq_length vs its positions, reduction factor vs its width) run when it is known."""
     from .tasks import TASKS, get_task
 
     def fail(key: str, message: str):
         raise AdaptxError(f"{where}: {key}: {message}")
+
+    def unique(key: str, values: list) -> None:
+        seen = set()
+        for i, value in enumerate(values):
+            if value in seen:
+                fail(f"{key}[{i}]", f"{value!r} is listed twice")
+            seen.add(value)
 
     for i, strategy in enumerate(cfg.strategies):
         if strategy not in STRATEGIES:
             fail(f"strategies[{i}]", f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
     if not cfg.strategies:
         fail("strategies", f"empty; list at least one of {', '.join(STRATEGIES)}")
+    unique("strategies", cfg.strategies)
     target = cfg.target_task
     if target not in TASKS or TASKS[target].role != "target":
         allowed = sorted(n for n, t in TASKS.items() if t.role == "target")
@@ -187,42 +222,70 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
     for i, name in enumerate(cfg.intermediate_tasks):
         if name not in intermediates:
             fail(f"intermediate_tasks[{i}]", f"unknown intermediate task {name!r}; allowed: {', '.join(intermediates)}")
-    if len(set(cfg.intermediate_tasks)) != len(cfg.intermediate_tasks):
-        fail("intermediate_tasks", "lists a task twice")
+    unique("intermediate_tasks", cfg.intermediate_tasks)
     needs_inter = sorted({"stack", "fuse", "full"} & set(cfg.strategies))
     if needs_inter and not cfg.intermediate_tasks:
         fail("intermediate_tasks", f"strategies {needs_inter} need at least one intermediate task")
-    if "fuse" in cfg.strategies and len(cfg.intermediate_tasks) < 2:
-        fail("intermediate_tasks", "strategy 'fuse' needs at least two intermediate tasks to fuse")
+    fused = len(cfg.intermediate_tasks) + int(cfg.fusion.include_target_adapter)
+    if "fuse" in cfg.strategies and fused < 2:
+        fail("intermediate_tasks", "strategy 'fuse' needs at least two adapters to fuse: list two intermediate "
+             "tasks, or one with fusion.include_target_adapter: true")
     task = get_task(target)
-    for i, lang in enumerate(cfg.languages or []):
-        if lang not in task.languages:
-            fail(f"languages[{i}]", f"{target} has no language {lang!r}; allowed: {', '.join(task.languages)}")
-    if cfg.adapter.config not in ADAPTER_CONFIGS:
-        fail("adapter.config", f"{cfg.adapter.config!r}; allowed: {', '.join(ADAPTER_CONFIGS)} (fusion needs bottleneck adapters)")
-    if cfg.adapter.reduction_factor < 1:
-        fail("adapter.reduction_factor", "must be >= 1")
-    if cfg.head.pooling not in POOLINGS:
-        fail("head.pooling", f"{cfg.head.pooling!r}; allowed: {', '.join(POOLINGS)}")
-    if cfg.data.source not in ("local", "hub"):
-        fail("data.source", f"{cfg.data.source!r}; allowed: local, hub")
-    if cfg.data.eval_split not in (None, "dev", "test"):
-        fail("data.eval_split", f"{cfg.data.eval_split!r}; allowed: dev, test (or null for the task default)")
-    positive = {
-        "train.intermediate_steps": cfg.train.intermediate_steps, "train.target_steps": cfg.train.target_steps,
-        "train.batch_size": cfg.train.batch_size, "max_seq_length": cfg.max_seq_length,
-    }
-    for key, value in positive.items():
-        if value < 1:
-            fail(key, f"must be >= 1, got {value}")
-    if not 0 <= cfg.train.warmup_ratio < 1:
-        fail("train.warmup_ratio", f"must be in [0, 1), got {cfg.train.warmup_ratio}")
-    for key in ("lr_adapter", "lr_fusion", "lr_full", "lr_head"):
-        value = getattr(cfg.train, key)
-        if value is not None and not 0 < value < 1:
-            fail(f"train.{key}", f"must be in (0, 1) or null, got {value}")
+    if cfg.languages is not None:
+        if not cfg.languages:
+            fail("languages", f"empty list; use null for every language of {target} ({', '.join(task.languages)})")
+        for i, lang in enumerate(cfg.languages):
+            if lang not in task.languages:
+                fail(f"languages[{i}]", f"{target} has no language {lang!r}; allowed: {', '.join(task.languages)}")
+        unique("languages", cfg.languages)
     if not cfg.seeds:
         fail("seeds", "empty; give at least one seed")
+    for i, seed in enumerate(cfg.seeds):
+        if seed < 0:
+            fail(f"seeds[{i}]", f"must be >= 0, got {seed}")
+    unique("seeds", cfg.seeds)
+    if cfg.adapter.config not in ADAPTER_CONFIGS:
+        fail("adapter.config", f"{cfg.adapter.config!r}; allowed: {', '.join(ADAPTER_CONFIGS)} (fusion needs bottleneck adapters)")
+    if cfg.head.pooling not in POOLINGS:
+        fail("head.pooling", f"{cfg.head.pooling!r}; allowed: {', '.join(POOLINGS)}")
+    if cfg.fusion.preset not in FUSION_PRESETS:
+        fail("fusion.preset", f"{cfg.fusion.preset!r}; allowed: {', '.join(FUSION_PRESETS)}")
+    if cfg.data.source not in ("local", "hub"):
+        fail("data.source", f"{cfg.data.source!r}; allowed: local, hub")
+    if cfg.data.eval_split not in (None, *EVAL_SPLITS):
+        fail("data.eval_split", f"{cfg.data.eval_split!r}; allowed: dev, test (or null: test where labeled, else dev)")
+
+    t, d = cfg.train, cfg.data
+    at_least_one = {
+        "train.intermediate_steps": t.intermediate_steps, "train.target_steps": t.target_steps,
+        "train.batch_size": t.batch_size, "train.checkpoint_every": t.checkpoint_every, "train.eval_every": t.eval_every,
+        "max_seq_length": cfg.max_seq_length, "adapter.reduction_factor": cfg.adapter.reduction_factor,
+        "data.max_train_examples": d.max_train_examples, "data.max_dev_examples": d.max_dev_examples,
+        "data.max_eval_examples": d.max_eval_examples,
+    }
+    for key, value in at_least_one.items():
+        if value is not None and value < 1:
+            hint = " or null" if key.startswith("data.") else " or null (5 times per run)" if key == "train.eval_every" else ""
+            fail(key, f"must be >= 1{hint}, got {value}")
+    if d.sample_seed < 0:
+        fail("data.sample_seed", f"must be >= 0, got {d.sample_seed}")
+    # half-open ranges: (key, value, low, high, low_inclusive); None = not set
+    ranges = [
+        ("train.warmup_ratio", t.warmup_ratio, 0.0, 1.0, True),
+        ("train.weight_decay", t.weight_decay, 0.0, math.inf, True),
+        ("train.max_grad_norm", t.max_grad_norm, 0.0, math.inf, False),
+        ("head.dropout", cfg.head.dropout, 0.0, 1.0, True),
+        ("fusion.dropout_prob", cfg.fusion.dropout_prob, 0.0, 1.0, True),
+        *((f"train.lr_{k}", getattr(t, f"lr_{k}"), 0.0, 1.0, False) for k in ("adapter", "fusion", "full", "head")),
+    ]
+    for key, value, low, high, low_inclusive in ranges:
+        if value is None:
+            continue
+        above = value >= low if low_inclusive else value > low
+        if not math.isfinite(value) or not above or not value < high:
+            if high == math.inf:
+                fail(key, f"must be a finite number {'>=' if low_inclusive else '>'} {low:g}, got {value}")
+            fail(key, f"must be in {'[' if low_inclusive else '('}{low:g}, {high:g}), got {value}")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
@@ -232,7 +295,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         where = str(path)
         try:
-            text = Path(path).read_text()
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the config as UTF-8") from exc
         except OSError as exc:
             raise AdaptxError(f"cannot read config {path}: {exc.strerror or exc}") from exc
         try:

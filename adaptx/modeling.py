@@ -59,6 +59,8 @@ class Setup:
     own_adapter: str | None = None  # the adapter this stage trains
     frozen_adapters: list[str] = field(default_factory=list)  # loaded, never trained here
     fusion: list[str] = field(default_factory=list)  # adapters fused (fuse strategy)
+    fusion_config: dict = field(default_factory=dict)  # resolved AdapterFusion settings (library keys)
+    fusion_temperature: float | None = None  # the fusion softmax temperature the saved weights go with
     base_fingerprint: dict = field(default_factory=dict)
 
     @property
@@ -76,12 +78,44 @@ class TaskModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         device_type = input_ids.device.type
-        with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32, enabled=self.autocast_dtype is not None):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            return self.head(hidden, attention_mask)
+        # the library lowers the fusion temperature on every forward call; evaluation must not
+        # move it, or a prediction would depend on how many batches came before it
+        frozen_temperature = None if self.training else self.fusion_temperature()
+        try:
+            with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32,
+                                enabled=self.autocast_dtype is not None):
+                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                return self.head(hidden, attention_mask)
+        finally:
+            if frozen_temperature is not None:
+                self.set_fusion_temperature(frozen_temperature)
 
     def trainable_parameters(self) -> dict[str, nn.Parameter]:
         return {n: p for n, p in self.named_parameters() if p.requires_grad}
+
+    def _fusion_layers(self) -> list[nn.Module]:
+        from adapters.methods.modeling import BertFusion
+
+        return [m for m in self.encoder.modules() if isinstance(m, BertFusion)]
+
+    def fusion_temperature(self) -> float | None:
+        """The fusion softmax temperature (the same in every layer), or None without fusion."""
+        layers = self._fusion_layers()
+        return float(layers[0].T) if layers else None
+
+    def set_fusion_temperature(self, value: float | None) -> None:
+        if value is not None:
+            for layer in self._fusion_layers():
+                layer.T = float(value)
+
+    def regularization_loss(self) -> torch.Tensor | None:
+        """AdapterFusion's value-matrix regulariser, 0.01 * sum over layers of ||I - V||^2, exactly as
+        the library defines it (`get_fusion_regularization_loss`). adapters applies it only inside
+        its own AdapterTrainer; adaptx's loop adds it to the loss when the fusion settings ask for it."""
+        config = self.setup.fusion_config
+        if not (self.setup.fusion and config.get("regularization") and config.get("value")):
+            return None
+        return self.encoder.get_fusion_regularization_loss()
 
 
 def _adapter_config(setup: Setup):
@@ -142,7 +176,8 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
         if setup.own_adapter:
             encoder.add_adapter(setup.own_adapter, config=_adapter_config(setup))
         if setup.fusion:
-            encoder.add_adapter_fusion(Fuse(*setup.fusion))
+            encoder.add_adapter_fusion(Fuse(*setup.fusion), config=setup.fusion_config or "dynamic")
+            _keep_fusion_attention_in_fp32(encoder)
         _activate(encoder, setup)
         # adapter/fusion weights stay fp32 master weights even on a bf16 base
         for name, module in encoder.named_modules():
@@ -151,6 +186,39 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
     model = TaskModel(encoder, head, setup, autocast_dtype)
     _set_trainable(model, setup)
     return model
+
+
+def _keep_fusion_attention_in_fp32(encoder: nn.Module) -> None:
+    """Run AdapterFusion's attention over adapters outside CPU bf16 autocast.
+
+    Its per-token attention is thousands of tiny batched matmuls; in bf16 on a CPU they are
+    ~10x slower than in fp32 (GUIDE §3: a 2-adapter fusion batch took 21 s in bf16, 2.8 s in
+    fp32). Forward hooks (public torch API, the library is untouched) switch autocast off for
+    each fusion layer and cast its inputs to fp32; its output goes back to the input dtype, so
+    the rest of the model sees what it saw before. GPUs keep autocast: their bf16 bmm is fast.
+    """
+    from adapters.methods.modeling import BertFusion
+
+    def before(module, args, kwargs):
+        on_cpu = bool(args) and torch.is_tensor(args[0]) and args[0].device.type == "cpu"
+        context = torch.autocast("cpu", enabled=False) if on_cpu and torch.is_autocast_enabled("cpu") else None
+        module.__dict__.setdefault("_adaptx_fp32", []).append((context, args[0].dtype if args else None))
+        if context is None:
+            return None
+        context.__enter__()
+        return tuple(a.float() if torch.is_tensor(a) else a for a in args), kwargs
+
+    def after(module, args, kwargs, output):
+        context, dtype = module.__dict__["_adaptx_fp32"].pop()
+        if context is None:
+            return None
+        context.__exit__(None, None, None)
+        return output.to(dtype) if torch.is_tensor(output) else output
+
+    for module in encoder.modules():
+        if isinstance(module, BertFusion):
+            module.register_forward_pre_hook(before, with_kwargs=True)
+            module.register_forward_hook(after, with_kwargs=True, always_call=True)
 
 
 def save_model(model: TaskModel, out_dir: Path) -> None:
@@ -175,28 +243,34 @@ def save_model(model: TaskModel, out_dir: Path) -> None:
     else:
         enc.save_pretrained(out_dir / "encoder", safe_serialization=True)
     save_file({k: v.detach().contiguous() for k, v in model.head.state_dict().items()}, str(out_dir / HEAD_FILE))
+    setup.fusion_temperature = model.fusion_temperature()
     (out_dir / SETUP_FILE).write_text(json.dumps(asdict(setup), indent=2))
 
 
-def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None = None) -> TaskModel:
+def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None = None,
+               autocast_dtype=None) -> TaskModel:
     """Rebuild a saved model exactly: base_loader(encoder_folder_or_None) returns a fresh encoder."""
     from safetensors.torch import load_file
 
     setup_path = out_dir / SETUP_FILE
     if not setup_path.is_file():
         raise AdaptxError(f"{out_dir}: no {SETUP_FILE}; not a saved adaptx model")
-    setup = Setup(**json.loads(setup_path.read_text()))
+    try:
+        setup = Setup(**json.loads(setup_path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise AdaptxError(f"{setup_path}: unreadable ({exc}); delete the stage folder {out_dir.parent} to redo it") from exc
     if setup.uses_adapters:
         encoder = base_loader(None)
-        model = build_model(encoder, setup, adapter_dirs)
+        model = build_model(encoder, setup, adapter_dirs, autocast_dtype)
         if setup.own_adapter:
             model.encoder.load_adapter(str(out_dir / f"adapter-{setup.own_adapter}"), load_as=setup.own_adapter,
                                        with_head=False, use_safetensors=True)
         if setup.fusion:
             model.encoder.load_adapter_fusion(str(out_dir / "fusion"), ",".join(setup.fusion), use_safetensors=True)
         _activate(model.encoder, setup)  # load_adapter re-activates what it loads: restore the composition
+        model.set_fusion_temperature(setup.fusion_temperature)
     else:
-        model = build_model(base_loader(out_dir / "encoder"), setup)
+        model = build_model(base_loader(out_dir / "encoder"), setup, autocast_dtype=autocast_dtype)
     model.head.load_state_dict(load_file(str(out_dir / HEAD_FILE)))
     return model.eval()
 

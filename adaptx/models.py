@@ -11,9 +11,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AdaptxError
+from .fingerprint import folder_digest
 
 EMBEDDED = "embedded"
 DTYPES = ("fp32", "bf16", "auto")
+
+
+# Learning-rate defaults by model family, recognised from the architecture itself, so the
+# same model gets the same defaults under any name (embedded, its exported folder, the hub id).
+# multilingual-e5-small: measured on the embedded copy (GUIDE §3): adapters at 1e-4 do not learn
+# in 125 steps, 1e-3 do; full fine-tuning 5e-5 beats 2e-5. XLM-R: the paper's / AdapterFusion's rates.
+PAPER_RATES = {"lr_adapter": 1e-4, "lr_fusion": 5e-5, "lr_full": 1e-5, "lr_head": None}
+BASE_FAMILIES = {
+    # (model_type, hidden_size, num_hidden_layers, vocab_size) -> (family, defaults)
+    ("bert", 384, 12, 250037): ("multilingual-e5-small",
+                                {"lr_adapter": 1e-3, "lr_fusion": 1e-3, "lr_full": 5e-5, "lr_head": 1e-3}),
+    ("xlm-roberta", 1024, 24, 250002): ("xlm-roberta-large", PAPER_RATES),
+    ("xlm-roberta", 768, 12, 250002): ("xlm-roberta-base", PAPER_RATES),
+}
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.h5", "*.msgpack")
 
 
 @dataclass
@@ -24,10 +40,30 @@ class BaseModel:
     tokenizer: object  # transformers fast tokenizer
     dtype: str  # "fp32" or "bf16": the dtype of the frozen weights
     config: object  # transformers PretrainedConfig
+    dtype_reason: str = ""  # why `auto` chose this dtype (which hardware flag)
 
     @property
     def fingerprint(self) -> dict:
         return config_fingerprint(self.config)
+
+    @property
+    def family(self) -> tuple[str | None, dict]:
+        return base_family(self.config)
+
+    def identity(self) -> dict:
+        """What the weights are, whatever they are called: a checksum of the local weight files,
+        or the hub id and the commit the files came from."""
+        folder = Path(self.source)
+        if folder.is_dir():
+            return {"weights_sha256": folder_digest(folder, WEIGHT_PATTERNS), **self.fingerprint}
+        return {"hub_id": self.source, "revision": getattr(self.config, "_commit_hash", None), **self.fingerprint}
+
+    def max_length(self) -> int:
+        """The longest input the position embeddings allow (RoBERTa-style models reserve pad_id + 1 slots)."""
+        positions = getattr(self.config, "max_position_embeddings", None) or 10**9
+        if getattr(self.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+            positions -= (getattr(self.config, "pad_token_id", 1) or 1) + 1
+        return positions
 
 
 def config_fingerprint(config) -> dict:
@@ -40,24 +76,59 @@ def config_fingerprint(config) -> dict:
     }
 
 
-def bf16_supported() -> bool:
-    """True where bf16 matmuls run natively (CUDA with bf16, or a CPU with avx512_bf16/AMX)."""
+def base_family(config) -> tuple[str | None, dict]:
+    """(family name or None, learning-rate defaults) for a model config."""
+    key = (config.model_type, config.hidden_size, config.num_hidden_layers, config.vocab_size)
+    if key in BASE_FAMILIES:
+        return BASE_FAMILIES[key]
+    return None, PAPER_RATES
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_support() -> tuple[bool, str]:
+    """(native bf16?, why). CPUs need avx512_bf16 or AMX: with only avx512_core, torch reports bf16
+    support but the hardware emulates it, many times slower than fp32."""
     import torch
 
     if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+        name = torch.cuda.get_device_name()
+        if torch.cuda.is_bf16_supported():
+            return True, f"CUDA device {name} supports bf16"
+        return False, f"CUDA device {name} has no native bf16"
+    flags = _cpu_flags()
+    native = sorted(flags & {"avx512_bf16", "amx_bf16"})
+    if native:
+        return True, f"CPU flag {' and '.join(native)}"
+    if not flags:
+        return False, "CPU flags unreadable (no /proc/cpuinfo); bf16 not assumed"
+    return False, "CPU has no avx512_bf16/amx_bf16 flag (bf16 would be emulated, slower than fp32)"
+
+
+def bf16_supported() -> bool:
+    return bf16_support()[0]
 
 
 def resolve_dtype(dtype: str) -> str:
+    return resolve_dtype_with_reason(dtype)[0]
+
+
+def resolve_dtype_with_reason(dtype: str) -> tuple[str, str]:
     if dtype not in DTYPES:
         raise AdaptxError(f"unknown base-model dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
     if dtype == "auto":
-        return "bf16" if bf16_supported() else "fp32"
-    return dtype
+        native, why = bf16_support()
+        return ("bf16" if native else "fp32"), f"auto: {why}"
+    return dtype, "set in config"
 
 
 def resolve_source(name: str) -> str:
@@ -101,7 +172,11 @@ def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpoi
     from transformers import AutoConfig, AutoTokenizer
 
     source = resolve_source(name)
-    resolved = resolve_dtype(dtype)
+    resolved, reason = resolve_dtype_with_reason(dtype)
+    folder = Path(source)
+    if folder.is_dir() and not any(p.is_file() for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern)):
+        raise AdaptxError(f"base model folder {folder} has a config.json but no weights "
+                          f"(no {', '.join(WEIGHT_PATTERNS)}); expected a complete Hugging Face model folder")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, fix_mistral_regex=False)
         model = load_encoder(source, resolved) if weights else None
@@ -114,9 +189,13 @@ def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpoi
         ) from exc
     if not getattr(tokenizer, "is_fast", False):
         raise AdaptxError(f"base model {name!r} has no fast tokenizer; adaptx needs one for offsets and word ids")
+    if tokenizer.pad_token_id is None:
+        raise AdaptxError(f"the tokenizer of base model {name!r} ({source}) has no pad token; batches need one: "
+                          "set pad_token in its tokenizer_config.json / special_tokens_map.json")
     if gradient_checkpointing and model is not None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    return BaseModel(name=name, source=source, model=model, tokenizer=tokenizer, dtype=resolved, config=config)
+    return BaseModel(name=name, source=source, model=model, tokenizer=tokenizer, dtype=resolved, config=config,
+                     dtype_reason=reason)
 
 
 def export_model(name: str, out_dir: str | Path) -> Path:

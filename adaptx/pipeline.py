@@ -1,10 +1,17 @@
 """The three phases as stages: intermediate training -> target training -> zero-shot evaluation.
 
-Each stage owns one folder under `RUN/stages/` holding `manifest.json` (status, config hash,
-timings, versions), `metrics.json`, its weights as safetensors and, while it runs, a
-resumable `checkpoint.safetensors`. A rerun of the same config skips finished stages and
-resumes an interrupted one; a stage never writes outside its folder, so a crash cannot
-corrupt an earlier stage. Data flows one way: config -> stages -> results.json -> report.
+Every stage's folder is named by its id and the hash of exactly what its result depends on
+(`stages/<id>-<hash>/`): the base model's weights, the bytes and rows of the data it read,
+the settings it uses and the hashes of the stages it builds on. A rerun with the same
+inputs finds the folder and skips the work; a changed input gets a new folder, so results
+from different data or settings can never be mixed and nothing finished is overwritten.
+A folder holds `manifest.json` (status, hash, the recipe behind it, timings, versions),
+`metrics.json`, the weights as safetensors, and, while training, a resumable checkpoint.
+
+Evaluation is its own step: `<stage folder>/eval/<lang>-<split>-<hash>.json` holds one
+language's predictions, keyed by the model and the evaluated rows, so changing languages or
+rows evaluates saved models again without retraining. Data flows one way:
+config -> stages -> results.json -> results.md.
 """
 
 from __future__ import annotations
@@ -19,26 +26,33 @@ import torch
 import yaml
 
 from .config import ExperimentConfig, load_config, stable_hash
-from .data import load_split
+from .data import LoadedSplit, load_split, sample_ids
 from .errors import AdaptxError
 from .fileio import atomic_write_text
-from .modeling import Setup, build_model, save_model
+from .fingerprint import sha256_text
+from .metrics import get_metric
+from .modeling import Setup, build_model, load_model, save_model
 from .report import write_results
 from .tasks import get_task
-from .train import Encoded, TrainJob, accuracy, encode_examples, predict, train_model
+from .train import Encoded, TrainJob, encode_examples, predict, train_model
+
+HASH_CHARS = 10  # of the stage hash in folder and file names
 
 
 @dataclass
 class Stage:
-    """One unit of work with its own folder; `needs` are stage ids whose outputs it reads."""
+    """One unit of training with its own folder; `adapters` maps each frozen adapter it loads to
+    the stage that trained it; `needs` are all stage ids whose outputs it reads."""
 
     id: str
     kind: str  # intermediate-adapter | intermediate-full | target
     task: str
-    strategy: str
+    strategy: str  # intermediate | full-intermediate | none | stack | fuse | full | full-none
     seed: int
-    intermediates: list[str] = field(default_factory=list)
+    intermediates: list[str] = field(default_factory=list)  # what the results table names it after
+    adapters: dict[str, str] = field(default_factory=dict)
     needs: list[str] = field(default_factory=list)
+    evaluate: bool = False  # zero-shot evaluation (target stages the config asks for)
 
     @property
     def intermediate_label(self) -> str | None:
@@ -46,33 +60,47 @@ class Stage:
 
 
 def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
-    """Intermediate work first, trained once per task and seed, reused by every strategy that needs it."""
+    """Intermediate work first, trained once per task and seed and reused by every strategy that
+    needs it; a target adapter that a fusion includes is trained (as strategy `none`) before it."""
     stages: list[Stage] = []
     target = cfg.target_task
+    include_target = cfg.fusion.include_target_adapter
     for seed in cfg.seeds:
-        adapter_tasks = cfg.intermediate_tasks if {"stack", "fuse"} & set(cfg.strategies) else []
-        full_tasks = cfg.intermediate_tasks if "full" in cfg.strategies else []
-        for task in adapter_tasks:
-            stages.append(Stage(f"intermediate-adapter-{task}-s{seed}", "intermediate-adapter", task, "intermediate", seed))
-        for task in full_tasks:
-            stages.append(Stage(f"intermediate-full-{task}-s{seed}", "intermediate-full", task, "full-intermediate", seed))
+        def adapter_stage(task: str) -> str:
+            return f"intermediate-adapter-{task}-s{seed}"
+
+        none_id = f"target-{target}-none-s{seed}"
+        if {"stack", "fuse"} & set(cfg.strategies):
+            for task in cfg.intermediate_tasks:
+                stages.append(Stage(adapter_stage(task), "intermediate-adapter", task, "intermediate", seed))
+        if "full" in cfg.strategies:
+            for task in cfg.intermediate_tasks:
+                stages.append(Stage(f"intermediate-full-{task}-s{seed}", "intermediate-full", task,
+                                    "full-intermediate", seed))
+        if "none" in cfg.strategies or ("fuse" in cfg.strategies and include_target):
+            stages.append(Stage(none_id, "target", target, "none", seed, evaluate="none" in cfg.strategies))
         for strategy in cfg.strategies:
-            if strategy == "none" or strategy == "full-none":
-                stages.append(Stage(f"target-{target}-{strategy}-s{seed}", "target", target, strategy, seed))
+            if strategy == "full-none":
+                stages.append(Stage(f"target-{target}-full-none-s{seed}", "target", target, strategy, seed,
+                                    evaluate=True))
             elif strategy == "fuse":
-                tasks = list(cfg.intermediate_tasks)
-                stages.append(Stage(f"target-{target}-fuse-{'+'.join(tasks)}-s{seed}", "target", target, "fuse", seed,
-                                    tasks, [f"intermediate-adapter-{t}-s{seed}" for t in tasks]))
-            else:  # stack, full: one run per intermediate task
-                kind = "adapter" if strategy == "stack" else "full"
+                adapters = {t: adapter_stage(t) for t in cfg.intermediate_tasks}
+                if include_target:
+                    adapters[target] = none_id
+                fused = list(adapters)
+                stages.append(Stage(f"target-{target}-fuse-{'+'.join(fused)}-s{seed}", "target", target, "fuse",
+                                    seed, fused, adapters, list(adapters.values()), evaluate=True))
+            elif strategy in ("stack", "full"):  # one run per intermediate task
                 for task in cfg.intermediate_tasks:
-                    stages.append(Stage(f"target-{target}-{strategy}-{task}-s{seed}", "target", target, strategy, seed,
-                                        [task], [f"intermediate-{kind}-{task}-s{seed}"]))
+                    source = adapter_stage(task) if strategy == "stack" else f"intermediate-full-{task}-s{seed}"
+                    adapters = {task: source} if strategy == "stack" else {}
+                    stages.append(Stage(f"target-{target}-{strategy}-{task}-s{seed}", "target", target, strategy,
+                                        seed, [task], adapters, [source], evaluate=True))
     return stages
 
 
 class Experiment:
-    """Holds the run's config, tokenised data and folders; runs stages in order."""
+    """Holds the run's config, data samples and stage hashes; runs stages in order."""
 
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, data_dir: str | None):
         from .models import load_base_model
@@ -82,85 +110,164 @@ class Experiment:
         self.data_dir = data_dir
         # tokenizer and config only: each stage loads a fresh encoder itself
         self.base = load_base_model(cfg.base_model, dtype=cfg.base_dtype, weights=False)
+        self._check_against_base()
+        self.family, self.lr_defaults = self.base.family
+        self.base_identity = self.base.identity()
         self.pad_id = self.base.tokenizer.pad_token_id
         self.target = get_task(cfg.target_task)
+        self.metric = get_metric(self.target.metric)
         self.languages = list(cfg.languages or self.target.languages)
-        self.eval_split = cfg.data.eval_split or self.target.default_eval_split
-        self._data: dict[tuple, Encoded] = {}
+        self.eval_splits = self._plan_eval_splits()
+        self._splits: dict[tuple, LoadedSplit] = {}
+        self._encoded: dict[tuple, Encoded] = {}
         self.stage_hashes: dict[str, str] = {}
+        self._trained: tuple[str | None, object] = (None, None)  # (stage id, model) just trained
+
+    def _check_against_base(self) -> None:
+        cfg, base = self.cfg, self.base
+        if cfg.max_seq_length > base.max_length():
+            raise AdaptxError(f"max_seq_length: {cfg.max_seq_length} is longer than base model {cfg.base_model!r} "
+                              f"accepts ({base.max_length()} positions); set max_seq_length <= {base.max_length()}")
+        hidden = base.config.hidden_size
+        if cfg.adapter.reduction_factor > hidden:
+            raise AdaptxError(f"adapter.reduction_factor: {cfg.adapter.reduction_factor} leaves no bottleneck on "
+                              f"a base model of width {hidden}; use at most {hidden}")
+
+    def _plan_eval_splits(self) -> dict[str, str]:
+        """The split each language is evaluated on: the configured one, or test where labeled, else dev."""
+        source, requested = self.cfg.data.source, self.cfg.data.eval_split
+        plan = {lang: self.target.eval_split_for(source, lang, requested) for lang in self.languages}
+        missing = [lang for lang, split in plan.items() if split is None]
+        if missing:
+            have = [lang for lang, split in plan.items() if split is not None]
+            raise AdaptxError(
+                f"data.eval_split: {self.target.name} has no labeled {requested} split for {', '.join(missing)} in its "
+                f"{source} source (it has one for: {', '.join(have) or 'none'}); set data.eval_split: null "
+                "(test where labeled, else dev rows held apart from model selection) or drop those languages"
+            )
+        return plan
 
     # -- data ----------------------------------------------------------------------------
+    def split(self, task_name: str, split: str, lang: str = "en") -> LoadedSplit:
+        key = (task_name, split, lang)
+        if key not in self._splits:
+            self._splits[key] = load_split(get_task(task_name), split, lang, self.cfg.data.source, self.data_dir)
+        return self._splits[key]
+
+    def row_ids(self, task_name: str, split: str, lang: str = "en") -> list[int]:
+        """The rows a run uses: seeded, label-stratified samples; zero-shot dev rows exclude the
+        rows used for model selection (and, in row-aligned translations, their translations)."""
+        d = self.cfg.data
+        labels = [e.label for e in self.split(task_name, split, lang).examples]
+        if split == "train":
+            return sample_ids(labels, d.max_train_examples, d.sample_seed)
+        if split == "dev":
+            return sample_ids(labels, d.max_dev_examples, d.sample_seed)
+        exclude: set[int] = set()
+        task = get_task(task_name)
+        if split == "eval-dev" and (task.dev_row_aligned or lang == "en"):
+            exclude = set(self.row_ids(task_name, "dev"))
+        return sample_ids(labels, d.max_eval_examples, d.sample_seed, exclude)
+
     def data(self, task_name: str, split: str, lang: str = "en") -> Encoded:
         key = (task_name, split, lang)
-        if key not in self._data:
-            task = get_task(task_name)
-            d = self.cfg.data
-            limit = {"train": d.max_train_examples, "dev": d.max_dev_examples}.get(split, d.max_eval_examples)
-            examples = load_split(task, split, lang, d.source, self.data_dir, limit)
-            self._data[key] = encode_examples(self.base.tokenizer, examples, self.cfg.max_seq_length)
-        return self._data[key]
+        if key not in self._encoded:
+            examples = self.split(task_name, split, lang).examples
+            ids = self.row_ids(task_name, split, lang)
+            encoded = encode_examples(self.base.tokenizer, [examples[i] for i in ids], self.cfg.max_seq_length)
+            encoded.ids = ids
+            self._encoded[key] = encoded
+        return self._encoded[key]
 
-    def preflight(self, stages: list[Stage]) -> None:
-        """Read every split the run needs before any training, so bad data fails in seconds."""
-        split = f"eval-{self.eval_split}"
-        source = self.target.local if self.cfg.data.source == "local" else self.target.hub
-        if split not in source:
-            raise AdaptxError(
-                f"{self.target.name} has no labeled {self.eval_split} split in its {self.cfg.data.source} source; "
-                f"set data.eval_split to one of: {', '.join(self.target.eval_splits()) or 'dev'}"
-            )
-        for task in {s.task for s in stages}:
-            self.data(task, "train")
-            self.data(task, "dev")
-        for lang in self.languages:
-            self.data(self.target.name, split, lang)
+    def data_recipe(self, task_name: str, split: str, lang: str = "en") -> dict:
+        """What a stage read: the file's content digest and which of its rows."""
+        ids = self.row_ids(task_name, split, lang)
+        return {"content": self.split(task_name, split, lang).digest, "rows": sha256_text(json.dumps(ids))[:16],
+                "n": len(ids)}
 
     # -- stages --------------------------------------------------------------------------
-    def stage_hash(self, stage: Stage) -> str:
-        """What a stage's result depends on; intermediate stages ignore target-only settings,
-        so changing the evaluation or target budget reuses the intermediate work."""
-        cfg = self.cfg
-        train, data = asdict(cfg.train), asdict(cfg.data)
-        if stage.kind == "target":
-            train.pop("intermediate_steps")
-            relevant_extra = {"languages": self.languages, "fusion": asdict(cfg.fusion), "eval_split": self.eval_split}
-        else:
-            train.pop("target_steps")
-            for key in ("max_eval_examples", "eval_split"):
-                data.pop(key)
-            relevant_extra = {}
-        relevant = {
-            "stage": stage.id, "base": cfg.base_model, "dtype": self.base.dtype, "max_seq_length": cfg.max_seq_length,
-            "gradient_checkpointing": cfg.gradient_checkpointing, "adapter": asdict(cfg.adapter),
-            "head": asdict(cfg.head), "train": train, "data": data,
-            "lr": {k: cfg.lr(k) for k in ("adapter", "fusion", "full", "head")},
-            "needs": [self.stage_hashes[n] for n in stage.needs], **relevant_extra,
-        }
-        return stable_hash(relevant)
-
     def setup_for(self, stage: Stage) -> Setup:
         cfg = self.cfg
         common = dict(num_labels=len(get_task(stage.task).labels), pooling=cfg.head.pooling, dropout=cfg.head.dropout,
-                      adapter_config=cfg.adapter.config, reduction_factor=cfg.adapter.reduction_factor,
                       base_fingerprint=self.base.fingerprint)
         s = stage.strategy
+        if s.startswith("full"):  # full-intermediate, full, full-none: no adapter settings involved
+            return Setup(s, **common)
+        adapter = dict(adapter_config=cfg.adapter.config, reduction_factor=cfg.adapter.reduction_factor)
         if s in ("intermediate", "none"):
-            return Setup(s, own_adapter=stage.task, **common)
+            return Setup(s, own_adapter=stage.task, **adapter, **common)
         if s == "stack":
-            return Setup(s, own_adapter=stage.task, frozen_adapters=stage.intermediates, **common)
-        if s == "fuse":
-            own = stage.task if cfg.fusion.train_target_adapter else None
-            return Setup(s, own_adapter=own, frozen_adapters=stage.intermediates, fusion=stage.intermediates, **common)
-        return Setup(s, **common)  # full-intermediate, full, full-none
+            return Setup(s, own_adapter=stage.task, frozen_adapters=list(stage.adapters), **adapter, **common)
+        fused = list(stage.adapters)
+        own = None
+        if cfg.fusion.train_target_adapter:  # a new target adapter on top; the fused one keeps the task's name
+            own = f"{stage.task}-top" if stage.task in fused else stage.task
+        return Setup(s, own_adapter=own, frozen_adapters=fused, fusion=fused,
+                     fusion_config=cfg.fusion.library_settings(), **adapter, **common)
 
     def job_for(self, stage: Stage) -> TrainJob:
         cfg, t = self.cfg, self.cfg.train
         lr_kind = "full" if stage.strategy.startswith("full") else "fusion" if stage.strategy == "fuse" else "adapter"
         steps = t.target_steps if stage.kind == "target" else t.intermediate_steps
-        return TrainJob(steps=steps, lr=cfg.lr(lr_kind), batch_size=t.batch_size, seed=stage.seed,
-                        warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, eval_every=t.eval_every,
+        return TrainJob(steps=steps, lr=cfg.lr(lr_kind, self.lr_defaults), batch_size=t.batch_size, seed=stage.seed,
+                        warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, eval_every=t.eval_interval(steps),
                         checkpoint_every=t.checkpoint_every, max_grad_norm=t.max_grad_norm,
-                        head_lr=cfg.lr("head"), description=stage.id)
+                        head_lr=cfg.lr("head", self.lr_defaults), metric=get_task(stage.task).metric,
+                        description=stage.id)
+
+    def recipe(self, stage: Stage) -> dict:
+        """Exactly what a stage's trained weights depend on. Not in it, because they cannot change
+        the result: evaluation settings (their own step), other phases' settings, checkpoint_every
+        (resumption is exact) and gradient_checkpointing (recomputation gives the same numbers)."""
+        job = self.job_for(stage)
+        train = {k: v for k, v in asdict(job).items() if k not in ("checkpoint_every", "description")}
+        return {
+            "stage": stage.id, "base": self.base_identity, "dtype": self.base.dtype,
+            "max_seq_length": self.cfg.max_seq_length, "setup": asdict(self.setup_for(stage)), "train": train,
+            "data": {"train": self.data_recipe(stage.task, "train"), "dev": self.data_recipe(stage.task, "dev")},
+            "needs": {n: self.stage_hashes[n] for n in stage.needs},
+        }
+
+    def eval_recipe(self, stage: Stage, lang: str) -> dict:
+        split = self.eval_splits[lang]
+        return {"model": self.stage_hashes[stage.id], "language": lang, "split": split, "metric": self.metric.name,
+                "data": self.data_recipe(self.target.name, f"eval-{split}", lang)}
+
+    def stage_dir(self, stage_id: str) -> Path:
+        return self.run_dir / "stages" / f"{stage_id}-{self.stage_hashes[stage_id][:HASH_CHARS]}"
+
+    def eval_file(self, stage: Stage, lang: str) -> Path:
+        digest = stable_hash(self.eval_recipe(stage, lang))
+        return self.stage_dir(stage.id) / "eval" / f"{lang}-{self.eval_splits[lang]}-{digest[:HASH_CHARS]}.json"
+
+    def prepare(self, stages: list[Stage]) -> None:
+        """Before any training: read every split the run needs (bad data fails in seconds), hash
+        every stage, and check that every stage folder already there is readable."""
+        for stage in stages:
+            self.data(stage.task, "train")
+            self.data(stage.task, "dev")
+            self.stage_hashes[stage.id] = stable_hash(self.recipe(stage))
+        for lang in self.languages:
+            self.data(self.target.name, f"eval-{self.eval_splits[lang]}", lang)
+        for stage in stages:
+            manifest = self.stage_dir(stage.id) / "manifest.json"
+            if manifest.exists():
+                found = _read_json(manifest, f"delete the folder {manifest.parent} to redo that stage")
+                if found.get("config_hash") != self.stage_hashes[stage.id]:
+                    raise AdaptxError(f"{manifest}: records hash {found.get('config_hash')!r}, but its folder name "
+                                      f"says {self.stage_hashes[stage.id][:HASH_CHARS]}; the folder was copied or "
+                                      f"edited by hand: delete {manifest.parent} to redo that stage")
+
+    def notes(self, stage: Stage) -> list[str]:
+        """Facts a reader of the stage summary should know (legitimate, but easy to misread)."""
+        notes = []
+        if stage.kind == "target":
+            target_train = self.split(stage.task, "train").digest
+            for task in stage.intermediates:
+                if task != stage.task and self.split(task, "train").digest == target_train:
+                    notes.append(f"intermediate task {task} trains on the same English data as {stage.task}'s "
+                                 "target training (the paper's grid includes this pairing)")
+        return notes
 
     def build(self, stage: Stage):
         from .models import load_encoder
@@ -168,82 +275,141 @@ class Experiment:
         setup = self.setup_for(stage)
         full = not setup.uses_adapters
         # full fine-tuning keeps fp32 master weights; a bf16 base then runs under autocast
-        autocast = torch.bfloat16 if self.base.dtype == "bf16" else None
         source = self.base.source
-        if stage.strategy == "full":
+        if stage.strategy == "full":  # continue from the fully fine-tuned intermediate encoder
             source = str(self.stage_dir(stage.needs[0]) / "model" / "encoder")
         encoder = load_encoder(source, "fp32" if full else self.base.dtype)
         if self.cfg.gradient_checkpointing:  # recompute activations in backward: less memory, ~30% more time
             encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        adapter_dirs = {t: self.stage_dir(n) / "model" / f"adapter-{t}" for t, n in zip(stage.intermediates, stage.needs)}
         torch.manual_seed(stage.seed)  # the new head and adapters start from the seed
-        return build_model(encoder, setup, adapter_dirs if setup.uses_adapters else None, autocast)
+        return build_model(encoder, setup, self.adapter_dirs(stage), self.autocast)
 
-    def stage_dir(self, stage_id: str) -> Path:
-        return self.run_dir / "stages" / stage_id
+    @property
+    def autocast(self):
+        return torch.bfloat16 if self.base.dtype == "bf16" else None
+
+    def adapter_dirs(self, stage: Stage) -> dict[str, Path]:
+        return {name: self.stage_dir(source) / "model" / f"adapter-{name}" for name, source in stage.adapters.items()}
+
+    def load_trained(self, stage: Stage):
+        from .models import load_encoder
+
+        def loader(encoder_folder):
+            return load_encoder(str(encoder_folder) if encoder_folder else self.base.source,
+                                "fp32" if encoder_folder else self.base.dtype)
+
+        return load_model(self.stage_dir(stage.id) / "model", loader, self.adapter_dirs(stage), self.autocast)
 
     def run_stage(self, stage: Stage) -> dict:
+        """Train (or find) one stage; returns its metrics."""
         folder = self.stage_dir(stage.id)
         manifest_path = folder / "manifest.json"
-        digest = self.stage_hash(stage)
-        self.stage_hashes[stage.id] = digest
+        digest = self.stage_hashes[stage.id]
         if manifest_path.is_file():
-            manifest = json.loads(manifest_path.read_text())
-            if manifest.get("config_hash") != digest:
-                raise AdaptxError(
-                    f"{folder} was made with different settings (config hash {manifest.get('config_hash')} vs {digest}); "
-                    "use a new --out folder, or delete that stage folder to redo it"
-                )
+            manifest = _read_json(manifest_path, f"delete the folder {folder} to redo that stage")
             if manifest.get("status") == "done":
-                metrics = json.loads((folder / "metrics.json").read_text())
-                print(f"= {stage.id}: done before, skipped ({_summary(metrics)})", flush=True)
+                metrics = _read_json(folder / "metrics.json", f"delete the folder {folder} to redo that stage")
+                print(f"= {stage.id}: done before, skipped ({_train_summary(metrics)})", flush=True)
                 return metrics
         folder.mkdir(parents=True, exist_ok=True)
         started = time.time()
-        _write_json(manifest_path, {"stage": stage.id, "status": "running", "config_hash": digest,
+        recipe = self.recipe(stage)
+        _write_json(manifest_path, {"stage": stage.id, "status": "running", "config_hash": digest, "recipe": recipe,
                                     "started": started, "versions": _versions()})
         model = self.build(stage)
         train_data, dev = self.data(stage.task, "train"), self.data(stage.task, "dev")
         summary = train_model(model, train_data, dev, self.job_for(stage), self.pad_id, folder / "checkpoint.safetensors")
         metrics = {"stage": stage.id, "task": stage.task, "strategy": stage.strategy, "seed": stage.seed,
-                   "intermediate": stage.intermediate_label, "train": summary,
+                   "intermediate": stage.intermediate_label, "train": summary, "notes": self.notes(stage),
+                   "data": {"train": self.split(stage.task, "train").origin, "train_rows": len(train_data),
+                            "dev": self.split(stage.task, "dev").origin, "dev_rows": len(dev)},
                    "trainable_parameters": sum(p.numel() for p in model.trainable_parameters().values())}
-        if stage.kind == "target":
-            started_eval = time.perf_counter()
-            metrics["zero_shot"] = self.zero_shot(model, stage)
-            metrics["eval_seconds"] = round(time.perf_counter() - started_eval, 1)
         save_model(model, folder / "model")
         _write_json(folder / "metrics.json", metrics)
-        _write_json(manifest_path, {"stage": stage.id, "status": "done", "config_hash": digest, "started": started,
-                                    "finished": time.time(), "seconds": round(time.time() - started, 1),
-                                    "versions": _versions()})
+        _write_json(manifest_path, {"stage": stage.id, "status": "done", "config_hash": digest, "recipe": recipe,
+                                    "started": started, "finished": time.time(),
+                                    "seconds": round(time.time() - started, 1), "versions": _versions()})
         (folder / "checkpoint.safetensors").unlink(missing_ok=True)
-        print(f"+ {stage.id}: {_summary(metrics)}", flush=True)
+        print(f"+ {stage.id}: {_train_summary(metrics)}", flush=True)
+        self._trained = (stage.id, model)  # evaluation right after training reuses the model in memory
         return metrics
 
-    def zero_shot(self, model, stage: Stage) -> dict:
-        scores = {}
+    def evaluate(self, stage: Stage) -> list[dict]:
+        """Zero-shot scores of a trained stage in every language; returns results records."""
+        model = self._trained[1] if self._trained[0] == stage.id else None
+        records, started = [], time.perf_counter()
         for lang in self.languages:
-            data = self.data(self.target.name, f"eval-{self.eval_split}", lang)
-            preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}")
-            scores[lang] = accuracy(preds, data.labels)
-        return {"split": self.eval_split, "metric": self.target.metric, "scores": scores}
+            path = self.eval_file(stage, lang)
+            if path.is_file():
+                result = _read_json(path, f"delete {path} to evaluate again")[lang]
+            else:
+                if model is None:
+                    model = self.load_trained(stage)
+                data = self.data(self.target.name, f"eval-{self.eval_splits[lang]}", lang)
+                preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}")
+                result = {"ids": data.ids, "pred": preds, "gold": data.labels,
+                          "score": self.metric.compute(preds, data.labels), "split": self.eval_splits[lang],
+                          "metric": self.metric.name, "n": len(data.ids),
+                          "origin": self.split(self.target.name, f"eval-{self.eval_splits[lang]}", lang).origin}
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _write_json(path, {lang: result})
+            records.append({"task": self.target.name, "strategy": stage.strategy,
+                            "intermediate": stage.intermediate_label, "language": lang, "split": result["split"],
+                            "metric": result["metric"], "value": round(result["score"] * 100, 2), "seed": stage.seed,
+                            "n": result["n"], "predictions": str(path.relative_to(self.run_dir))})
+        self._trained = (None, None)
+        scores = {r["language"]: r["value"] for r in records}
+        print(f"  {stage.id}: zero-shot {_average_text(scores)} ({time.perf_counter() - started:.0f}s)", flush=True)
+        return records
+
+    def describe(self, stages: list[Stage]) -> str:
+        """What the run will do, printed before it starts."""
+        cfg = self.cfg
+        lrs = []
+        for kind in ("adapter", "fusion", "full", "head"):
+            value, own = cfg.lr(kind, self.lr_defaults), getattr(cfg.train, f"lr_{kind}") is not None
+            lrs.append(f"{kind} {value if value is not None else 'body rate'} ({'config' if own else 'default'})")
+        family = self.family or "unrecognised architecture: the paper's XLM-R rates"
+        by_split: dict[str, list[str]] = {}
+        for lang, split in self.eval_splits.items():
+            by_split.setdefault(split, []).append(lang)
+        where = "; ".join(f"{split}{' (rows held apart from model selection)' if split == 'dev' else ''} for "
+                          f"{', '.join(langs)}" for split, langs in by_split.items())
+        dev = self.data(self.target.name, "dev")
+        rows = cfg.data.max_eval_examples or "all"
+        return "\n".join([
+            f"adaptx: {len(stages)} stages -> {self.run_dir} (base {cfg.base_model}: {self.family or 'unknown family'}, "
+            f"{self.base.dtype} [{self.base.dtype_reason}], {torch.get_num_threads()} threads)",
+            f"adaptx: learning rates: {', '.join(lrs)}; defaults for {family}",
+            f"adaptx: model selection on {len(dev)} English dev rows of {self.split(self.target.name, 'dev').origin}; "
+            f"zero-shot {self.metric.name} on {where}; {rows} rows per language (seeded sample)",
+        ])
 
 
-def _summary(metrics: dict) -> str:
+def _average_text(scores: dict[str, float]) -> str:
+    others = [v for k, v in scores.items() if k != "en"]
+    text = f"avg {sum(scores.values()) / len(scores):.1f}"
+    return text + (f" (w/o en {sum(others) / len(others):.1f})" if others and len(others) < len(scores) else "")
+
+
+def _train_summary(metrics: dict) -> str:
     train = metrics["train"]
-    text = f"en dev {train['best_dev_accuracy']:.3f} (step {train['best_step']}), {train['train_seconds']:.0f}s training"
-    if "zero_shot" in metrics:
-        scores = metrics["zero_shot"]["scores"]
-        others = [v for k, v in scores.items() if k != "en"]
-        text += f"; zero-shot avg {sum(scores.values()) / len(scores):.3f}"
-        if others:
-            text += f" (w/o en {sum(others) / len(others):.3f})"
+    text = (f"en dev {train['metric']} {train['best_dev_score']:.3f} (best of {len(train['history'])} evaluations, "
+            f"step {train['best_step']}), {train['train_seconds']:.0f}s training")
+    for note in metrics.get("notes", []):
+        text += f"\n  note: {note}"
     return text
 
 
+def _read_json(path: Path, remedy: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AdaptxError(f"{path} is unreadable ({type(exc).__name__}: {str(exc)[:100]}); {remedy}") from exc
+
+
 def _write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2))
+    atomic_write_text(path, json.dumps(obj, indent=1))
 
 
 def _versions() -> dict:
@@ -257,30 +423,35 @@ def _versions() -> dict:
 
 
 def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None) -> Path:
-    """Run (or resume) every stage of a config; write results.json and results.md; print the table."""
+    """Run (or resume) every stage of a config; write results.json and results.md; print the table.
+
+    Everything that can be checked is checked before the run folder is touched: the config,
+    the data folder, the base model, every data file, every existing stage folder. Only then
+    is the run's config.yaml written (atomically), so a refused run changes nothing.
+    """
     cfg = load_config(config_path, overrides)
     run_dir = Path(out_dir or cfg.output_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
     data_dir = data_dir or cfg.data.dir
-    if data_dir is not None and cfg.data.source == "local" and not Path(data_dir).is_dir():
+    if cfg.data.source == "local" and data_dir is not None and not Path(data_dir).is_dir():
         raise AdaptxError(f"data folder {data_dir} does not exist (pass --data-dir pointing at a folder like shared/data)")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved = run_dir / "config.yaml"
-    resolved = cfg.to_dict()
-    resolved["data"]["dir"] = str(data_dir) if data_dir else None
-    saved.write_text(yaml.safe_dump(resolved, sort_keys=False))
-    started = time.perf_counter()
     experiment = Experiment(cfg, run_dir, data_dir)
     stages = plan_stages(cfg)
-    print(f"adaptx: {len(stages)} stages -> {run_dir} (base {cfg.base_model}, {experiment.base.dtype}, "
-          f"{torch.get_num_threads()} threads)", flush=True)
-    experiment.preflight(stages)
-    results = []
+    experiment.prepare(stages)
+    print(experiment.describe(stages), flush=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = cfg.to_dict()
+    resolved["data"]["dir"] = str(Path(data_dir).resolve()) if data_dir else None
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    started = time.perf_counter()
+    records: list[dict] = []
     for stage in stages:
-        metrics = experiment.run_stage(stage)
-        if stage.kind == "target":
-            results.append(metrics)
-            write_results(run_dir, results, cfg.target_task)  # partial results survive a later crash
-    table = write_results(run_dir, results, cfg.target_task)
+        experiment.run_stage(stage)
+        if stage.evaluate:
+            records += experiment.evaluate(stage)
+            write_results(run_dir, records, cfg.target_task)  # partial results survive a later crash
+    table = write_results(run_dir, records, cfg.target_task)
     print(table)
     print(f"adaptx: finished in {time.perf_counter() - started:.0f}s; results in {run_dir}/results.json and results.md")
     return run_dir

@@ -1,4 +1,9 @@
-"""results.json (flat records) -> results.md (languages as columns, strategies as rows, best marked)."""
+"""results.json (flat records) -> results.md and results-summary.json.
+
+The table has languages as columns and (strategy, intermediate) rows, values averaged over seeds.
+The language averages carry a bootstrap interval and a mark only where a paired bootstrap against
+the row's baseline shows a difference, so a reader cannot mistake noise for an effect.
+"""
 
 from __future__ import annotations
 
@@ -8,65 +13,77 @@ from pathlib import Path
 
 from .errors import AdaptxError
 from .fileio import atomic_write_text
+from .metrics import Metric, get_metric
+from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation
 
+RECORD_KEYS = ("task", "strategy", "intermediate", "language", "split", "metric", "value", "seed", "n", "predictions")
 STRATEGY_ORDER = ("none", "stack", "fuse", "full-none", "full")
+BASELINE = {"stack": "none", "fuse": "none", "full": "full-none"}  # baselines themselves are not marked
+SPLIT_WORDS = {"dev": "dev (held apart from model selection)"}
+MARKS = {"better": " ▲", "worse": " ▼"}
+RERUN = "rerun `adaptx run` with the run's config to re-evaluate"
 
 
-def records_from_metrics(stage_metrics: list[dict]) -> list[dict]:
-    records = []
-    for m in stage_metrics:
-        zs = m["zero_shot"]
-        for lang, value in zs["scores"].items():
-            records.append({"task": m["task"], "strategy": m["strategy"], "intermediate": m["intermediate"],
-                            "language": lang, "split": zs["split"], "metric": zs["metric"],
-                            "value": round(value * 100, 2), "seed": m["seed"]})
-    return records
-
-
-def render_table(records: list[dict]) -> str:
-    """Markdown table; values are averaged over seeds; the best value of each column is bold."""
+def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES) -> dict:
+    """Everything the table shows, as plain data (the content of results-summary.json); percent units."""
+    _check_records(records, "results records")
     if not records:
-        return "(no results yet)"
-    langs: list[str] = []
+        return {"rows": []}
+    info = _run_info(records)
+    metric = get_metric(info["metric"])
+    langs = info["languages"]
+    columns = {"avg": langs}
+    if "en" in langs and len(langs) > 1:
+        columns["avg w/o en"] = [lang for lang in langs if lang != "en"]
+
+    by_row: dict[tuple, dict[tuple, dict]] = defaultdict(dict)  # (strategy, intermediate) -> (seed, lang) -> record
     for r in records:
-        if r["language"] not in langs:
-            langs.append(r["language"])
-    cells: dict[tuple, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for r in records:
-        cells[(r["strategy"], r["intermediate"])][r["language"]].append(r["value"])
-    rows = sorted(cells, key=lambda k: (STRATEGY_ORDER.index(k[0]) if k[0] in STRATEGY_ORDER else 99, k[1] or ""))
-    columns = langs + ["avg"] + (["avg w/o en"] if "en" in langs and len(langs) > 1 else [])
-    table: dict[tuple, dict[str, float]] = {}
-    for key in rows:
-        means = {lang: sum(v) / len(v) for lang, v in cells[key].items()}
-        row = dict(means)
-        if len(means) == len(langs):
-            row["avg"] = sum(means.values()) / len(means)
-            others = [v for lang, v in means.items() if lang != "en"]
-            if "avg w/o en" in columns:
-                row["avg w/o en"] = sum(others) / len(others)
-        table[key] = row
-    best = {c: max((table[k][c] for k in rows if c in table[k]), default=None) for c in columns}
-    first = records[0]
-    seeds = sorted({r["seed"] for r in records})
-    lines = [f"{first['task']} zero-shot {first['metric']} (%) on {first['split']}, "
-             f"mean over seeds {seeds}; **bold** = best in column",
-             "", "| strategy | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-    for key in rows:
-        name = key[0] if not key[1] else f"{key[0]} ({key[1]})"
-        values = []
-        for c in columns:
-            v = table[key].get(c)
-            values.append("–" if v is None else (f"**{v:.1f}**" if v == best[c] else f"{v:.1f}"))
-        lines.append(f"| {name} | " + " | ".join(values) + " |")
-    return "\n".join(lines)
+        by_row[(r["strategy"], r["intermediate"])][(r["seed"], r["language"])] = r
+    seeds = {key: sorted({s for s, _ in recs}) for key, recs in by_row.items()}
+    # an average needs every language for every seed of the row
+    complete = {key: all((s, lang) in recs for s in seeds[key] for lang in langs) for key, recs in by_row.items()}
+    cache: dict[Path, dict] = {}
+    # one bootstrap for all rows: the same resampled examples for every row pairs the comparisons
+    boot = Bootstrap({_row_name(key): _load_row(Path(run_dir), recs, metric, cache)
+                      for key, recs in by_row.items() if complete[key]}, metric, resamples=resamples)
+
+    rows = []
+    for key in sorted(by_row, key=_row_order):
+        recs = by_row[key]
+        values = {lang: _mean([r["value"] for (_, l), r in recs.items() if l == lang]) for lang in langs}
+        base = (BASELINE[key[0]], None) if key[0] in BASELINE else None
+        row = {"strategy": key[0], "intermediate": key[1], "seeds": seeds[key],
+               "baseline": base[0] if base else None,
+               "values": {lang: round(v, 2) for lang, v in values.items() if v is not None}}
+        for column, column_langs in columns.items():
+            row[column] = None
+            if not complete[key]:
+                continue  # a missing language: no average
+            ci = boot.interval(_row_name(key), column_langs)
+            versus = None
+            if base and _row_name(base) in boot.rows:
+                c = boot.compare(_row_name(key), _row_name(base), column_langs)
+                versus = {"delta": _pct(c.delta), "interval": [_pct(c.lo), _pct(c.hi)], "verdict": c.verdict}
+            row[column] = {"value": round(_mean([values[lang] for lang in column_langs]), 2),
+                           "interval": [_pct(ci.lo), _pct(ci.hi)], "vs_baseline": versus}
+        rows.append(row)
+    return {**info, "columns": langs + list(columns), "confidence": CONFIDENCE, "resamples": resamples, "rows": rows}
 
 
-def write_results(run_dir: Path, stage_metrics: list[dict], target: str) -> str:
-    records = records_from_metrics(stage_metrics)
+def render_table(records: list[dict], run_dir) -> str:
+    """Markdown: header lines (task, seeds, splits, rows per language, legend) and the table."""
+    return _render(summarize(records, run_dir))
+
+
+def write_results(run_dir, records: list[dict], target: str) -> str:
+    """Write results.json, results.md and results-summary.json (each atomically); return the table."""
+    run_dir = Path(run_dir)
+    _check_records(records, "results records")
     atomic_write_text(run_dir / "results.json", json.dumps(records, indent=1))
-    table = render_table(records)
+    summary = summarize(records, run_dir)
+    table = _render(summary)
     atomic_write_text(run_dir / "results.md", f"# Results: {target}\n\n{table}\n")
+    atomic_write_text(run_dir / "results-summary.json", json.dumps(summary, indent=1, ensure_ascii=False))
     return table
 
 
@@ -76,7 +93,135 @@ def print_report(run_dir) -> None:
         raise AdaptxError(f"{path} not found: is {run_dir} an adaptx run folder with at least one finished target stage?")
     try:
         records = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise AdaptxError(f"{path}: not valid JSON ({exc})") from exc
-    print(render_table(records))
+    _check_records(records, str(path))
+    print(render_table(records, run_dir))
 
+
+def _render(summary: dict) -> str:
+    if not summary["rows"]:
+        return "(no results yet)"
+    columns, langs, rows = summary["columns"], summary["languages"], summary["rows"]
+
+    def value(row, column):  # the number shown, at the shown precision so that ties are all bold
+        if column in langs:
+            v = row["values"].get(column)
+        else:
+            v = row[column]["value"] if row[column] else None
+        return None if v is None else round(v, 1)
+
+    best = {c: max((v for v in (value(r, c) for r in rows) if v is not None), default=None) for c in columns}
+    lines = [f"{summary['task']} zero-shot {summary['metric']} (%), mean over seeds {summary['seeds']}; "
+             "**bold** = best in column",
+             _split_line(summary["split"]), _n_line(summary["n"]),
+             f"[lo, hi] = {summary['confidence']:.0%} bootstrap interval over examples (and seeds); "
+             "▲/▼ = better/worse than `none` (adapter rows) or `full-none` (full rows) by a paired bootstrap "
+             "on the same examples; unmarked = no clear difference",
+             "", "| strategy | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for row in rows:
+        cells = []
+        for c in columns:
+            v = value(row, c)
+            text = "–" if v is None else (f"**{v:.1f}**" if v == best[c] else f"{v:.1f}")
+            if v is not None and c not in langs:
+                lo, hi = row[c]["interval"]
+                versus = row[c]["vs_baseline"]
+                text += f" [{lo:.1f}, {hi:.1f}]" + (MARKS.get(versus["verdict"], "") if versus else "")
+            cells.append(text)
+        lines.append(f"| {_row_name((row['strategy'], row['intermediate']))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _split_line(split: dict[str, str]) -> str:
+    groups: dict[str, list[str]] = {}
+    for lang, name in split.items():
+        groups.setdefault(name, []).append(lang)
+    words = [SPLIT_WORDS.get(name, name) for name in groups]
+    if len(groups) == 1:
+        return f"split: {words[0]}"
+    return "split: " + "; ".join(f"{w} for {', '.join(ls)}" for w, ls in zip(words, groups.values()))
+
+
+def _n_line(n: dict[str, int]) -> str:
+    if len(set(n.values())) == 1:
+        return f"{next(iter(n.values()))} rows per language"
+    return "rows per language: " + ", ".join(f"{lang} {k}" for lang, k in n.items())
+
+
+def _check_records(records, source: str) -> None:
+    if not isinstance(records, list):
+        raise AdaptxError(f"{source}: expected a JSON list of records, got {type(records).__name__}")
+    for i, r in enumerate(records):
+        missing = [k for k in RECORD_KEYS if not isinstance(r, dict) or k not in r]
+        if missing:
+            raise AdaptxError(f"{source}: record {i} lacks {', '.join(missing)} "
+                              f"(each record needs {', '.join(RECORD_KEYS)})")
+
+
+def _run_info(records: list[dict]) -> dict:
+    """Run-wide facts, checked to be consistent: one task and metric, one split and size per language."""
+    info = {"task": records[0]["task"], "metric": records[0]["metric"], "seeds": sorted({r["seed"] for r in records})}
+    split: dict[str, str] = {}
+    n: dict[str, int] = {}
+    seen = set()
+    for r in records:
+        for key in ("task", "metric"):
+            if r[key] != info[key]:
+                raise AdaptxError(f"results records mix {key}s {info[key]!r} and {r[key]!r}; one run reports one target task")
+        lang = r["language"]
+        if split.setdefault(lang, r["split"]) != r["split"] or n.setdefault(lang, r["n"]) != r["n"]:
+            raise AdaptxError(f"results records: language {lang!r} was evaluated on different splits or sizes "
+                              f"({split[lang]}/{n[lang]} and {r['split']}/{r['n']}); rows must share the same examples")
+        key = (r["strategy"], r["intermediate"], r["seed"], lang)
+        if key in seen:
+            raise AdaptxError(f"results records: more than one record for {_row_name(key[:2])}, seed {key[2]}, {lang!r}")
+        seen.add(key)
+    return {**info, "languages": list(split), "split": split, "n": n}
+
+
+def _load_row(run_dir: Path, recs: dict[tuple, dict], metric: Metric, cache: dict) -> dict:
+    """{seed: {lang: Evaluation}} from the prediction files the records point to, checked against the records."""
+    row: dict = {}
+    for (seed, lang), r in recs.items():
+        path = run_dir / r["predictions"]
+        entry = _read_predictions(path, cache).get(lang)
+        if not isinstance(entry, dict) or not {"ids", "pred", "gold"} <= entry.keys():
+            raise AdaptxError(f"{path}: no ids/pred/gold for language {lang!r}; {RERUN}")
+        ev = Evaluation.from_lists(entry["ids"], entry["pred"], entry["gold"], where=f"{path} [{lang}]")
+        score = 100 * metric.compute(ev.pred, ev.gold)
+        if len(ev.ids) != r["n"] or abs(score - r["value"]) > 0.011:  # value is rounded to 2 decimals
+            raise AdaptxError(f"{path} [{lang}]: {len(ev.ids)} predictions scoring {score:.2f}, but results.json says "
+                              f"n={r['n']}, value={r['value']}; the file is stale: {RERUN}")
+        row.setdefault(seed, {})[lang] = ev
+    return row
+
+
+def _read_predictions(path: Path, cache: dict) -> dict:
+    if path not in cache:  # one file holds every language of a stage
+        if not path.is_file():
+            raise AdaptxError(f"{path}: predictions file named in results.json is missing; {RERUN}")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise AdaptxError(f"{path}: predictions file is unreadable ({exc}); {RERUN}") from exc
+        if not isinstance(data, dict):
+            raise AdaptxError(f"{path}: expected {{language: {{ids, pred, gold}}}}; {RERUN}")
+        cache[path] = data
+    return cache[path]
+
+
+def _row_order(key: tuple) -> tuple:
+    return (STRATEGY_ORDER.index(key[0]) if key[0] in STRATEGY_ORDER else len(STRATEGY_ORDER), key[0], key[1] or "")
+
+
+def _row_name(key: tuple) -> str:
+    return key[0] if not key[1] else f"{key[0]} ({key[1]})"
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _pct(fraction: float) -> float:
+    return round(100 * fraction, 2)

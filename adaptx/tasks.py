@@ -29,19 +29,36 @@ class HubSplit:
 
 @dataclass(frozen=True)
 class Task:
+    """A task's data and scoring. Splits: train, dev (English, model selection), eval-dev and
+    eval-test (per language). An eval split maps to one spec with `{lang}` in it, or to a dict
+    language -> spec when only some languages have it (e.g. PAWS-X's labeled local test files)."""
+
     name: str
     role: str  # "intermediate" or "target"
     kind: str  # "classification" (single sentence or sentence pair)
     labels: tuple[str, ...]
     languages: tuple[str, ...]
-    local: dict = field(default_factory=dict)  # split -> LocalFile; splits: train, dev, eval-dev, eval-test
-    hub: dict = field(default_factory=dict)  # split -> HubSplit
-    metric: str = "accuracy"
-    default_eval_split: str = "test"
+    local: dict = field(default_factory=dict)  # split -> LocalFile | {lang: LocalFile}
+    hub: dict = field(default_factory=dict)  # split -> HubSplit | {lang: HubSplit}
+    metric: str = "accuracy"  # a name in adaptx.metrics.METRICS
+    # eval-dev-{lang} files are row-by-row translations of the English dev file used for model
+    # selection, so the selection rows must be held apart from every language's dev evaluation
+    dev_row_aligned: bool = False
     description: str = ""
 
-    def eval_splits(self) -> tuple[str, ...]:
-        return tuple(s.split("-", 1)[1] for s in self.local if s.startswith("eval-"))
+    def spec(self, source: str, split: str, lang: str = "en"):
+        """The file or hub split for (source, split, language), or None where there is none."""
+        entry = (self.local if source == "local" else self.hub).get(split)
+        if isinstance(entry, dict):
+            return entry.get(lang)
+        return entry
+
+    def eval_split_for(self, source: str, lang: str, requested: str | None) -> str | None:
+        """'test' or 'dev' for this language: the requested one, or test where labeled, else dev."""
+        for split in ([requested] if requested else ["test", "dev"]):
+            if self.spec(source, f"eval-{split}", lang) is not None:
+                return split
+        return None
 
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -49,6 +66,7 @@ XNLI_LANGUAGES = ("en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "t
 PAWSX_LANGUAGES = ("en", "de", "es", "fr", "ja", "ko", "zh")
 
 _MNLI_TRAIN_LOCAL = LocalFile("mnli/ppft_train_subset.json", "json_records", ("text_a", "text_b", "label"))
+_PAWS_HF_COLUMNS = ("sentence1", "sentence2", "label")
 _MNLI_TRAIN_HUB = HubSplit("nyu-mll/glue", "mnli", "train", ("premise", "hypothesis", "label"))
 
 TASKS: dict[str, Task] = {
@@ -84,12 +102,13 @@ TASKS: dict[str, Task] = {
         local={"train": _MNLI_TRAIN_LOCAL,
                "dev": LocalFile("xnli/dev-en.tsv", "tsv", (0, 1, 2)),
                "eval-dev": LocalFile("xnli/dev-{lang}.tsv", "tsv", (0, 1, 2)),
+               # test labels: the German labeled XNLI test joined by row (shared/data README)
                "eval-test": LocalFile("xnli/test-{lang}.tsv", "tsv", (0, 1, 2))},
         hub={"train": _MNLI_TRAIN_HUB,
              "dev": HubSplit("facebook/xnli", "en", "validation", ("premise", "hypothesis", "label")),
              "eval-dev": HubSplit("facebook/xnli", "{lang}", "validation", ("premise", "hypothesis", "label")),
              "eval-test": HubSplit("facebook/xnli", "{lang}", "test", ("premise", "hypothesis", "label"))},
-        default_eval_split="test",
+        dev_row_aligned=True,
         description="Cross-lingual NLI (15 languages); trained on English MNLI",
     ),
     "pawsx": Task(
@@ -97,15 +116,19 @@ TASKS: dict[str, Task] = {
         languages=PAWSX_LANGUAGES,
         local={"train": LocalFile("paws_en/paws_wiki_final_test.tsv", "tsv", (1, 2, 3)),
                "dev": LocalFile("pawsx/dev-en.tsv", "tsv", (0, 1, 2)),
-               "eval-dev": LocalFile("pawsx/dev-{lang}.tsv", "tsv", (0, 1, 2))},
+               "eval-dev": LocalFile("pawsx/dev-{lang}.tsv", "tsv", (0, 1, 2)),
+               # labeled test exists locally for en, de and zh only; the others fall back to dev
+               # rows held apart from model selection
+               "eval-test": {"en": LocalFile("pawsx/test-en.tsv", "tsv", (0, 1, 2)),
+                             "de": LocalFile("pawsx/labeled/test-de.hf.tsv", "tsv_header", _PAWS_HF_COLUMNS),
+                             "zh": LocalFile("pawsx/labeled/test-zh.hf.tsv", "tsv_header", _PAWS_HF_COLUMNS)}},
         hub={"train": HubSplit("google-research-datasets/paws-x", "en", "train", ("sentence1", "sentence2", "label")),
              "dev": HubSplit("google-research-datasets/paws-x", "en", "validation", ("sentence1", "sentence2", "label")),
              "eval-dev": HubSplit("google-research-datasets/paws-x", "{lang}", "validation",
                                   ("sentence1", "sentence2", "label")),
              "eval-test": HubSplit("google-research-datasets/paws-x", "{lang}", "test",
                                    ("sentence1", "sentence2", "label"))},
-        # locally only English test is labeled, so zero-shot numbers come from dev (GUIDE §3)
-        default_eval_split="dev",
+        dev_row_aligned=True,
         description="Cross-lingual paraphrase adversaries (7 languages); trained on English PAWS-Wiki",
     ),
 }

@@ -34,10 +34,11 @@ class TrainJob:
     seed: int
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
-    eval_every: int = 0  # 0: select on English dev only at the end
+    eval_every: int = 25  # English-dev evaluation (model selection) every N steps, and at the end
     checkpoint_every: int = 25
     max_grad_norm: float = 1.0
     head_lr: float | None = None  # None: the same rate as the rest
+    metric: str = "accuracy"  # model selection metric (adaptx.metrics)
     description: str = "train"
 
 
@@ -47,6 +48,7 @@ class Encoded:
 
     input_ids: list[list[int]]
     labels: list[int]
+    ids: list[int] | None = None  # row ids in the source split, where the rows are a sample of it
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -110,14 +112,12 @@ def predict(model: nn.Module, data: Encoded, pad_id: int, batch_size: int = 64, 
     return preds
 
 
-def accuracy(preds: list[int], labels: list[int]) -> float:
-    return sum(int(p == g) for p, g in zip(preds, labels)) / max(1, len(labels))
-
-
 # -- checkpoints ---------------------------------------------------------------------------
 
 def _save_checkpoint(path: Path, model, optimizer, best: dict | None, meta: dict) -> None:
     from safetensors.torch import save_file
+
+    meta = dict(meta, temperature=model.fusion_temperature())
 
     tensors = {f"param/{n}": p.detach().contiguous() for n, p in model.trainable_parameters().items()}
     if best is not None:
@@ -136,9 +136,16 @@ def _save_checkpoint(path: Path, model, optimizer, best: dict | None, meta: dict
 def _load_checkpoint(path: Path, model, optimizer) -> tuple[dict, dict | None]:
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        meta = json.loads(handle.metadata()["adaptx"])
-        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = json.loads(handle.metadata()["adaptx"])
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        meta["step"], meta["history"], meta["param_groups"]  # noqa: B018 - a checkpoint without these is damaged
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types for a damaged file
+        raise AdaptxError(
+            f"checkpoint {path} is unreadable ({type(exc).__name__}: {str(exc)[:120]}); delete it to restart this "
+            "stage from its first step (finished stages are not affected)"
+        ) from exc
     params = model.trainable_parameters()
     saved = {k[len("param/"):] for k in tensors if k.startswith("param/")}
     if saved != set(params):
@@ -153,6 +160,7 @@ def _load_checkpoint(path: Path, model, optimizer) -> tuple[dict, dict | None]:
             state.setdefault(int(idx), {})[slot] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
     torch.set_rng_state(tensors["rng/torch"])
+    model.set_fusion_temperature(meta.get("temperature"))
     best = {k[len("best/"):]: v for k, v in tensors.items() if k.startswith("best/")} or None
     return meta, best
 
@@ -162,12 +170,16 @@ def _load_checkpoint(path: Path, model, optimizer) -> tuple[dict, dict | None]:
 def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int, checkpoint: Path) -> dict:
     """Train `model.trainable_parameters()`; keep the weights that score best on English dev.
 
-    Resumes from `checkpoint` when it exists. Returns a summary (steps, best dev accuracy,
-    history, seconds).
+    Dev is scored with `job.metric` every `job.eval_every` steps and at the end; the best
+    weights (and the fusion temperature they go with) are restored before returning. Resumes
+    from `checkpoint` when it exists. Returns a summary (steps, best dev score, history, seconds).
     """
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
+    from .metrics import get_metric
+
+    metric = get_metric(job.metric)
     params = model.trainable_parameters()
     if not params:
         raise AdaptxError(f"{job.description}: nothing to train (no trainable parameters)")
@@ -190,18 +202,22 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
     if checkpoint.is_file():
         meta, best = _load_checkpoint(checkpoint, model, optimizer)
         step, best_score, history = meta["step"], meta["best_score"], meta["history"]
+        best_temperature = meta.get("best_temperature")
         with warnings.catch_warnings():  # fast-forward: the schedule is a pure function of the step
             warnings.simplefilter("ignore", UserWarning)
             for _ in range(step):
                 scheduler.step()
+    else:
+        best_temperature = None
 
     def evaluate_dev(at: int) -> None:
-        nonlocal best_score, best
-        score = accuracy(predict(model, dev, pad_id), dev.labels)
-        history.append({"step": at, "dev_accuracy": score})
+        nonlocal best_score, best, best_temperature
+        score = metric.compute(predict(model, dev, pad_id), dev.labels)
+        history.append({"step": at, "dev_score": score})
         if score > best_score:
             best_score = score
             best = {n: p.detach().clone() for n, p in model.trainable_parameters().items()}
+            best_temperature = model.fusion_temperature()
 
     device = next(model.parameters()).device
     model.train()
@@ -209,11 +225,16 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
     bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False)
     loss_fn = nn.CrossEntropyLoss()
     lengths = [len(x) for x in train.input_ids]
+    regularized = False
     while step < job.steps:
         idx = batch_indices(lengths, job.batch_size, job.seed, step)
         ids, mask = collate([train.input_ids[i] for i in idx], pad_id)
         labels = torch.tensor([train.labels[i] for i in idx], device=device)
         loss = loss_fn(model(ids.to(device), mask.to(device)).float(), labels)
+        regularizer = model.regularization_loss()
+        if regularizer is not None:
+            loss = loss + regularizer
+            regularized = True
         if not torch.isfinite(loss):
             raise AdaptxError(f"{job.description}: loss became {loss.item()} at step {step + 1}; lower the learning rate ({job.lr})")
         loss.backward()
@@ -224,17 +245,20 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}")
-        if job.eval_every and step % job.eval_every == 0 and step < job.steps:
+        if step % job.eval_every == 0 and step < job.steps:
             evaluate_dev(step)
         if step % job.checkpoint_every == 0 and step < job.steps:
             _save_checkpoint(checkpoint, model, optimizer, best,
-                             {"step": step, "best_score": best_score, "history": history})
+                             {"step": step, "best_score": best_score, "history": history,
+                              "best_temperature": best_temperature})
     bar.close()
     if not history or history[-1]["step"] != job.steps:
         evaluate_dev(job.steps)
     with torch.no_grad():  # model selection: restore the best English-dev weights
         for name, p in model.trainable_parameters().items():
             p.copy_(best[name])
-    best_step = max(history, key=lambda h: h["dev_accuracy"])["step"]
-    return {"steps": job.steps, "best_dev_accuracy": best_score, "best_step": best_step, "history": history,
+    model.set_fusion_temperature(best_temperature)
+    best_step = next(h["step"] for h in history if h["dev_score"] == best_score)
+    return {"steps": job.steps, "metric": job.metric, "best_dev_score": best_score, "best_step": best_step,
+            "history": history, "fusion_regularizer": regularized,
             "train_seconds": round(time.perf_counter() - started, 1)}

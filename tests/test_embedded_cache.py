@@ -5,12 +5,13 @@ import pytest
 
 from adaptx import embedded
 from adaptx.errors import AdaptxError
+from adaptx.fingerprint import sha256_file
 
 
 def test_converts_once_into_a_checksum_keyed_folder(tiny_source, adaptx_home):
     first = embedded.ensure_embedded_model(quiet=True)
     assert first.parent == adaptx_home / "embedded"
-    sha = embedded.file_sha256(tiny_source)
+    sha = sha256_file(tiny_source)
     assert first.name.endswith(sha[:16])
     marker = json.loads((first / embedded.COMPLETE_MARKER).read_text())
     assert marker["source_sha256"] == sha

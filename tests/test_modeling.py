@@ -146,3 +146,141 @@ def test_bf16_base_keeps_fp32_adapters_and_head_and_trains(fresh, inter_dirs, ti
     loss = model(ids, torch.ones_like(ids)).float().logsumexp(-1).sum()
     loss.backward()
     assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in model.trainable_parameters().values())
+
+
+# -- AdapterFusion as Pfeiffer et al. define it ------------------------------------------------
+
+def fusion_setup(enc, names=("qqp", "sst2"), **settings):
+    from adaptx.config import FusionSettings
+
+    config = FusionSettings(**settings).library_settings()
+    return Setup("fuse", 3, frozen_adapters=list(names), fusion=list(names), fusion_config=config,
+                 base_fingerprint=fingerprint(enc))
+
+
+def value_matrices(model):
+    return [layer.value.weight for layer in model._fusion_layers()]
+
+
+def test_fusion_regularizer_is_the_libraries_identity_penalty(fresh, inter_dirs):
+    enc = fresh()
+    model = build_model(enc, fusion_setup(enc), inter_dirs)
+    with torch.no_grad():
+        for v in value_matrices(model):
+            v.add_(torch.randn_like(v) * 0.1)
+    eye = torch.eye(enc.config.hidden_size)
+    expected = sum(0.01 * (eye - v).pow(2).sum() for v in value_matrices(model))
+    loss = model.regularization_loss()
+    assert loss is not None and len(value_matrices(model)) == enc.config.num_hidden_layers
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert all(v.grad is not None and v.grad.abs().sum() > 0 for v in value_matrices(model))
+
+
+@pytest.mark.parametrize("settings", [{"regularization": False}, {"preset": "static"}])
+def test_no_regularizer_when_switched_off_or_without_value_matrix(fresh, inter_dirs, settings):
+    enc = fresh()
+    assert build_model(enc, fusion_setup(enc, **settings), inter_dirs).regularization_loss() is None
+
+
+def test_regularizer_keeps_the_value_matrix_nearer_identity(fresh, inter_dirs, tmp_path):
+    from adaptx.train import Encoded, TrainJob, train_model
+
+    g = torch.Generator().manual_seed(0)
+    ids = [[0] + torch.randint(4, 24, (6,), generator=g).tolist() + [2] for _ in range(32)]
+    data = Encoded(ids, [row[1] % 3 for row in ids])
+    distances = {}
+    for regularization in (True, False):
+        enc = fresh()
+        torch.manual_seed(0)
+        model = build_model(enc, fusion_setup(enc, regularization=regularization), inter_dirs)
+        job = TrainJob(steps=20, lr=2e-2, batch_size=8, seed=0, eval_every=20, checkpoint_every=20)
+        summary = train_model(model, data, data, job, 1, tmp_path / f"{regularization}.safetensors")
+        assert summary["fusion_regularizer"] is regularization
+        eye = torch.eye(enc.config.hidden_size)
+        distances[regularization] = sum((v.detach() - eye).pow(2).sum().item() for v in value_matrices(model))
+    assert distances[True] < 0.9 * distances[False]
+
+
+def test_fusion_attention_runs_in_fp32_on_a_bf16_cpu_base(fresh, inter_dirs, tiny_model_dir):
+    from adapters.methods.modeling import BertFusion
+
+    ids = torch.tensor([[0, 5, 6, 7, 2, 1], [0, 19, 15, 16, 17, 2]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1]])
+    outputs = {}
+    for dtype in ("fp32", "bf16"):
+        enc = load_encoder(str(tiny_model_dir), dtype)
+        torch.manual_seed(3)
+        model = build_model(enc, fusion_setup(enc), inter_dirs, torch.bfloat16 if dtype == "bf16" else None).eval()
+        seen = []
+        for layer in model.encoder.modules():
+            if isinstance(layer, BertFusion):  # registered after adaptx's hook: sees what the fusion sees
+                layer.register_forward_pre_hook(
+                    lambda m, args: seen.append((args[0].dtype, torch.is_autocast_enabled("cpu"))))
+        with torch.inference_mode():
+            outputs[dtype] = model(ids, mask).float()
+        assert seen and all(s == (torch.float32, False) for s in seen)
+    # the same weights: the bf16 base changes numbers only by bf16 rounding
+    torch.testing.assert_close(outputs["bf16"], outputs["fp32"], rtol=0.05, atol=0.02)
+    assert torch.equal(outputs["bf16"].argmax(-1), outputs["fp32"].argmax(-1))
+
+
+def test_fusion_temperature_moves_in_training_only_and_survives_save_load(fresh, inter_dirs, tmp_path):
+    enc = fresh()
+    model = build_model(enc, fusion_setup(enc, temperature=True), inter_dirs)
+    ids, mask = torch.tensor([[0, 5, 6, 2]]), torch.ones(1, 4, dtype=torch.long)
+    assert model.fusion_temperature() == 50.0
+    model.train()
+    model(ids, mask)
+    model(ids, mask)
+    trained_t = model.fusion_temperature()
+    assert trained_t == pytest.approx(49.9)  # the library lowers T by 0.05 per forward
+    model.eval()
+    with torch.inference_mode():
+        first = model(ids, mask)
+        for _ in range(5):
+            again = model(ids, mask)
+    assert model.fusion_temperature() == trained_t
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    save_model(model, tmp_path / "saved")
+    loaded = load_model(tmp_path / "saved", lambda folder: fresh(folder), inter_dirs)
+    assert loaded.fusion_temperature() == trained_t
+
+
+def test_fusion_with_the_target_adapter_and_a_new_one_on_top(fresh, inter_dirs, tmp_path):
+    enc = fresh()
+    target = build_model(enc, Setup("none", 3, own_adapter="xnli", base_fingerprint=fingerprint(enc)))
+    save_model(target, tmp_path / "none")
+    dirs = dict(inter_dirs, xnli=tmp_path / "none" / "adapter-xnli")
+    enc = fresh()
+    setup = fusion_setup(enc, names=("qqp", "sst2", "xnli"))
+    setup.own_adapter = "xnli-top"
+    model = build_model(enc, setup, dirs)
+    assert str(model.encoder.active_adapters) == "Stack[Fuse[qqp, sst2, xnli], xnli-top]"
+    trainable = model.trainable_parameters()
+    assert any("adapters.xnli-top." in n for n in trainable)
+    assert not any("adapters.xnli." in n or "adapters.qqp." in n for n in trainable)
+
+
+@pytest.mark.parametrize("strategy", ["stack", "fuse"])
+def test_outputs_depend_on_the_intermediate_adapter_weights(strategy, fresh, inter_dirs, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    def run(dirs):
+        enc = fresh()
+        torch.manual_seed(5)
+        setup = (Setup("stack", 3, own_adapter="xnli", frozen_adapters=["qqp"], base_fingerprint=fingerprint(enc))
+                 if strategy == "stack" else fusion_setup(enc))
+        with torch.inference_mode():
+            return build_model(enc, setup, dirs).eval()(torch.tensor([[0, 5, 6, 7, 2]]), torch.ones(1, 5, dtype=torch.long))
+
+    before = run(inter_dirs)
+    changed = tmp_path / "qqp-changed"
+    import shutil
+
+    shutil.copytree(inter_dirs["qqp"], changed)
+    weights_file = next(changed.glob("*.safetensors"))
+    weights = load_file(str(weights_file))
+    save_file({k: v + 0.5 for k, v in weights.items()}, str(weights_file))
+    after = run(dict(inter_dirs, qqp=changed))
+    assert not torch.allclose(before, after, atol=1e-4)

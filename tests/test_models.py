@@ -35,9 +35,71 @@ def test_embedded_name_resolves_through_the_cache(tiny_source):
     assert source.startswith(str(tiny_source.parent / "home"))
 
 
-def test_hub_id_passes_through():
-    assert resolve_source("xlm-roberta-large") == "xlm-roberta-large"
-    assert resolve_source("FacebookAI/xlm-roberta-large") == "FacebookAI/xlm-roberta-large"
+def test_hub_identity_is_the_id_and_the_commit(tiny_model_dir):
+    base = load_base_model(str(tiny_model_dir), weights=False)
+    base.source = "FacebookAI/xlm-roberta-large"  # as if resolved from the hub cache
+    base.config._commit_hash = "c0ffee"
+    identity = base.identity()
+    assert identity["hub_id"] == "FacebookAI/xlm-roberta-large" and identity["revision"] == "c0ffee"
+
+
+def test_local_identity_is_a_checksum_of_the_weights(tiny_model_dir, tmp_path, adaptx_home):
+    import shutil
+
+    first = load_base_model(str(tiny_model_dir), weights=False).identity()
+    copy = tmp_path / "renamed-copy"
+    shutil.copytree(tiny_model_dir, copy)
+    assert load_base_model(str(copy), weights=False).identity() == first  # same weights, any name
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(copy / "model.safetensors"))
+    key = sorted(weights)[0]
+    weights[key] = weights[key] + 1
+    save_file(weights, str(copy / "model.safetensors"), metadata={"format": "pt"})
+    assert load_base_model(str(copy), weights=False).identity() != first
+
+
+def test_learning_rate_family_is_found_by_architecture_not_name():
+    from types import SimpleNamespace
+
+    from adaptx.models import PAPER_RATES, base_family
+
+    e5 = SimpleNamespace(model_type="bert", hidden_size=384, num_hidden_layers=12, vocab_size=250037)
+    name, rates = base_family(e5)  # embedded, its export and intfloat/multilingual-e5-small all look like this
+    assert name == "multilingual-e5-small" and rates["lr_adapter"] == 1e-3
+    large = SimpleNamespace(model_type="xlm-roberta", hidden_size=1024, num_hidden_layers=24, vocab_size=250002)
+    assert base_family(large) == ("xlm-roberta-large", PAPER_RATES)
+    assert base_family(SimpleNamespace(model_type="bert", hidden_size=32, num_hidden_layers=2, vocab_size=28)) == (
+        None, PAPER_RATES)
+
+
+def test_folder_without_weights_fails_before_anything_runs(tiny_model_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "no-weights"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.safetensors").unlink()
+    with pytest.raises(AdaptxError, match=r"no-weights has a config.json but no weights"):
+        load_base_model(str(broken), weights=False)
+
+
+def test_tokenizer_without_pad_token(tiny_model_dir, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "no-pad"
+    shutil.copytree(tiny_model_dir, folder)
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        path = folder / name
+        if path.is_file():
+            data = json.loads(path.read_text())
+            data["pad_token"] = None  # XLM-R tokenizers default to <pad> when the key is absent
+            path.write_text(json.dumps(data))
+    tok = json.loads((folder / "tokenizer.json").read_text())
+    tok["padding"] = None
+    (folder / "tokenizer.json").write_text(json.dumps(tok))
+    with pytest.raises(AdaptxError, match=r"has no pad token"):
+        load_base_model(str(folder), weights=False)
 
 
 @pytest.mark.parametrize("name, match", [
@@ -59,4 +121,21 @@ def test_folder_without_config(tmp_path):
 def test_bad_dtype():
     with pytest.raises(AdaptxError, match="expected one of fp32, bf16, auto"):
         resolve_dtype("fp16")
-    assert resolve_dtype("auto") in ("fp32", "bf16")
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ({"avx2", "avx512f", "avx512_core"}, "fp32"),  # torch reports bf16 here, but the hardware emulates it
+    ({"avx2", "avx512f", "avx512_bf16"}, "bf16"),
+    ({"avx2", "amx_tile", "amx_bf16"}, "bf16"),
+    ({"avx2"}, "fp32"),
+    (set(), "fp32"),  # flags unreadable: never assume bf16
+])
+def test_auto_dtype_trusts_only_native_bf16_flags(flags, expected, monkeypatch):
+    from adaptx import models
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(models, "_cpu_flags", lambda: flags)
+    dtype, reason = models.resolve_dtype_with_reason("auto")
+    assert dtype == expected
+    if expected == "bf16":
+        assert ("avx512_bf16" if "avx512_bf16" in flags else "amx_bf16") in reason
