@@ -38,7 +38,7 @@ def real_batches(args, tokenizer, grouped: bool):
     from adaptx.tasks import get_task
     from adaptx.train import batch_indices, encode_examples
 
-    examples = load_split(get_task("xnli"), "train", "en", "local", args.data_dir, limit=2000)
+    examples = load_split(get_task("xnli"), "train", "en", "local", args.data_dir).examples[:2000]
     enc = encode_examples(tokenizer, examples, args.length)
     lengths = [len(x) for x in enc.input_ids]
     out = []
@@ -132,7 +132,7 @@ def bench_eval(args) -> dict:
     per_lang = max(1, args.eval_examples // 6)
     ids, labels = [], []
     for lang in ("en", "de", "ru", "ar", "zh", "sw"):
-        enc = encode_examples(tok, load_split(task, "eval-test", lang, "local", args.data_dir, per_lang), args.length)
+        enc = encode_examples(tok, load_split(task, "eval-test", lang, "local", args.data_dir).examples[:per_lang], args.length)
         ids += enc.input_ids
         labels += enc.labels
     data = Encoded(ids, labels)
