@@ -108,6 +108,15 @@ class TaskModel(nn.Module):
             for layer in self._fusion_layers():
                 layer.T = float(value)
 
+    def fusion_value_distance(self) -> float | None:
+        """Mean over layers of ||V - I|| (Frobenius): how far the fusion's value matrices moved from
+        identity, the quantity the regulariser penalises. None without a value matrix."""
+        values = [layer.value.weight.detach().float() for layer in self._fusion_layers() if hasattr(layer, "value")]
+        if not values:
+            return None
+        eye = torch.eye(values[0].shape[0])
+        return sum(torch.linalg.matrix_norm(v - eye).item() for v in values) / len(values)
+
     def regularization_loss(self) -> torch.Tensor | None:
         """AdapterFusion's value-matrix regulariser, 0.01 * sum over layers of ||I - V||^2, exactly as
         the library defines it (`get_fusion_regularization_loss`). adapters applies it only inside

@@ -324,6 +324,9 @@ class Experiment:
                    "data": {"train": self.split(stage.task, "train").origin, "train_rows": len(train_data),
                             "dev": self.split(stage.task, "dev").origin, "dev_rows": len(dev)},
                    "trainable_parameters": sum(p.numel() for p in model.trainable_parameters().values())}
+        if stage.strategy == "fuse":
+            metrics["fusion"] = {"settings": self.setup_for(stage).fusion_config,
+                                 "value_distance_from_identity": model.fusion_value_distance()}
         save_model(model, folder / "model")
         _write_json(folder / "metrics.json", metrics)
         _write_json(manifest_path, {"stage": stage.id, "status": "done", "config_hash": digest, "recipe": recipe,
@@ -396,6 +399,10 @@ def _train_summary(metrics: dict) -> str:
     train = metrics["train"]
     text = (f"en dev {train['metric']} {train['best_dev_score']:.3f} (best of {len(train['history'])} evaluations, "
             f"step {train['best_step']}), {train['train_seconds']:.0f}s training")
+    distance = metrics.get("fusion", {}).get("value_distance_from_identity")
+    if distance is not None:
+        text += f", fusion value matrices {distance:.3f} from identity"
+        text += " (regularised)" if train.get("fusion_regularizer") else " (not regularised)"
     for note in metrics.get("notes", []):
         text += f"\n  note: {note}"
     return text

@@ -13,12 +13,21 @@ def test_version(capsys):
     assert exit_.value.code == 0 and __version__ in capsys.readouterr().out
 
 
-def test_help_lists_commands(capsys):
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    out = capsys.readouterr().out
-    for command in ("run", "report", "model"):
-        assert command in out
+def test_every_command_is_wired_to_a_function():
+    from adaptx.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["run", "exp.yaml", "--out", "o", "a=1"], ["report", "r"], ["model", "export", "embedded", "d"]):
+        args, _ = parser.parse_known_args(argv)
+        assert callable(args.func), argv
+
+
+def test_errors_exit_1_with_a_message_not_a_traceback(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "absent.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("adaptx: error: cannot read config") and "Traceback" not in err
+    assert main(["report", str(tmp_path)]) == 1
+    assert "results.json not found" in capsys.readouterr().err
 
 
 def test_export_embedded_loads_with_plain_transformers(tiny_source, tmp_path):
