@@ -14,7 +14,6 @@ from .errors import AdaptxError
 from .fingerprint import folder_digest
 
 EMBEDDED = "embedded"
-DTYPES = ("fp32", "bf16", "auto")
 
 
 # Learning-rate defaults by model family, recognised from the architecture itself, so the
@@ -28,8 +27,25 @@ BASE_FAMILIES = {
                                 {"lr_adapter": 1e-3, "lr_fusion": 1e-3, "lr_full": 5e-5, "lr_head": 1e-3}),
     ("xlm-roberta", 1024, 24, 250002): ("xlm-roberta-large", PAPER_RATES),
     ("xlm-roberta", 768, 12, 250002): ("xlm-roberta-base", PAPER_RATES),
+    # random:xlm-roberta-* (vocabulary grown to the embedded tokenizer's 250037 entries)
+    ("xlm-roberta", 1024, 24, 250037): ("xlm-roberta-large", PAPER_RATES),
+    ("xlm-roberta", 768, 12, 250037): ("xlm-roberta-base", PAPER_RATES),
 }
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.h5", "*.msgpack")
+
+# `random:<architecture>`: the architecture's shape with random weights, for benchmarks and tests
+# of the XLM-R-Large-sized path without downloading it (never for results: `adaptx run` refuses it
+# unless the config sets allow_random_base). The tokenizer is the embedded model's (XLM-R's
+# SentencePiece vocabulary plus e5's extra entries), so the vocabulary grows to cover it.
+RANDOM_PREFIX = "random:"
+RANDOM_ARCHITECTURES = {
+    "xlm-roberta-large": dict(model_type="xlm-roberta", vocab_size=250002, hidden_size=1024, num_hidden_layers=24,
+                              num_attention_heads=16, intermediate_size=4096, max_position_embeddings=514,
+                              type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2),
+    "xlm-roberta-base": dict(model_type="xlm-roberta", vocab_size=250002, hidden_size=768, num_hidden_layers=12,
+                             num_attention_heads=12, intermediate_size=3072, max_position_embeddings=514,
+                             type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0, eos_token_id=2),
+}
 
 
 @dataclass
@@ -53,6 +69,8 @@ class BaseModel:
     def identity(self) -> dict:
         """What the weights are, whatever they are called: a checksum of the local weight files,
         or the hub id and the commit the files came from."""
+        if self.source.startswith(RANDOM_PREFIX):
+            return {"random": self.source, "init_seed": 0, **self.fingerprint}
         folder = Path(self.source)
         if folder.is_dir():
             return {"weights_sha256": folder_digest(folder, WEIGHT_PATTERNS), **self.fingerprint}
@@ -84,51 +102,16 @@ def base_family(config) -> tuple[str | None, dict]:
     return None, PAPER_RATES
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def bf16_support() -> tuple[bool, str]:
-    """(native bf16?, why). CPUs need avx512_bf16 or AMX: with only avx512_core, torch reports bf16
-    support but the hardware emulates it, many times slower than fp32."""
-    import torch
-
-    if torch.cuda.is_available():
-        name = torch.cuda.get_device_name()
-        if torch.cuda.is_bf16_supported():
-            return True, f"CUDA device {name} supports bf16"
-        return False, f"CUDA device {name} has no native bf16"
-    flags = _cpu_flags()
-    native = sorted(flags & {"avx512_bf16", "amx_bf16"})
-    if native:
-        return True, f"CPU flag {' and '.join(native)}"
-    if not flags:
-        return False, "CPU flags unreadable (no /proc/cpuinfo); bf16 not assumed"
-    return False, "CPU has no avx512_bf16/amx_bf16 flag (bf16 would be emulated, slower than fp32)"
-
-
-def bf16_supported() -> bool:
-    return bf16_support()[0]
-
-
 def resolve_dtype(dtype: str) -> str:
     return resolve_dtype_with_reason(dtype)[0]
 
 
-def resolve_dtype_with_reason(dtype: str) -> tuple[str, str]:
-    if dtype not in DTYPES:
-        raise AdaptxError(f"unknown base-model dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    if dtype == "auto":
-        native, why = bf16_support()
-        return ("bf16" if native else "fp32"), f"auto: {why}"
-    return dtype, "set in config"
+def resolve_dtype_with_reason(dtype: str, device=None) -> tuple[str, str]:
+    """The frozen base's dtype on `device` (default: the GPU if there is one, else the CPU)."""
+    from .runtime import resolve_device
+    from .runtime import resolve_dtype as resolve_on
+
+    return resolve_on(dtype, device if device is not None else resolve_device("auto"))
 
 
 def resolve_source(name: str) -> str:
@@ -139,6 +122,9 @@ def resolve_source(name: str) -> str:
         from .embedded import ensure_embedded_model
 
         return str(ensure_embedded_model())
+    if name.startswith(RANDOM_PREFIX):
+        _random_config(name)  # a clear error now for an unknown architecture
+        return name
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -149,12 +135,50 @@ def resolve_source(name: str) -> str:
     return name
 
 
+def _random_config(source: str):
+    """The transformers config of a `random:<architecture or config.json>` base model."""
+    import json
+
+    from transformers import AutoConfig
+
+    spec = source[len(RANDOM_PREFIX):]
+    if spec in RANDOM_ARCHITECTURES:
+        values = dict(RANDOM_ARCHITECTURES[spec])
+    elif spec.endswith(".json") and Path(spec).is_file():
+        values = json.loads(Path(spec).read_text(encoding="utf-8"))
+    else:
+        raise AdaptxError(f"base model {source!r}: unknown architecture {spec!r}; expected random:<one of "
+                          f"{', '.join(RANDOM_ARCHITECTURES)}> or random:<path to a config.json>")
+    model_type = values.pop("model_type")
+    values["vocab_size"] = max(values.get("vocab_size", 0), _embedded_vocab_size())
+    return AutoConfig.for_model(model_type, **values)
+
+
+def _embedded_vocab_size() -> int:
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(resolve_source(EMBEDDED)).vocab_size
+
+
 def load_encoder(source: str, dtype: str = "fp32"):
-    """Just the encoder weights from a folder or hub id (no tokenizer, no pooler)."""
+    """Just the encoder weights from a folder or hub id (no tokenizer, no pooler); `random:<arch>`
+    builds the architecture with seeded random weights."""
     import torch
     from transformers import AutoModel
 
-    torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
+    torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype, torch.float32)
+    if source.startswith(RANDOM_PREFIX):
+        config = _random_config(source)  # before seeding: it may convert the embedded model, which draws
+        state = torch.get_rng_state()
+        torch.manual_seed(0)  # the same random model every time: stages and their hashes stay reproducible
+        try:
+            try:
+                model = AutoModel.from_config(config, add_pooling_layer=False)
+            except TypeError:
+                model = AutoModel.from_config(config)
+        finally:
+            torch.set_rng_state(state)
+        return model.to(torch_dtype)
     try:
         return AutoModel.from_pretrained(source, dtype=torch_dtype, add_pooling_layer=False)
     except TypeError:  # architectures without a pooler take no add_pooling_layer
@@ -173,6 +197,14 @@ def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpoi
 
     source = resolve_source(name)
     resolved, reason = resolve_dtype_with_reason(dtype)
+    if source.startswith(RANDOM_PREFIX):
+        tokenizer = AutoTokenizer.from_pretrained(resolve_source(EMBEDDED), use_fast=True, fix_mistral_regex=False)
+        model = load_encoder(source, resolved) if weights else None
+        config = model.config if model is not None else _random_config(source)
+        if gradient_checkpointing and model is not None:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        return BaseModel(name=name, source=source, model=model, tokenizer=tokenizer, dtype=resolved, config=config,
+                         dtype_reason=reason)
     folder = Path(source)
     if folder.is_dir() and not any(p.is_file() for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern)):
         raise AdaptxError(f"base model folder {folder} has a config.json but no weights "

@@ -39,6 +39,7 @@ class TrainJob:
     max_grad_norm: float = 1.0
     head_lr: float | None = None  # None: the same rate as the rest
     metric: str = "accuracy"  # model selection metric (adaptx.metrics)
+    micro_batch_size: int | str = "auto"  # per forward pass and process; "auto": the largest that fits
     description: str = "train"
 
 
@@ -92,22 +93,29 @@ def batch_indices(lengths: list[int], batch_size: int, seed: int, step: int, gro
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, data: Encoded, pad_id: int, batch_size: int = 64, progress: str | None = None) -> list[int]:
-    """Predictions in input order; batches are length-sorted so padding is minimal."""
+def predict(model: nn.Module, data: Encoded, pad_id: int, batch_size: int = 64, progress: str | None = None,
+            runtime=None) -> list[int]:
+    """Predictions in input order; batches are length-sorted so padding is minimal. With several
+    processes each predicts every world_size-th batch and the predictions are gathered."""
     from tqdm.auto import tqdm
 
+    world, rank = (runtime.world_size, runtime.rank) if runtime else (1, 0)
     was_training = model.training
     model.eval()
     order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
-    preds = [0] * len(data)
     device = next(model.parameters()).device
-    chunks = range(0, len(order), batch_size)
-    for start in tqdm(chunks, desc=progress, disable=progress is None, leave=False, unit="batch"):
-        idx = order[start : start + batch_size]
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)][rank::world]
+    pairs = []
+    for idx in tqdm(batches, desc=progress, disable=progress is None or rank != 0, leave=False, unit="batch"):
         ids, mask = collate([data.input_ids[i] for i in idx], pad_id)
-        logits = model(ids.to(device), mask.to(device))
-        for i, p in zip(idx, logits.argmax(-1).tolist()):
-            preds[i] = p
+        pairs += zip(idx, model(ids.to(device), mask.to(device)).argmax(-1).tolist())
+    if world > 1:
+        from accelerate.utils import gather_object
+
+        pairs = gather_object(pairs)
+    preds = [0] * len(data)
+    for i, p in pairs:
+        preds[i] = p
     model.train(was_training)
     return preds
 
@@ -119,14 +127,17 @@ def _save_checkpoint(path: Path, model, optimizer, best: dict | None, meta: dict
 
     meta = dict(meta, temperature=model.fusion_temperature())
 
-    tensors = {f"param/{n}": p.detach().contiguous() for n, p in model.trainable_parameters().items()}
+    # everything on the CPU: a checkpoint written on a GPU resumes on a CPU and vice versa
+    tensors = {f"param/{n}": p.detach().cpu().contiguous() for n, p in model.trainable_parameters().items()}
     if best is not None:
-        tensors.update({f"best/{n}": t for n, t in best.items()})
+        tensors.update({f"best/{n}": t.cpu().contiguous() for n, t in best.items()})
     state = optimizer.state_dict()
     for idx, slots in state["state"].items():
         for key, value in slots.items():
-            tensors[f"opt/{idx}/{key}"] = torch.as_tensor(value).detach().contiguous()
+            tensors[f"opt/{idx}/{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
     tensors["rng/torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors["rng/cuda"] = torch.cuda.get_rng_state()
     meta = dict(meta, param_groups=state["param_groups"])
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"adaptx": json.dumps(meta)})
@@ -160,6 +171,8 @@ def _load_checkpoint(path: Path, model, optimizer) -> tuple[dict, dict | None]:
             state.setdefault(int(idx), {})[slot] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
     torch.set_rng_state(tensors["rng/torch"])
+    if "rng/cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng/cuda"])
     model.set_fusion_temperature(meta.get("temperature"))
     best = {k[len("best/"):]: v for k, v in tensors.items() if k.startswith("best/")} or None
     return meta, best
@@ -167,19 +180,76 @@ def _load_checkpoint(path: Path, model, optimizer) -> tuple[dict, dict | None]:
 
 # -- the loop ------------------------------------------------------------------------------
 
-def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int, checkpoint: Path) -> dict:
+def _micro_batches(idx: list[int], micro: int) -> list[list[int]]:
+    return [idx[i : i + micro] for i in range(0, len(idx), micro)]
+
+
+def fit_micro_batch(model, train: Encoded, job: TrainJob, pad_id: int, runtime=None) -> int:
+    """The micro-batch a stage trains with: the configured one, or for `auto` the largest divisor of
+    the per-process batch whose forward and backward on the longest training examples fit in memory,
+    backing off on out-of-memory errors as accelerate's `find_executable_batch_size` does. The probe
+    leaves no trace: gradients, RNG state and fusion temperature are restored."""
+    from accelerate.utils import find_executable_batch_size
+
+    world = runtime.world_size if runtime else 1
+    local = math.ceil(job.batch_size / world)
+    if job.micro_batch_size != "auto":
+        return min(int(job.micro_batch_size), local)
+    divisors = [d for d in range(local, 0, -1) if local % d == 0]
+    longest = sorted(range(len(train)), key=lambda i: -len(train.input_ids[i]))
+    device = next(model.parameters()).device
+    rng, temperature, was_training = torch.get_rng_state(), model.fusion_temperature(), model.training
+    tried = iter(divisors[1:])
+
+    def smaller() -> int:
+        size = next(tried, 0)
+        if size == 0:
+            raise AdaptxError(f"{job.description}: even a micro-batch of 1 does not fit in memory on {device}; "
+                              "use gradient_checkpointing: true, a smaller max_seq_length or base_dtype: bf16")
+        return size
+
+    @find_executable_batch_size(starting_batch_size=local, reduce_batch_size_fn=smaller)
+    def probe(size: int) -> int:
+        model.train()
+        ids, mask = collate([train.input_ids[i] for i in longest[:size]], pad_id)
+        try:
+            model(ids.to(device), mask.to(device)).float().sum().backward()
+        finally:
+            model.zero_grad(set_to_none=True)
+        return size
+
+    try:
+        return probe()
+    finally:
+        torch.set_rng_state(rng)
+        model.set_fusion_temperature(temperature)
+        model.train(was_training)
+
+
+def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int, checkpoint: Path,
+                runtime=None) -> dict:
     """Train `model.trainable_parameters()`; keep the weights that score best on English dev.
 
-    Dev is scored with `job.metric` every `job.eval_every` steps and at the end; the best
-    weights (and the fusion temperature they go with) are restored before returning. Resumes
-    from `checkpoint` when it exists. Returns a summary (steps, best dev score, history, seconds).
+    Every step sees `job.batch_size` examples (the effective batch): each process takes its share
+    and runs it in micro-batches whose gradients accumulate, so any micro-batch size and any number
+    of processes give the same update (up to float rounding and dropout draws). Dev is scored with
+    `job.metric` every `job.eval_every` steps and at the end; the best weights (and the fusion
+    temperature they go with) are restored before returning. Resumes from `checkpoint` when it
+    exists; only the main process writes it. Returns a summary (steps, best dev score, history,
+    seconds, micro-batch).
     """
+    from contextlib import nullcontext
+
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     from .metrics import get_metric
 
     metric = get_metric(job.metric)
+    world, rank = (runtime.world_size, runtime.rank) if runtime else (1, 0)
+    if job.batch_size < world:
+        raise AdaptxError(f"{job.description}: train.batch_size {job.batch_size} is smaller than the {world} "
+                          "processes; every process needs at least one example per step")
     params = model.trainable_parameters()
     if not params:
         raise AdaptxError(f"{job.description}: nothing to train (no trainable parameters)")
@@ -197,60 +267,82 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
         optimizer = torch.optim.AdamW(groups, lr=job.lr)
     warmup = int(job.warmup_ratio * job.steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, job.steps)
+    micro = fit_micro_batch(model, train, job, pad_id, runtime)
+    # loss scaling keeps fp16 gradients from underflowing; bf16 and fp32 need none
+    scaler = torch.amp.GradScaler("cuda") if runtime is not None and runtime.needs_loss_scaling else None
 
-    step, best_score, best, history = 0, -1.0, None, []
+    step, best_score, best, history, best_temperature = 0, -1.0, None, [], None
     if checkpoint.is_file():
         meta, best = _load_checkpoint(checkpoint, model, optimizer)
         step, best_score, history = meta["step"], meta["best_score"], meta["history"]
         best_temperature = meta.get("best_temperature")
+        if meta.get("processes", 1) != world and rank == 0:
+            print(f"  note: resuming {job.description} with {world} process(es); its checkpoint was written with "
+                  f"{meta.get('processes', 1)}: the effective batch is the same, dropout draws differ", flush=True)
         with warnings.catch_warnings():  # fast-forward: the schedule is a pure function of the step
             warnings.simplefilter("ignore", UserWarning)
             for _ in range(step):
                 scheduler.step()
-    else:
-        best_temperature = None
 
     def evaluate_dev(at: int) -> None:
         nonlocal best_score, best, best_temperature
-        score = metric.compute(predict(model, dev, pad_id), dev.labels)
+        score = metric.compute(predict(model, dev, pad_id, runtime=runtime), dev.labels)
         history.append({"step": at, "dev_score": score})
         if score > best_score:
             best_score = score
             best = {n: p.detach().clone() for n, p in model.trainable_parameters().items()}
             best_temperature = model.fusion_temperature()
 
+    trained = runtime.accelerator.prepare_model(model) if world > 1 else model  # DDP: gradients all-reduced
     device = next(model.parameters()).device
     model.train()
     started = time.perf_counter()
-    bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False)
-    loss_fn = nn.CrossEntropyLoss()
+    bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False, disable=rank != 0)
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
     lengths = [len(x) for x in train.input_ids]
     regularized = False
     while step < job.steps:
-        idx = batch_indices(lengths, job.batch_size, job.seed, step)
-        ids, mask = collate([train.input_ids[i] for i in idx], pad_id)
-        labels = torch.tensor([train.labels[i] for i in idx], device=device)
-        loss = loss_fn(model(ids.to(device), mask.to(device)).float(), labels)
-        regularizer = model.regularization_loss()
-        if regularizer is not None:
-            loss = loss + regularizer
-            regularized = True
-        if not torch.isfinite(loss):
-            raise AdaptxError(f"{job.description}: loss became {loss.item()} at step {step + 1}; lower the learning rate ({job.lr})")
-        loss.backward()
+        batch = batch_indices(lengths, job.batch_size, job.seed, step)
+        parts = _micro_batches(batch[rank::world], micro)
+        step_loss = 0.0
+        for j, part in enumerate(parts):
+            last = j == len(parts) - 1
+            # gradients of every micro-batch accumulate; DDP all-reduces them once, after the last
+            with trained.no_sync() if world > 1 and not last else nullcontext():
+                ids, mask = collate([train.input_ids[i] for i in part], pad_id)
+                labels = torch.tensor([train.labels[i] for i in part], device=device)
+                # sum over the micro-batch / the whole batch: the accumulated gradient is the batch
+                # mean; x world because DDP averages the processes' gradients
+                loss = loss_fn(trained(ids.to(device), mask.to(device)).float(), labels) * world / len(batch)
+                if j == 0:
+                    regularizer = model.regularization_loss()
+                    if regularizer is not None:  # once per step (DDP's average keeps it once)
+                        loss = loss + regularizer
+                        regularized = True
+                if not torch.isfinite(loss):
+                    raise AdaptxError(f"{job.description}: loss became {loss.item()} at step {step + 1}; "
+                                      f"lower the learning rate ({job.lr})")
+                (scaler.scale(loss) if scaler else loss).backward()
+                step_loss += loss.item() / world
+        if scaler:
+            scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(list(params.values()), job.max_grad_norm)
-        optimizer.step()
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.set_postfix(loss=f"{step_loss:.3f}")
         if step % job.eval_every == 0 and step < job.steps:
             evaluate_dev(step)
-        if step % job.checkpoint_every == 0 and step < job.steps:
+        if step % job.checkpoint_every == 0 and step < job.steps and rank == 0:
             _save_checkpoint(checkpoint, model, optimizer, best,
                              {"step": step, "best_score": best_score, "history": history,
-                              "best_temperature": best_temperature})
+                              "best_temperature": best_temperature, "processes": world})
     bar.close()
     if not history or history[-1]["step"] != job.steps:
         evaluate_dev(job.steps)
@@ -260,5 +352,5 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
     model.set_fusion_temperature(best_temperature)
     best_step = next(h["step"] for h in history if h["dev_score"] == best_score)
     return {"steps": job.steps, "metric": job.metric, "best_dev_score": best_score, "best_step": best_step,
-            "history": history, "fusion_regularizer": regularized,
+            "history": history, "fusion_regularizer": regularized, "micro_batch_size": micro,
             "train_seconds": round(time.perf_counter() - started, 1)}

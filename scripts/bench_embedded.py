@@ -42,7 +42,8 @@ def main():
     with tempfile.TemporaryDirectory() as home:
         os.environ["ADAPTX_HOME"] = home
         from adaptx.embedded import ensure_embedded_model
-        from adaptx.models import bf16_supported, load_base_model
+        from adaptx.models import load_base_model
+        from adaptx.runtime import bf16_support, resolve_device
 
         start = time.perf_counter()
         folder = ensure_embedded_model(quiet=True)
@@ -60,7 +61,7 @@ def main():
             results[dtype] = time_forward(model, batch, args.repeats)
             print(f"forward {dtype}: {results[dtype] * 1000:.0f} ms per batch {args.batch}x{args.length}")
         print(f"bf16 speed-up over fp32: {results['fp32'] / results['bf16']:.2f}x "
-              f"(native bf16 on this CPU: {bf16_supported()}; threads: {torch.get_num_threads()})")
+              f"(native bf16 on this CPU: {bf16_support(resolve_device('cpu'))[1]}; threads: {torch.get_num_threads()})")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ def main() -> None:
     from adaptx.config import FusionSettings
     from adaptx.data import load_split
     from adaptx.modeling import Setup, build_model, save_model
-    from adaptx.models import _cpu_flags, load_base_model, load_encoder
+    from adaptx.models import load_base_model, load_encoder
+    from adaptx.runtime import relevant_cpu_flags
     from adaptx.tasks import XNLI_LANGUAGES, get_task
     from adaptx.train import Encoded, encode_examples, predict
 
@@ -96,7 +97,7 @@ def main() -> None:
             module._forward_hooks.clear()
     results["fuse-library"] = timed(fuse)
 
-    flags = sorted(_cpu_flags() & {"avx2", "avx512f", "avx512_core", "avx512_bf16", "amx_bf16", "amx_tile"})
+    flags = relevant_cpu_flags()
     print(f"CPU flags: {', '.join(flags) or 'unknown'}; {torch.get_num_threads()} threads; base {base.dtype} "
           f"({base.dtype_reason}); {len(ids)} rows ({args.rows} x {len(XNLI_LANGUAGES)} languages)")
     for name, (seconds, _, _) in results.items():

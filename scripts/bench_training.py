@@ -171,10 +171,10 @@ def main():
         return
     if not Path(args.data_dir).is_dir():
         sys.exit(f"data folder {args.data_dir} not found: pass --data-dir pointing at shared/data")
-    from adaptx.models import bf16_supported
+    from adaptx.runtime import bf16_support, resolve_device
 
     print(f"batch {args.batch} x {args.length}, {args.steps} timed steps after 2 warm-up steps; "
-          f"native bf16 here: {bf16_supported()}")
+          f"native bf16 here: {bf16_support(resolve_device('cpu'))[1]}")
     results = {}
     for mode in ("adaptx-adapter", "adaptx-adapter-ckpt", "plain-adapter", "full", "adaptx-adapter-real",
                  "plain-adapter-real"):

