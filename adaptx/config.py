@@ -75,7 +75,8 @@ class HeadSettings:
 class TrainSettings:
     intermediate_steps: int = 125
     target_steps: int = 125
-    batch_size: int = 32
+    batch_size: int = 32  # the effective batch: what one optimizer step sees, whatever the hardware
+    micro_batch_size: int | str = "auto"  # per forward pass; gradients accumulate up to batch_size
     lr_adapter: float | None = None  # null: the base model's default (adaptx.models.BASE_FAMILIES)
     lr_fusion: float | None = None
     lr_full: float | None = None
@@ -105,7 +106,9 @@ class DataSettings:
 class ExperimentConfig:
     name: str = "experiment"
     base_model: str = "embedded"
-    base_dtype: str = "auto"  # fp32 | bf16 | auto (bf16 only where the hardware runs it natively)
+    base_dtype: str = "auto"  # fp32 | bf16 | fp16 (CUDA only) | auto (bf16 where native, fp16 on older GPUs)
+    device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda | cuda:N
+    allow_random_base: bool = False  # random:<arch> base models are for benchmarks and tests only
     gradient_checkpointing: bool = False
     intermediate_tasks: list[str] = field(default_factory=list)
     target_task: str = "xnli"
@@ -119,6 +122,7 @@ class ExperimentConfig:
     head: HeadSettings = field(default_factory=HeadSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     data: DataSettings = field(default_factory=DataSettings)
+    zoo_dir: str | None = None  # where zoo:NAME intermediate adapters live (null: $ADAPTX_ZOO, else ./adapter_zoo)
 
     def lr(self, kind: str, defaults: dict) -> float | None:
         """Learning rate for 'adapter', 'fusion', 'full' or 'head': the config's, else the base model's default.
@@ -219,10 +223,21 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
         allowed = sorted(n for n, t in TASKS.items() if t.role == "target")
         fail("target_task", f"unknown target task {target!r}; allowed: {', '.join(allowed)}")
     intermediates = sorted(n for n, t in TASKS.items() if t.role == "intermediate")
+    from .zoo import NAME_RE, ZOO_PREFIX, is_zoo_ref, zoo_ref_name
+
     for i, name in enumerate(cfg.intermediate_tasks):
-        if name not in intermediates:
-            fail(f"intermediate_tasks[{i}]", f"unknown intermediate task {name!r}; allowed: {', '.join(intermediates)}")
+        if is_zoo_ref(name) and not NAME_RE.match(zoo_ref_name(name)):
+            fail(f"intermediate_tasks[{i}]", f"{name!r}: expected {ZOO_PREFIX}NAME with NAME an entry of the adapter "
+                 "zoo (letters, digits, '-', '_'; see `adaptx zoo list`)")
+        if not is_zoo_ref(name) and name not in intermediates:
+            fail(f"intermediate_tasks[{i}]", f"unknown intermediate task {name!r}; allowed: "
+                 f"{', '.join(intermediates)}, or {ZOO_PREFIX}NAME for a published adapter (adaptx zoo list)")
     unique("intermediate_tasks", cfg.intermediate_tasks)
+    zoo_refs = [name for name in cfg.intermediate_tasks if is_zoo_ref(name)]
+    if zoo_refs and "full" in cfg.strategies:
+        fail("strategies", f"'full' fine-tunes the whole model on each intermediate task's data, and {zoo_refs[0]} "
+             "is a published adapter, not data to fine-tune on; drop 'full' or list only task names in "
+             "intermediate_tasks")
     needs_inter = sorted({"stack", "fuse", "full"} & set(cfg.strategies))
     if needs_inter and not cfg.intermediate_tasks:
         fail("intermediate_tasks", f"strategies {needs_inter} need at least one intermediate task")
@@ -250,6 +265,18 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
         fail("head.pooling", f"{cfg.head.pooling!r}; allowed: {', '.join(POOLINGS)}")
     if cfg.fusion.preset not in FUSION_PRESETS:
         fail("fusion.preset", f"{cfg.fusion.preset!r}; allowed: {', '.join(FUSION_PRESETS)}")
+    if cfg.base_dtype not in ("fp32", "bf16", "fp16", "auto"):
+        fail("base_dtype", f"{cfg.base_dtype!r}; allowed: fp32, bf16, fp16, auto")
+    device = cfg.device
+    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:") and device[5:].isdigit()):
+        fail("device", f"{device!r}; allowed: auto, cpu, cuda, cuda:N")
+    micro = cfg.train.micro_batch_size
+    if micro != "auto":
+        if isinstance(micro, bool) or not isinstance(micro, int):
+            fail("train.micro_batch_size", f"{micro!r}; expected auto or a whole number")
+        if not 1 <= micro <= cfg.train.batch_size or cfg.train.batch_size % micro:
+            fail("train.micro_batch_size", f"{micro} must divide train.batch_size ({cfg.train.batch_size}) "
+                 "(gradients accumulate over batch_size / micro_batch_size micro-batches)")
     if cfg.data.source not in ("local", "hub"):
         fail("data.source", f"{cfg.data.source!r}; allowed: local, hub")
     if cfg.data.eval_split not in (None, *EVAL_SPLITS):

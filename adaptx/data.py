@@ -157,7 +157,9 @@ def load_split(task: Task, split: str, lang: str = "en", source: str = "local",
         from .fingerprint import file_digest
 
         if data_dir is None:
-            raise AdaptxError("data.source is local but no data folder is set: pass --data-dir DIR or set data.dir")
+            raise AdaptxError("data.source is local but no data folder is set: pass --data-dir DIR or set data.dir "
+                              "to a folder in the local layout (make one with `adaptx data pull TASK... --out DIR`); "
+                              "only configs/quickstart.yaml has its rows built in (data.dir: builtin:quickstart)")
         path = Path(data_dir) / spec.path.format(lang=lang)
         examples = _read_local(task, spec, path)
         origin, digest = str(path), file_digest(path)

@@ -31,10 +31,14 @@ from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import sha256_text
 from .metrics import get_metric
+from .models import RANDOM_PREFIX
 from .modeling import Setup, build_model, load_model, save_model
+from .packs import resolve_data_dir
 from .report import write_results
+from .runtime import Runtime, make_runtime
 from .tasks import get_task
 from .train import Encoded, TrainJob, encode_examples, predict, train_model
+from .zoo import is_zoo_ref, resolve_zoo_refs, zoo_adapter_name, zoo_recipe
 
 HASH_CHARS = 10  # of the stage hash in folder and file names
 
@@ -66,12 +70,15 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
     target = cfg.target_task
     include_target = cfg.fusion.include_target_adapter
     for seed in cfg.seeds:
-        def adapter_stage(task: str) -> str:
-            return f"intermediate-adapter-{task}-s{seed}"
+        def adapter_stage(task: str) -> str:  # a zoo:NAME adapter comes from the zoo, not from a stage
+            return task if is_zoo_ref(task) else f"intermediate-adapter-{task}-s{seed}"
+
+        def name(task: str) -> str:
+            return zoo_adapter_name(task) if is_zoo_ref(task) else task
 
         none_id = f"target-{target}-none-s{seed}"
         if {"stack", "fuse"} & set(cfg.strategies):
-            for task in cfg.intermediate_tasks:
+            for task in [t for t in cfg.intermediate_tasks if not is_zoo_ref(t)]:
                 stages.append(Stage(adapter_stage(task), "intermediate-adapter", task, "intermediate", seed))
         if "full" in cfg.strategies:
             for task in cfg.intermediate_tasks:
@@ -84,35 +91,45 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
                 stages.append(Stage(f"target-{target}-full-none-s{seed}", "target", target, strategy, seed,
                                     evaluate=True))
             elif strategy == "fuse":
-                adapters = {t: adapter_stage(t) for t in cfg.intermediate_tasks}
+                adapters = {name(t): adapter_stage(t) for t in cfg.intermediate_tasks}
                 if include_target:
                     adapters[target] = none_id
-                fused = list(adapters)
+                fused, labels = list(adapters), [*cfg.intermediate_tasks, target][:len(adapters)]
                 stages.append(Stage(f"target-{target}-fuse-{'+'.join(fused)}-s{seed}", "target", target, "fuse",
-                                    seed, fused, adapters, list(adapters.values()), evaluate=True))
+                                    seed, labels, adapters, _stage_sources(adapters.values()), evaluate=True))
             elif strategy in ("stack", "full"):  # one run per intermediate task
                 for task in cfg.intermediate_tasks:
                     source = adapter_stage(task) if strategy == "stack" else f"intermediate-full-{task}-s{seed}"
-                    adapters = {task: source} if strategy == "stack" else {}
-                    stages.append(Stage(f"target-{target}-{strategy}-{task}-s{seed}", "target", target, strategy,
-                                        seed, [task], adapters, [source], evaluate=True))
+                    adapters = {name(task): source} if strategy == "stack" else {}
+                    stages.append(Stage(f"target-{target}-{strategy}-{name(task)}-s{seed}", "target", target, strategy,
+                                        seed, [task], adapters, _stage_sources([source]), evaluate=True))
     return stages
+
+
+def _stage_sources(sources) -> list[str]:
+    """The stages a stage reads from (zoo adapters are checked files, not stages)."""
+    return [s for s in sources if not is_zoo_ref(s)]
 
 
 class Experiment:
     """Holds the run's config, data samples and stage hashes; runs stages in order."""
 
-    def __init__(self, cfg: ExperimentConfig, run_dir: Path, data_dir: str | None):
+    def __init__(self, cfg: ExperimentConfig, run_dir: Path, data_dir: str | None, runtime: Runtime | None = None):
         from .models import load_base_model
 
         self.cfg = cfg
         self.run_dir = run_dir
         self.data_dir = data_dir
+        if cfg.base_model.startswith(RANDOM_PREFIX) and not cfg.allow_random_base:
+            raise AdaptxError(f"base_model: {cfg.base_model!r} has random weights: it is for benchmarks and tests "
+                              "only and its numbers mean nothing; set allow_random_base: true to run it anyway")
+        self.runtime = runtime or make_runtime(cfg.device, cfg.base_dtype)
         # tokenizer and config only: each stage loads a fresh encoder itself
-        self.base = load_base_model(cfg.base_model, dtype=cfg.base_dtype, weights=False)
+        self.base = load_base_model(cfg.base_model, dtype="fp32", weights=False)
         self._check_against_base()
         self.family, self.lr_defaults = self.base.family
         self.base_identity = self.base.identity()
+        self.zoo = resolve_zoo_refs(cfg, self.base_identity)  # zoo:NAME -> (verified adapter folder, card)
         self.pad_id = self.base.tokenizer.pad_token_id
         self.target = get_task(cfg.target_task)
         self.metric = get_metric(self.target.metric)
@@ -210,6 +227,7 @@ class Experiment:
         lr_kind = "full" if stage.strategy.startswith("full") else "fusion" if stage.strategy == "fuse" else "adapter"
         steps = t.target_steps if stage.kind == "target" else t.intermediate_steps
         return TrainJob(steps=steps, lr=cfg.lr(lr_kind, self.lr_defaults), batch_size=t.batch_size, seed=stage.seed,
+                        micro_batch_size=t.micro_batch_size,
                         warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, eval_every=t.eval_interval(steps),
                         checkpoint_every=t.checkpoint_every, max_grad_norm=t.max_grad_norm,
                         head_lr=cfg.lr("head", self.lr_defaults), metric=get_task(stage.task).metric,
@@ -218,15 +236,23 @@ class Experiment:
     def recipe(self, stage: Stage) -> dict:
         """Exactly what a stage's trained weights depend on. Not in it, because they cannot change
         the result: evaluation settings (their own step), other phases' settings, checkpoint_every
-        (resumption is exact) and gradient_checkpointing (recomputation gives the same numbers)."""
+        (resumption is exact), gradient_checkpointing (recomputation gives the same numbers), the
+        micro-batch, the device and the number of processes (the effective batch and the update are
+        the same; only float rounding and dropout draws differ)."""
         job = self.job_for(stage)
-        train = {k: v for k, v in asdict(job).items() if k not in ("checkpoint_every", "description")}
+        train = {k: v for k, v in asdict(job).items() if k not in ("checkpoint_every", "description", "micro_batch_size")}
         return {
-            "stage": stage.id, "base": self.base_identity, "dtype": self.base.dtype,
+            "stage": stage.id, "base": self.base_identity, "dtype": self.runtime.dtype,
             "max_seq_length": self.cfg.max_seq_length, "setup": asdict(self.setup_for(stage)), "train": train,
             "data": {"train": self.data_recipe(stage.task, "train"), "dev": self.data_recipe(stage.task, "dev")},
             "needs": {n: self.stage_hashes[n] for n in stage.needs},
+            **self._zoo_recipe(stage),
         }
+
+    def _zoo_recipe(self, stage: Stage) -> dict:
+        """The sha256 of every file of the zoo adapters a stage loads: a changed entry retrains it."""
+        used = {name: zoo_recipe(src, self.zoo[src][1]) for name, src in stage.adapters.items() if is_zoo_ref(src)}
+        return {"zoo": used} if used else {}
 
     def eval_recipe(self, stage: Stage, lang: str) -> dict:
         split = self.eval_splits[lang]
@@ -264,7 +290,9 @@ class Experiment:
         if stage.kind == "target":
             target_train = self.split(stage.task, "train").digest
             for task in stage.intermediates:
-                if task != stage.task and self.split(task, "train").digest == target_train:
+                digest = (self.zoo[task][1]["training"]["data"]["train_sha256"] if is_zoo_ref(task)
+                          else self.split(task, "train").digest)
+                if task != stage.task and digest == target_train:
                     notes.append(f"intermediate task {task} trains on the same English data as {stage.task}'s "
                                  "target training (the paper's grid includes this pairing)")
         return notes
@@ -278,62 +306,74 @@ class Experiment:
         source = self.base.source
         if stage.strategy == "full":  # continue from the fully fine-tuned intermediate encoder
             source = str(self.stage_dir(stage.needs[0]) / "model" / "encoder")
-        encoder = load_encoder(source, "fp32" if full else self.base.dtype)
+        encoder = load_encoder(source, "fp32" if full else self.runtime.dtype)
         if self.cfg.gradient_checkpointing:  # recompute activations in backward: less memory, ~30% more time
             encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         torch.manual_seed(stage.seed)  # the new head and adapters start from the seed
-        return build_model(encoder, setup, self.adapter_dirs(stage), self.autocast)
+        return build_model(encoder, setup, self.adapter_dirs(stage), self.autocast).to(self.runtime.device)
 
     @property
     def autocast(self):
-        return torch.bfloat16 if self.base.dtype == "bf16" else None
+        return self.runtime.autocast_dtype
 
     def adapter_dirs(self, stage: Stage) -> dict[str, Path]:
-        return {name: self.stage_dir(source) / "model" / f"adapter-{name}" for name, source in stage.adapters.items()}
+        return {name: self.zoo[source][0] if is_zoo_ref(source)  # a zoo entry's verified adapter folder
+                else self.stage_dir(source) / "model" / f"adapter-{name}" for name, source in stage.adapters.items()}
 
     def load_trained(self, stage: Stage):
         from .models import load_encoder
 
         def loader(encoder_folder):
             return load_encoder(str(encoder_folder) if encoder_folder else self.base.source,
-                                "fp32" if encoder_folder else self.base.dtype)
+                                "fp32" if encoder_folder else self.runtime.dtype)
 
-        return load_model(self.stage_dir(stage.id) / "model", loader, self.adapter_dirs(stage), self.autocast)
+        model = load_model(self.stage_dir(stage.id) / "model", loader, self.adapter_dirs(stage), self.autocast)
+        return model.to(self.runtime.device)
 
     def run_stage(self, stage: Stage) -> dict:
-        """Train (or find) one stage; returns its metrics."""
+        """Train (or find) one stage; returns its metrics. With several processes all train together
+        and only the main process writes the stage folder."""
         folder = self.stage_dir(stage.id)
+        main = self.runtime.is_main
         manifest_path = folder / "manifest.json"
         digest = self.stage_hashes[stage.id]
         if manifest_path.is_file():
             manifest = _read_json(manifest_path, f"delete the folder {folder} to redo that stage")
             if manifest.get("status") == "done":
                 metrics = _read_json(folder / "metrics.json", f"delete the folder {folder} to redo that stage")
-                print(f"= {stage.id}: done before, skipped ({_train_summary(metrics)})", flush=True)
+                if main:
+                    print(f"= {stage.id}: done before, skipped ({_train_summary(metrics)})", flush=True)
                 return metrics
-        folder.mkdir(parents=True, exist_ok=True)
         started = time.time()
         recipe = self.recipe(stage)
-        _write_json(manifest_path, {"stage": stage.id, "status": "running", "config_hash": digest, "recipe": recipe,
-                                    "started": started, "versions": _versions()})
+        if main:
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_json(manifest_path, {"stage": stage.id, "status": "running", "config_hash": digest,
+                                        "recipe": recipe, "started": started, "versions": _versions()})
         model = self.build(stage)
         train_data, dev = self.data(stage.task, "train"), self.data(stage.task, "dev")
-        summary = train_model(model, train_data, dev, self.job_for(stage), self.pad_id, folder / "checkpoint.safetensors")
+        self.runtime.reset_peak_memory()
+        summary = train_model(model, train_data, dev, self.job_for(stage), self.pad_id,
+                              folder / "checkpoint.safetensors", self.runtime)
         metrics = {"stage": stage.id, "task": stage.task, "strategy": stage.strategy, "seed": stage.seed,
                    "intermediate": stage.intermediate_label, "train": summary, "notes": self.notes(stage),
                    "data": {"train": self.split(stage.task, "train").origin, "train_rows": len(train_data),
                             "dev": self.split(stage.task, "dev").origin, "dev_rows": len(dev)},
-                   "trainable_parameters": sum(p.numel() for p in model.trainable_parameters().values())}
+                   "trainable_parameters": sum(p.numel() for p in model.trainable_parameters().values()),
+                   "hardware": dict(self.runtime.describe(), micro_batch_size=summary["micro_batch_size"],
+                                    peak_memory=self.runtime.peak_memory_gb())}
         if stage.strategy == "fuse":
             metrics["fusion"] = {"settings": self.setup_for(stage).fusion_config,
                                  "value_distance_from_identity": model.fusion_value_distance()}
-        save_model(model, folder / "model")
-        _write_json(folder / "metrics.json", metrics)
-        _write_json(manifest_path, {"stage": stage.id, "status": "done", "config_hash": digest, "recipe": recipe,
-                                    "started": started, "finished": time.time(),
-                                    "seconds": round(time.time() - started, 1), "versions": _versions()})
-        (folder / "checkpoint.safetensors").unlink(missing_ok=True)
-        print(f"+ {stage.id}: {_train_summary(metrics)}", flush=True)
+        if main:
+            save_model(model, folder / "model")
+            _write_json(folder / "metrics.json", metrics)
+            _write_json(manifest_path, {"stage": stage.id, "status": "done", "config_hash": digest, "recipe": recipe,
+                                        "started": started, "finished": time.time(),
+                                        "seconds": round(time.time() - started, 1), "versions": _versions()})
+            (folder / "checkpoint.safetensors").unlink(missing_ok=True)
+            print(f"+ {stage.id}: {_train_summary(metrics)}", flush=True)
+        self.runtime.wait()  # later stages in every process read what the main process just wrote
         self._trained = (stage.id, model)  # evaluation right after training reuses the model in memory
         return metrics
 
@@ -341,28 +381,34 @@ class Experiment:
         """Zero-shot scores of a trained stage in every language; returns results records."""
         model = self._trained[1] if self._trained[0] == stage.id else None
         records, started = [], time.perf_counter()
+        # decided before anything is written, so every process evaluates the same languages together
+        done = {lang for lang in self.languages if self.eval_file(stage, lang).is_file()}
+        self.runtime.wait()
         for lang in self.languages:
             path = self.eval_file(stage, lang)
-            if path.is_file():
+            if lang in done:
                 result = _read_json(path, f"delete {path} to evaluate again")[lang]
             else:
                 if model is None:
                     model = self.load_trained(stage)
                 data = self.data(self.target.name, f"eval-{self.eval_splits[lang]}", lang)
-                preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}")
+                preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}", runtime=self.runtime)
                 result = {"ids": data.ids, "pred": preds, "gold": data.labels,
                           "score": self.metric.compute(preds, data.labels), "split": self.eval_splits[lang],
                           "metric": self.metric.name, "n": len(data.ids),
                           "origin": self.split(self.target.name, f"eval-{self.eval_splits[lang]}", lang).origin}
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _write_json(path, {lang: result})
+                if self.runtime.is_main:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    _write_json(path, {lang: result})
             records.append({"task": self.target.name, "strategy": stage.strategy,
                             "intermediate": stage.intermediate_label, "language": lang, "split": result["split"],
                             "metric": result["metric"], "value": round(result["score"] * 100, 2), "seed": stage.seed,
                             "n": result["n"], "predictions": str(path.relative_to(self.run_dir))})
         self._trained = (None, None)
         scores = {r["language"]: r["value"] for r in records}
-        print(f"  {stage.id}: zero-shot {_average_text(scores)} ({time.perf_counter() - started:.0f}s)", flush=True)
+        if self.runtime.is_main:
+            print(f"  {stage.id}: zero-shot {_average_text(scores)} ({time.perf_counter() - started:.0f}s)", flush=True)
+        self.runtime.wait()
         return records
 
     def describe(self, stages: list[Stage]) -> str:
@@ -382,7 +428,8 @@ class Experiment:
         rows = cfg.data.max_eval_examples or "all"
         return "\n".join([
             f"adaptx: {len(stages)} stages -> {self.run_dir} (base {cfg.base_model}: {self.family or 'unknown family'}, "
-            f"{self.base.dtype} [{self.base.dtype_reason}], {torch.get_num_threads()} threads)",
+            f"{self.runtime.dtype} [{self.runtime.dtype_reason}] on {self.runtime.device_name()}"
+            f"{f', {self.runtime.world_size} processes' if self.runtime.world_size > 1 else ''})",
             f"adaptx: learning rates: {', '.join(lrs)}; defaults for {family}",
             f"adaptx: model selection on {len(dev)} English dev rows of {self.split(self.target.name, 'dev').origin}; "
             f"zero-shot {self.metric.name} on {where}; {rows} rows per language (seeded sample)",
@@ -440,25 +487,29 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None) -> 
     run_dir = Path(out_dir or cfg.output_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
-    data_dir = data_dir or cfg.data.dir
+    data_dir = resolve_data_dir(data_dir or cfg.data.dir, cfg)  # builtin:NAME -> the data pack shipped with adaptx
     if cfg.data.source == "local" and data_dir is not None and not Path(data_dir).is_dir():
         raise AdaptxError(f"data folder {data_dir} does not exist (pass --data-dir pointing at a folder like shared/data)")
     experiment = Experiment(cfg, run_dir, data_dir)
     stages = plan_stages(cfg)
     experiment.prepare(stages)
-    print(experiment.describe(stages), flush=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = cfg.to_dict()
-    resolved["data"]["dir"] = str(Path(data_dir).resolve()) if data_dir else None
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+    main = experiment.runtime.is_main
+    if main:
+        print(experiment.describe(stages), flush=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        resolved = cfg.to_dict()
+        resolved["data"]["dir"] = str(Path(data_dir).resolve()) if data_dir else None
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     started = time.perf_counter()
     records: list[dict] = []
     for stage in stages:
         experiment.run_stage(stage)
         if stage.evaluate:
             records += experiment.evaluate(stage)
-            write_results(run_dir, records, cfg.target_task)  # partial results survive a later crash
-    table = write_results(run_dir, records, cfg.target_task)
-    print(table)
-    print(f"adaptx: finished in {time.perf_counter() - started:.0f}s; results in {run_dir}/results.json and results.md")
+            if main:
+                write_results(run_dir, records, cfg.target_task)  # partial results survive a later crash
+    if main:
+        table = write_results(run_dir, records, cfg.target_task)
+        print(table)
+        print(f"adaptx: finished in {time.perf_counter() - started:.0f}s; results in {run_dir}/results.json and results.md")
     return run_dir

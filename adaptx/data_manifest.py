@@ -1,0 +1,105 @@
+"""The manifest of a data folder that adaptx wrote (`adaptx data pull`, the built-in packs).
+
+`adaptx-manifest.json` lists every file adaptx put in the folder with its sha256, size, row
+count and source, so `adaptx data verify DIR` can tell missing, changed and extra files
+apart. It is written last: a folder without it is not a complete pull. While a pull moves
+its files into place, `.adaptx-pull-incomplete.json` records the old and the new entries,
+so an interrupted pull is recognised (and a rerun may replace its files) instead of being
+mistaken for someone else's data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import AdaptxError
+from .fileio import atomic_write_text
+from .fingerprint import sha256_file
+
+MANIFEST = "adaptx-manifest.json"
+INCOMPLETE = ".adaptx-pull-incomplete.json"  # present only while (or because) a pull was moving files
+STAGING = ".adaptx-pull-staging"  # where a pull writes files before they are complete
+FORMAT_VERSION = 1
+
+
+def file_entry(path: Path, **extra) -> dict:
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size, **extra}
+
+
+def write_manifest(folder: Path, files: dict[str, dict], **meta) -> None:
+    manifest = {"adaptx_data_manifest": FORMAT_VERSION, **meta, "files": dict(sorted(files.items()))}
+    atomic_write_text(Path(folder) / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+
+
+def read_manifest(folder: Path, name: str = MANIFEST) -> dict | None:
+    """The manifest (or the incomplete-pull record) of a folder; None where there is none."""
+    path = Path(folder) / name
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AdaptxError(f"{path} is unreadable ({type(exc).__name__}: {str(exc)[:100]}); "
+                          "delete the folder and pull again") from exc
+    if not isinstance(data, dict) or data.get("adaptx_data_manifest") != FORMAT_VERSION or \
+            not isinstance(data.get("files"), dict):
+        raise AdaptxError(f"{path}: not an adaptx data manifest (expected 'adaptx_data_manifest': {FORMAT_VERSION} "
+                          "and a 'files' mapping); delete the folder and pull again")
+    return data
+
+
+def files_in(folder: Path) -> list[str]:
+    """Every file under folder, relative, with '/' separators; the manifest itself left out."""
+    root = Path(folder)
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if (p.is_file() or p.is_symlink()) and p.relative_to(root).as_posix() != MANIFEST)
+
+
+@dataclass
+class FolderCheck:
+    folder: Path
+    files: int = 0  # listed in the manifest
+    missing: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.changed or self.extra)
+
+    def problems(self) -> list[str]:
+        lines = [f"missing: {name}" for name in self.missing]
+        lines += [f"changed: {name} (sha256 differs from {MANIFEST})" for name in self.changed]
+        for name in self.extra:
+            why = " (left by an interrupted pull)" if name.split("/")[0] in (STAGING, INCOMPLETE) else \
+                " (not in the manifest)"
+            lines.append(f"extra: {name}{why}")
+        return lines
+
+
+def verify_folder(folder: str | Path) -> FolderCheck:
+    """Compare a folder with its manifest: files missing, changed (sha256) or not listed.
+
+    A folder with no manifest is an error, not an empty result: an interrupted pull leaves
+    none, so that its files are never taken for complete data."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AdaptxError(f"data folder {folder} does not exist")
+    manifest = read_manifest(folder)
+    if manifest is None:
+        if (folder / INCOMPLETE).is_file():
+            raise AdaptxError(f"{folder}: an `adaptx data pull` into it was interrupted while moving files into place "
+                              f"(no {MANIFEST}); rerun the same `adaptx data pull ... --out {folder}`")
+        raise AdaptxError(f"{folder} has no {MANIFEST}: it is not a folder that `adaptx data pull` completed "
+                          "(an interrupted pull leaves none); pull again into it or into a new folder")
+    check = FolderCheck(folder, files=len(manifest["files"]))
+    for name, entry in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            check.missing.append(name)
+        elif path.stat().st_size != entry.get("bytes") or sha256_file(path) != entry.get("sha256"):
+            check.changed.append(name)
+    check.extra = [name for name in files_in(folder) if name not in manifest["files"]]
+    return check

@@ -1,0 +1,668 @@
+"""The adapter zoo: trained adapters published once, verified, and reused by runs and people.
+
+A zoo is a folder (`--zoo DIR`, else `$ADAPTX_ZOO`, else `./adapter_zoo`) with one folder per
+entry and an `index.json` that `adaptx zoo list` reads without opening the entries. An entry
+is a loadable adaptx model: its adapters in the `adapters` library's safetensors format
+(`adapter-<name>/`), `fusion/` for a fusion, `head.safetensors`, `setup.json` (the exact
+active composition) and `card.json`, which says what it is, what it was trained on (base
+model fingerprint, data, steps, seed, English dev score) and the sha256 of every file.
+
+Safety: weights are safetensors only, and nothing here ever unpickles. Every use of an entry
+(resolution for a run, export, push, a pull before it lands) re-checks the sha256 of every file,
+refuses files the card does not list, any non-safetensors weight file and symbolic links, and
+checks that each `.safetensors` file really has a safetensors header. An adapter is only
+accepted on the base model whose weights it was trained on (compared by checksum fingerprint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import AdaptxError
+from .fileio import atomic_write_text
+from .fingerprint import sha256_file, sha256_text
+
+ENV_VAR = "ADAPTX_ZOO"
+DEFAULT_ZOO = "adapter_zoo"
+CARD_FILE = "card.json"
+INDEX_FILE = "index.json"
+ENTRY_FORMAT = "adaptx-zoo-entry/1"
+INDEX_FORMAT = "adaptx-zoo-index/1"
+ZOO_PREFIX = "zoo:"
+# the only file types an entry may hold: a pickle (.bin, .pt, .pkl, ...) can run code when loaded
+ALLOWED_SUFFIXES = (".safetensors", ".json")
+# no dots (adapter names become torch module names), no ':' or '/' (file and hub paths)
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+STANDALONE = ("intermediate", "none")  # strategies whose adapter was trained directly on the base
+KINDS = {"intermediate": "intermediate", "none": "target", "stack": "target", "fuse": "fusion"}
+
+# The data behind each task's weights (training data and the English dev rows that select the
+# checkpoint). Informational: check the upstream terms before redistributing.
+DATA_LICENSES = {
+    "mnli": {"train": "MultiNLI: OANC license (most genres) and permissive licenses incl. CC BY-SA 3.0 (fiction)",
+             "dev": "MultiNLI: OANC license (most genres) and permissive licenses incl. CC BY-SA 3.0 (fiction)"},
+    "qqp": {"train": "Quora Question Pairs: Quora's Terms of Service (non-commercial use)",
+            "dev": "Quora Question Pairs: Quora's Terms of Service (non-commercial use)"},
+    "sst2": {"train": "SST-2 (Stanford Sentiment Treebank): no license stated upstream",
+             "dev": "SST-2 (Stanford Sentiment Treebank): no license stated upstream"},
+    "xnli": {"train": "MultiNLI: OANC license (most genres) and permissive licenses incl. CC BY-SA 3.0 (fiction)",
+             "dev": "XNLI: CC BY-NC 4.0"},
+    "pawsx": {"train": "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)",
+              "dev": "PAWS-X: free for any purpose (google-research-datasets/paws LICENSE)"},
+}
+LICENSE_SOURCE = "adaptx.zoo.DATA_LICENSES (informational; check the upstream terms before redistributing)"
+
+# card field -> allowed types; nested fields every card must carry
+CARD_FIELDS = {
+    "format": str, "name": str, "version": str, "task": str, "kind": str, "strategy": str, "languages": list,
+    "base": dict, "adapter": (dict, type(None)), "head": dict, "members": list, "fusion": (dict, type(None)),
+    "setup": str, "training": dict, "seed": int, "metrics": dict, "license": dict, "adaptx_version": str,
+    "created_at": str, "source": dict, "files": dict,
+}
+NESTED_FIELDS = {
+    "base": ("id", "revision", "fingerprint", "identity"),
+    "head": ("file", "labels", "pooling", "dropout"),
+    "training": ("data", "steps", "batch_size", "lr"),
+    "metrics": ("en_dev",),
+    "license": ("data", "source"),
+}
+ADAPTER_FIELDS = ("name", "folder", "weights", "sha256", "method", "reduction_factor", "config")
+MEMBER_FIELDS = ("name", "task", "folder", "weights", "sha256", "source")
+
+
+# -- names and roots ---------------------------------------------------------------------
+def zoo_root(explicit: str | Path | None = None) -> Path:
+    """The zoo folder: the one given, else $ADAPTX_ZOO, else ./adapter_zoo."""
+    return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_ZOO).expanduser()
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise AdaptxError(f"zoo entry name {name!r}: expected 1-80 letters, digits, '-' or '_', starting with a "
+                          "letter or digit (no dots, colons or slashes), e.g. qqp-e5small-s0")
+    return name
+
+
+def is_zoo_ref(token: str) -> bool:
+    return isinstance(token, str) and token.startswith(ZOO_PREFIX)
+
+
+def zoo_ref_name(token: str) -> str:
+    return token[len(ZOO_PREFIX):]
+
+
+def zoo_adapter_name(token: str) -> str:
+    """The adapter name a zoo entry is loaded as in a run (never equal to a task name)."""
+    return "zoo-" + zoo_ref_name(token)
+
+
+def base_fingerprint(identity: dict) -> str:
+    """A checksum fingerprint of a base model's weights, from BaseModel.identity() (a stage recipe's
+    `base`): sha256 over the sorted sha256s of its weight files, or hub id @ revision."""
+    weights = identity.get("weights_sha256")
+    if weights:
+        return "sha256:" + sha256_text(json.dumps(sorted(weights.values())))
+    return f"hub:{identity.get('hub_id')}@{identity.get('revision')}"
+
+
+# -- reading and checking entries --------------------------------------------------------
+def _read_json(path: Path, remedy: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AdaptxError(f"{path}: missing; {remedy}") from None
+    except (OSError, ValueError) as exc:
+        raise AdaptxError(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:120]}); {remedy}") from exc
+    if not isinstance(data, dict):
+        raise AdaptxError(f"{path}: expected a JSON object; {remedy}")
+    return data
+
+
+def card_problems(card: dict, where: Path) -> list[str]:
+    """Missing or mistyped card fields, and internal consistency (strategy vs kind, members vs files)."""
+    problems = []
+    for key, types in CARD_FIELDS.items():
+        if key not in card:
+            problems.append(f"{where}: field {key!r} is missing")
+        elif not isinstance(card[key], types) or (types is int and isinstance(card[key], bool)):
+            problems.append(f"{where}: field {key!r} has the wrong type ({type(card[key]).__name__})")
+    for key, inner in NESTED_FIELDS.items():
+        if isinstance(card.get(key), dict):
+            problems += [f"{where}: field {key}.{k} is missing" for k in inner if k not in card[key]]
+    if problems:
+        return problems
+    if card["format"] != ENTRY_FORMAT:
+        problems.append(f"{where}: format {card['format']!r}; this adaptx reads {ENTRY_FORMAT!r}")
+    if KINDS.get(card["strategy"]) != card["kind"]:
+        problems.append(f"{where}: strategy {card['strategy']!r} with kind {card['kind']!r}; expected one of "
+                        f"{', '.join(f'{s}->{k}' for s, k in KINDS.items())}")
+    files = card["files"]
+    parts = [("adapter", card["adapter"], ADAPTER_FIELDS)] if card["adapter"] else []
+    parts += [(f"members[{i}]", m, MEMBER_FIELDS) for i, m in enumerate(card["members"])]
+    for label, part, required in parts:
+        missing = [k for k in required if not isinstance(part, dict) or k not in part]
+        if missing:
+            problems.append(f"{where}: field {label} lacks {', '.join(missing)}")
+        elif files.get(part["weights"]) != part["sha256"]:
+            problems.append(f"{where}: {label}.sha256 does not match files[{part['weights']!r}]")
+    if card["strategy"] != "fuse" and not card["adapter"]:
+        problems.append(f"{where}: field 'adapter' is null, but a {card['strategy']} entry has its own adapter")
+    if card["strategy"] == "fuse" and not card["fusion"]:
+        problems.append(f"{where}: field 'fusion' is null in a fusion entry")
+    if card["head"].get("file") not in files or card["setup"] not in files:
+        problems.append(f"{where}: head.file and setup must name files listed in 'files'")
+    return problems
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """A safetensors file starts with an 8-byte header length and a JSON header; a renamed pickle does not."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if length < 2 or length > size - 8:
+            return f"{path}: not a safetensors file (bad header length); weights must be real safetensors"
+        try:
+            header = json.loads(handle.read(length))
+        except ValueError:
+            header = None
+    if not isinstance(header, dict):
+        return f"{path}: not a safetensors file (its header is not JSON); weights must be real safetensors"
+    return None
+
+
+def file_problems(entry: Path, card: dict) -> list[str]:
+    """Every file listed with the right sha256, nothing unlisted, nothing that is not safetensors/JSON."""
+    listed = card.get("files") if isinstance(card.get("files"), dict) else {}
+    problems, present, reported = [], {}, set()
+    for path in sorted(entry.rglob("*")):
+        rel = path.relative_to(entry).as_posix()
+        if path.is_symlink():
+            problems.append(f"{path}: a symbolic link; entries hold plain files only")
+            reported.add(rel)
+        elif path.is_dir() or rel == CARD_FILE:
+            continue
+        elif path.suffix not in ALLOWED_SUFFIXES:
+            reported.add(rel)
+            problems.append(f"{path}: a {path.suffix or 'suffix-less'} file; zoo entries hold safetensors weights "
+                            "and JSON only (pickled .bin/.pt/.pkl weights can run code when loaded): delete it")
+        elif rel not in listed:
+            problems.append(f"{path}: not listed in the card's files; delete it or publish the entry again")
+        else:
+            present[rel] = path
+    for rel, expected in sorted(listed.items()):
+        if rel.startswith("/") or ".." in rel.split("/") or rel == CARD_FILE:
+            problems.append(f"{entry / CARD_FILE}: files lists {rel!r}; expected a path inside the entry folder")
+        elif rel in reported:
+            continue
+        elif Path(rel).suffix not in ALLOWED_SUFFIXES:
+            problems.append(f"{entry / CARD_FILE}: files lists {rel!r}; entries hold safetensors weights and JSON only")
+        elif rel in present:
+            actual = sha256_file(present[rel])
+            if actual != expected:
+                problems.append(f"{present[rel]}: sha256 {actual[:12]}… does not match the card "
+                                f"({str(expected)[:12]}…); the file changed after publishing: restore it, or remove "
+                                "the entry and add it again")
+            elif rel.endswith(".safetensors"):
+                problem = _safetensors_problem(present[rel])
+                problems += [problem] if problem else []
+        else:
+            problems.append(f"{entry / rel}: listed in the card but missing")
+    return problems
+
+
+def check_entry(entry: Path, index: dict | None = None) -> tuple[dict | None, list[str]]:
+    """(card or None, problems): the card, every file, and (given an index) the index record."""
+    card_path = entry / CARD_FILE
+    try:
+        card = _read_json(card_path, "every zoo entry needs a card")
+    except AdaptxError as exc:
+        return None, [str(exc)]
+    problems = card_problems(card, card_path)
+    if card.get("name") != entry.name:
+        problems.append(f"{card_path}: name {card.get('name')!r} differs from the folder name {entry.name!r}")
+    problems += file_problems(entry, card)
+    if index is not None and not problems:
+        record = index["entries"].get(entry.name)
+        if record is None:
+            problems.append(f"{entry}: not in {INDEX_FILE}; check it and run `adaptx zoo verify --rebuild-index`")
+        elif record != index_record(card, sha256_file(card_path)):
+            problems.append(f"{card_path}: differs from its record in {INDEX_FILE} (the card or the index was edited); "
+                            "check it and run `adaptx zoo verify --rebuild-index`")
+    return card, problems
+
+
+def _require_entry(zoo: Path, name: str) -> tuple[Path, dict]:
+    """A verified entry (card, files, index), or an error listing every problem."""
+    entry = zoo / check_name(name)
+    if not entry.is_dir():
+        names = sorted(load_index(zoo)["entries"])
+        raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(names) or 'none'}); "
+                          f"see `adaptx zoo list --zoo {zoo}`")
+    card, problems = check_entry(entry, load_index(zoo))
+    if problems:
+        raise AdaptxError(f"zoo entry {name!r} ({entry}) failed verification:\n  - " + "\n  - ".join(problems))
+    return entry, card
+
+
+# -- the index ---------------------------------------------------------------------------
+def index_record(card: dict, card_sha256: str) -> dict:
+    """What `adaptx zoo list` shows and filters on, without opening the entry."""
+    return {"version": card["version"], "task": card["task"], "kind": card["kind"], "strategy": card["strategy"],
+            "base_id": card["base"]["id"], "base_family": card["base"].get("family"),
+            "base_fingerprint": card["base"]["fingerprint"],
+            "method": card["adapter"]["method"] if card["adapter"] else "fusion",
+            "members": [m["name"] for m in card["members"]], "en_dev": card["metrics"]["en_dev"],
+            "created_at": card["created_at"], "card_sha256": card_sha256}
+
+
+def load_index(zoo: Path) -> dict:
+    path = zoo / INDEX_FILE
+    if not path.is_file():
+        return {"format": INDEX_FORMAT, "entries": {}}
+    index = _read_json(path, "run `adaptx zoo verify --rebuild-index` to rebuild it from the entries")
+    if index.get("format") != INDEX_FORMAT or not isinstance(index.get("entries"), dict):
+        raise AdaptxError(f"{path}: not an {INDEX_FORMAT} index; run `adaptx zoo verify --rebuild-index`")
+    return index
+
+
+def _write_index(zoo: Path, entries: dict) -> None:
+    text = json.dumps({"format": INDEX_FORMAT, "entries": dict(sorted(entries.items()))}, indent=1)
+    atomic_write_text(zoo / INDEX_FILE, text + "\n")
+
+
+def _entry_dirs(zoo: Path) -> list[Path]:
+    """Entry folders (hidden folders are temporary work of add/pull/remove)."""
+    return sorted(p for p in zoo.iterdir() if p.is_dir() and not p.name.startswith(".")) if zoo.is_dir() else []
+
+
+# -- commands: list, show, verify, remove ------------------------------------------------
+def list_entries(zoo: Path, task: str | None = None, base: str | None = None) -> list[tuple[str, dict]]:
+    """(name, index record) from the index alone; base matches the id, family or fingerprint (prefix)."""
+    entries = load_index(zoo)["entries"]
+
+    def base_matches(record: dict) -> bool:
+        fingerprint = record["base_fingerprint"]
+        return base in (record["base_id"], record.get("base_family")) or fingerprint.startswith(base) or (
+            fingerprint.split(":", 1)[-1].startswith(base))
+
+    return [(n, r) for n, r in sorted(entries.items())
+            if (task is None or r["task"] == task) and (base is None or base_matches(r))]
+
+
+def format_entries(rows: list[tuple[str, dict]], zoo: Path) -> str:
+    if not rows:
+        unindexed = [p.name for p in _entry_dirs(zoo) if p.name not in load_index(zoo)["entries"]]
+        hint = (f" ({len(unindexed)} folders not in {INDEX_FILE}: run `adaptx zoo verify --rebuild-index`)"
+                if unindexed else "")
+        return f"no zoo entries in {zoo}{hint}"
+    lines = ["| name | version | kind | task | members | base | en dev | created |",
+             "|---|---|---|---|---|---|---:|---|"]
+    for name, r in rows:
+        dev = r["en_dev"]
+        lines.append(f"| {name} | {r['version']} | {r['kind']} ({r['strategy']}) | {r['task']} | "
+                     f"{'+'.join(r['members']) or '-'} | {r['base_id']} ({r['base_fingerprint'][:19]}) | "
+                     f"{dev['metric']} {dev['value']:.3f} | {r['created_at'][:10]} |")
+    return "\n".join(lines)
+
+
+def show_entry(zoo: Path, name: str) -> dict:
+    """The card of a verified entry."""
+    return _require_entry(zoo, name)[1]
+
+
+def verify_zoo(zoo: Path, name: str | None = None, rebuild_index: bool = False) -> tuple[int, list[str]]:
+    """(entries checked, problems). rebuild_index: write the index from every entry that passes its own
+    checks (card and files), so an entry added or edited by hand is accepted explicitly, never silently."""
+    if not zoo.is_dir():
+        raise AdaptxError(f"zoo folder {zoo} does not exist (set --zoo or ${ENV_VAR})")
+    index = load_index(zoo)
+    dirs = [zoo / check_name(name)] if name else _entry_dirs(zoo)
+    if name and not dirs[0].is_dir():
+        raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(sorted(index['entries'])) or 'none'})")
+    problems, rebuilt = [], {}
+    for entry in dirs:
+        card, found = check_entry(entry, None if rebuild_index else index)
+        problems += found
+        if card is not None and not found:
+            rebuilt[entry.name] = index_record(card, sha256_file(entry / CARD_FILE))
+    if not name:
+        if not rebuild_index:
+            problems += [f"{zoo / INDEX_FILE}: lists {n!r}, but {zoo / n} does not exist; run `adaptx zoo verify "
+                         "--rebuild-index`" for n in sorted(index["entries"]) if not (zoo / n).is_dir()]
+        allowed = (*ALLOWED_SUFFIXES, ".md", ".txt")  # the zoo's own README may sit beside the entries
+        problems += [f"{p}: a {p.suffix} file in the zoo folder; pickles are not allowed anywhere in a zoo: delete it"
+                     for p in sorted(zoo.iterdir()) if p.is_file() and p.suffix not in allowed
+                     and p.name not in (".gitkeep", ".gitignore")]
+    if rebuild_index:
+        entries = {n: r for n, r in index["entries"].items() if (zoo / n).is_dir() and n not in [d.name for d in dirs]}
+        _write_index(zoo, {**entries, **rebuilt})
+    return len(dirs), problems
+
+
+def remove_entry(zoo: Path, name: str) -> None:
+    """Take the entry out of the index, then delete its folder (renamed aside first: a crash leaves a
+    hidden folder that list and verify ignore, never half an entry)."""
+    entry = zoo / check_name(name)
+    index = load_index(zoo)
+    if not entry.is_dir() and name not in index["entries"]:
+        raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(sorted(index['entries'])) or 'none'})")
+    trash = zoo / f".remove-{name}-{os.getpid()}"
+    if entry.is_dir():
+        entry.rename(trash)
+    try:
+        _write_index(zoo, {n: r for n, r in index["entries"].items() if n != name})
+    except OSError:
+        if trash.is_dir():
+            trash.rename(entry)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+# -- add: publish a finished stage -------------------------------------------------------
+def _stage_folder_name(stage_id: str, config_hash: str) -> str:
+    from .pipeline import HASH_CHARS
+
+    return f"{stage_id}-{config_hash[:HASH_CHARS]}"
+
+
+def _read_stage(stage_dir: Path) -> tuple[dict, dict, dict]:
+    """(manifest, metrics, setup) of a finished adapter stage, or a clear error."""
+    if not stage_dir.is_dir():
+        raise AdaptxError(f"stage folder {stage_dir} does not exist; pass a folder like "
+                          "runs/<run>/stages/<stage>-<hash>")
+    manifest = _read_json(stage_dir / "manifest.json", "pass a stage folder (runs/<run>/stages/<stage>-<hash>)")
+    if not isinstance(manifest.get("recipe"), dict):
+        raise AdaptxError(f"{stage_dir / 'manifest.json'}: has no recipe; not a stage folder written by adaptx run")
+    if manifest.get("status") != "done":
+        raise AdaptxError(f"{stage_dir}: stage status is {manifest.get('status')!r}, not 'done'; finish the run "
+                          "(`adaptx run` resumes it) before publishing")
+    if not stage_dir.name == _stage_folder_name(manifest.get("stage", ""), manifest.get("config_hash", "")):
+        raise AdaptxError(f"{stage_dir}: folder name does not match its manifest's stage and hash "
+                          f"({manifest.get('stage')}, {str(manifest.get('config_hash'))[:10]}); the folder was "
+                          "renamed or edited by hand")
+    metrics = _read_json(stage_dir / "metrics.json", "the stage is incomplete: run it again")
+    setup = _read_json(stage_dir / "model" / "setup.json", "the stage is incomplete: run it again")
+    if setup.get("strategy") not in KINDS:
+        raise AdaptxError(f"{stage_dir}: a {setup.get('strategy')!r} stage; the zoo holds adapters: an intermediate "
+                          "adapter, a none/stack target adapter or a fusion (full fine-tuning trains no adapter)")
+    return manifest, metrics, setup
+
+
+def _weights_of(files: dict[str, Path], folder: str) -> str:
+    found = [rel for rel in files if rel.startswith(folder + "/") and rel.endswith(".safetensors")]
+    if len(found) != 1:
+        raise AdaptxError(f"{folder}: expected one safetensors weight file, found {found or 'none'}")
+    return found[0]
+
+
+def _member_folders(stage_dir: Path, manifest: dict, setup: dict, zoo: Path) -> dict[str, tuple[Path, dict, str]]:
+    """adapter name -> (folder, source, task) for the frozen adapters a stack/fuse stage was built on."""
+    recipe, found = manifest["recipe"], {}
+    for name in setup["frozen_adapters"]:
+        zoo_source = recipe.get("zoo", {}).get(name)
+        if zoo_source:  # published before: take the same bytes from this zoo, checked against the recipe
+            entry, card = _require_entry(zoo, zoo_source["entry"])
+            folder = entry / card["adapter"]["folder"]
+            if {k: v for k, v in card["files"].items() if k.startswith(card["adapter"]["folder"] + "/")} != (
+                    zoo_source["files"]):
+                raise AdaptxError(f"{stage_dir}: was trained on zoo entry {zoo_source['entry']!r}, but that entry in "
+                                  f"{zoo} now has other files; publish from a run against the current entry")
+            found[name] = (folder, {"zoo": zoo_source["entry"]}, card["task"])
+            continue
+        for stage_id, config_hash in recipe.get("needs", {}).items():
+            folder = stage_dir.parent / _stage_folder_name(stage_id, config_hash)
+            if (folder / "model" / f"adapter-{name}").is_dir():
+                task = _read_json(folder / "metrics.json", "that stage is incomplete")["task"]
+                found[name] = (folder / "model" / f"adapter-{name}", {"stage": stage_id, "config_hash": config_hash},
+                               task)
+                break
+        else:
+            raise AdaptxError(f"{stage_dir}: adapter {name!r} it builds on was not found in the stage folders it "
+                              f"needs ({', '.join(recipe.get('needs', {})) or 'none'}) under {stage_dir.parent}")
+    return found
+
+
+def _collect_files(stage_dir: Path, members: dict) -> dict[str, Path]:
+    """entry-relative path -> source file; refuses a stage folder holding anything but safetensors/JSON."""
+    model = stage_dir / "model"
+    files = {}
+    for path in sorted(model.rglob("*")):
+        if path.is_file():
+            if path.suffix not in ALLOWED_SUFFIXES:
+                raise AdaptxError(f"{path}: a {path.suffix} file in the stage's model folder; the zoo accepts "
+                                  "safetensors weights and JSON only (never pickles)")
+            files[path.relative_to(model).as_posix()] = path
+    for name, (folder, _, _) in members.items():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                if path.suffix not in ALLOWED_SUFFIXES:
+                    raise AdaptxError(f"{path}: a {path.suffix} file in adapter {name!r}; safetensors and JSON only")
+                files[f"adapter-{name}/{path.relative_to(folder).as_posix()}"] = path
+    return files
+
+
+def _base_card(stage_dir: Path, identity: dict) -> dict:
+    from .models import BASE_FAMILIES
+
+    config = stage_dir.parent.parent / "config.yaml"  # the run's config: what the user called the base
+    name = None
+    if config.is_file():
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+            name = loaded.get("base_model") if isinstance(loaded, dict) else None
+        except (OSError, ValueError, yaml.YAMLError):
+            name = None
+    key = (identity.get("model_type"), identity.get("hidden_size"), identity.get("num_hidden_layers"),
+           identity.get("vocab_size"))
+    return {"id": identity.get("hub_id") or name or "unknown", "revision": identity.get("revision"),
+            "family": BASE_FAMILIES.get(key, (None,))[0], "fingerprint": base_fingerprint(identity),
+            "identity": identity}
+
+
+def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics: dict, setup: dict,
+               members: dict, files: dict[str, str]) -> dict:
+    from . import __version__
+    from .tasks import get_task
+
+    recipe, train = manifest["recipe"], metrics["train"]
+    task = get_task(metrics["task"])
+    strategy = setup["strategy"]
+    adapter = None
+    if setup.get("own_adapter"):
+        folder = f"adapter-{setup['own_adapter']}"
+        weights = _weights_of(files, folder)
+        config = json.loads((stage_dir / "model" / folder / "adapter_config.json").read_text(encoding="utf-8"))
+        adapter = {"name": setup["own_adapter"], "folder": folder, "weights": weights, "sha256": files[weights],
+                   "method": setup["adapter_config"], "reduction_factor": setup["reduction_factor"],
+                   "config": config.get("config", config)}
+    member_cards = []
+    for member, (_, source, member_task) in members.items():
+        weights = _weights_of(files, f"adapter-{member}")
+        member_cards.append({"name": member, "task": member_task, "folder": f"adapter-{member}", "weights": weights,
+                             "sha256": files[weights], "source": source})
+    fusion = None
+    if strategy == "fuse":
+        fusion = {"folder": "fusion", "adapters": setup["fusion"], "settings": setup["fusion_config"],
+                  "temperature": setup.get("fusion_temperature"),
+                  "value_distance_from_identity": metrics.get("fusion", {}).get("value_distance_from_identity"),
+                  "weights_sha256": {k: v for k, v in files.items() if k.startswith("fusion/")}}
+    unknown = {"train": "unknown", "dev": "unknown"}
+    licenses = {t: DATA_LICENSES.get(t, unknown) for t in [task.name, *(m["task"] for m in member_cards)]}
+    data = recipe["data"]
+    return {
+        "format": ENTRY_FORMAT, "name": name, "version": str(version), "task": task.name, "kind": KINDS[strategy],
+        "strategy": strategy, "languages": ["en"] if strategy == "intermediate" else list(task.languages),
+        "base": _base_card(stage_dir, recipe["base"]), "adapter": adapter,
+        "head": {"file": "head.safetensors", "labels": list(task.labels), "pooling": setup["pooling"],
+                 "dropout": setup["dropout"]},
+        "members": member_cards, "fusion": fusion, "setup": "setup.json",
+        "training": {"data": {"train": metrics["data"]["train"], "train_sha256": data["train"]["content"],
+                              "train_rows": data["train"]["n"], "dev": metrics["data"]["dev"],
+                              "dev_sha256": data["dev"]["content"], "dev_rows": data["dev"]["n"]},
+                     "steps": recipe["train"]["steps"], "batch_size": recipe["train"]["batch_size"],
+                     "lr": recipe["train"]["lr"], "head_lr": recipe["train"].get("head_lr"),
+                     "dtype": recipe.get("dtype"), "max_seq_length": recipe.get("max_seq_length"),
+                     "trainable_parameters": metrics.get("trainable_parameters")},
+        "seed": recipe["train"]["seed"],
+        "metrics": {"en_dev": {"metric": train["metric"], "value": train["best_dev_score"], "step": train["best_step"],
+                               "rows": data["dev"]["n"]}},
+        "license": {"data": licenses, "source": LICENSE_SOURCE},
+        "adaptx_version": __version__, "versions": manifest.get("versions", {}),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": {"stage": manifest["stage"], "config_hash": manifest["config_hash"]},
+        "files": files,
+    }
+
+
+def add_entry(zoo: Path, stage_dir: str | Path, name: str, version: str = "1") -> Path:
+    """Publish a finished stage as entry `name`: copied into a hidden folder, verified, renamed into
+    place, then indexed. A refused add leaves the zoo as it was."""
+    stage_dir = Path(stage_dir)
+    check_name(name)
+    zoo.mkdir(parents=True, exist_ok=True)
+    index = load_index(zoo)
+    if (zoo / name).exists() or name in index["entries"]:
+        raise AdaptxError(f"zoo entry {name!r} already exists in {zoo}; choose another name (e.g. with a version "
+                          f"suffix) or `adaptx zoo remove {name}` first")
+    manifest, metrics, setup = _read_stage(stage_dir)
+    members = _member_folders(stage_dir, manifest, setup, zoo)
+    sources = _collect_files(stage_dir, members)
+    tmp = zoo / f".add-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        for rel, source in sources.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tmp / rel)
+        files = {rel: sha256_file(tmp / rel) for rel in sources}  # the copied bytes are what gets verified later
+        card = _make_card(name, version, stage_dir, manifest, metrics, setup, members, files)
+        atomic_write_text(tmp / CARD_FILE, json.dumps(card, indent=1) + "\n")
+        problems = card_problems(card, tmp / CARD_FILE) + file_problems(tmp, card)
+        if problems:
+            raise AdaptxError(f"{stage_dir}: cannot publish:\n  - " + "\n  - ".join(problems))
+        tmp.rename(zoo / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
+    return zoo / name
+
+
+# -- reuse: zoo:NAME in configs, export, loading -----------------------------------------
+def resolve_zoo_adapter(name: str, zoo_root: str | Path, base_identity: dict) -> tuple[Path, dict]:
+    """(adapter folder, card) of a verified standalone adapter entry trained on exactly this base.
+
+    Refuses a missing or modified file (sha256), anything that is not safetensors/JSON, an entry
+    out of step with the index, an adapter that needs another under it, and another base model.
+    """
+    zoo = Path(zoo_root)
+    entry, card = _require_entry(zoo, zoo_ref_name(name) if is_zoo_ref(name) else name)
+    if card["strategy"] not in STANDALONE:
+        raise AdaptxError(f"zoo:{entry.name} is a {card['kind']} entry ({card['strategy']}); only an adapter trained "
+                          "directly on the base (an intermediate adapter or a `none` target adapter) can be "
+                          "stacked or fused")
+    mine, theirs = base_fingerprint(base_identity), card["base"]["fingerprint"]
+    if mine != theirs:
+        raise AdaptxError(f"zoo:{entry.name} was trained on base {card['base']['id']!r} (fingerprint {theirs}), but "
+                          f"this run's base model has fingerprint {mine}; an adapter only fits the exact weights it "
+                          "was trained on: use that base model, or train the task here (list it by name)")
+    return entry / card["adapter"]["folder"], card
+
+
+def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, dict]]:
+    """zoo:NAME -> (adapter folder, card) for every zoo adapter the config's strategies use."""
+    if not {"stack", "fuse"} & set(cfg.strategies):
+        return {}
+    root = zoo_root(getattr(cfg, "zoo_dir", None))
+    return {t: resolve_zoo_adapter(t, root, base_identity) for t in cfg.intermediate_tasks if is_zoo_ref(t)}
+
+
+def zoo_recipe(token: str, card: dict) -> dict:
+    """What a stage built on a zoo adapter depends on: the sha256 of each file of that adapter."""
+    folder = card["adapter"]["folder"] + "/"
+    return {"entry": zoo_ref_name(token), "files": {k: v for k, v in card["files"].items() if k.startswith(folder)}}
+
+
+def entry_adapter_dirs(entry: Path, card: dict) -> dict[str, Path]:
+    """name -> folder of the frozen adapters in an entry, for adaptx.modeling.load_model(entry, ...)."""
+    return {m["name"]: entry / m["folder"] for m in card["members"]}
+
+
+def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
+    """Write an entry as plain AdapterHub folders: a single-adapter entry becomes one adapter folder
+    (`load_adapter(DIR, use_safetensors=True)`); a stack/fusion becomes DIR/<adapter>/ per adapter plus
+    DIR/fusion/ (`load_adapter_fusion(DIR/fusion, ..., use_safetensors=True)`). The head, setup and
+    card go along as files the library ignores."""
+    entry, card = _require_entry(zoo, name)
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise AdaptxError(f"export folder {out} exists and is not empty; choose a new or empty folder")
+    single = not card["members"] and card["fusion"] is None
+    tmp = out.parent / f".{out.name}.export-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for rel in [*card["files"], CARD_FILE]:
+            target = rel
+            if single and rel.startswith(card["adapter"]["folder"] + "/"):
+                target = rel.split("/", 1)[1]
+            elif rel.startswith("adapter-"):
+                target = rel[len("adapter-"):]
+            (tmp / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(entry / rel, tmp / target)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except OSError as exc:
+        raise AdaptxError(f"cannot write export folder {out}: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+# -- the Hugging Face hub ----------------------------------------------------------------
+def push_entry(zoo: Path, name: str, repo_id: str, revision: str | None = None) -> None:
+    """Upload a verified entry to `repo_id` under `<name>/` (a hub repo can hold a whole zoo)."""
+    import huggingface_hub
+
+    entry, card = _require_entry(zoo, name)
+    message = f"adaptx zoo: {name} {card['version']} ({card['kind']}, {card['task']})"
+    huggingface_hub.upload_folder(repo_id=repo_id, folder_path=str(entry), path_in_repo=name, revision=revision,
+                                  commit_message=message, allow_patterns=[f"*{s}" for s in ALLOWED_SUFFIXES])
+
+
+def pull_entry(zoo: Path, repo_id: str, name: str, revision: str | None = None) -> Path:
+    """Download entry `name` from `repo_id`, verify it (card, sha256 of every file, safetensors only)
+    in a hidden folder, and only then move it into the zoo and index it."""
+    import huggingface_hub
+
+    check_name(name)
+    zoo.mkdir(parents=True, exist_ok=True)
+    index = load_index(zoo)
+    if (zoo / name).exists() or name in index["entries"]:
+        raise AdaptxError(f"zoo entry {name!r} already exists in {zoo}; `adaptx zoo remove {name}` first")
+    tmp = zoo / f".pull-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        # only JSON and safetensors are ever downloaded: a pickle in the repo never reaches this disk
+        huggingface_hub.snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(tmp),
+                                          allow_patterns=[f"{name}/*{s}" for s in ALLOWED_SUFFIXES])
+        entry = tmp / name
+        if not (entry / CARD_FILE).is_file():
+            raise AdaptxError(f"{repo_id}: has no zoo entry {name!r} (no {name}/{CARD_FILE} at revision "
+                              f"{revision or 'main'})")
+        card, problems = check_entry(entry)
+        if problems:
+            raise AdaptxError(f"{repo_id}: entry {name!r} failed verification; nothing was added to {zoo}:\n  - "
+                              + "\n  - ".join(problems))
+        entry.rename(zoo / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
+    return zoo / name

@@ -1,0 +1,424 @@
+"""The adapter zoo: publish finished stages, list/show/verify/export/remove them, catch tampering,
+refuse adapters of another base, reuse entries from configs as zoo:NAME, and the hub round trip."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from adaptx import pipeline, zoo
+from adaptx.cli import main
+from adaptx.errors import AdaptxError
+from tiny_data import write_tiny_data
+
+BASE_CONFIG = {
+    "intermediate_tasks": ["qqp", "sst2"], "target_task": "xnli", "languages": ["en", "de"],
+    "strategies": ["none", "stack", "fuse"], "max_seq_length": 16,
+    "train": {"intermediate_steps": 2, "target_steps": 3, "batch_size": 4, "checkpoint_every": 1},
+    "data": {"max_eval_examples": 6, "max_dev_examples": 6},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model_dir, tmp_path_factory):
+    """One finished tiny run (intermediate adapters, none, stack, fuse), shared read-only by the tests."""
+    root = tmp_path_factory.mktemp("zoo-run")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ADAPTX_HOME", str(root / "home"))
+        data = write_tiny_data(root / "data")
+        config = root / "exp.yaml"
+        config.write_text(yaml.safe_dump({**BASE_CONFIG, "base_model": str(tiny_model_dir)}))
+        pipeline.run_experiment(config, data_dir=data, out_dir=root / "run")
+    stages = {p.name.rsplit("-", 1)[0]: p for p in (root / "run" / "stages").iterdir()}
+    return {"config": config, "data": data, "run": root / "run", "stages": stages}
+
+
+@pytest.fixture
+def zoo_dir(tmp_path, adaptx_home, monkeypatch):
+    path = tmp_path / "zoo"
+    monkeypatch.setenv("ADAPTX_ZOO", str(path))  # the default root of every zoo command in these tests
+    return path
+
+
+def add(trained, stage, name, root):
+    assert main(["zoo", "add", str(trained["stages"][stage]), "--name", name, "--zoo", str(root)]) == 0
+    return root / name
+
+
+def tree(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def trained_here(capsys) -> list[str]:
+    return [line[2:].split(":")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("+ ")]
+
+
+def problems_of(root, name=None):
+    return zoo.verify_zoo(root, name)[1]
+
+
+def test_add_list_show_verify_export_round_trip(trained, zoo_dir, tiny_model_dir, tmp_path, capsys):
+    entry = add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    assert sorted(tree(entry)) == ["adapter-qqp/adapter.safetensors", "adapter-qqp/adapter_config.json",
+                                   "adapter-qqp/adaptx-adapter.json", "card.json", "head.safetensors", "setup.json"]
+    card = json.loads((entry / "card.json").read_text())
+    assert set(zoo.CARD_FIELDS) <= set(card) and not zoo.card_problems(card, entry / "card.json")
+    manifest = json.loads((trained["stages"]["intermediate-adapter-qqp-s0"] / "manifest.json").read_text())
+    assert card["base"]["identity"] == manifest["recipe"]["base"]
+    assert card["base"]["fingerprint"] == zoo.base_fingerprint(manifest["recipe"]["base"])
+    assert (card["kind"], card["task"], card["seed"], card["training"]["steps"]) == ("intermediate", "qqp", 0, 2)
+    assert card["training"]["data"]["train_rows"] == 24 and card["metrics"]["en_dev"]["metric"] == "accuracy"
+    assert card["adapter"]["method"] == "seq_bn" and card["adapter"]["config"]["reduction_factor"] == 16
+    assert card["files"]["adapter-qqp/adapter.safetensors"] == card["adapter"]["sha256"]
+    assert "qqp" in card["license"]["data"]
+
+    capsys.readouterr()
+    assert main(["zoo", "list"]) == 0
+    assert "| qqp-tiny-s0 | 1 | intermediate (intermediate) | qqp |" in capsys.readouterr().out
+    assert main(["zoo", "list", "--task", "xnli"]) == 0 and "no zoo entries" in capsys.readouterr().out
+    fingerprint = card["base"]["fingerprint"].split(":")[1][:12]
+    assert main(["zoo", "list", "--base", fingerprint]) == 0 and "qqp-tiny-s0" in capsys.readouterr().out
+    assert main(["zoo", "list", "--base", "xlm-roberta-large"]) == 0 and "no zoo entries" in capsys.readouterr().out
+    assert main(["zoo", "show", "qqp-tiny-s0"]) == 0 and json.loads(capsys.readouterr().out) == card
+    assert main(["zoo", "verify"]) == 0 and "1 entries checked, 0 problems" in capsys.readouterr().out
+
+    out = tmp_path / "exported"
+    assert main(["zoo", "export", "qqp-tiny-s0", str(out)]) == 0
+    assert (out / "adapter_config.json").is_file() and not list(out.rglob("*.bin"))
+    code = (  # a fresh interpreter with only transformers + adapters loads it
+        "import sys, torch, adapters; from transformers import AutoModel; from safetensors.torch import load_file\n"
+        f"m = AutoModel.from_pretrained({str(tiny_model_dir)!r}); adapters.init(m)\n"
+        f"name = m.load_adapter({str(out)!r}, use_safetensors=True)\n"
+        f"state, params = load_file({str(out / 'adapter.safetensors')!r}), dict(m.named_parameters())\n"
+        "assert all(torch.equal(params[k], v) for k, v in state.items()) and state\n"
+        "assert 'adaptx' not in sys.modules; print('loaded', name, len(state))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "loaded qqp 8" in result.stdout
+
+
+def test_fusion_entry_carries_members_head_and_setup_and_reloads_exactly(trained, zoo_dir, tiny_model_dir, tmp_path):
+    from adaptx.modeling import load_model
+    from adaptx.models import load_encoder
+    from transformers import AutoTokenizer
+
+    entry = add(trained, "target-xnli-fuse-qqp+sst2-s0", "xnli-fuse-tiny", zoo_dir)
+    card = json.loads((entry / "card.json").read_text())
+    assert card["kind"] == "fusion" and card["adapter"] is None
+    assert [(m["name"], m["source"]["stage"]) for m in card["members"]] == [
+        ("qqp", "intermediate-adapter-qqp-s0"), ("sst2", "intermediate-adapter-sst2-s0")]
+    qqp = trained["stages"]["intermediate-adapter-qqp-s0"] / "model" / "adapter-qqp" / "adapter.safetensors"
+    assert card["members"][0]["sha256"] == zoo.sha256_file(qqp)
+    assert card["fusion"]["adapters"] == ["qqp", "sst2"] and card["fusion"]["settings"]["regularization"] is True
+    assert card["head"]["labels"] == ["entailment", "neutral", "contradiction"]
+
+    def loader(_folder):
+        return load_encoder(str(tiny_model_dir), "fp32")
+
+    stage = trained["stages"]["target-xnli-fuse-qqp+sst2-s0"]
+    from_stage = load_model(stage / "model", loader, {n: trained["stages"][f"intermediate-adapter-{n}-s0"] / "model" /
+                                                       f"adapter-{n}" for n in ("qqp", "sst2")})
+    from_zoo = load_model(entry, loader, zoo.entry_adapter_dirs(entry, card))
+    batch = AutoTokenizer.from_pretrained(str(tiny_model_dir))(["the cat sat", "a dog on the mat"], padding=True,
+                                                               return_tensors="pt")
+    with torch.no_grad():
+        expected = from_stage(batch["input_ids"], batch["attention_mask"])
+        torch.testing.assert_close(from_zoo(batch["input_ids"], batch["attention_mask"]), expected, rtol=0, atol=0)
+
+    out = tmp_path / "fusion-export"
+    zoo.export_entry(zoo_dir, "xnli-fuse-tiny", out)
+    code = (
+        "import sys, adapters; from transformers import AutoModel\n"
+        f"m = AutoModel.from_pretrained({str(tiny_model_dir)!r}); adapters.init(m)\n"
+        f"names = [m.load_adapter({str(out)!r} + '/' + n, use_safetensors=True) for n in ('qqp', 'sst2')]\n"
+        f"m.load_adapter_fusion({str(out / 'fusion')!r}, 'qqp,sst2', use_safetensors=True)\n"
+        "assert 'adaptx' not in sys.modules; print(names, sorted(m.adapters_config.fusions))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "['qqp', 'sst2']" in result.stdout
+
+
+def _flip_a_byte(entry):
+    path = entry / "adapter-qqp" / "adapter.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+
+
+def _drop_card_field(entry):
+    card = json.loads((entry / "card.json").read_text())
+    del card["seed"]
+    (entry / "card.json").write_text(json.dumps(card))
+
+
+def _pickle_named_safetensors(entry):
+    """A pickle under a .safetensors name, listed in the card with its own sha256 (a consistent forgery)."""
+    path = entry / "extra.safetensors"
+    torch.save({"x": torch.zeros(1)}, path)
+    card = json.loads((entry / "card.json").read_text())
+    card["files"]["extra.safetensors"] = zoo.sha256_file(path)
+    (entry / "card.json").write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (_flip_a_byte, r"adapter.safetensors: sha256 \w+… does not match the card"),
+    (lambda e: (e / "adapter-qqp" / "pytorch_adapter.bin").write_bytes(b"\x80\x02}q\x00."),
+     r"pytorch_adapter.bin: a .bin file; zoo entries hold safetensors weights and JSON only"),
+    (lambda e: (e / "weights.pt").write_bytes(b"x"), r"weights.pt: a .pt file"),
+    (lambda e: (e / "state.pkl").write_bytes(b"x"), r"state.pkl: a .pkl file"),
+    (lambda e: (e / "notes.json").write_text("{}"), r"notes.json: not listed in the card's files"),
+    (lambda e: (e / "head.safetensors").unlink(), r"head.safetensors: listed in the card but missing"),
+    (_drop_card_field, r"card.json: field 'seed' is missing"),
+    (_pickle_named_safetensors, r"extra.safetensors: not a safetensors file"),
+])
+def test_verify_catches_damage_and_resolution_refuses_it(trained, zoo_dir, damage, expected, capsys):
+    entry = add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    identity = json.loads((entry / "card.json").read_text())["base"]["identity"]
+    assert problems_of(zoo_dir) == []
+    damage(entry)
+    found = problems_of(zoo_dir)
+    assert any(re.search(expected, p) for p in found), found
+    assert main(["zoo", "verify", "qqp-tiny-s0"]) == 1
+    assert "problems" in capsys.readouterr().out
+    with pytest.raises(AdaptxError, match="failed verification"):
+        zoo.resolve_zoo_adapter("qqp-tiny-s0", zoo_dir, identity)
+
+
+def test_verify_catches_an_index_out_of_sync_and_rebuilds_it_on_request(trained, zoo_dir, capsys):
+    add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    add(trained, "intermediate-adapter-sst2-s0", "sst2-tiny-s0", zoo_dir)
+    index_path = zoo_dir / "index.json"
+    good = index_path.read_text()
+    index = json.loads(good)
+    index["entries"]["ghost"] = index["entries"].pop("sst2-tiny-s0")
+    index["entries"]["qqp-tiny-s0"]["task"] = "mnli"  # a hand-edited record
+    index_path.write_text(json.dumps(index))
+    found = problems_of(zoo_dir)
+    assert any("lists 'ghost', but" in p for p in found)
+    assert any("sst2-tiny-s0: not in index.json" in p for p in found)
+    assert any("differs from its record in index.json" in p for p in found)
+    assert main(["zoo", "verify", "--rebuild-index"]) == 0
+    assert index_path.read_text() == good and problems_of(zoo_dir) == []
+    # an edited card is caught by the index even when its own fields still look complete
+    card = json.loads((zoo_dir / "qqp-tiny-s0" / "card.json").read_text())
+    card["metrics"]["en_dev"]["value"] = 0.99
+    (zoo_dir / "qqp-tiny-s0" / "card.json").write_text(json.dumps(card))
+    assert any("differs from its record" in p for p in problems_of(zoo_dir))
+    assert main(["zoo", "list"]) == 0 and "accuracy 0.99" not in capsys.readouterr().out
+
+
+def test_a_zoo_adapter_trained_on_another_base_is_refused(trained, zoo_dir, tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    other = tmp_path / "other-base"
+    shutil.copytree(tiny_model_dir, other)
+    state = load_file(str(other / "model.safetensors"))
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] = state[key] + 0.01  # same architecture, different weights
+    save_file(state, str(other / "model.safetensors"))
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({**BASE_CONFIG, "base_model": str(other), "strategies": ["stack"],
+                                      "intermediate_tasks": ["zoo:qqp-tiny-s0"], "zoo_dir": str(zoo_dir)}))
+    with pytest.raises(AdaptxError, match=r"zoo:qqp-tiny-s0 was trained on base .* \(fingerprint sha256:\w+\), but "
+                                          r"this run's base model has fingerprint sha256:\w+"):
+        pipeline.run_experiment(config, data_dir=trained["data"], out_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_with_zoo_adapters_trains_no_intermediate_stage_and_matches_the_run_that_trained_them(
+        trained, zoo_dir, tiny_model_dir, tmp_path, capsys):
+    add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    add(trained, "intermediate-adapter-sst2-s0", "sst2-tiny-s0", zoo_dir)
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({**BASE_CONFIG, "base_model": str(tiny_model_dir), "strategies": ["stack", "fuse"],
+                                      "intermediate_tasks": ["zoo:qqp-tiny-s0", "zoo:sst2-tiny-s0"]}))
+    out = tmp_path / "run"
+    capsys.readouterr()
+    pipeline.run_experiment(config, data_dir=trained["data"], out_dir=out)
+    assert trained_here(capsys) == ["target-xnli-stack-zoo-qqp-tiny-s0-s0", "target-xnli-stack-zoo-sst2-tiny-s0-s0",
+                       "target-xnli-fuse-zoo-qqp-tiny-s0+zoo-sst2-tiny-s0-s0"]
+    mine = {p.name.rsplit("-", 1)[0]: p for p in (out / "stages").iterdir()}
+    fuse = "target-xnli-fuse-zoo-qqp-tiny-s0+zoo-sst2-tiny-s0-s0"
+    for zoo_stage, original in [("target-xnli-stack-zoo-qqp-tiny-s0-s0", "target-xnli-stack-qqp-s0"),
+                                ("target-xnli-stack-zoo-sst2-tiny-s0-s0", "target-xnli-stack-sst2-s0"),
+                                (fuse, "target-xnli-fuse-qqp+sst2-s0")]:
+        for lang in ("en", "de"):  # same weights under it -> the same training -> the same predictions
+            ours = json.loads(next((mine[zoo_stage] / "eval").glob(f"{lang}-*.json")).read_text())[lang]
+            theirs = json.loads(next((trained["stages"][original] / "eval").glob(f"{lang}-*.json")).read_text())[lang]
+            assert (ours["ids"], ours["pred"]) == (theirs["ids"], theirs["pred"])
+        from safetensors.torch import load_file
+        torch.testing.assert_close(load_file(str(mine[zoo_stage] / "model" / "head.safetensors")),
+                                   load_file(str(trained["stages"][original] / "model" / "head.safetensors")),
+                                   rtol=0, atol=0)
+    records = json.loads((out / "results.json").read_text())
+    assert {r["intermediate"] for r in records} == {"zoo:qqp-tiny-s0", "zoo:sst2-tiny-s0",
+                                                    "zoo:qqp-tiny-s0+zoo:sst2-tiny-s0"}
+    manifest = json.loads((mine["target-xnli-stack-zoo-qqp-tiny-s0-s0"] / "manifest.json").read_text())
+    assert manifest["recipe"]["needs"] == {} and manifest["recipe"]["zoo"]["zoo-qqp-tiny-s0"]["entry"] == "qqp-tiny-s0"
+
+    # a fusion trained on zoo adapters publishes too: its members come from the zoo entries
+    fused = add({"stages": mine}, fuse, "fuse-of-zoo", zoo_dir)
+    members = json.loads((fused / "card.json").read_text())["members"]
+    assert [(m["name"], m["source"]) for m in members] == [("zoo-qqp-tiny-s0", {"zoo": "qqp-tiny-s0"}),
+                                                           ("zoo-sst2-tiny-s0", {"zoo": "sst2-tiny-s0"})]
+
+    # unchanged entries: nothing retrains; a changed entry retrains exactly the stages built on it
+    pipeline.run_experiment(config, data_dir=trained["data"], out_dir=out)
+    rerun = capsys.readouterr().out
+    assert rerun.count("done before, skipped") == 3 and "\n+ " not in rerun
+    assert main(["zoo", "remove", "qqp-tiny-s0"]) == 0
+    add(trained, "target-xnli-none-s0", "qqp-tiny-s0", zoo_dir)  # same name, other weights
+    capsys.readouterr()
+    pipeline.run_experiment(config, data_dir=trained["data"], out_dir=out)
+    assert trained_here(capsys) == ["target-xnli-stack-zoo-qqp-tiny-s0-s0", fuse]
+
+
+@pytest.mark.parametrize("overrides, match", [
+    (["strategies=[stack, full]", "intermediate_tasks=[zoo:qqp-s0]"],
+     r"strategies: 'full' fine-tunes the whole model .* zoo:qqp-s0 is a published adapter"),
+    (["strategies=[stack]", "intermediate_tasks=[zoo:a.b]"], r"intermediate_tasks\[0\]: 'zoo:a.b': expected zoo:NAME"),
+    (["strategies=[stack]", "intermediate_tasks=[qqq]"], r"unknown intermediate task 'qqq'; allowed: .* or zoo:NAME"),
+])
+def test_config_errors_for_zoo_references(overrides, match):
+    from adaptx.config import load_config
+
+    with pytest.raises(AdaptxError, match=match):
+        load_config(None, overrides)
+
+
+def test_a_missing_or_non_standalone_entry_in_a_config_is_a_clear_error(trained, zoo_dir, tiny_model_dir, tmp_path):
+    add(trained, "target-xnli-stack-qqp-s0", "xnli-stack", zoo_dir)
+    identity = json.loads((zoo_dir / "xnli-stack" / "card.json").read_text())["base"]["identity"]
+    with pytest.raises(AdaptxError, match=r"zoo:xnli-stack is a target entry \(stack\); only an adapter trained "
+                                          r"directly on the base"):
+        zoo.resolve_zoo_adapter("zoo:xnli-stack", zoo_dir, identity)
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({**BASE_CONFIG, "base_model": str(tiny_model_dir), "strategies": ["stack"],
+                                      "intermediate_tasks": ["zoo:nope"]}))
+    with pytest.raises(AdaptxError, match=r"no zoo entry 'nope' in .*zoo \(entries: xnli-stack\)"):
+        pipeline.run_experiment(config, data_dir=trained["data"], out_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def _local_hub(monkeypatch, hub: Path, calls: list):
+    """Stand-ins for huggingface_hub.upload_folder / snapshot_download over a local folder."""
+    import huggingface_hub
+    from huggingface_hub.utils import filter_repo_objects
+
+    def upload_folder(*, repo_id, folder_path, path_in_repo, allow_patterns=None, **kwargs):
+        calls.append(("upload", repo_id, allow_patterns))
+        for path in Path(folder_path).rglob("*"):
+            rel = path.relative_to(folder_path).as_posix()
+            if path.is_file() and list(filter_repo_objects([rel], allow_patterns=allow_patterns)):
+                (hub / repo_id / path_in_repo / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, hub / repo_id / path_in_repo / rel)
+
+    def snapshot_download(repo_id, *, local_dir, allow_patterns=None, revision=None, **kwargs):
+        calls.append(("download", repo_id, allow_patterns))
+        repo = hub / repo_id
+        files = [p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()]
+        for rel in filter_repo_objects(files, allow_patterns=allow_patterns):
+            (Path(local_dir) / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(repo / rel, Path(local_dir) / rel)
+        return local_dir
+
+    monkeypatch.setattr(huggingface_hub, "upload_folder", upload_folder)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+
+
+def test_hub_push_and_pull_round_trip_verifies_before_use(trained, zoo_dir, tmp_path, monkeypatch, capsys):
+    hub, calls = tmp_path / "hub", []
+    _local_hub(monkeypatch, hub, calls)
+    entry = add(trained, "target-xnli-fuse-qqp+sst2-s0", "xnli-fuse-tiny", zoo_dir)
+    assert main(["zoo", "push", "xnli-fuse-tiny", "me/adapters"]) == 0
+    assert tree(hub / "me" / "adapters" / "xnli-fuse-tiny") == tree(entry)
+
+    other = tmp_path / "other-zoo"
+    assert main(["zoo", "pull", "me/adapters", "xnli-fuse-tiny", "--zoo", str(other)]) == 0
+    assert tree(other / "xnli-fuse-tiny") == tree(entry) and problems_of(other) == []
+    assert calls[-1] == ("download", "me/adapters", ["xnli-fuse-tiny/*.safetensors", "xnli-fuse-tiny/*.json"])
+
+    # a pickle on the hub is never downloaded; a modified weight file is refused and nothing lands
+    published = hub / "me" / "adapters" / "xnli-fuse-tiny"
+    (published / "adapter-qqp" / "pytorch_adapter.bin").write_bytes(b"\x80\x02}q\x00.")
+    weights = published / "fusion" / "model_adapter_fusion.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    third = tmp_path / "third-zoo"
+    capsys.readouterr()
+    assert main(["zoo", "pull", "me/adapters", "xnli-fuse-tiny", "--zoo", str(third)]) == 1
+    err = capsys.readouterr().err
+    assert "failed verification; nothing was added" in err and "model_adapter_fusion.safetensors: sha256" in err
+    assert ".bin" not in err  # filtered out by allow_patterns, never written
+    assert sorted(p.name for p in third.iterdir()) == []  # no entry, no index, no leftover temp folder
+    assert main(["zoo", "pull", "me/adapters", "absent", "--zoo", str(third)]) == 1
+    assert "has no zoo entry 'absent'" in capsys.readouterr().err
+
+
+def test_bad_input_gives_clear_errors_and_loses_nothing(trained, zoo_dir, tmp_path, capsys):
+    entry = add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    before, index = tree(entry), (zoo_dir / "index.json").read_text()
+
+    def fails(argv, message):
+        capsys.readouterr()
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert err.startswith("adaptx: error: ") and message in err and "Traceback" not in err, err
+
+    fails(["zoo", "show", "nope"], "no zoo entry 'nope' in")
+    fails(["zoo", "remove", "nope"], "(entries: qqp-tiny-s0)")
+    fails(["zoo", "export", "nope", str(tmp_path / "x")], "no zoo entry 'nope'")
+    fails(["zoo", "add", str(trained["stages"]["intermediate-adapter-sst2-s0"]), "--name", "qqp-tiny-s0"],
+          "zoo entry 'qqp-tiny-s0' already exists")
+    fails(["zoo", "add", str(trained["stages"]["intermediate-adapter-sst2-s0"]), "--name", "bad.name"],
+          "zoo entry name 'bad.name'")
+    fails(["zoo", "add", str(tmp_path / "nowhere"), "--name", "x"], "does not exist; pass a folder like")
+    fails(["zoo", "add", str(trained["run"]), "--name", "x"], "manifest.json: missing")
+
+    running = tmp_path / "stages" / trained["stages"]["target-xnli-none-s0"].name
+    shutil.copytree(trained["stages"]["target-xnli-none-s0"], running)
+    manifest = json.loads((running / "manifest.json").read_text())
+    (running / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    fails(["zoo", "add", str(running), "--name", "x"], "stage status is 'running', not 'done'")
+    (running / "manifest.json").write_text(json.dumps(manifest))
+    (running / "model" / "setup.json").write_text(json.dumps({"strategy": "full-none"}))
+    fails(["zoo", "add", str(running), "--name", "x"], "a 'full-none' stage; the zoo holds adapters")
+    renamed = tmp_path / "stages" / "renamed"
+    running.rename(renamed)
+    fails(["zoo", "add", str(renamed), "--name", "x"], "folder name does not match its manifest")
+
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "mine.txt").write_text("keep")
+    fails(["zoo", "export", "qqp-tiny-s0", str(tmp_path / "full")], "exists and is not empty")
+    assert (tmp_path / "full" / "mine.txt").read_text() == "keep"
+    assert tree(entry) == before and (zoo_dir / "index.json").read_text() == index
+    assert sorted(p.name for p in zoo_dir.iterdir()) == ["index.json", "qqp-tiny-s0"]  # no temp folders left
+
+    assert main(["zoo", "remove", "qqp-tiny-s0"]) == 0
+    assert not entry.exists() and json.loads((zoo_dir / "index.json").read_text())["entries"] == {}
+
+
+def test_every_zoo_command_is_wired():
+    from adaptx.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["zoo", "list", "--task", "xnli"], ["zoo", "show", "a"], ["zoo", "add", "d", "--name", "a"],
+                 ["zoo", "verify"], ["zoo", "remove", "a"], ["zoo", "export", "a", "d"], ["zoo", "push", "a", "r/x"],
+                 ["zoo", "pull", "r/x", "a", "--zoo", "z"]):
+        assert callable(parser.parse_args(argv).func), argv
+
+
+def test_the_repository_zoo_verifies():
+    root = Path(__file__).resolve().parents[1] / "adapter_zoo"
+    checked, found = zoo.verify_zoo(root)
+    assert found == [] and checked == len([p for p in root.iterdir() if p.is_dir()])
