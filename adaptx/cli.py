@@ -135,8 +135,8 @@ def _cmd_data_pull(args) -> int:
     try:
         pull_tasks(args.tasks, args.out, max_rows=args.max_rows)
     except KeyboardInterrupt:
-        print(f"adaptx: interrupted; {args.out} is as it was before the pull (partial downloads discarded)",
-              file=sys.stderr)
+        print(f"adaptx: interrupted; partial downloads were discarded (`adaptx data verify {args.out}` says whether "
+              "the folder is complete; rerun the same command to finish the pull)", file=sys.stderr)
         return 130
     return 0
 
@@ -160,7 +160,8 @@ def _add_data_commands(sub) -> None:
     pull.add_argument("--out", required=True, help="the data folder to write (new, empty, or from an earlier pull)")
     pull.add_argument("--max-rows", type=int, help="at most N labeled rows per file: the split's first N")
     pull.set_defaults(func=_cmd_data_pull)
-    verify = actions.add_parser("verify", help="check a pulled folder against its manifest (missing/changed/extra files)")
+    verify = actions.add_parser("verify", help="check a pulled folder against its manifest "
+                                                "(missing, changed, extra files)")
     verify.add_argument("dir")
     verify.set_defaults(func=_cmd_data_verify)
     data.set_defaults(func=lambda _args: (data.print_help(), 2)[1])

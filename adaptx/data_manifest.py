@@ -11,6 +11,7 @@ mistaken for someone else's data.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +31,11 @@ def file_entry(path: Path, **extra) -> dict:
 
 def write_manifest(folder: Path, files: dict[str, dict], **meta) -> None:
     manifest = {"adaptx_data_manifest": FORMAT_VERSION, **meta, "files": dict(sorted(files.items()))}
-    atomic_write_text(Path(folder) / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    text = json.dumps(manifest, indent=1, ensure_ascii=False)
+    # lists of plain values (row ids, columns) on one line; JSON strings hold no raw line breaks,
+    # so only layout whitespace is touched
+    text = re.sub(r"\[\n\s*([^\[\]{}]*?)\n\s*\]", lambda m: "[" + re.sub(r"\n\s*", " ", m.group(1)) + "]", text)
+    atomic_write_text(Path(folder) / MANIFEST, text + "\n")
 
 
 def read_manifest(folder: Path, name: str = MANIFEST) -> dict | None:

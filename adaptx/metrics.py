@@ -43,3 +43,336 @@ def get_metric(name: str) -> Metric:
         return METRICS[name]
     except KeyError:
         raise AdaptxError(f"unknown metric {name!r}; known metrics: {', '.join(sorted(METRICS))}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# XTREME metrics: tagging (seqeval span F1, token accuracy), extractive QA (SQuAD v1.1 and MLQA
+# F1/EM), retrieval (Tatoeba accuracy, BUCC ratio-margin mining, F1 and threshold). Each follows
+# the reference script named in its comment; tests check them on cases worked out by hand.
+# ---------------------------------------------------------------------------------------------
+
+import re  # noqa: E402 - appended section; the module head stays as it was
+import string  # noqa: E402
+import unicodedata  # noqa: E402
+import warnings  # noqa: E402
+from collections import Counter  # noqa: E402
+from typing import Iterable, Mapping  # noqa: E402
+
+
+def _check_tag_sequences(preds: list, golds: list) -> None:
+    if len(preds) != len(golds):
+        raise AdaptxError(f"metric: {len(preds)} predicted tag sequences for {len(golds)} gold sentences")
+    for i, (p, g) in enumerate(zip(preds, golds)):
+        if isinstance(p, str) or isinstance(g, str):
+            raise AdaptxError(f"metric: sentence {i} must be a list of tags, got a string {str(p)[:40]!r}")
+        if len(p) != len(g):
+            raise AdaptxError(f"metric: sentence {i} has {len(p)} predicted tags for {len(g)} gold words")
+
+
+def _seqeval_f1(preds: list, golds: list) -> float:
+    # seqeval's default (conlleval-style, lenient IOB) mode, as XTREME's evaluate.py uses it; with no
+    # gold and no predicted entity at all F1 is 0.0, seqeval's convention
+    from seqeval.metrics import f1_score
+
+    _check_tag_sequences(preds, golds)
+    return float(f1_score([list(g) for g in golds], [list(p) for p in preds], zero_division=0))
+
+
+def _xtreme_pos_f1(preds: list, golds: list) -> float:
+    # XTREME's evaluate.py scores UD-POS with seqeval F1 too: a UPOS tag is read as prefix + type
+    # ('NOUN' -> 'N' + 'OUN') and runs of one tag form a "span". Only for comparison with published
+    # POS numbers; token_accuracy is the meaningful metric.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "NOUN seems not to be NE tag", once per tag
+        return _seqeval_f1(preds, golds)
+
+
+def _token_accuracy(preds: list, golds: list) -> float:
+    # micro over words: resampling sentences changes the weights, so there is no per-sentence
+    # decomposition whose mean equals this (per_example stays None)
+    _check_tag_sequences(preds, golds)
+    total = sum(len(g) for g in golds)
+    correct = sum(p == g for ps, gs in zip(preds, golds) for p, g in zip(ps, gs))
+    return correct / total if total else 0.0
+
+
+# --- extractive QA: SQuAD v1.1 (evaluate-v1.1.py) and MLQA (mlqa_evaluation_v1.py) --------------
+
+# MLQA's article patterns, applied after lowercasing and punctuation removal. Arabic: the reference
+# pattern '\sال^|ال' can only ever match its second branch, so every 'ال' becomes a space, also
+# inside words ('مال' -> 'م'); kept as the reference does it.
+_MLQA_ARTICLES = {
+    "en": r"\b(a|an|the)\b",
+    "es": r"\b(un|una|unos|unas|el|la|los|las)\b",
+    "vi": r"\b(của|là|cái|chiếc|những)\b",
+    "de": r"\b(ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b",
+    "ar": r"ال",
+    "hi": None,  # no articles
+    "zh": None,
+}
+MLQA_LANGUAGES = tuple(_MLQA_ARTICLES)
+_CJK = re.compile(r"[\u4e00-\u9fa5]")  # the reference's range for mixed segmentation
+_ASCII_PUNCT = frozenset(string.punctuation)
+
+
+def _is_unicode_punct(ch: str) -> bool:
+    # MLQA: every character of a Unicode category P*, plus ASCII string.punctuation (which adds the
+    # symbols $+<=>^`|~ of category S)
+    return ch in _ASCII_PUNCT or unicodedata.category(ch).startswith("P")
+
+
+def _mixed_segmentation(text: str) -> list[str]:
+    # MLQA zh: each CJK character (or punctuation mark) is a token; other runs split on whitespace
+    tokens, run = [], ""
+    for ch in text:
+        if _CJK.match(ch) or _is_unicode_punct(ch):
+            tokens.extend(run.split())
+            run = ""
+            tokens.append(ch)
+        else:
+            run += ch
+    tokens.extend(run.split())
+    return tokens
+
+
+def normalize_answer(text: str, lang: str | None = None) -> str:
+    """SQuAD v1.1 normalisation (lang=None) or MLQA's for one of MLQA_LANGUAGES: lowercase, remove
+    punctuation, remove articles, then rejoin the whitespace tokens (zh: mixed segmentation)."""
+    text = text.lower()
+    if lang is None:
+        text = "".join(ch for ch in text if ch not in _ASCII_PUNCT)
+        return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+    if lang not in _MLQA_ARTICLES:
+        raise AdaptxError(f"MLQA answer normalisation has no language {lang!r}; "
+                          f"it knows {', '.join(MLQA_LANGUAGES)} (use the SQuAD metrics for other languages)")
+    text = "".join(ch for ch in text if not _is_unicode_punct(ch))
+    if _MLQA_ARTICLES[lang]:
+        text = re.sub(_MLQA_ARTICLES[lang], " ", text)
+    tokens = _mixed_segmentation(text) if lang == "zh" else text.split()
+    return " ".join(t for t in tokens if t.strip())
+
+
+def qa_f1(prediction: str, gold: str, lang: str | None = None) -> float:
+    """Bag-of-tokens F1 of one prediction against one gold answer (0 when nothing is shared,
+    including an empty prediction against an empty gold: the reference's behaviour)."""
+    pred_tokens = normalize_answer(prediction, lang).split()
+    gold_tokens = normalize_answer(gold, lang).split()
+    same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred_tokens), same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def qa_exact_match(prediction: str, gold: str, lang: str | None = None) -> float:
+    return float(normalize_answer(prediction, lang) == normalize_answer(gold, lang))
+
+
+def _qa_per_question(score: Callable[[str, str, str | None], float], lang: str | None):
+    def per_question(preds: list, golds: list) -> np.ndarray:
+        if len(preds) != len(golds):
+            raise AdaptxError(f"metric: {len(preds)} predicted answers for {len(golds)} questions")
+        out = np.empty(len(preds), dtype=np.float64)
+        for i, (pred, answers) in enumerate(zip(preds, golds)):
+            if not isinstance(pred, str):
+                raise AdaptxError(f"metric: prediction {i} is {type(pred).__name__}, expected the answer text")
+            if isinstance(answers, str) or not answers:
+                raise AdaptxError(f"metric: question {i} needs a non-empty list of gold answer texts, got "
+                                  f"{answers!r} (unanswerable or unlabeled questions have no SQuAD v1.1 score)")
+            out[i] = max(score(pred, gold, lang) for gold in answers)  # best over the gold answers
+        return out
+
+    return per_question
+
+
+def qa_metric(measure: str, lang: str | None = None) -> Metric:
+    """'f1' or 'em'; lang None = SQuAD v1.1 (XQuAD, TyDiQA-GoldP, SQuAD), else MLQA's normalisation
+    for that language (the answer's language: the context language). Named 'squad_f1' or 'mlqa_f1:de'."""
+    score = {"f1": qa_f1, "em": qa_exact_match}[measure]
+    per_question = _qa_per_question(score, lang)
+
+    def compute(preds: list, golds: list) -> float:
+        scores = per_question(preds, golds)
+        return float(scores.mean()) if scores.size else 0.0
+
+    name = f"squad_{measure}" if lang is None else f"mlqa_{measure}:{lang}"
+    return Metric(name, compute, per_question)
+
+
+def metric_for_language(name: str, lang: str) -> Metric:
+    """The metric a task names, for one evaluation language: language-aware metrics (mlqa_f1,
+    mlqa_em) resolve to 'mlqa_f1:<lang>'; every other name is the same metric in every language."""
+    if f"{name}:{lang}" in METRICS:
+        return METRICS[f"{name}:{lang}"]
+    if name in ("mlqa_f1", "mlqa_em"):
+        raise AdaptxError(f"metric {name!r} needs one of the MLQA languages {', '.join(MLQA_LANGUAGES)}, got {lang!r}")
+    return get_metric(name)
+
+
+METRICS.update({
+    "seqeval_f1": Metric("seqeval_f1", _seqeval_f1),
+    "token_accuracy": Metric("token_accuracy", _token_accuracy),
+    "xtreme_pos_f1": Metric("xtreme_pos_f1", _xtreme_pos_f1),
+    "squad_f1": qa_metric("f1"),
+    "squad_em": qa_metric("em"),
+    **{f"mlqa_{m}:{lang}": qa_metric(m, lang) for lang in MLQA_LANGUAGES for m in ("f1", "em")},
+})
+
+
+# --- retrieval: Tatoeba (top-1 cosine) and BUCC 2018 (ratio margin, LASER / XTREME) ------------
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows of a against rows of b (float64); an all-zero row has similarity 0 to everything."""
+    a, b = (np.asarray(m, dtype=np.float64) for m in (a, b))
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return a @ b.T
+
+
+def tatoeba_accuracy(similarity: np.ndarray) -> float:
+    """Top-1 accuracy: row i (a query) is right when its most similar column is column i.
+
+    Pass cosine_similarity(src, eng) for source->English; XTREME's evaluate_retrieval.py indexes the
+    source sentences and queries with the English ones, i.e. cosine_similarity(eng, src) (= the
+    transpose). A tie goes to the lowest column index (numpy argmax).
+    """
+    similarity = np.asarray(similarity)
+    if similarity.ndim != 2 or similarity.shape[0] != similarity.shape[1]:
+        raise AdaptxError(f"tatoeba_accuracy: expected a square similarity matrix (n queries x n candidates, "
+                          f"gold on the diagonal), got shape {similarity.shape}")
+    if similarity.shape[0] == 0:
+        return 0.0
+    return float((similarity.argmax(axis=1) == np.arange(similarity.shape[0])).mean())
+
+
+def _knn(rows: Callable[[slice], np.ndarray], n: int, k: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    # the k most similar columns of each row, most similar first; ties: lower column index first
+    sims, idxs = [], []
+    for start in range(0, n, chunk):
+        block = rows(slice(start, start + chunk))
+        order = np.argsort(-block, axis=1, kind="stable")[:, :k]
+        sims.append(np.take_along_axis(block, order, axis=1))
+        idxs.append(order)
+    return np.concatenate(sims), np.concatenate(idxs)
+
+
+BUCC_MODES = ("max", "intersect", "fwd", "bwd")
+
+
+def _mine(fwd: tuple, bwd: tuple, mode: str) -> list[tuple[int, int, float]]:
+    """LASER/XTREME mine_bitext (utils_retrieve.py, mode 'mine', margin 'ratio') on k-NN lists.
+
+    score(x, y) = cos(x, y) / ((mean of x's k NN cosines + mean of y's k NN cosines) / 2), computed
+    for each sentence's k nearest neighbours only; each sentence's best is its highest-scoring one.
+    'max' (XTREME's default, used for its BUCC numbers): pool the forward and backward bests, walk
+    them by descending score and keep a pair when neither side is taken yet (one-to-one).
+    Unlike XTREME, no candidate is dropped at score <= 0 and duplicate sentences are not merged.
+    """
+    if mode not in BUCC_MODES:
+        raise AdaptxError(f"BUCC mining mode {mode!r}; expected one of {', '.join(BUCC_MODES)}")
+    (fwd_sim, fwd_idx), (bwd_sim, bwd_idx) = fwd, bwd
+    fwd_mean, bwd_mean = fwd_sim.mean(axis=1), bwd_sim.mean(axis=1)
+    fwd_scores = fwd_sim / ((fwd_mean[:, None] + bwd_mean[fwd_idx]) / 2)
+    bwd_scores = bwd_sim / ((bwd_mean[:, None] + fwd_mean[bwd_idx]) / 2)
+    src_rows, tgt_rows = np.arange(len(fwd_idx)), np.arange(len(bwd_idx))
+    fwd_best = fwd_idx[src_rows, fwd_scores.argmax(axis=1)]
+    bwd_best = bwd_idx[tgt_rows, bwd_scores.argmax(axis=1)]
+    fwd_top, bwd_top = fwd_scores.max(axis=1), bwd_scores.max(axis=1)
+    if mode == "fwd":
+        return [(int(i), int(j), float(s)) for i, j, s in zip(src_rows, fwd_best, fwd_top)]
+    if mode == "bwd":
+        return [(int(i), int(j), float(s)) for i, j, s in zip(bwd_best, tgt_rows, bwd_top)]
+    if mode == "intersect":
+        return [(int(i), int(j), float(s)) for i, j, s in zip(src_rows, fwd_best, fwd_top) if bwd_best[j] == i]
+    pairs = np.concatenate([np.stack([src_rows, fwd_best], 1), np.stack([bwd_best, tgt_rows], 1)])
+    scores = np.concatenate([fwd_top, bwd_top])
+    seen_src, seen_tgt, out = set(), set(), []
+    for n in np.argsort(-scores, kind="stable"):
+        i, j = int(pairs[n, 0]), int(pairs[n, 1])
+        if i not in seen_src and j not in seen_tgt:
+            seen_src.add(i)
+            seen_tgt.add(j)
+            out.append((i, j, float(scores[n])))
+    return out
+
+
+def bucc_candidates(similarity: np.ndarray, k: int = 4, mode: str = "max") -> list[tuple[int, int, float]]:
+    """Mined (source index, target index, margin score) pairs from a full cosine matrix (sources x targets)."""
+    s = np.asarray(similarity, dtype=np.float64)
+    if s.ndim != 2 or 0 in s.shape:
+        raise AdaptxError(f"bucc_candidates: expected a non-empty sources x targets matrix, got shape {s.shape}")
+    fwd = _knn(lambda rows: s[rows], s.shape[0], min(k, s.shape[1]), max(1, s.shape[0]))
+    bwd = _knn(lambda cols: s[:, cols].T, s.shape[1], min(k, s.shape[0]), max(1, s.shape[1]))
+    return _mine(fwd, bwd, mode)
+
+
+def bucc_candidates_from_embeddings(src: np.ndarray, tgt: np.ndarray, k: int = 4, mode: str = "max",
+                                    chunk_size: int = 1024) -> list[tuple[int, int, float]]:
+    """As bucc_candidates, from sentence embeddings, never holding the whole matrix (blocks of rows)."""
+    x, y = (np.asarray(m, dtype=np.float32) for m in (src, tgt))
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or 0 in (len(x), len(y)):
+        raise AdaptxError(f"bucc_candidates_from_embeddings: expected two non-empty matrices with the same "
+                          f"width, got {x.shape} and {y.shape}")
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    y = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
+    fwd = _knn(lambda rows: x[rows] @ y.T, len(x), min(k, len(y)), chunk_size)
+    bwd = _knn(lambda rows: y[rows] @ x.T, len(y), min(k, len(x)), chunk_size)
+    return _mine(fwd, bwd, mode)
+
+
+def _candidate_scores(candidates) -> dict:
+    # (src, tgt, score) triples or {(src, tgt): score}; a pair seen twice keeps its best score (XTREME)
+    items = candidates.items() if isinstance(candidates, Mapping) else (((s, t), c) for s, t, c in candidates)
+    scores: dict = {}
+    for pair, score in items:
+        scores[pair] = max(float(score), scores.get(pair, float("-inf")))
+    return scores
+
+
+def _prf(n_correct: int, n_predicted: int, n_gold: int) -> float:
+    if n_correct == 0:
+        return 0.0
+    precision, recall = n_correct / n_predicted, n_correct / n_gold
+    return 2 * precision * recall / (precision + recall)
+
+
+def bucc_f1(candidates: Iterable | Mapping, gold_pairs: Iterable[tuple], threshold: float) -> float:
+    """F1 of the candidate pairs scoring >= threshold against the gold pairs (XTREME's bucc_extract
+    keeps score >= threshold). Pairs are compared as given: map indices to sentence ids first."""
+    gold = set(map(tuple, gold_pairs))
+    if not gold:
+        raise AdaptxError("bucc_f1: no gold pairs to score against")
+    predicted = {pair for pair, score in _candidate_scores(candidates).items() if score >= threshold}
+    return _prf(len(predicted & gold), len(predicted), len(gold))
+
+
+def best_bucc_threshold(candidates: Iterable | Mapping, gold_pairs: Iterable[tuple]) -> float:
+    """The F1-optimal score threshold on these (dev) gold pairs; apply it to test with bucc_f1.
+
+    As XTREME's bucc_optimize: walk candidates by descending score, and where F1 improves put the
+    threshold halfway to the next lower score. Unlike it, candidates with equal scores are taken
+    together (a threshold cannot separate them), the lowest score itself is used when it is the best
+    cut (XTREME indexes past the end there), and the highest threshold wins ties in F1. With no
+    correct candidate at all it returns a value above every score (extract nothing).
+    """
+    gold = set(map(tuple, gold_pairs))
+    scores = _candidate_scores(candidates)
+    if not gold or not scores:
+        raise AdaptxError(f"best_bucc_threshold: needs gold pairs and candidates (got {len(gold)} and {len(scores)})")
+    values = sorted(set(scores.values()), reverse=True)
+    correct_at: Counter = Counter()
+    count_at: Counter = Counter(scores.values())
+    for pair, score in scores.items():
+        correct_at[score] += pair in gold
+    best_f1, threshold = 0.0, float(np.nextafter(values[0], np.inf))
+    n_correct = n_predicted = 0
+    for i, value in enumerate(values):
+        n_correct += correct_at[value]
+        n_predicted += count_at[value]
+        f1 = _prf(n_correct, n_predicted, len(gold))
+        if f1 > best_f1:
+            best_f1 = f1
+            lower = values[i + 1] if i + 1 < len(values) else value
+            middle = (value + lower) / 2
+            threshold = middle if middle > lower else value  # adjacent floats: the midpoint rounds down
+    return threshold

@@ -172,13 +172,13 @@ def load_encoder(source: str, dtype: str = "fp32"):
         state = torch.get_rng_state()
         torch.manual_seed(0)  # the same random model every time: stages and their hashes stay reproducible
         try:
-            try:
-                model = AutoModel.from_config(config, add_pooling_layer=False)
+            try:  # built directly in its dtype: no transient fp32 copy inflating peak memory
+                model = AutoModel.from_config(config, add_pooling_layer=False, dtype=torch_dtype)
             except TypeError:
-                model = AutoModel.from_config(config)
+                model = AutoModel.from_config(config, dtype=torch_dtype)
         finally:
             torch.set_rng_state(state)
-        return model.to(torch_dtype)
+        return model
     try:
         return AutoModel.from_pretrained(source, dtype=torch_dtype, add_pooling_layer=False)
     except TypeError:  # architectures without a pooler take no add_pooling_layer

@@ -113,7 +113,8 @@ def _earlier_pull(out: Path) -> tuple[dict[str, dict], list]:
             keep[name] = match
     if others or changed:
         listed = ", ".join((others + changed)[:5]) + (" ..." if len(others) + len(changed) > 5 else "")
-        what = "files that no `adaptx data pull` wrote" if others else "files changed since `adaptx data pull` wrote them"
+        what = ("files that no `adaptx data pull` wrote" if others
+                else "files changed since `adaptx data pull` wrote them")
         raise AdaptxError(f"--out {out} holds {what} ({listed}); nothing was changed. Pull into a new or empty folder, "
                           "or into one that an earlier pull made and nobody edited")
     return keep, manifest.get("pulls", []) or interrupted.get("pulls", [])
@@ -164,7 +165,8 @@ def _check_schema(ds, item: FilePlan) -> list[str] | None:
                           f"found {ds.column_names}. The dataset's schema changed: update the task registry's hub spec")
     for col in (col_a, col_b):
         feature = ds.features[col] if col is not None else None
-        if feature is not None and not (isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")):
+        text = isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")
+        if feature is not None and not text:
             raise AdaptxError(f"{item.where}: column {col!r} is {feature}, expected text (Value('string'))")
     feature = ds.features[col_label]
     if isinstance(feature, datasets.ClassLabel):
@@ -281,7 +283,8 @@ def pull_tasks(task_names: list[str], out: str | Path, max_rows: int | None = No
         for k, (name, item) in enumerate(plan.items(), start=1):
             new[name] = _pull_file(item, staging, revisions[item.hub.dataset], max_rows)
             src = new[name]["source"]
-            notes = [f"{src['unlabeled_rows_left_out']} unlabeled rows left out"] if src["unlabeled_rows_left_out"] else []
+            notes = [f"{src['unlabeled_rows_left_out']} unlabeled rows left out"] if src["unlabeled_rows_left_out"] \
+                else []
             if src["text_fields_cleaned"]:
                 notes.append(f"{src['text_fields_cleaned']} text fields had tabs or line breaks replaced by spaces")
             log(f"[{k}/{len(plan)}] {name}: {new[name]['rows']} rows from {item.where}"

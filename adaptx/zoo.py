@@ -136,6 +136,14 @@ def card_problems(card: dict, where: Path) -> list[str]:
             problems += [f"{where}: field {key}.{k} is missing" for k in inner if k not in card[key]]
     if problems:
         return problems
+    try:
+        return _consistency_problems(card, where)
+    except (AttributeError, KeyError, TypeError) as exc:  # a hand-made or hostile card: never a traceback
+        return [f"{where}: malformed ({type(exc).__name__}: {exc})"]
+
+
+def _consistency_problems(card: dict, where: Path) -> list[str]:
+    problems = []
     if card["format"] != ENTRY_FORMAT:
         problems.append(f"{where}: format {card['format']!r}; this adaptx reads {ENTRY_FORMAT!r}")
     if KINDS.get(card["strategy"]) != card["kind"]:
@@ -148,6 +156,10 @@ def card_problems(card: dict, where: Path) -> list[str]:
         missing = [k for k in required if not isinstance(part, dict) or k not in part]
         if missing:
             problems.append(f"{where}: field {label} lacks {', '.join(missing)}")
+        elif "/" in part["folder"] or part["folder"] in (".", "..") or not (
+                part["weights"].startswith(part["folder"] + "/")):
+            problems.append(f"{where}: {label}.folder {part['folder']!r} must be a folder of the entry that holds "
+                            "its weights")
         elif files.get(part["weights"]) != part["sha256"]:
             problems.append(f"{where}: {label}.sha256 does not match files[{part['weights']!r}]")
     if card["strategy"] != "fuse" and not card["adapter"]:
@@ -276,6 +288,14 @@ def _write_index(zoo: Path, entries: dict) -> None:
     atomic_write_text(zoo / INDEX_FILE, text + "\n")
 
 
+def _move_into_place(tmp_entry: Path, entry: Path) -> None:
+    try:
+        tmp_entry.rename(entry)
+    except OSError as exc:
+        raise AdaptxError(f"cannot move the new entry into {entry}: {exc.strerror or exc} "
+                          "(was it added at the same time by someone else?)") from exc
+
+
 def _entry_dirs(zoo: Path) -> list[Path]:
     """Entry folders (hidden folders are temporary work of add/pull/remove)."""
     return sorted(p for p in zoo.iterdir() if p.is_dir() and not p.name.startswith(".")) if zoo.is_dir() else []
@@ -285,6 +305,11 @@ def _entry_dirs(zoo: Path) -> list[Path]:
 def list_entries(zoo: Path, task: str | None = None, base: str | None = None) -> list[tuple[str, dict]]:
     """(name, index record) from the index alone; base matches the id, family or fingerprint (prefix)."""
     entries = load_index(zoo)["entries"]
+    keys = ("task", "kind", "strategy", "version", "members", "base_id", "base_fingerprint", "en_dev", "created_at")
+    for name, record in entries.items():
+        if not isinstance(record, dict) or any(k not in record for k in keys):
+            raise AdaptxError(f"{zoo / INDEX_FILE}: the record of {name!r} is incomplete; run "
+                              "`adaptx zoo verify --rebuild-index`")
 
     def base_matches(record: dict) -> bool:
         fingerprint = record["base_fingerprint"]
@@ -297,10 +322,12 @@ def list_entries(zoo: Path, task: str | None = None, base: str | None = None) ->
 
 def format_entries(rows: list[tuple[str, dict]], zoo: Path) -> str:
     if not rows:
-        unindexed = [p.name for p in _entry_dirs(zoo) if p.name not in load_index(zoo)["entries"]]
+        indexed = load_index(zoo)["entries"]
+        unindexed = [p.name for p in _entry_dirs(zoo) if p.name not in indexed]
         hint = (f" ({len(unindexed)} folders not in {INDEX_FILE}: run `adaptx zoo verify --rebuild-index`)"
                 if unindexed else "")
-        return f"no zoo entries in {zoo}{hint}"
+        found = f" match ({len(indexed)} in {zoo})" if indexed else f" in {zoo}"
+        return f"no zoo entries{found}{hint}"
     lines = ["| name | version | kind | task | members | base | en dev | created |",
              "|---|---|---|---|---|---|---:|---|"]
     for name, r in rows:
@@ -407,7 +434,11 @@ def _member_folders(stage_dir: Path, manifest: dict, setup: dict, zoo: Path) -> 
     for name in setup["frozen_adapters"]:
         zoo_source = recipe.get("zoo", {}).get(name)
         if zoo_source:  # published before: take the same bytes from this zoo, checked against the recipe
-            entry, card = _require_entry(zoo, zoo_source["entry"])
+            try:
+                entry, card = _require_entry(zoo, zoo_source["entry"])
+            except AdaptxError as exc:
+                raise AdaptxError(f"{stage_dir}: was trained on zoo entry {zoo_source['entry']!r}; publish it to "
+                                  f"the zoo that holds that entry (--zoo): {exc}") from exc
             folder = entry / card["adapter"]["folder"]
             if {k: v for k, v in card["files"].items() if k.startswith(card["adapter"]["folder"] + "/")} != (
                     zoo_source["files"]):
@@ -542,12 +573,16 @@ def add_entry(zoo: Path, stage_dir: str | Path, name: str, version: str = "1") -
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, tmp / rel)
         files = {rel: sha256_file(tmp / rel) for rel in sources}  # the copied bytes are what gets verified later
-        card = _make_card(name, version, stage_dir, manifest, metrics, setup, members, files)
+        try:
+            card = _make_card(name, version, stage_dir, manifest, metrics, setup, members, files)
+        except KeyError as exc:  # a stage folder from an older adaptx, or edited by hand
+            raise AdaptxError(f"{stage_dir}: its manifest.json, metrics.json or setup.json lacks {exc}; run the "
+                              "stage again with this adaptx before publishing it") from exc
         atomic_write_text(tmp / CARD_FILE, json.dumps(card, indent=1) + "\n")
         problems = card_problems(card, tmp / CARD_FILE) + file_problems(tmp, card)
         if problems:
             raise AdaptxError(f"{stage_dir}: cannot publish:\n  - " + "\n  - ".join(problems))
-        tmp.rename(zoo / name)
+        _move_into_place(tmp, zoo / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
@@ -627,14 +662,22 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
 
 
 # -- the Hugging Face hub ----------------------------------------------------------------
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def push_entry(zoo: Path, name: str, repo_id: str, revision: str | None = None) -> None:
     """Upload a verified entry to `repo_id` under `<name>/` (a hub repo can hold a whole zoo)."""
     import huggingface_hub
 
     entry, card = _require_entry(zoo, name)
     message = f"adaptx zoo: {name} {card['version']} ({card['kind']}, {card['task']})"
-    huggingface_hub.upload_folder(repo_id=repo_id, folder_path=str(entry), path_in_repo=name, revision=revision,
-                                  commit_message=message, allow_patterns=[f"*{s}" for s in ALLOWED_SUFFIXES])
+    try:
+        huggingface_hub.upload_folder(repo_id=repo_id, folder_path=str(entry), path_in_repo=name, revision=revision,
+                                      commit_message=message, allow_patterns=[f"*{s}" for s in ALLOWED_SUFFIXES])
+    except (OSError, ValueError) as exc:  # the hub's HTTP and offline errors derive from these
+        raise AdaptxError(f"cannot push {name!r} to the hub repo {repo_id}: {_first_line(exc)} (logged in with "
+                          "write access? `huggingface-cli login` or HF_TOKEN)") from exc
 
 
 def pull_entry(zoo: Path, repo_id: str, name: str, revision: str | None = None) -> Path:
@@ -651,8 +694,12 @@ def pull_entry(zoo: Path, repo_id: str, name: str, revision: str | None = None) 
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         # only JSON and safetensors are ever downloaded: a pickle in the repo never reaches this disk
-        huggingface_hub.snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(tmp),
-                                          allow_patterns=[f"{name}/*{s}" for s in ALLOWED_SUFFIXES])
+        try:
+            huggingface_hub.snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(tmp),
+                                              allow_patterns=[f"{name}/*{s}" for s in ALLOWED_SUFFIXES])
+        except (OSError, ValueError) as exc:  # the hub's HTTP and offline errors derive from these
+            raise AdaptxError(f"cannot download {name!r} from the hub repo {repo_id}: {_first_line(exc)} "
+                              "(online? is the repo id right?)") from exc
         entry = tmp / name
         if not (entry / CARD_FILE).is_file():
             raise AdaptxError(f"{repo_id}: has no zoo entry {name!r} (no {name}/{CARD_FILE} at revision "
@@ -661,7 +708,7 @@ def pull_entry(zoo: Path, repo_id: str, name: str, revision: str | None = None) 
         if problems:
             raise AdaptxError(f"{repo_id}: entry {name!r} failed verification; nothing was added to {zoo}:\n  - "
                               + "\n  - ".join(problems))
-        entry.rename(zoo / name)
+        _move_into_place(entry, zoo / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})

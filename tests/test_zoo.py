@@ -168,6 +168,12 @@ def _pickle_named_safetensors(entry):
     (entry / "card.json").write_text(json.dumps(card))
 
 
+def _point_adapter_outside(entry):
+    card = json.loads((entry / "card.json").read_text())
+    card["adapter"]["folder"] = ".."
+    (entry / "card.json").write_text(json.dumps(card))
+
+
 @pytest.mark.parametrize("damage, expected", [
     (_flip_a_byte, r"adapter.safetensors: sha256 \w+… does not match the card"),
     (lambda e: (e / "adapter-qqp" / "pytorch_adapter.bin").write_bytes(b"\x80\x02}q\x00."),
@@ -178,6 +184,7 @@ def _pickle_named_safetensors(entry):
     (lambda e: (e / "head.safetensors").unlink(), r"head.safetensors: listed in the card but missing"),
     (_drop_card_field, r"card.json: field 'seed' is missing"),
     (_pickle_named_safetensors, r"extra.safetensors: not a safetensors file"),
+    (_point_adapter_outside, r"adapter.folder '..' must be a folder of the entry"),
 ])
 def test_verify_catches_damage_and_resolution_refuses_it(trained, zoo_dir, damage, expected, capsys):
     entry = add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
@@ -363,6 +370,18 @@ def test_hub_push_and_pull_round_trip_verifies_before_use(trained, zoo_dir, tmp_
     assert sorted(p.name for p in third.iterdir()) == []  # no entry, no index, no leftover temp folder
     assert main(["zoo", "pull", "me/adapters", "absent", "--zoo", str(third)]) == 1
     assert "has no zoo entry 'absent'" in capsys.readouterr().err
+
+
+def test_an_unreachable_hub_is_a_clear_error(trained, zoo_dir, monkeypatch, capsys):
+    """The real huggingface_hub functions, offline (conftest sets HF_HUB_OFFLINE=1)."""
+    add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    before = tree(zoo_dir)
+    capsys.readouterr()
+    assert main(["zoo", "push", "qqp-tiny-s0", "me/adapters"]) == 1
+    assert "adaptx: error: cannot push 'qqp-tiny-s0' to the hub repo me/adapters" in capsys.readouterr().err
+    assert main(["zoo", "pull", "me/adapters", "other"]) == 1
+    assert "adaptx: error: cannot download 'other' from the hub repo me/adapters" in capsys.readouterr().err
+    assert tree(zoo_dir) == before and sorted(p.name for p in zoo_dir.iterdir()) == ["index.json", "qqp-tiny-s0"]
 
 
 def test_bad_input_gives_clear_errors_and_loses_nothing(trained, zoo_dir, tmp_path, capsys):
