@@ -111,7 +111,7 @@ class ExperimentConfig:
     allow_random_base: bool = False  # random:<arch> base models are for benchmarks and tests only
     gradient_checkpointing: bool = False
     intermediate_tasks: list[str] = field(default_factory=list)
-    target_task: str = "xnli"
+    target_task: str | list[str] = "xnli"  # one target task, or a list (one run, an XTREME summary)
     languages: list[str] | None = None  # null: every language of the target task
     strategies: list[str] = field(default_factory=lambda: list(STRATEGIES))
     max_seq_length: int = 128
@@ -133,6 +133,10 @@ class ExperimentConfig:
         """
         value = getattr(self.train, f"lr_{kind}")
         return value if value is not None else defaults[f"lr_{kind}"]
+
+    @property
+    def targets(self) -> list[str]:
+        return [self.target_task] if isinstance(self.target_task, str) else list(self.target_task)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -218,10 +222,14 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
     if not cfg.strategies:
         fail("strategies", f"empty; list at least one of {', '.join(STRATEGIES)}")
     unique("strategies", cfg.strategies)
-    target = cfg.target_task
-    if target not in TASKS or TASKS[target].role != "target":
-        allowed = sorted(n for n, t in TASKS.items() if t.role == "target")
-        fail("target_task", f"unknown target task {target!r}; allowed: {', '.join(allowed)}")
+    if not isinstance(cfg.target_task, (str, list)) or not cfg.targets:
+        fail("target_task", "expected a task name or a non-empty list of task names")
+    allowed = sorted(n for n, t in TASKS.items() if t.role == "target")
+    for i, target in enumerate(cfg.targets):
+        key = "target_task" if isinstance(cfg.target_task, str) else f"target_task[{i}]"
+        if not isinstance(target, str) or target not in allowed:
+            fail(key, f"unknown target task {target!r}; allowed: {', '.join(allowed)}")
+    unique("target_task", cfg.targets)
     intermediates = sorted(n for n, t in TASKS.items() if t.role == "intermediate")
     from .zoo import NAME_RE, ZOO_PREFIX, is_zoo_ref, zoo_ref_name
 
@@ -245,13 +253,14 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
     if "fuse" in cfg.strategies and fused < 2:
         fail("intermediate_tasks", "strategy 'fuse' needs at least two adapters to fuse: list two intermediate "
              "tasks, or one with fusion.include_target_adapter: true")
-    task = get_task(target)
+    known = list(dict.fromkeys(lang for target in cfg.targets for lang in get_task(target).languages))
+    names = " or ".join(cfg.targets)
     if cfg.languages is not None:
         if not cfg.languages:
-            fail("languages", f"empty list; use null for every language of {target} ({', '.join(task.languages)})")
+            fail("languages", f"empty list; use null for every language of {names} ({', '.join(known)})")
         for i, lang in enumerate(cfg.languages):
-            if lang not in task.languages:
-                fail(f"languages[{i}]", f"{target} has no language {lang!r}; allowed: {', '.join(task.languages)}")
+            if lang not in known:
+                fail(f"languages[{i}]", f"{names} has no language {lang!r}; allowed: {', '.join(known)}")
         unique("languages", cfg.languages)
     if not cfg.seeds:
         fail("seeds", "empty; give at least one seed")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +30,29 @@ class Example:
     label: int
 
 
+@dataclass(frozen=True)
+class SentencePair:
+    """A retrieval example (Tatoeba): a sentence and its English translation."""
+
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
+class MiningSource:
+    """A BUCC source sentence and the id of its gold English partner (None: it has none)."""
+
+    id: str
+    sentence: str
+    gold: str | None
+
+
 @dataclass
 class LoadedSplit:
-    examples: list[Example]
+    examples: list  # Example (classification), TaggedSentence, QAExample, SentencePair or MiningSource
     origin: str  # the file, or the hub dataset, config and split
-    digest: str  # sha256 of the file, or the datasets library's fingerprint of the hub split
+    digest: str  # sha256 of the file(s), or the datasets library's fingerprint of the hub split
+    context: dict = field(default_factory=dict)  # what all examples share (BUCC: the English sentences)
 
 
 def label_index(task: Task, raw, where: str) -> int:
@@ -89,12 +107,48 @@ def _rows_json(path: Path):
         yield i, record, None
 
 
-def _read_local(task: Task, spec, path: Path) -> list[Example]:
+def _check_exists(task: Task, path: Path) -> None:
     if not path.is_file():
         raise AdaptxError(
             f"missing data file {path} for task {task.name!r}; expected the layout of shared/data "
             f"(see README, 'Local data layout'), or set data.source: hub"
         )
+
+
+def _read_other_format(task: Task, spec, path: Path, data_dir: Path) -> tuple[list, dict]:
+    """Tagging, QA and retrieval files (adaptx.readers): (examples, shared context)."""
+    from . import readers
+
+    extra = [data_dir / name for name in spec.extra]
+    for file in extra:
+        _check_exists(task, file)
+    if spec.format == "conllu":
+        return readers.read_conllu(path, allowed_tags=task.labels), {}
+    if spec.format == "udpos_tsv":
+        return readers.read_xtreme_udpos(path, allowed_tags=task.labels), {}
+    if spec.format == "panx_tsv":
+        return readers.read_panx(path, allowed_tags=task.labels), {}
+    if spec.format == "squad_json":
+        # TyDiQA's English train file repeats ids (XTREME kept only their last part): renamed, counted
+        return readers.read_squad_json(path, rename_duplicate_ids=True), {}
+    if spec.format == "tatoeba":
+        sources, targets = readers.read_tatoeba(path, extra[0])
+        return [SentencePair(a, b) for a, b in zip(sources, targets)], {}
+    if spec.format == "bucc":
+        data = readers.read_bucc(path, extra[0], extra[1])
+        return _mining_sources(data), {"targets": list(zip(data.tgt_ids, data.tgt_sentences))}
+    raise AdaptxError(f"task {task.name!r}: unknown local file format {spec.format!r}")
+
+
+def _mining_sources(data) -> list[MiningSource]:
+    partner = {src: tgt for src, tgt in data.gold}
+    return [MiningSource(i, text, partner.get(i)) for i, text in zip(data.src_ids, data.src_sentences)]
+
+
+def _read_local(task: Task, spec, path: Path, data_dir: Path | None = None) -> tuple[list, dict]:
+    _check_exists(task, path)
+    if spec.format not in ("tsv", "tsv_header", "json_records"):
+        return _read_other_format(task, spec, path, Path(data_dir or path.parent))
     col_a, col_b, col_label = spec.columns
     examples: list[Example] = []
     try:
@@ -119,10 +173,29 @@ def _read_local(task: Task, spec, path: Path) -> list[Example]:
         raise AdaptxError(f"{path}: not valid JSON: {exc}") from exc
     except OSError as exc:
         raise AdaptxError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return examples
+    return examples, {}
 
 
-def _read_hub(task: Task, spec, lang: str) -> tuple[list[Example], str]:
+def _read_hub_other(task: Task, ds, lang: str, where: str) -> tuple[list, dict]:
+    """Tagging, QA and retrieval rows in the hub's own schemas (adaptx.readers)."""
+    from . import readers
+
+    if task.kind == "tagging":
+        return readers.tagged_sentences_from_hub(ds, "pos_tags" if "pos_tags" in ds.column_names else "ner_tags",
+                                                 where=where), {}
+    if task.kind == "qa":
+        names = task.params.get("hub_language_filter")
+        rows = ds if not names else (r for r in ds if str(r["id"]).startswith(f"{names[lang]}-"))
+        examples, _realigned = readers.qa_examples_from_hub(rows, where)
+        return examples, {}
+    if task.params.get("mining"):
+        data = readers.bucc_from_hub(ds, where)
+        return _mining_sources(data), {"targets": list(zip(data.tgt_ids, data.tgt_sentences))}
+    sources, targets = readers.tatoeba_from_hub(ds, where)
+    return [SentencePair(a, b) for a, b in zip(sources, targets)], {}
+
+
+def _read_hub(task: Task, spec, lang: str) -> tuple[list, str, dict]:
     import datasets
 
     config = spec.config.format(lang=lang) if spec.config else None
@@ -134,8 +207,12 @@ def _read_hub(task: Task, spec, lang: str) -> tuple[list[Example], str]:
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} "
             "(offline? use data.source: local with --data-dir)"
         ) from exc
-    col_a, col_b, col_label = spec.columns
     where = f"hub dataset {spec.dataset} ({config}, {spec.split})"
+    digest = f"datasets-fingerprint:{getattr(ds, '_fingerprint', None)}"
+    if task.kind != "classification":
+        examples, context = _read_hub_other(task, ds, lang, where)
+        return examples, digest, context
+    col_a, col_b, col_label = spec.columns
     missing = [c for c in spec.columns if c is not None and c not in ds.column_names]
     if missing:
         raise AdaptxError(f"{where}: expected columns {missing}, found {ds.column_names}")
@@ -144,7 +221,7 @@ def _read_hub(task: Task, spec, lang: str) -> tuple[list[Example], str]:
         here = f"{where}, row {i}"
         text_b = None if col_b is None else _text(row[col_b], col_b, here)
         examples.append(Example(_text(row[col_a], col_a, here), text_b, label_index(task, row[col_label], here)))
-    return examples, f"datasets-fingerprint:{getattr(ds, '_fingerprint', None)}"
+    return examples, digest, {}
 
 
 def load_split(task: Task, split: str, lang: str = "en", source: str = "local",
@@ -161,14 +238,16 @@ def load_split(task: Task, split: str, lang: str = "en", source: str = "local",
                               "to a folder in the local layout (make one with `adaptx data pull TASK... --out DIR`); "
                               "only configs/quickstart.yaml has its rows built in (data.dir: builtin:quickstart)")
         path = Path(data_dir) / spec.path.format(lang=lang)
-        examples = _read_local(task, spec, path)
-        origin, digest = str(path), file_digest(path)
+        examples, context = _read_local(task, spec, path, Path(data_dir))
+        files = [path, *(Path(data_dir) / name for name in spec.extra)]
+        origin = str(path) if not spec.extra else " + ".join(map(str, files))
+        digest = "+".join(file_digest(f) for f in files)
     else:
-        examples, digest = _read_hub(task, spec, lang)
+        examples, digest, context = _read_hub(task, spec, lang)
         origin = f"{spec.dataset} ({spec.config.format(lang=lang) if spec.config else None}, {spec.split})"
     if not examples:
         raise AdaptxError(f"{origin}: the {split} split of {task.name!r} ({lang}) is empty")
-    return LoadedSplit(examples, origin, digest)
+    return LoadedSplit(examples, origin, digest, context)
 
 
 def sample_ids(labels: list[int], k: int | None, seed: int, exclude: set[int] | frozenset = frozenset()) -> list[int]:

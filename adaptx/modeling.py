@@ -19,39 +19,20 @@ import torch
 from torch import nn
 
 from .errors import AdaptxError
+from .kinds import get_kind
+from .kinds.classification import ClassificationHead  # noqa: F401 - the classification kind's head, re-exported
 
 SETUP_FILE = "setup.json"
 HEAD_FILE = "head.safetensors"
-
-
-class ClassificationHead(nn.Module):
-    """dropout -> dense -> tanh -> dropout -> linear over the first token or the masked mean."""
-
-    def __init__(self, hidden: int, num_labels: int, pooling: str = "first", dropout: float = 0.1):
-        super().__init__()
-        if pooling not in ("first", "mean"):
-            raise AdaptxError(f"head pooling {pooling!r}; expected 'first' or 'mean'")
-        self.pooling = pooling
-        self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(hidden, hidden)
-        self.out_proj = nn.Linear(hidden, num_labels)
-
-    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        if self.pooling == "first":
-            pooled = hidden[:, 0]
-        else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        x = torch.tanh(self.dense(self.dropout(pooled.float())))
-        return self.out_proj(self.dropout(x))
 
 
 @dataclass
 class Setup:
     """Everything needed to rebuild a trained model exactly."""
 
-    strategy: str  # intermediate | none | stack | fuse | full | full-none | full-intermediate
+    strategy: str  # intermediate | none | stack | fuse | full | full-none | full-intermediate | retrieval
     num_labels: int
+    kind: str = "classification"  # the task kind whose head this model carries
     pooling: str = "first"
     dropout: float = 0.1
     adapter_config: str = "seq_bn"
@@ -69,7 +50,7 @@ class Setup:
 
 
 class TaskModel(nn.Module):
-    def __init__(self, encoder: nn.Module, head: ClassificationHead, setup: Setup, autocast_dtype=None):
+    def __init__(self, encoder: nn.Module, head: nn.Module, setup: Setup, autocast_dtype=None):
         super().__init__()
         self.encoder = encoder
         self.head = head
@@ -172,7 +153,7 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
     adapter_dirs: saved adapters (name -> folder) for `frozen_adapters`.
     """
     hidden = encoder.config.hidden_size
-    head = ClassificationHead(hidden, setup.num_labels, setup.pooling, setup.dropout)
+    head = get_kind(setup.kind).head(hidden, setup.num_labels, setup.pooling, setup.dropout)
     if setup.uses_adapters:
         import adapters
         from adapters.composition import Fuse

@@ -30,14 +30,16 @@ from .data import LoadedSplit, load_split, sample_ids
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import sha256_text
-from .metrics import get_metric
+from .kinds import get_kind
+from .kinds.base import Encoding
+from .metrics import metric_for_language
 from .models import RANDOM_PREFIX
 from .modeling import Setup, build_model, load_model, save_model
 from .packs import resolve_data_dir
 from .report import write_results
 from .runtime import Runtime, make_runtime
 from .tasks import get_task
-from .train import Encoded, TrainJob, encode_examples, predict, train_model
+from .train import TrainJob, predict, train_model
 from .zoo import is_zoo_ref, resolve_zoo_refs, zoo_adapter_name, zoo_recipe
 
 HASH_CHARS = 10  # of the stage hash in folder and file names
@@ -57,6 +59,7 @@ class Stage:
     adapters: dict[str, str] = field(default_factory=dict)
     needs: list[str] = field(default_factory=list)
     evaluate: bool = False  # zero-shot evaluation (target stages the config asks for)
+    trains: bool = True  # False: the task's kind is evaluated straight from the encoder (retrieval)
 
     @property
     def intermediate_label(self) -> str | None:
@@ -64,10 +67,12 @@ class Stage:
 
 
 def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
-    """Intermediate work first, trained once per task and seed and reused by every strategy that
-    needs it; a target adapter that a fusion includes is trained (as strategy `none`) before it."""
+    """Intermediate work first, trained once per task and seed and reused by every target and
+    strategy that needs it; a target adapter that a fusion includes is trained (as strategy `none`)
+    before it. A target whose kind does not train (retrieval) is evaluated straight from the
+    encoder each strategy gives it: the plain base (none), the intermediate adapter (stack), the
+    fully fine-tuned intermediate encoder (full); fuse and full-none do not apply to it."""
     stages: list[Stage] = []
-    target = cfg.target_task
     include_target = cfg.fusion.include_target_adapter
     for seed in cfg.seeds:
         def adapter_stage(task: str) -> str:  # a zoo:NAME adapter comes from the zoo, not from a stage
@@ -76,7 +81,6 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
         def name(task: str) -> str:
             return zoo_adapter_name(task) if is_zoo_ref(task) else task
 
-        none_id = f"target-{target}-none-s{seed}"
         if {"stack", "fuse"} & set(cfg.strategies):
             for task in [t for t in cfg.intermediate_tasks if not is_zoo_ref(t)]:
                 stages.append(Stage(adapter_stage(task), "intermediate-adapter", task, "intermediate", seed))
@@ -84,25 +88,30 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
             for task in cfg.intermediate_tasks:
                 stages.append(Stage(f"intermediate-full-{task}-s{seed}", "intermediate-full", task,
                                     "full-intermediate", seed))
-        if "none" in cfg.strategies or ("fuse" in cfg.strategies and include_target):
-            stages.append(Stage(none_id, "target", target, "none", seed, evaluate="none" in cfg.strategies))
-        for strategy in cfg.strategies:
-            if strategy == "full-none":
-                stages.append(Stage(f"target-{target}-full-none-s{seed}", "target", target, strategy, seed,
-                                    evaluate=True))
-            elif strategy == "fuse":
-                adapters = {name(t): adapter_stage(t) for t in cfg.intermediate_tasks}
-                if include_target:
-                    adapters[target] = none_id
-                fused, labels = list(adapters), [*cfg.intermediate_tasks, target][:len(adapters)]
-                stages.append(Stage(f"target-{target}-fuse-{'+'.join(fused)}-s{seed}", "target", target, "fuse",
-                                    seed, labels, adapters, _stage_sources(adapters.values()), evaluate=True))
-            elif strategy in ("stack", "full"):  # one run per intermediate task
-                for task in cfg.intermediate_tasks:
-                    source = adapter_stage(task) if strategy == "stack" else f"intermediate-full-{task}-s{seed}"
-                    adapters = {name(task): source} if strategy == "stack" else {}
-                    stages.append(Stage(f"target-{target}-{strategy}-{name(task)}-s{seed}", "target", target, strategy,
-                                        seed, [task], adapters, _stage_sources([source]), evaluate=True))
+        for target in cfg.targets:
+            trains = get_kind(get_task(target).kind).trains
+            none_id = f"target-{target}-none-s{seed}"
+            if "none" in cfg.strategies or ("fuse" in cfg.strategies and include_target and trains):
+                stages.append(Stage(none_id, "target", target, "none", seed, evaluate="none" in cfg.strategies,
+                                    trains=trains))
+            for strategy in cfg.strategies:
+                if strategy == "full-none" and trains:
+                    stages.append(Stage(f"target-{target}-full-none-s{seed}", "target", target, strategy, seed,
+                                        evaluate=True))
+                elif strategy == "fuse" and trains:
+                    adapters = {name(t): adapter_stage(t) for t in cfg.intermediate_tasks}
+                    if include_target:
+                        adapters[target] = none_id
+                    fused, labels = list(adapters), [*cfg.intermediate_tasks, target][:len(adapters)]
+                    stages.append(Stage(f"target-{target}-fuse-{'+'.join(fused)}-s{seed}", "target", target, "fuse",
+                                        seed, labels, adapters, _stage_sources(adapters.values()), evaluate=True))
+                elif strategy in ("stack", "full"):  # one run per intermediate task
+                    for task in cfg.intermediate_tasks:
+                        source = adapter_stage(task) if strategy == "stack" else f"intermediate-full-{task}-s{seed}"
+                        adapters = {name(task): source} if strategy == "stack" else {}
+                        stages.append(Stage(f"target-{target}-{strategy}-{name(task)}-s{seed}", "target", target,
+                                            strategy, seed, [task], adapters, _stage_sources([source]),
+                                            evaluate=True, trains=trains))
     return stages
 
 
@@ -131,12 +140,15 @@ class Experiment:
         self.base_identity = self.base.identity()
         self.zoo = resolve_zoo_refs(cfg, self.base_identity)  # zoo:NAME -> (verified adapter folder, card)
         self.pad_id = self.base.tokenizer.pad_token_id
-        self.target = get_task(cfg.target_task)
-        self.metric = get_metric(self.target.metric)
-        self.languages = list(cfg.languages or self.target.languages)
-        self.eval_splits = self._plan_eval_splits()
+        self.targets = [get_task(t) for t in cfg.targets]
+        for target in self.targets:
+            for metric in target.metrics:
+                metric_for_language(metric, target.languages[0])  # an unknown metric fails now
+        self.languages = {t.name: [lang for lang in (cfg.languages or t.languages) if lang in t.languages]
+                          for t in self.targets}
+        self.eval_splits = {t.name: self._plan_eval_splits(t) for t in self.targets}
         self._splits: dict[tuple, LoadedSplit] = {}
-        self._encoded: dict[tuple, Encoded] = {}
+        self._encoded: dict[tuple, Encoding] = {}
         self.stage_hashes: dict[str, str] = {}
         self._trained: tuple[str | None, object] = (None, None)  # (stage id, model) just trained
 
@@ -150,19 +162,42 @@ class Experiment:
             raise AdaptxError(f"adapter.reduction_factor: {cfg.adapter.reduction_factor} leaves no bottleneck on "
                               f"a base model of width {hidden}; use at most {hidden}")
 
-    def _plan_eval_splits(self) -> dict[str, str]:
-        """The split each language is evaluated on: the configured one, or test where labeled, else dev."""
+    def _plan_eval_splits(self, task) -> dict[str, str | None]:
+        """The split each language is evaluated on: the configured one, or test where labeled, else
+        dev; None where this data source has neither for the language (reported as missing)."""
         source, requested = self.cfg.data.source, self.cfg.data.eval_split
-        plan = {lang: self.target.eval_split_for(source, lang, requested) for lang in self.languages}
+        plan = {lang: self._available_split(task, lang, requested) for lang in self.languages[task.name]}
         missing = [lang for lang, split in plan.items() if split is None]
-        if missing:
+        if missing and requested:
             have = [lang for lang, split in plan.items() if split is not None]
             raise AdaptxError(
-                f"data.eval_split: {self.target.name} has no labeled {requested} split for {', '.join(missing)} in its "
+                f"data.eval_split: {task.name} has no labeled {requested} split for {', '.join(missing)} in its "
                 f"{source} source (it has one for: {', '.join(have) or 'none'}); set data.eval_split: null "
                 "(test where labeled, else dev rows held apart from model selection) or drop those languages"
             )
+        if missing and self.cfg.languages and source == "local":
+            split = task.eval_split_for(source, missing[0], None)
+            if split:  # the user asked for this language and its file should be there: say which
+                load_split(task, f"eval-{split}", missing[0], source, self.data_dir)
+        if len(missing) == len(plan):
+            raise AdaptxError(f"{task.name}: no language has evaluation data in the {source} source "
+                              f"({', '.join(missing)}); {task.description}. Use data.source: hub, or another task")
         return plan
+
+    def _available_split(self, task, lang: str, requested: str | None) -> str | None:
+        for split in ([requested] if requested else ["test", "dev"]):
+            spec = task.spec(self.cfg.data.source, f"eval-{split}", lang)
+            if spec is None:
+                continue
+            if self.cfg.data.source == "local" and self.data_dir is not None:
+                files = [spec.path.format(lang=lang), *spec.extra]
+                if not all((Path(self.data_dir) / f).is_file() for f in files) and not self.cfg.languages:
+                    continue  # every language of the task was asked for: this one is reported missing
+            return split
+        return None
+
+    def missing_languages(self, task_name: str) -> list[str]:
+        return [lang for lang, split in self.eval_splits[task_name].items() if split is None]
 
     # -- data ----------------------------------------------------------------------------
     def split(self, task_name: str, split: str, lang: str = "en") -> LoadedSplit:
@@ -175,7 +210,8 @@ class Experiment:
         """The rows a run uses: seeded, label-stratified samples; zero-shot dev rows exclude the
         rows used for model selection (and, in row-aligned translations, their translations)."""
         d = self.cfg.data
-        labels = [e.label for e in self.split(task_name, split, lang).examples]
+        examples = self.split(task_name, split, lang).examples
+        labels = [getattr(e, "label", 0) for e in examples]  # kinds without a label: a plain random sample
         if split == "train":
             return sample_ids(labels, d.max_train_examples, d.sample_seed)
         if split == "dev":
@@ -183,17 +219,25 @@ class Experiment:
         exclude: set[int] = set()
         task = get_task(task_name)
         if split == "eval-dev" and (task.dev_row_aligned or lang == "en"):
-            exclude = set(self.row_ids(task_name, "dev"))
+            selection = self.row_ids(task_name, "dev")
+            if hasattr(examples[0], "id"):  # QA: translations share the question id, not the row
+                chosen = {self.split(task_name, "dev").examples[i].id for i in selection}
+                exclude = {i for i, e in enumerate(examples) if e.id in chosen}
+            else:
+                exclude = set(selection)
         return sample_ids(labels, d.max_eval_examples, d.sample_seed, exclude)
 
-    def data(self, task_name: str, split: str, lang: str = "en") -> Encoded:
+    def data(self, task_name: str, split: str, lang: str = "en") -> Encoding:
+        """The sampled rows of a split, encoded by the task's kind."""
         key = (task_name, split, lang)
         if key not in self._encoded:
-            examples = self.split(task_name, split, lang).examples
+            task, loaded = get_task(task_name), self.split(task_name, split, lang)
             ids = self.row_ids(task_name, split, lang)
-            encoded = encode_examples(self.base.tokenizer, [examples[i] for i in ids], self.cfg.max_seq_length)
-            encoded.ids = ids
-            self._encoded[key] = encoded
+            encoding = get_kind(task.kind).encode(task, [loaded.examples[i] for i in ids], self.base.tokenizer,
+                                                   self.cfg.max_seq_length)
+            encoding.ids = ids
+            encoding.context.update(loaded.context, n_all=len(loaded.examples))
+            self._encoded[key] = encoding
         return self._encoded[key]
 
     def data_recipe(self, task_name: str, split: str, lang: str = "en") -> dict:
@@ -205,11 +249,14 @@ class Experiment:
     # -- stages --------------------------------------------------------------------------
     def setup_for(self, stage: Stage) -> Setup:
         cfg = self.cfg
-        common = dict(num_labels=len(get_task(stage.task).labels), pooling=cfg.head.pooling, dropout=cfg.head.dropout,
+        task = get_task(stage.task)
+        common = dict(num_labels=len(task.labels), kind=task.kind, pooling=cfg.head.pooling, dropout=cfg.head.dropout,
                       base_fingerprint=self.base.fingerprint)
         s = stage.strategy
         if s.startswith("full"):  # full-intermediate, full, full-none: no adapter settings involved
             return Setup(s, **common)
+        if not stage.trains:  # evaluated as the strategy leaves the encoder: frozen adapters only
+            return Setup(s, frozen_adapters=list(stage.adapters), **common)
         adapter = dict(adapter_config=cfg.adapter.config, reduction_factor=cfg.adapter.reduction_factor)
         if s in ("intermediate", "none"):
             return Setup(s, own_adapter=stage.task, **adapter, **common)
@@ -239,6 +286,10 @@ class Experiment:
         (resumption is exact), gradient_checkpointing (recomputation gives the same numbers), the
         micro-batch, the device and the number of processes (the effective batch and the update are
         the same; only float rounding and dropout draws differ)."""
+        if not stage.trains:
+            return {"stage": stage.id, "base": self.base_identity, "dtype": self.runtime.dtype,
+                    "setup": asdict(self.setup_for(stage)), "needs": {n: self.stage_hashes[n] for n in stage.needs},
+                    **self._zoo_recipe(stage)}
         job = self.job_for(stage)
         train = {k: v for k, v in asdict(job).items() if k not in ("checkpoint_every", "description", "micro_batch_size")}
         return {
@@ -255,26 +306,32 @@ class Experiment:
         return {"zoo": used} if used else {}
 
     def eval_recipe(self, stage: Stage, lang: str) -> dict:
-        split = self.eval_splits[lang]
-        return {"model": self.stage_hashes[stage.id], "language": lang, "split": split, "metric": self.metric.name,
-                "data": self.data_recipe(self.target.name, f"eval-{split}", lang)}
+        task = get_task(stage.task)
+        split = self.eval_splits[task.name][lang]
+        return {"model": self.stage_hashes[stage.id], "language": lang, "split": split, "metrics": list(task.metrics),
+                "params": {k: v for k, v in task.params.items() if k != "hub_language_filter"},
+                "max_seq_length": self.cfg.max_seq_length, "data": self.data_recipe(task.name, f"eval-{split}", lang)}
 
     def stage_dir(self, stage_id: str) -> Path:
         return self.run_dir / "stages" / f"{stage_id}-{self.stage_hashes[stage_id][:HASH_CHARS]}"
 
     def eval_file(self, stage: Stage, lang: str) -> Path:
         digest = stable_hash(self.eval_recipe(stage, lang))
-        return self.stage_dir(stage.id) / "eval" / f"{lang}-{self.eval_splits[lang]}-{digest[:HASH_CHARS]}.json"
+        split = self.eval_splits[stage.task][lang]
+        return self.stage_dir(stage.id) / "eval" / f"{lang}-{split}-{digest[:HASH_CHARS]}.json"
 
     def prepare(self, stages: list[Stage]) -> None:
         """Before any training: read every split the run needs (bad data fails in seconds), hash
         every stage, and check that every stage folder already there is readable."""
         for stage in stages:
-            self.data(stage.task, "train")
-            self.data(stage.task, "dev")
+            if stage.trains:
+                self.data(stage.task, "train")
+                self.data(stage.task, "dev")
             self.stage_hashes[stage.id] = stable_hash(self.recipe(stage))
-        for lang in self.languages:
-            self.data(self.target.name, f"eval-{self.eval_splits[lang]}", lang)
+        for target in self.targets:
+            for lang, split in self.eval_splits[target.name].items():
+                if split is not None:
+                    self.data(target.name, f"eval-{split}", lang)
         for stage in stages:
             manifest = self.stage_dir(stage.id) / "manifest.json"
             if manifest.exists():
@@ -286,8 +343,8 @@ class Experiment:
 
     def notes(self, stage: Stage) -> list[str]:
         """Facts a reader of the stage summary should know (legitimate, but easy to misread)."""
-        notes = []
-        if stage.kind == "target":
+        notes = [get_task(stage.task).train_note] if stage.trains and get_task(stage.task).train_note else []
+        if stage.kind == "target" and stage.trains:
             target_train = self.split(stage.task, "train").digest
             for task in stage.intermediates:
                 digest = (self.zoo[task][1]["training"]["data"]["train_sha256"] if is_zoo_ref(task)
@@ -350,6 +407,17 @@ class Experiment:
             folder.mkdir(parents=True, exist_ok=True)
             _write_json(manifest_path, {"stage": stage.id, "status": "running", "config_hash": digest,
                                         "recipe": recipe, "started": started, "versions": _versions()})
+        if not stage.trains:  # nothing to train: the folder holds its evaluations
+            metrics = {"stage": stage.id, "task": stage.task, "strategy": stage.strategy, "seed": stage.seed,
+                       "intermediate": stage.intermediate_label, "train": None, "notes": self.notes(stage),
+                       "hardware": self.runtime.describe()}
+            if main:
+                _write_json(folder / "metrics.json", metrics)
+                _write_json(manifest_path, {"stage": stage.id, "status": "done", "config_hash": digest,
+                                            "recipe": recipe, "started": started, "finished": time.time(),
+                                            "seconds": 0.0, "versions": _versions()})
+            self.runtime.wait()
+            return metrics
         model = self.build(stage)
         train_data, dev = self.data(stage.task, "train"), self.data(stage.task, "dev")
         self.runtime.reset_peak_memory()
@@ -378,38 +446,54 @@ class Experiment:
         return metrics
 
     def evaluate(self, stage: Stage) -> list[dict]:
-        """Zero-shot scores of a trained stage in every language; returns results records."""
+        """Zero-shot scores of a stage in every language of its task (every metric the task
+        reports); returns results records. Missing languages are reported, not scored."""
+        task, kind = get_task(stage.task), get_kind(get_task(stage.task).kind)
         model = self._trained[1] if self._trained[0] == stage.id else None
         records, started = [], time.perf_counter()
+        languages = [lang for lang, split in self.eval_splits[task.name].items() if split is not None]
         # decided before anything is written, so every process evaluates the same languages together
-        done = {lang for lang in self.languages if self.eval_file(stage, lang).is_file()}
+        done = {lang for lang in languages if self.eval_file(stage, lang).is_file()}
         self.runtime.wait()
-        for lang in self.languages:
-            path = self.eval_file(stage, lang)
+        for lang in languages:
+            path, split = self.eval_file(stage, lang), self.eval_splits[task.name][lang]
             if lang in done:
                 result = _read_json(path, f"delete {path} to evaluate again")[lang]
             else:
                 if model is None:
-                    model = self.load_trained(stage)
-                data = self.data(self.target.name, f"eval-{self.eval_splits[lang]}", lang)
-                preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}", runtime=self.runtime)
-                result = {"ids": data.ids, "pred": preds, "gold": data.labels,
-                          "score": self.metric.compute(preds, data.labels), "split": self.eval_splits[lang],
-                          "metric": self.metric.name, "n": len(data.ids),
-                          "origin": self.split(self.target.name, f"eval-{self.eval_splits[lang]}", lang).origin}
+                    model = self.load_trained(stage) if stage.trains else self.build(stage)
+                data = self.data(task.name, f"eval-{split}", lang)
+                if kind.trains:
+                    preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}", runtime=self.runtime)
+                    scored, golds = list(range(len(data.examples))), kind.golds(data)
+                else:
+                    scored, preds, golds = kind.evaluate(model, data, self.pad_id, seed=self.cfg.data.sample_seed)
+                scores = {m: metric_for_language(m, lang).compute(preds, golds) for m in task.metrics}
+                result = {"ids": [data.ids[i] for i in scored], "pred": preds, "gold": golds, "scores": scores,
+                          "split": split, "n": len(scored), "skipped": data.skipped,
+                          "origin": self.split(task.name, f"eval-{split}", lang).origin}
                 if self.runtime.is_main:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     _write_json(path, {lang: result})
-            records.append({"task": self.target.name, "strategy": stage.strategy,
-                            "intermediate": stage.intermediate_label, "language": lang, "split": result["split"],
-                            "metric": result["metric"], "value": round(result["score"] * 100, 2), "seed": stage.seed,
-                            "n": result["n"], "predictions": str(path.relative_to(self.run_dir))})
+            for metric in task.metrics:
+                records.append({"task": task.name, "strategy": stage.strategy, "intermediate": stage.intermediate_label,
+                                "language": lang, "split": result["split"], "metric": metric,
+                                "value": round(result["scores"][metric] * 100, 2), "seed": stage.seed,
+                                "n": result["n"], "predictions": str(path.relative_to(self.run_dir))})
         self._trained = (None, None)
-        scores = {r["language"]: r["value"] for r in records}
         if self.runtime.is_main:
-            print(f"  {stage.id}: zero-shot {_average_text(scores)} ({time.perf_counter() - started:.0f}s)", flush=True)
+            scores = {r["language"]: r["value"] for r in records if r["metric"] == task.metric}
+            missing = self.missing_languages(task.name)
+            print(f"  {stage.id}: zero-shot {task.metric} {_average_text(scores)}"
+                  f"{f'; missing here: {chr(44).join(missing)}' if missing else ''} "
+                  f"({time.perf_counter() - started:.0f}s)", flush=True)
         self.runtime.wait()
         return records
+
+    def report_context(self) -> dict:
+        """What the results table says besides the records: missing languages, the base's family."""
+        return {"targets": [t.name for t in self.targets], "base_family": self.family,
+                "missing": {t.name: self.missing_languages(t.name) for t in self.targets}}
 
     def describe(self, stages: list[Stage]) -> str:
         """What the run will do, printed before it starts."""
@@ -419,21 +503,33 @@ class Experiment:
             value, own = cfg.lr(kind, self.lr_defaults), getattr(cfg.train, f"lr_{kind}") is not None
             lrs.append(f"{kind} {value if value is not None else 'body rate'} ({'config' if own else 'default'})")
         family = self.family or "unrecognised architecture: the paper's XLM-R rates"
-        by_split: dict[str, list[str]] = {}
-        for lang, split in self.eval_splits.items():
-            by_split.setdefault(split, []).append(lang)
-        where = "; ".join(f"{split}{' (rows held apart from model selection)' if split == 'dev' else ''} for "
-                          f"{', '.join(langs)}" for split, langs in by_split.items())
-        dev = self.data(self.target.name, "dev")
         rows = cfg.data.max_eval_examples or "all"
-        return "\n".join([
+        lines = [
             f"adaptx: {len(stages)} stages -> {self.run_dir} (base {cfg.base_model}: {self.family or 'unknown family'}, "
             f"{self.runtime.dtype} [{self.runtime.dtype_reason}] on {self.runtime.device_name()}"
             f"{f', {self.runtime.world_size} processes' if self.runtime.world_size > 1 else ''})",
             f"adaptx: learning rates: {', '.join(lrs)}; defaults for {family}",
-            f"adaptx: model selection on {len(dev)} English dev rows of {self.split(self.target.name, 'dev').origin}; "
-            f"zero-shot {self.metric.name} on {where}; {rows} rows per language (seeded sample)",
-        ])
+        ]
+        for target in self.targets:
+            by_split: dict[str, list[str]] = {}
+            for lang, split in self.eval_splits[target.name].items():
+                by_split.setdefault(split or "missing", []).append(lang)
+            where = "; ".join(f"{split}{' (rows held apart from model selection)' if split == 'dev' else ''} for "
+                              f"{', '.join(langs)}" for split, langs in by_split.items())
+            if get_kind(target.kind).trains:
+                selection = (f"model selection on {len(self.data(target.name, 'dev'))} English dev rows of "
+                             f"{self.split(target.name, 'dev').origin}; ")
+            else:
+                selection = "no training (evaluated from the encoder); "
+            lines.append(f"adaptx: {target.name}: {selection}zero-shot {'/'.join(target.metrics)} on {where}; "
+                         f"{rows} rows per language (seeded sample)")
+            if target.train_note:
+                lines.append(f"adaptx: {target.name}: {target.train_note}")
+        skipped = {f"{t.name} {s}" for t in self.targets for s in ("fuse", "full-none")
+                   if s in cfg.strategies and not get_kind(t.kind).trains}
+        if skipped:
+            lines.append(f"adaptx: not applicable without target training: {', '.join(sorted(skipped))}")
+        return "\n".join(lines)
 
 
 def _average_text(scores: dict[str, float]) -> str:
@@ -444,6 +540,8 @@ def _average_text(scores: dict[str, float]) -> str:
 
 def _train_summary(metrics: dict) -> str:
     train = metrics["train"]
+    if train is None:
+        return "nothing to train (evaluated from the encoder)"
     text = (f"en dev {train['metric']} {train['best_dev_score']:.3f} (best of {len(train['history'])} evaluations, "
             f"step {train['best_step']}), {train['train_seconds']:.0f}s training")
     distance = metrics.get("fusion", {}).get("value_distance_from_identity")
@@ -507,9 +605,9 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None) -> 
         if stage.evaluate:
             records += experiment.evaluate(stage)
             if main:
-                write_results(run_dir, records, cfg.target_task)  # partial results survive a later crash
+                write_results(run_dir, records, experiment.report_context())  # partial results survive a crash
     if main:
-        table = write_results(run_dir, records, cfg.target_task)
+        table = write_results(run_dir, records, experiment.report_context())
         print(table)
         print(f"adaptx: finished in {time.perf_counter() - started:.0f}s; results in {run_dir}/results.json and results.md")
     return run_dir

@@ -247,7 +247,7 @@ def _pull_file(item: FilePlan, staging: Path, revision: str, max_rows: int | Non
     dest.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(dest, render(item.local, item.task, examples, ids))
     # read back exactly as a run will, so what a run trains on is what the hub holds
-    if _read_local(item.task, item.local, dest) != examples:
+    if _read_local(item.task, item.local, dest)[0] != examples:
         raise AdaptxError(f"{item.path}: reading the written file back gives other rows than {item.where} "
                           "(an adaptx bug; please report it)")
     source = {"dataset": item.hub.dataset, "config": item.config, "split": item.hub.split, "revision": revision,

@@ -13,12 +13,18 @@ from pathlib import Path
 
 from .errors import AdaptxError
 from .fileio import atomic_write_text
-from .metrics import Metric, get_metric
+from .metrics import metric_for_language
 from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation
 
 RECORD_KEYS = ("task", "strategy", "intermediate", "language", "split", "metric", "value", "seed", "n", "predictions")
 STRATEGY_ORDER = ("none", "stack", "fuse", "full-none", "full")
 BASELINE = {"stack": "none", "fuse": "none", "full": "full-none"}  # baselines themselves are not marked
+# XTREME leaderboard figures for XLM-R Large and its best English intermediate task (X-STILTs;
+# RemBERT paper Table 16 for the tasks it lists); retrieval: XLM-R Large only (GUIDE §1)
+PUBLISHED = {"xnli": (79.2, 80.0), "pawsx": (86.4, 87.9), "udpos": (73.8, 74.9), "panx": (65.4, 64.0),
+             "xquad": (76.6, 78.7), "mlqa": (71.6, 72.4), "tydiqa": (65.1, 76.0), "bucc": (66.0, None),
+             "tatoeba": (57.3, None)}
+CATEGORIES = ("classification", "structured", "qa", "retrieval")
 SPLIT_WORDS = {"dev": "dev (held apart from model selection)"}
 MARKS = {"better": " ▲", "worse": " ▼"}
 RERUN = "rerun `adaptx run` with the run's config to re-evaluate"
@@ -30,7 +36,10 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES) -> di
     if not records:
         return {"rows": []}
     info = _run_info(records)
-    metric = get_metric(info["metric"])
+
+    def metric(lang):  # language-aware metrics (MLQA) normalise answers per language
+        return metric_for_language(info["metric"], lang)
+
     langs = info["languages"]
     columns = {"avg": langs}
     if "en" in langs and len(langs) > 1:
@@ -52,6 +61,8 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES) -> di
         recs = by_row[key]
         values = {lang: _mean([r["value"] for (_, l), r in recs.items() if l == lang]) for lang in langs}
         base = (BASELINE[key[0]], None) if key[0] in BASELINE else None
+        if base and base not in by_row and key[0] == "full":
+            base = ("none", None)  # retrieval has no full-none: the plain encoder is the none row
         row = {"strategy": key[0], "intermediate": key[1], "seeds": seeds[key],
                "baseline": base[0] if base else None,
                "values": {lang: round(v, 2) for lang, v in values.items() if v is not None}}
@@ -75,16 +86,108 @@ def render_table(records: list[dict], run_dir) -> str:
     return _render(summarize(records, run_dir))
 
 
-def write_results(run_dir, records: list[dict], target: str) -> str:
-    """Write results.json, results.md and results-summary.json (each atomically); return the table."""
+def write_results(run_dir, records: list[dict], context: dict | str) -> str:
+    """Write results.json, results.md and results-summary.json (each atomically); return the tables.
+
+    context: the target task's name, or the pipeline's report context (targets, missing languages,
+    the base's family). One table per (task, metric); with several tasks, an XTREME summary."""
     run_dir = Path(run_dir)
+    context = {"targets": [context]} if isinstance(context, str) else dict(context)
     _check_records(records, "results records")
     atomic_write_text(run_dir / "results.json", json.dumps(records, indent=1))
-    summary = summarize(records, run_dir)
-    table = _render(summary)
-    atomic_write_text(run_dir / "results.md", f"# Results: {target}\n\n{table}\n")
+    summary = summarize_all(records, run_dir, context)
+    text = render_all(summary)
+    atomic_write_text(run_dir / "results.md", f"# Results: {', '.join(context['targets'])}\n\n{text}\n")
     atomic_write_text(run_dir / "results-summary.json", json.dumps(summary, indent=1, ensure_ascii=False))
-    return table
+    return text
+
+
+def summarize_all(records: list[dict], run_dir, context: dict) -> dict:
+    """One summary per (task, metric) in record order, and the XTREME summary over tasks."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["task"], r["metric"]), []).append(r)
+    tables = []
+    for (task, metric), recs in groups.items():
+        table = summarize(recs, run_dir)
+        table["missing"] = context.get("missing", {}).get(task, [])
+        tables.append(table)
+    return {"context": context, "tables": tables, "xtreme": xtreme_summary(tables, context)}
+
+
+def xtreme_summary(tables: list[dict], context: dict) -> dict | None:
+    """Per strategy row: each task's average over its languages (the task's summary metric), the
+    category averages and the overall average; None with fewer than two tasks."""
+    from .tasks import get_task
+
+    chosen = {}
+    for table in tables:
+        if not table["rows"]:
+            continue
+        task = get_task(table["task"])
+        if table["metric"] == (task.summary_metric or task.metric):
+            chosen[task.name] = table
+    if len(chosen) < 2:
+        return None
+    rows: dict[tuple, dict] = {}
+    for name, table in chosen.items():
+        for row in table["rows"]:
+            if row["avg"] is not None:
+                rows.setdefault((row["strategy"], row["intermediate"]), {})[name] = row["avg"]["value"]
+    categories = {c: [n for n in chosen if get_task(n).category == c] for c in CATEGORIES}
+    categories = {c: names for c, names in categories.items() if names}
+    out = []
+    for key in sorted(rows, key=_row_order):
+        values = rows[key]
+        averages = {c: round(_mean([values[n] for n in names]), 2) if all(n in values for n in names) else None
+                    for c, names in categories.items()}
+        overall = round(_mean(list(values.values())), 2) if len(values) == len(chosen) else None
+        out.append({"strategy": key[0], "intermediate": key[1], "tasks": values, "categories": averages,
+                    "overall": overall})
+    published = None
+    if context.get("base_family") == "xlm-roberta-large":
+        published = {name: PUBLISHED.get(name) for name in chosen}
+    return {"tasks": list(chosen), "metrics": {n: t["metric"] for n, t in chosen.items()},
+            "categories": categories, "rows": out, "published": published}
+
+
+def render_all(summary: dict) -> str:
+    parts = []
+    for table in summary["tables"]:
+        text = _render(table)
+        if table.get("missing"):
+            text += (f"\n\nmissing (no {table['task']} evaluation data in this source): "
+                     f"{', '.join(table['missing'])}")
+        parts.append(text)
+    if summary.get("xtreme"):
+        parts.append(_render_xtreme(summary["xtreme"]))
+    return "\n\n".join(parts) if parts else "(no results yet)"
+
+
+def _render_xtreme(x: dict) -> str:
+    tasks, cats = x["tasks"], list(x["categories"])
+    header = ["strategy", *tasks, *(f"{c} avg" for c in cats), "overall"]
+    lines = ["## XTREME summary", "",
+             "each task: its average over the evaluated languages (" +
+             ", ".join(f"{t} {m}" for t, m in x["metrics"].items()) + "); category and overall averages over tasks "
+             "(only where a row has every task)", "",
+             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+
+    def cell(v):
+        return "–" if v is None else f"{v:.1f}"
+
+    for row in x["rows"]:
+        values = [cell(row["tasks"].get(t)) for t in tasks] + [cell(row["categories"][c]) for c in cats]
+        lines.append(f"| {_row_name((row['strategy'], row['intermediate']))} | " + " | ".join(values)
+                     + f" | {cell(row['overall'])} |")
+    if x.get("published"):
+        for label, i in (("XLM-R Large (published)", 0), ("best intermediate task (published)", 1)):
+            values = [cell(x["published"][t][i] if x["published"].get(t) else None) for t in tasks]
+            lines.append(f"| {label} | " + " | ".join(values) + " |" + " – |" * (len(cats) + 1))
+        lines.append("")
+        lines.append("published: XTREME leaderboard figures (test sets; X-STILTs for the best intermediate task); "
+                     "adaptx's numbers above come from the evaluated splits and rows named in each table")
+    return "\n".join(lines)
 
 
 def print_report(run_dir) -> None:
@@ -96,7 +199,14 @@ def print_report(run_dir) -> None:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise AdaptxError(f"{path}: not valid JSON ({exc})") from exc
     _check_records(records, str(path))
-    print(render_table(records, run_dir))
+    context = {"targets": list(dict.fromkeys(r["task"] for r in records))}
+    saved = Path(run_dir) / "results-summary.json"
+    if saved.is_file():  # missing languages and the base's family, as the run wrote them
+        try:
+            context = json.loads(saved.read_text()).get("context", context)
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            pass
+    print(render_all(summarize_all(records, run_dir, context)))
 
 
 def _render(summary: dict) -> str:
@@ -180,7 +290,7 @@ def _run_info(records: list[dict]) -> dict:
     return {**info, "languages": list(split), "split": split, "n": n}
 
 
-def _load_row(run_dir: Path, recs: dict[tuple, dict], metric: Metric, cache: dict) -> dict:
+def _load_row(run_dir: Path, recs: dict[tuple, dict], metric, cache: dict) -> dict:
     """{seed: {lang: Evaluation}} from the prediction files the records point to, checked against the records."""
     row: dict = {}
     for (seed, lang), r in recs.items():
@@ -189,7 +299,7 @@ def _load_row(run_dir: Path, recs: dict[tuple, dict], metric: Metric, cache: dic
         if not isinstance(entry, dict) or not {"ids", "pred", "gold"} <= entry.keys():
             raise AdaptxError(f"{path}: no ids/pred/gold for language {lang!r}; {RERUN}")
         ev = Evaluation.from_lists(entry["ids"], entry["pred"], entry["gold"], where=f"{path} [{lang}]")
-        score = 100 * metric.compute(ev.pred, ev.gold)
+        score = 100 * metric(lang).compute(ev.pred, ev.gold)
         if len(ev.ids) != r["n"] or abs(score - r["value"]) > 0.011:  # value is rounded to 2 decimals
             raise AdaptxError(f"{path} [{lang}]: {len(ev.ids)} predictions scoring {score:.2f}, but results.json says "
                               f"n={r['n']}, value={r['value']}; the file is stale: {RERUN}")

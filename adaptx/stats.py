@@ -71,8 +71,10 @@ class Bootstrap:
     The draws depend only on (rng_seed, language, n), so adding rows never moves another's interval.
     """
 
-    def __init__(self, rows: dict[str, Row], metric: Metric, *, resamples: int = RESAMPLES,
+    def __init__(self, rows: dict[str, Row], metric, *, resamples: int = RESAMPLES,
                  confidence: float = CONFIDENCE, rng_seed: int = RNG_SEED):
+        """metric: a Metric, or a function language -> Metric (language-aware QA metrics)."""
+        metric_of = metric if callable(metric) else (lambda lang: metric)
         self.rows, self.resamples, self.confidence, self.rng_seed = rows, resamples, confidence, rng_seed
         self.scores: dict[tuple, np.ndarray] = {}  # (name, seed, lang) -> (resamples,) scores
         self.points: dict[tuple, float] = {}  # (name, seed, lang) -> score on all examples
@@ -85,9 +87,10 @@ class Bootstrap:
                 raise AdaptxError(f"language {lang!r}: rows were evaluated on different numbers of examples "
                                   f"({sorted({len(ev.ids) for ev in evs})}); rerun `adaptx run` to re-evaluate")
             idx = np.random.default_rng([rng_seed, *lang.encode()]).integers(0, n, (resamples, n))
-            for key, column, ev in zip(keys, _score_resamples(evs, metric, idx).T, evs):
+            lang_metric = metric_of(lang)
+            for key, column, ev in zip(keys, _score_resamples(evs, lang_metric, idx).T, evs):
                 self.scores[key] = column
-                self.points[key] = metric.compute(ev.pred, ev.gold)
+                self.points[key] = lang_metric.compute(ev.pred, ev.gold)
 
     def interval(self, name: str, languages: list[str]) -> Interval:
         """Percentile interval of a row's language average, resampling examples and seeds."""

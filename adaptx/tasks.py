@@ -15,8 +15,11 @@ from .errors import AdaptxError
 @dataclass(frozen=True)
 class LocalFile:
     path: str  # relative to the data folder; may contain {lang}
-    format: str  # "tsv" (no header, columns by index), "tsv_header" (columns by name), "json_records"
-    columns: tuple  # (text_a, text_b or None, label): indices for tsv, names otherwise
+    # classification: "tsv" (no header, columns by index), "tsv_header" (columns by name), "json_records";
+    # tagging: "conllu", "udpos_tsv", "panx_tsv"; qa: "squad_json"; retrieval: "tatoeba", "bucc"
+    format: str
+    columns: tuple = ()  # classification: (text_a, text_b or None, label): indices for tsv, names otherwise
+    extra: tuple = ()  # further files read with `path` (Tatoeba's English side; BUCC's English side and gold)
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class HubSplit:
     dataset: str
     config: str | None  # may contain {lang}
     split: str
-    columns: tuple  # (text_a, text_b or None, label)
+    columns: tuple = ()  # classification: (text_a, text_b or None, label); other kinds read the hub schema
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,20 @@ class Task:
     languages: tuple[str, ...]
     local: dict = field(default_factory=dict)  # split -> LocalFile | {lang: LocalFile}
     hub: dict = field(default_factory=dict)  # split -> HubSplit | {lang: HubSplit}
-    metric: str = "accuracy"  # a name in adaptx.metrics.METRICS
+    metric: str = "accuracy"  # the headline metric, a name in adaptx.metrics.METRICS (language-aware: mlqa_f1)
+    extra_metrics: tuple = ()  # also reported (e.g. QA exact match, the other Tatoeba direction)
+    summary_metric: str | None = None  # the one the XTREME summary uses (null: the headline)
+    category: str = "classification"  # XTREME summary group: classification | structured | qa | retrieval
+    params: dict = field(default_factory=dict)  # kind parameters (QA no_answer, retrieval layer, ...)
     # eval-dev-{lang} files are row-by-row translations of the English dev file used for model
     # selection, so the selection rows must be held apart from every language's dev evaluation
     dev_row_aligned: bool = False
+    train_note: str = ""  # what the local training data is, when it is not the task's own
     description: str = ""
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return (self.metric, *self.extra_metrics)
 
     def spec(self, source: str, split: str, lang: str = "en"):
         """The file or hub split for (source, split, language), or None where there is none."""
@@ -132,6 +144,131 @@ TASKS: dict[str, Task] = {
         description="Cross-lingual paraphrase adversaries (7 languages); trained on English PAWS-Wiki",
     ),
 }
+
+
+# -- XTREME structured prediction, QA and retrieval ----------------------------------------------
+
+UPOS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
+        "SCONJ", "SYM", "VERB", "X")
+UDPOS_LANGUAGES = ("af", "ar", "bg", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu", "id",
+                   "it", "ja", "kk", "ko", "mr", "nl", "pt", "ru", "ta", "te", "th", "tl", "tr", "ur", "vi", "yo", "zh")
+UDPOS_HUB_NAMES = {"af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek",
+                   "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian",
+                   "fi": "Finnish", "fr": "French", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian",
+                   "id": "Indonesian", "it": "Italian", "ja": "Japanese", "kk": "Kazakh", "ko": "Korean",
+                   "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian", "ta": "Tamil",
+                   "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu",
+                   "vi": "Vietnamese", "yo": "Yoruba", "zh": "Chinese"}
+NER_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+PANX_LANGUAGES = ("af", "ar", "bg", "bn", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fr", "he", "hi", "hu",
+                  "id", "it", "ja", "jv", "ka", "kk", "ko", "ml", "mr", "ms", "my", "nl", "pt", "ru", "sw", "ta",
+                  "te", "th", "tl", "tr", "ur", "vi", "yo", "zh")
+XQUAD_LANGUAGES = ("en", "ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh")
+MLQA_LANGUAGES = ("en", "ar", "de", "es", "hi", "vi", "zh")
+TYDIQA_LANGUAGES = ("en", "ar", "bn", "fi", "id", "ko", "ru", "sw", "te")
+TYDIQA_HUB_NAMES = {"en": "english", "ar": "arabic", "bn": "bengali", "fi": "finnish", "id": "indonesian",
+                    "ko": "korean", "ru": "russian", "sw": "swahili", "te": "telugu"}
+TATOEBA_ISO3 = {"af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "es": "spa",
+                "et": "est", "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin",
+                "hu": "hun", "id": "ind", "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat", "kk": "kaz",
+                "ko": "kor", "ml": "mal", "mr": "mar", "nl": "nld", "pt": "por", "ru": "rus", "sw": "swh",
+                "ta": "tam", "te": "tel", "th": "tha", "tl": "tgl", "tr": "tur", "ur": "urd", "vi": "vie",
+                "zh": "cmn"}
+BUCC_LANGUAGES = ("de", "fr", "ru", "zh")
+
+_QA_TRAIN_LOCAL = LocalFile("tydiqa/tydiqa.goldp.en.train.json", "squad_json")
+_QA_TRAIN_HUB = HubSplit("rajpurkar/squad", None, "train")
+_QA_DEV_LOCAL = LocalFile("mlqa/dev/dev-context-en-question-en.json", "squad_json")
+_QA_NOTE = ("locally, QA trains on TyDiQA-GoldP's English train file (no SQuAD v1.1 training set is available "
+            "offline); the hub source trains on SQuAD v1.1 as XTREME does")
+_QA_PARAMS = {"no_answer": False}
+_SQUAD_COLUMNS = ("id", "question", "context", "answers")
+
+TASKS.update({
+    "udpos": Task(
+        name="udpos", role="target", kind="tagging", labels=UPOS, languages=UDPOS_LANGUAGES,
+        local={"train": LocalFile("udpos/xtreme_format/train-en.tsv", "udpos_tsv"),
+               "dev": LocalFile("udpos/xtreme_format/dev-en.tsv", "udpos_tsv"),
+               "eval-dev": LocalFile("udpos/xtreme_format/dev-{lang}.tsv", "udpos_tsv"),
+               "eval-test": {**{lang: LocalFile(f"udpos/xtreme_format/test-{lang}.tsv", "udpos_tsv")
+                                for lang in UDPOS_LANGUAGES if lang != "de"},
+                             # XTREME's German test is missing locally; the UD German-GSD test stands in
+                             "de": LocalFile("udpos/UD_German-GSD/de_gsd-ud-test.conllu", "conllu")}},
+        hub={"train": HubSplit("google/xtreme", "udpos.English", "train"),
+             "dev": HubSplit("google/xtreme", "udpos.English", "validation"),
+             "eval-dev": {lang: HubSplit("google/xtreme", f"udpos.{name}", "validation")
+                          for lang, name in UDPOS_HUB_NAMES.items()},
+             "eval-test": {lang: HubSplit("google/xtreme", f"udpos.{name}", "test")
+                           for lang, name in UDPOS_HUB_NAMES.items()}},
+        metric="token_accuracy", extra_metrics=("xtreme_pos_f1",), summary_metric="xtreme_pos_f1",
+        category="structured", description="Universal Dependencies part-of-speech tagging (XTREME's 33 languages)",
+    ),
+    "panx": Task(
+        name="panx", role="target", kind="tagging", labels=NER_LABELS, languages=PANX_LANGUAGES,
+        local={"train": LocalFile("panx/train-en.tsv", "panx_tsv"),
+               "dev": LocalFile("panx/dev-en.tsv", "panx_tsv"),
+               # XTREME removed PAN-X's test labels: zero-shot scores come from dev
+               "eval-dev": LocalFile("panx/dev-{lang}.tsv", "panx_tsv")},
+        hub={"train": HubSplit("google/xtreme", "PAN-X.en", "train"),
+             "dev": HubSplit("google/xtreme", "PAN-X.en", "validation"),
+             "eval-dev": HubSplit("google/xtreme", "PAN-X.{lang}", "validation"),
+             "eval-test": HubSplit("google/xtreme", "PAN-X.{lang}", "test")},
+        metric="seqeval_f1", category="structured",
+        description="WikiANN / PAN-X named entities (PER, ORG, LOC; XTREME's 40 languages)",
+    ),
+    "xquad": Task(
+        name="xquad", role="target", kind="qa", labels=(), languages=XQUAD_LANGUAGES,
+        local={"train": _QA_TRAIN_LOCAL, "dev": _QA_DEV_LOCAL,
+               "eval-test": LocalFile("xquad/xquad.{lang}.json", "squad_json")},
+        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("rajpurkar/squad", None, "validation"),
+             "eval-test": HubSplit("google/xtreme", "XQuAD.{lang}", "validation")},
+        metric="squad_f1", extra_metrics=("squad_em",), category="qa", params=_QA_PARAMS, train_note=_QA_NOTE,
+        description="XQuAD: SQuAD v1.1 dev translated into 10 languages (trained on English SQuAD v1.1)",
+    ),
+    "mlqa": Task(
+        name="mlqa", role="target", kind="qa", labels=(), languages=MLQA_LANGUAGES,
+        local={"train": _QA_TRAIN_LOCAL, "dev": _QA_DEV_LOCAL,
+               "eval-dev": LocalFile("mlqa/dev/dev-context-{lang}-question-{lang}.json", "squad_json")},
+        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("google/xtreme", "MLQA.en.en", "validation"),
+             "eval-dev": HubSplit("google/xtreme", "MLQA.{lang}.{lang}", "validation"),
+             "eval-test": HubSplit("google/xtreme", "MLQA.{lang}.{lang}", "test")},
+        metric="mlqa_f1", extra_metrics=("mlqa_em",), category="qa", params=_QA_PARAMS, train_note=_QA_NOTE,
+        # MLQA questions are translations of each other, identified by id: selection ids are held apart
+        dev_row_aligned=True,
+        description="MLQA: same-language context and question, 7 languages (trained on English SQuAD v1.1)",
+    ),
+    "tydiqa": Task(
+        name="tydiqa", role="target", kind="qa", labels=(), languages=TYDIQA_LANGUAGES,
+        # locally the GoldP dev files have no answers (XTREME removed them): TyDiQA runs from the hub
+        local={"train": _QA_TRAIN_LOCAL, "dev": _QA_DEV_LOCAL},
+        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("rajpurkar/squad", None, "validation"),
+             "eval-dev": {lang: HubSplit("google/xtreme", "tydiqa", "validation") for lang in TYDIQA_LANGUAGES}},
+        metric="squad_f1", extra_metrics=("squad_em",), category="qa",
+        params={**_QA_PARAMS, "hub_language_filter": TYDIQA_HUB_NAMES}, train_note=_QA_NOTE,
+        description="TyDiQA-GoldP, 9 typologically diverse languages (trained on English SQuAD v1.1)",
+    ),
+    "tatoeba": Task(
+        name="tatoeba", role="target", kind="retrieval", labels=(), languages=tuple(TATOEBA_ISO3),
+        local={"eval-test": {lang: LocalFile(f"tatoeba/tatoeba.{iso}-eng.{iso}", "tatoeba",
+                                             extra=(f"tatoeba/tatoeba.{iso}-eng.eng",))
+                             for lang, iso in TATOEBA_ISO3.items()}},
+        hub={"eval-test": {lang: HubSplit("google/xtreme", f"tatoeba.{iso}", "validation")
+                           for lang, iso in TATOEBA_ISO3.items()}},
+        metric="tatoeba_en_to_xx", extra_metrics=("tatoeba_xx_to_en",), category="retrieval",
+        params={"layer": "middle", "pooling": "mean"},
+        description="Tatoeba sentence retrieval, 36 languages <-> English (no training data)",
+    ),
+    "bucc": Task(
+        name="bucc", role="target", kind="retrieval", labels=(), languages=BUCC_LANGUAGES,
+        # locally only zh-en has its sentences (de, fr, ru: gold pairs only)
+        local={"eval-dev": {"zh": LocalFile("bucc2018/zh-en.dev.zh", "bucc",
+                                            extra=("bucc2018/zh-en.dev.en", "bucc2018/zh-en.dev.gold"))}},
+        hub={"eval-dev": HubSplit("google/xtreme", "bucc18.{lang}", "validation"),
+             "eval-test": HubSplit("google/xtreme", "bucc18.{lang}", "test")},
+        metric="bucc_f1", category="retrieval", params={"layer": "middle", "pooling": "mean", "k": 4, "mining": True},
+        description="BUCC 2018 parallel sentence mining, 4 languages <-> English (no training data)",
+    ),
+})
 
 
 def get_task(name: str) -> Task:

@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from .errors import AdaptxError
+from .kinds import get_kind, pad_batch
+from .kinds.base import Encoding, Feature
 
 
 @dataclass
@@ -43,34 +45,24 @@ class TrainJob:
     description: str = "train"
 
 
-@dataclass
-class Encoded:
-    """Tokenised examples: token-id lists and label ids."""
+def Encoded(input_ids: list[list[int]], labels: list[int], ids: list[int] | None = None) -> Encoding:
+    """A classification Encoding from token ids and labels (for tests, benchmarks and scripts)."""
+    from .data import Example
 
-    input_ids: list[list[int]]
-    labels: list[int]
-    ids: list[int] | None = None  # row ids in the source split, where the rows are a sample of it
-
-    def __len__(self) -> int:
-        return len(self.labels)
+    examples = [Example("", None, label) for label in labels]
+    features = [Feature(list(row), i, {"label": label}) for i, (row, label) in enumerate(zip(input_ids, labels))]
+    return Encoding(features, examples, ids=ids)
 
 
-def encode_examples(tokenizer, examples, max_length: int) -> Encoded:
-    a = [e.text_a for e in examples]
-    b = [e.text_b for e in examples] if examples and examples[0].text_b is not None else None
-    enc = tokenizer(a, b, truncation="longest_first" if b else True, max_length=max_length)
-    return Encoded(enc["input_ids"], [e.label for e in examples])
+def encode_examples(tokenizer, examples, max_length: int, task=None) -> Encoding:
+    """Classification examples -> an Encoding (the classification kind's encode)."""
+    return get_kind("classification").encode(task, examples, tokenizer, max_length)
 
 
 def collate(input_ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Dynamic padding: pad to the longest sequence in this batch only."""
-    width = max(len(x) for x in input_ids)
-    ids = torch.full((len(input_ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(input_ids), width), dtype=torch.long)
-    for i, row in enumerate(input_ids):
-        ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-    return ids, mask
+    batch = pad_batch([Feature(list(row), i) for i, row in enumerate(input_ids)], pad_id)
+    return batch["input_ids"], batch["attention_mask"]
 
 
 def batch_indices(lengths: list[int], batch_size: int, seed: int, step: int, group: int = 50) -> list[int]:
@@ -93,31 +85,35 @@ def batch_indices(lengths: list[int], batch_size: int, seed: int, step: int, gro
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, data: Encoded, pad_id: int, batch_size: int = 64, progress: str | None = None,
-            runtime=None) -> list[int]:
-    """Predictions in input order; batches are length-sorted so padding is minimal. With several
-    processes each predicts every world_size-th batch and the predictions are gathered."""
+def predict(model: nn.Module, data: Encoding, pad_id: int, batch_size: int = 64, progress: str | None = None,
+            runtime=None) -> list:
+    """One prediction per example (the kind merges its features' results). Batches are
+    length-sorted so padding is minimal. With several processes each predicts every
+    world_size-th batch and the results are gathered."""
     from tqdm.auto import tqdm
 
+    kind = get_kind(data.kind)
     world, rank = (runtime.world_size, runtime.rank) if runtime else (1, 0)
     was_training = model.training
     model.eval()
-    order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
+    order = sorted(range(len(data)), key=lambda i: len(data.features[i]))
     device = next(model.parameters()).device
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)][rank::world]
     pairs = []
     for idx in tqdm(batches, desc=progress, disable=progress is None or rank != 0, leave=False, unit="batch"):
-        ids, mask = collate([data.input_ids[i] for i in idx], pad_id)
-        pairs += zip(idx, model(ids.to(device), mask.to(device)).argmax(-1).tolist())
+        features = [data.features[i] for i in idx]
+        batch = kind.collate(features, pad_id)
+        outputs = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+        pairs += zip(idx, kind.results(outputs, batch, features))
     if world > 1:
         from accelerate.utils import gather_object
 
         pairs = gather_object(pairs)
-    preds = [0] * len(data)
-    for i, p in pairs:
-        preds[i] = p
+    results = [None] * len(data)
+    for i, result in pairs:
+        results[i] = result
     model.train(was_training)
-    return preds
+    return kind.decode(results, data)
 
 
 # -- checkpoints ---------------------------------------------------------------------------
@@ -184,7 +180,7 @@ def _micro_batches(idx: list[int], micro: int) -> list[list[int]]:
     return [idx[i : i + micro] for i in range(0, len(idx), micro)]
 
 
-def fit_micro_batch(model, train: Encoded, job: TrainJob, pad_id: int, runtime=None) -> int:
+def fit_micro_batch(model, train: Encoding, job: TrainJob, pad_id: int, runtime=None) -> int:
     """The micro-batch a stage trains with: the configured one, or for `auto` the largest divisor of
     the per-process batch whose forward and backward on the longest training examples fit in memory,
     backing off on out-of-memory errors as accelerate's `find_executable_batch_size` does. The probe
@@ -211,9 +207,9 @@ def fit_micro_batch(model, train: Encoded, job: TrainJob, pad_id: int, runtime=N
     @find_executable_batch_size(starting_batch_size=local, reduce_batch_size_fn=smaller)
     def probe(size: int) -> int:
         model.train()
-        ids, mask = collate([train.input_ids[i] for i in longest[:size]], pad_id)
+        batch = pad_batch([train.features[i] for i in longest[:size]], pad_id)
         try:
-            model(ids.to(device), mask.to(device)).float().sum().backward()
+            model(batch["input_ids"].to(device), batch["attention_mask"].to(device)).float().sum().backward()
         finally:
             model.zero_grad(set_to_none=True)
         return size
@@ -226,7 +222,7 @@ def fit_micro_batch(model, train: Encoded, job: TrainJob, pad_id: int, runtime=N
         model.train(was_training)
 
 
-def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int, checkpoint: Path,
+def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: int, checkpoint: Path,
                 runtime=None) -> dict:
     """Train `model.trainable_parameters()`; keep the weights that score best on English dev.
 
@@ -243,9 +239,11 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    from .metrics import get_metric
+    from .metrics import metric_for_language
 
-    metric = get_metric(job.metric)
+    metric = metric_for_language(job.metric, "en")  # selection is on English dev
+    kind = get_kind(train.kind)
+    dev_golds = kind.golds(dev)
     world, rank = (runtime.world_size, runtime.rank) if runtime else (1, 0)
     if job.batch_size < world:
         raise AdaptxError(f"{job.description}: train.batch_size {job.batch_size} is smaller than the {world} "
@@ -286,7 +284,7 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
 
     def evaluate_dev(at: int) -> None:
         nonlocal best_score, best, best_temperature
-        score = metric.compute(predict(model, dev, pad_id, runtime=runtime), dev.labels)
+        score = metric.compute(predict(model, dev, pad_id, runtime=runtime), dev_golds)
         history.append({"step": at, "dev_score": score})
         if score > best_score:
             best_score = score
@@ -298,22 +296,23 @@ def train_model(model, train: Encoded, dev: Encoded, job: TrainJob, pad_id: int,
     model.train()
     started = time.perf_counter()
     bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False, disable=rank != 0)
-    loss_fn = nn.CrossEntropyLoss(reduction="sum")
-    lengths = [len(x) for x in train.input_ids]
+    lengths = [len(f) for f in train.features]
+    terms = [kind.loss_terms(f) for f in train.features]
     regularized = False
     while step < job.steps:
         batch = batch_indices(lengths, job.batch_size, job.seed, step)
         parts = _micro_batches(batch[rank::world], micro)
+        total = max(1, sum(terms[i] for i in batch))  # loss terms in the whole batch (all processes)
         step_loss = 0.0
         for j, part in enumerate(parts):
             last = j == len(parts) - 1
             # gradients of every micro-batch accumulate; DDP all-reduces them once, after the last
             with trained.no_sync() if world > 1 and not last else nullcontext():
-                ids, mask = collate([train.input_ids[i] for i in part], pad_id)
-                labels = torch.tensor([train.labels[i] for i in part], device=device)
-                # sum over the micro-batch / the whole batch: the accumulated gradient is the batch
-                # mean; x world because DDP averages the processes' gradients
-                loss = loss_fn(trained(ids.to(device), mask.to(device)).float(), labels) * world / len(batch)
+                inputs = kind.collate([train.features[i] for i in part], pad_id)
+                outputs = trained(inputs["input_ids"].to(device), inputs["attention_mask"].to(device))
+                # the micro-batch's summed loss / the whole batch's count of loss terms: the accumulated
+                # gradient is the batch mean; x world because DDP averages the processes' gradients
+                loss = kind.loss(outputs, inputs) * world / total
                 if j == 0:
                     regularizer = model.regularization_loss()
                     if regularizer is not None:  # once per step (DDP's average keeps it once)

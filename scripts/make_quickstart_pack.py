@@ -150,7 +150,7 @@ def build_pack(data_dir: Path, out: Path, config: Path = CONFIG, overrides: list
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             copy_rows(data_dir / rel, staging / rel, spec, ids)
             src = source.split(task, split, lang)
-            if _read_local(get_task(task), spec, staging / rel) != [src.examples[i] for i in ids]:
+            if _read_local(get_task(task), spec, staging / rel)[0] != [src.examples[i] for i in ids]:
                 raise AdaptxError(f"{rel}: the pack's rows read back differently from the source's rows {ids[:5]}...")
             files[rel] = file_entry(staging / rel, rows=len(ids), source={
                 "file": rel, "sha256": sha256_file(data_dir / rel), "rows_in_file": len(src.examples), "row_ids": ids})

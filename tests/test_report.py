@@ -72,7 +72,7 @@ def test_summary_json(marked_run):
     table = write_results(run_dir, records, "xnli")
     assert (run_dir / "results.md").read_text() == f"# Results: xnli\n\n{table}\n"
     assert json.loads((run_dir / "results.json").read_text()) == records
-    summary = json.loads((run_dir / "results-summary.json").read_text())
+    summary = json.loads((run_dir / "results-summary.json").read_text())["tables"][0]
     assert {k: summary[k] for k in ("task", "metric", "seeds", "languages", "split", "n", "columns", "confidence")} == {
         "task": "xnli", "metric": "accuracy", "seeds": [0], "languages": ["en", "de"], "split": {"en": "test", "de": "dev"},
         "n": {"en": 300, "de": 300}, "columns": ["en", "de", "avg", "avg w/o en"], "confidence": 0.95}

@@ -1,0 +1,33 @@
+"""Task kinds: one small module per kind owns its encoding, head, loss, prediction and gold.
+
+The pipeline and the training loop never look at a task's name or kind; they ask the task's
+kind (`get_kind(task.kind)`) to encode examples into features, collate features into batches,
+build the head, compute the loss, turn model outputs into per-feature results and merge those
+into one prediction per example. One example may give several features (QA windows, long
+tagged sentences); every feature carries the index of its example, and gold answers always
+come from the examples, never from truncated features.
+
+Kinds: classification (sentence or sentence pair), tagging (one label per word), qa
+(extractive spans), retrieval (no training: nearest neighbours of pooled sentence vectors).
+"""
+
+from __future__ import annotations
+
+from .base import Feature, Kind, pad_batch
+from .classification import ClassificationKind
+from .qa import QAKind
+from .retrieval import RetrievalKind
+from .tagging import TaggingKind
+from ..errors import AdaptxError
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (ClassificationKind(), TaggingKind(), QAKind(), RetrievalKind())}
+
+
+def get_kind(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise AdaptxError(f"unknown task kind {name!r}; known kinds: {', '.join(sorted(KINDS))}") from None
+
+
+__all__ = ["Feature", "Kind", "KINDS", "get_kind", "pad_batch"]

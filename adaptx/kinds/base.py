@@ -1,0 +1,96 @@
+"""What every task kind provides, and the padding they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Feature:
+    """One model input: token ids, the example it came from, and what the kind needs besides
+    (labels, word or character offsets for mapping back)."""
+
+    input_ids: list[int]
+    example: int  # index of the example in its split
+    data: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class Encoding:
+    """A split encoded by a kind: features, the examples they came from, and counted problems
+    (e.g. words the tokenizer gives no token) that the stage summary reports."""
+
+    features: list[Feature]
+    examples: list
+    task: object = None  # the registry entry (labels, kind parameters)
+    kind: str = "classification"  # the kind that encoded it (and decodes its predictions)
+    ids: list[int] | None = None  # row ids of the examples in their source split
+    skipped: dict = field(default_factory=dict)  # problem -> count
+    context: dict = field(default_factory=dict)  # what all examples share (retrieval: the English side)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    @property
+    def input_ids(self) -> list[list[int]]:
+        return [f.input_ids for f in self.features]
+
+    @property
+    def labels(self) -> list:
+        """Classification's gold labels, one per example."""
+        return [e.label for e in self.examples]
+
+
+def pad_batch(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+    """Dynamic padding to the longest feature of this batch, and the attention mask."""
+    width = max(len(f) for f in features)
+    ids = torch.full((len(features), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(features), width), dtype=torch.long)
+    for i, f in enumerate(features):
+        ids[i, : len(f)] = torch.tensor(f.input_ids)
+        mask[i, : len(f)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+class Kind:
+    """The interface; each method's contract is what the training loop and pipeline rely on."""
+
+    name = "kind"
+    trains = True  # False: evaluated straight from the encoder (retrieval)
+
+    def encode(self, task, examples: list, tokenizer, max_length: int) -> Encoding:
+        raise NotImplementedError
+
+    def collate(self, features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+        """Model inputs (input_ids, attention_mask) and targets for a batch of features."""
+        raise NotImplementedError
+
+    def head(self, hidden_size: int, num_labels: int, pooling: str, dropout: float) -> nn.Module:
+        """head(hidden_states [B, T, H], attention_mask [B, T]) -> outputs for loss/results."""
+        raise NotImplementedError
+
+    def loss_terms(self, feature: Feature) -> int:
+        """How many terms a feature adds to the loss: the batch loss is their mean."""
+        return 1
+
+    def loss(self, outputs: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The SUM of the batch's loss terms (the loop divides by the whole batch's count)."""
+        raise NotImplementedError
+
+    def results(self, outputs: torch.Tensor, batch: dict, features: list[Feature]) -> list:
+        """One small, picklable result per feature (gathered across processes)."""
+        raise NotImplementedError
+
+    def decode(self, results: list, encoding: Encoding) -> list:
+        """One prediction per example, merging the results of its features."""
+        raise NotImplementedError
+
+    def golds(self, encoding: Encoding) -> list:
+        """One gold answer per example, from the examples themselves."""
+        raise NotImplementedError

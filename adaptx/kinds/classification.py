@@ -1,0 +1,63 @@
+"""Sentence and sentence-pair classification (XNLI, PAWS-X, MNLI, QQP, SST-2): one feature per
+example, a pooled head, cross-entropy, argmax."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import AdaptxError
+from .base import Encoding, Feature, Kind, pad_batch
+
+
+class ClassificationHead(nn.Module):
+    """dropout -> dense -> tanh -> dropout -> linear over the first token or the masked mean."""
+
+    def __init__(self, hidden: int, num_labels: int, pooling: str = "first", dropout: float = 0.1):
+        super().__init__()
+        if pooling not in ("first", "mean"):
+            raise AdaptxError(f"head pooling {pooling!r}; expected 'first' or 'mean'")
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden, hidden)
+        self.out_proj = nn.Linear(hidden, num_labels)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "first":
+            pooled = hidden[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        x = torch.tanh(self.dense(self.dropout(pooled.float())))
+        return self.out_proj(self.dropout(x))
+
+
+class ClassificationKind(Kind):
+    name = "classification"
+
+    def encode(self, task, examples, tokenizer, max_length: int) -> Encoding:
+        a = [e.text_a for e in examples]
+        b = [e.text_b for e in examples] if examples and examples[0].text_b is not None else None
+        ids = tokenizer(a, b, truncation="longest_first" if b else True, max_length=max_length)["input_ids"]
+        features = [Feature(row, i, {"label": e.label}) for i, (row, e) in enumerate(zip(ids, examples))]
+        return Encoding(features, list(examples), task)
+
+    def collate(self, features, pad_id):
+        batch = pad_batch(features, pad_id)
+        batch["labels"] = torch.tensor([f.data["label"] for f in features])
+        return batch
+
+    def head(self, hidden_size, num_labels, pooling, dropout):
+        return ClassificationHead(hidden_size, num_labels, pooling, dropout)
+
+    def loss(self, outputs, batch):
+        return nn.functional.cross_entropy(outputs.float(), batch["labels"].to(outputs.device), reduction="sum")
+
+    def results(self, outputs, batch, features):
+        return outputs.argmax(-1).tolist()
+
+    def decode(self, results, encoding):
+        return list(results)  # one feature per example, in example order
+
+    def golds(self, encoding):
+        return [e.label for e in encoding.examples]

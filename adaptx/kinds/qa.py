@@ -1,0 +1,117 @@
+"""Extractive QA (XQuAD, MLQA, TyDiQA-GoldP, SQuAD), as transformers' run_qa/utils_qa do it.
+
+A context longer than the window is split into overlapping windows (`doc_stride` tokens of
+overlap); a question longer than `max_query_length` tokens is cut there (counted). Training
+targets are the answer's first and last token in windows that contain the whole answer, else
+the first token (the "no answer here" position). Prediction takes, per example, the best
+start x end pair over all its windows among the n-best starts and ends, with end >= start and
+at most `max_answer_length` tokens, and slices the answer from the ORIGINAL context by
+character offsets. Where the task has unanswerable questions (SQuAD 2.0), the empty answer
+wins when the no-answer score beats the best span.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .base import Encoding, Feature, Kind, pad_batch
+
+DOC_STRIDE = 128
+MAX_QUERY_LENGTH = 64
+MAX_ANSWER_LENGTH = 30
+N_BEST = 20
+
+
+class SpanHead(nn.Module):
+    def __init__(self, hidden: int, dropout: float = 0.1):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, 2)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.out(self.dropout(hidden.float()))  # [B, T, 2]: start, end
+        return logits.masked_fill(attention_mask.unsqueeze(-1) == 0, -1e4)  # padding is never an answer
+
+
+class QAKind(Kind):
+    name = "qa"
+
+    def encode(self, task, examples, tokenizer, max_length: int) -> Encoding:
+        skipped: dict = {}
+        questions = []
+        for e in examples:  # cut over-long questions by token offsets, keeping their original text
+            enc = tokenizer(e.question, add_special_tokens=False, return_offsets_mapping=True)
+            if len(enc["input_ids"]) > MAX_QUERY_LENGTH:
+                skipped["questions cut to 64 tokens"] = skipped.get("questions cut to 64 tokens", 0) + 1
+                questions.append(e.question[: enc["offset_mapping"][MAX_QUERY_LENGTH - 1][1]])
+            else:
+                questions.append(e.question)
+        stride = min(DOC_STRIDE, max_length // 4)  # the tokenizer needs room for the question and a stride
+        enc = tokenizer(questions, [e.context for e in examples], truncation="only_second", max_length=max_length,
+                        stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+        features = []
+        for i, ids in enumerate(enc["input_ids"]):
+            example_index = enc["overflow_to_sample_mapping"][i]
+            example = examples[example_index]
+            sequence = enc.sequence_ids(i)
+            offsets = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][i], sequence)]
+            start = end = 0  # the first token: "no answer in this window"
+            if example.answers and not example.is_impossible:
+                text, char_start = example.answers[0]
+                char_end = char_start + len(text)
+                inside = [p for p, o in enumerate(offsets) if o is not None]
+                if inside and offsets[inside[0]][0] <= char_start and offsets[inside[-1]][1] >= char_end:
+                    start = next(p for p in inside if offsets[p][1] > char_start)
+                    end = next(p for p in reversed(inside) if offsets[p][0] < char_end)
+            features.append(Feature(ids, example_index, {"offsets": offsets, "start": start, "end": end}))
+        return Encoding(features, list(examples), task, self.name, skipped=skipped)
+
+    def collate(self, features, pad_id):
+        batch = pad_batch(features, pad_id)
+        batch["start"] = torch.tensor([f.data["start"] for f in features])
+        batch["end"] = torch.tensor([f.data["end"] for f in features])
+        return batch
+
+    def head(self, hidden_size, num_labels, pooling, dropout):
+        return SpanHead(hidden_size, dropout)
+
+    def loss(self, outputs, batch):
+        start = nn.functional.cross_entropy(outputs[..., 0].float(), batch["start"].to(outputs.device), reduction="sum")
+        end = nn.functional.cross_entropy(outputs[..., 1].float(), batch["end"].to(outputs.device), reduction="sum")
+        return (start + end) / 2
+
+    def results(self, outputs, batch, features):
+        """Per window: its n-best context starts and ends with their logits, and the no-answer score."""
+        out = []
+        for i, feature in enumerate(features):
+            logits = outputs[i, : len(feature)].float()
+            context = torch.tensor([o is not None for o in feature.data["offsets"]])
+            starts = logits[:, 0].masked_fill(~context, -1e9)
+            ends = logits[:, 1].masked_fill(~context, -1e9)
+            k = min(N_BEST, len(feature))
+            top_s, top_e = starts.topk(k), ends.topk(k)
+            out.append({"starts": list(zip(top_s.indices.tolist(), top_s.values.tolist())),
+                        "ends": list(zip(top_e.indices.tolist(), top_e.values.tolist())),
+                        "null": float(logits[0, 0] + logits[0, 1])})
+        return out
+
+    def decode(self, results, encoding):
+        best = [(-float("inf"), "") for _ in encoding.examples]
+        null = [float("inf")] * len(encoding.examples)
+        for feature, result in zip(encoding.features, results):
+            i, offsets = feature.example, feature.data["offsets"]
+            context = encoding.examples[i].context
+            null[i] = min(null[i], result["null"])
+            for s, s_logit in result["starts"]:
+                for e, e_logit in result["ends"]:
+                    if offsets[s] is None or offsets[e] is None or e < s or e - s + 1 > MAX_ANSWER_LENGTH:
+                        continue
+                    if s_logit + e_logit > best[i][0]:
+                        # sliced from the original context; offsets of "▁word" pieces may cover the space before
+                        best[i] = (s_logit + e_logit, context[offsets[s][0] : offsets[e][1]].strip())
+        unanswerable = encoding.task.params.get("no_answer", False)
+        return ["" if unanswerable and null[i] > score else text for i, (score, text) in enumerate(best)]
+
+    def golds(self, encoding):
+        return [[text for text, _ in e.answers] or [""] for e in encoding.examples]
