@@ -13,7 +13,8 @@ import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -75,6 +76,10 @@ class HeadSettings:
 class TrainSettings:
     intermediate_steps: int = 125
     target_steps: int = 125
+    # budgets in epochs of the (sampled) English training set, overriding target_steps: one number,
+    # or one per target task (the paper's: XNLI 2, PAWS-X 5, POS 10, NER 10, QA 2)
+    target_epochs: float | dict | None = None
+    target_batch_size: dict = field(default_factory=dict)  # per target task, e.g. {xquad: 16}; else batch_size
     batch_size: int = 32  # the effective batch: what one optimizer step sees, whatever the hardware
     micro_batch_size: int | str = "auto"  # per forward pass; gradients accumulate up to batch_size
     lr_adapter: float | None = None  # null: the base model's default (adaptx.models.BASE_FAMILIES)
@@ -89,6 +94,11 @@ class TrainSettings:
 
     def eval_interval(self, steps: int) -> int:
         return self.eval_every or max(1, steps // EVALS_PER_RUN)
+
+    def epochs_for(self, task: str) -> float | None:
+        if isinstance(self.target_epochs, dict):
+            return self.target_epochs.get(task)
+        return self.target_epochs
 
 
 @dataclass
@@ -151,10 +161,23 @@ def _check_type(value: Any, hint: Any, file: str, key: str) -> Any:
             raise AdaptxError(f"{where}: expected a mapping with keys {', '.join(f.name for f in fields(hint))}, got {value!r}")
         return _build(hint, value, file, key + ".")
     args = get_args(hint)
-    if type(None) in args:
-        if value is None:
-            return None
-        return _check_type(value, next(a for a in args if a is not type(None)), file, key)
+    if type(None) in args and value is None:
+        return None
+    options = [a for a in args if a is not type(None)]
+    if origin in (Union, UnionType) and options:  # the first alternative the value fits
+        if len(options) == 1:
+            return _check_type(value, options[0], file, key)
+        for option in options:
+            try:
+                return _check_type(value, option, file, key)
+            except AdaptxError:
+                continue
+        names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
+        raise AdaptxError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
+    if origin is dict and not isinstance(value, dict):
+        raise AdaptxError(f"{where}: expected a mapping, got {value!r}")
+    if hint is dict and not isinstance(value, dict):
+        raise AdaptxError(f"{where}: expected a mapping, got {value!r}")
     if origin is list:
         if not isinstance(value, list):
             raise AdaptxError(f"{where}: expected a list, got {value!r}")
@@ -303,6 +326,18 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
         if value is not None and value < 1:
             hint = " or null" if key.startswith("data.") else " or null (5 times per run)" if key == "train.eval_every" else ""
             fail(key, f"must be >= 1{hint}, got {value}")
+    epochs = t.target_epochs if isinstance(t.target_epochs, dict) else {"*": t.target_epochs}
+    for key, mapping in (("train.target_epochs", epochs), ("train.target_batch_size", t.target_batch_size)):
+        for task_name, value in mapping.items():
+            if value is None and key == "train.target_epochs":
+                continue
+            where_ = key if task_name == "*" else f"{key}.{task_name}"
+            if task_name != "*" and task_name not in cfg.targets:
+                fail(where_, f"{task_name!r} is not a target task of this config ({', '.join(cfg.targets)})")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                fail(where_, f"must be a number > 0, got {value!r}")
+            if key == "train.target_batch_size" and value != int(value):
+                fail(where_, f"must be a whole number, got {value}")
     if d.sample_seed < 0:
         fail("data.sample_seed", f"must be >= 0, got {d.sample_seed}")
     # half-open ranges: (key, value, low, high, low_inclusive); None = not set

@@ -1,8 +1,10 @@
 """Offline metrics, chosen by name from the task registry (`Task.metric`).
 
 A metric scores a list of predictions against a list of gold answers, as a fraction in
-[0, 1]. Decomposable metrics (accuracy) also give one score per example, which lets the
-bootstrap in `adaptx.stats` resample cheaply; others are recomputed on each resample.
+[0, 1]. Decomposable metrics (accuracy) also give one score per example; ratio metrics (F1 over
+entities, accuracy over words) give per-example sufficient statistics (e.g. true positives,
+predicted, gold) whose sums determine the score. Either lets the bootstrap in `adaptx.stats`
+resample with one matrix product; other metrics are recomputed on each resample.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class Metric:
     name: str
     compute: Callable[[list, list], float]  # (predictions, golds) -> score in [0, 1]
     per_example: Callable[[list, list], np.ndarray] | None = None  # mean of this == compute(...)
+    stats: Callable[[list, list], np.ndarray] | None = None  # [examples, k] counts; their sums decide the score
+    from_stats: Callable[[np.ndarray], np.ndarray] | None = None  # [..., k] summed counts -> score(s)
 
 
 def _correct(preds: list, golds: list) -> np.ndarray:
@@ -85,6 +89,39 @@ def _xtreme_pos_f1(preds: list, golds: list) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "NOUN seems not to be NE tag", once per tag
         return _seqeval_f1(preds, golds)
+
+
+def _entity_stats(preds: list, golds: list) -> np.ndarray:
+    """Per sentence: (correct entities, predicted entities, gold entities), seqeval's chunking (its
+    default mode joins sentences with 'O', so entities never cross sentences and counts add up)."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    _check_tag_sequences(preds, golds)
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # POS tags are "not NE tags" to seqeval
+        for p, g in zip(preds, golds):
+            predicted, gold = set(get_entities(list(p))), set(get_entities(list(g)))
+            rows.append((len(predicted & gold), len(predicted), len(gold)))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def _f1_from_stats(sums: np.ndarray) -> np.ndarray:
+    correct, predicted, gold = sums[..., 0], sums[..., 1], sums[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(predicted + gold > 0, 2 * correct / np.maximum(predicted + gold, 1e-12), 0.0)
+
+
+def _word_stats(preds: list, golds: list) -> np.ndarray:
+    """Per sentence: (correct words, words)."""
+    _check_tag_sequences(preds, golds)
+    return np.asarray([(sum(a == b for a, b in zip(p, g)), len(g)) for p, g in zip(preds, golds)],
+                      dtype=np.float64).reshape(-1, 2)
+
+
+def _ratio_from_stats(sums: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sums[..., 1] > 0, sums[..., 0] / np.maximum(sums[..., 1], 1e-12), 0.0)
 
 
 def _token_accuracy(preds: list, golds: list) -> float:
@@ -210,9 +247,9 @@ def metric_for_language(name: str, lang: str) -> Metric:
 
 
 METRICS.update({
-    "seqeval_f1": Metric("seqeval_f1", _seqeval_f1),
-    "token_accuracy": Metric("token_accuracy", _token_accuracy),
-    "xtreme_pos_f1": Metric("xtreme_pos_f1", _xtreme_pos_f1),
+    "seqeval_f1": Metric("seqeval_f1", _seqeval_f1, stats=_entity_stats, from_stats=_f1_from_stats),
+    "token_accuracy": Metric("token_accuracy", _token_accuracy, stats=_word_stats, from_stats=_ratio_from_stats),
+    "xtreme_pos_f1": Metric("xtreme_pos_f1", _xtreme_pos_f1, stats=_entity_stats, from_stats=_f1_from_stats),
     "squad_f1": qa_metric("f1"),
     "squad_em": qa_metric("em"),
     **{f"mlqa_{m}:{lang}": qa_metric(m, lang) for lang in MLQA_LANGUAGES for m in ("f1", "em")},

@@ -17,6 +17,7 @@ config -> stages -> results.json -> results.md.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from dataclasses import asdict, dataclass, field
@@ -272,8 +273,12 @@ class Experiment:
     def job_for(self, stage: Stage) -> TrainJob:
         cfg, t = self.cfg, self.cfg.train
         lr_kind = "full" if stage.strategy.startswith("full") else "fusion" if stage.strategy == "fuse" else "adapter"
-        steps = t.target_steps if stage.kind == "target" else t.intermediate_steps
-        return TrainJob(steps=steps, lr=cfg.lr(lr_kind, self.lr_defaults), batch_size=t.batch_size, seed=stage.seed,
+        steps, batch_size = t.intermediate_steps, t.batch_size
+        if stage.kind == "target":
+            batch_size = int(t.target_batch_size.get(stage.task, t.batch_size))
+            epochs = t.epochs_for(stage.task)
+            steps = math.ceil(epochs * len(self.data(stage.task, "train")) / batch_size) if epochs else t.target_steps
+        return TrainJob(steps=steps, lr=cfg.lr(lr_kind, self.lr_defaults), batch_size=batch_size, seed=stage.seed,
                         micro_batch_size=t.micro_batch_size,
                         warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, eval_every=t.eval_interval(steps),
                         checkpoint_every=t.checkpoint_every, max_grad_norm=t.max_grad_norm,

@@ -162,13 +162,17 @@ def _ids(row: Row, lang: str, name: str) -> np.ndarray:
 
 def _score_resamples(evs: list[Evaluation], metric: Metric, idx: np.ndarray) -> np.ndarray:
     """(resamples, evaluations): the metric of each evaluation on each resample of examples (a row of idx)."""
-    if metric.per_example is not None:
-        # decomposable: count each example's draws, then one matrix product scores every evaluation
+    if metric.per_example is not None or metric.stats is not None:
+        # count each example's draws, then one matrix product scores every evaluation
         resamples, n = idx.shape
         flat = (idx + n * np.arange(resamples)[:, None]).ravel()
         counts = np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(np.float64)
-        values = np.stack([np.asarray(metric.per_example(ev.pred, ev.gold), dtype=np.float64) for ev in evs], axis=1)
-        return counts @ values / n
+        if metric.per_example is not None:  # a mean of per-example scores
+            values = np.stack([np.asarray(metric.per_example(ev.pred, ev.gold), dtype=np.float64) for ev in evs], axis=1)
+            return counts @ values / n
+        # a ratio of summed counts (F1 over entities, accuracy over words): resample the counts
+        sums = np.stack([counts @ metric.stats(ev.pred, ev.gold) for ev in evs], axis=1)  # [B, evs, k]
+        return metric.from_stats(sums)
     return np.array([[metric.compute([ev.pred[i] for i in r], [ev.gold[i] for i in r]) for ev in evs] for r in idx])
 
 

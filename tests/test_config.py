@@ -64,7 +64,7 @@ def test_dotted_overrides(tmp_path):
     ("strategies: [none]\ntrain: {target_steps: many}\n", r"exp.yaml: train.target_steps: expected int, got str"),
     ("strategies: [none]\nseeds: 3\n", r"seeds: expected a list"),
     ("strategies: [nothing]\n", r"strategies\[0\]: unknown strategy 'nothing'; allowed: none, stack, fuse, full, full-none"),
-    ("strategies: [none]\ntarget_task: squad\n", r"target_task: unknown target task 'squad'; allowed: pawsx, xnli"),
+    ("strategies: [none]\ntarget_task: squad\n", r"target_task: unknown target task 'squad'; allowed: bucc, mlqa, panx, pawsx, tatoeba, tydiqa, udpos, xnli, xquad"),
     ("intermediate_tasks: [mnli, ccg]\nstrategies: [stack]\n", r"intermediate_tasks\[1\]: unknown intermediate task 'ccg'"),
     ("strategies: [none]\nlanguages: [en, xx]\n", r"languages\[1\]: xnli has no language 'xx'; allowed: en, ar"),
     ("intermediate_tasks: [mnli]\nstrategies: [fuse]\n", r"'fuse' needs at least two adapters to fuse"),
@@ -94,6 +94,12 @@ def test_dotted_overrides(tmp_path):
      r"fusion.dropout_prob: must be in \[0, 1\)"),
     ("intermediate_tasks: [qqp, sst2]\nstrategies: [fuse]\nfusion: {value: maybe}\n", r"fusion.value: expected bool"),
     ("strategies: [stack]\n", r"need at least one intermediate task"),
+    ("strategies: [none]\ntarget_task: [xnli, xnli]\n", r"target_task\[1\]: 'xnli' is listed twice"),
+    ("strategies: [none]\ntarget_task: [xnli, squad]\n", r"target_task\[1\]: unknown target task 'squad'"),
+    ("strategies: [none]\ntrain: {target_epochs: {udpos: 2}}\n", r"train.target_epochs.udpos: 'udpos' is not a target"),
+    ("strategies: [none]\ntrain: {target_epochs: 0}\n", r"train.target_epochs: must be a number > 0"),
+    ("strategies: [none]\ntrain: {target_batch_size: {xnli: 0}}\n", r"train.target_batch_size.xnli: must be a number > 0"),
+    ("strategies: [none]\ntrain: {target_epochs: many}\n", r"train.target_epochs: expected float or dict"),
     ("strategies: [none]\nadapter: {config: lora}\n", r"adapter.config: 'lora'; allowed: seq_bn, double_seq_bn"),
     ("strategies: [none]\nhead: {pooling: max}\n", r"head.pooling: 'max'; allowed: first, mean"),
     ("strategies: [none]\ntrain: {lr_adapter: 5}\n", r"train.lr_adapter: must be in \(0, 1\)"),
@@ -125,3 +131,12 @@ def test_missing_config_file(tmp_path):
 def test_bad_override():
     with pytest.raises(AdaptxError, match="expected key=value"):
         load_config(QUICKSTART, ["train.target_steps"])
+
+
+def test_every_shipped_config_is_valid():
+    """torchtune-style: each config in configs/ loads and validates, nothing is built."""
+    configs = sorted((QUICKSTART.parent).rglob("*.yaml"))
+    assert len(configs) >= 12
+    for path in configs:
+        cfg = load_config(path)
+        assert cfg.targets and cfg.strategies, path

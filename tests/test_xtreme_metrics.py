@@ -286,3 +286,21 @@ def test_best_bucc_threshold_edge_cases():
     assert bucc_f1(candidates, {("a", "x")}, threshold) == 1.0
     with pytest.raises(AdaptxError, match="needs gold pairs and candidates"):
         best_bucc_threshold({}, GOLD)
+
+
+@pytest.mark.parametrize("name", ["seqeval_f1", "xtreme_pos_f1", "token_accuracy"])
+def test_sufficient_statistics_reproduce_the_metric(name):
+    """The bootstrap resamples per-sentence counts; their sums must give exactly the metric."""
+    import random
+
+    from adaptx.metrics import get_metric
+
+    metric = get_metric(name)
+    rng = random.Random(0)
+    tags = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"] if name == "seqeval_f1" else ["NOUN", "VERB", "DET", "ADJ"]
+    for _ in range(20):
+        golds = [[rng.choice(tags) for _ in range(rng.randint(1, 9))] for _ in range(rng.randint(1, 12))]
+        preds = [[t if rng.random() < 0.7 else rng.choice(tags) for t in g] for g in golds]
+        stats = metric.stats(preds, golds)
+        assert stats.shape[0] == len(golds)
+        assert float(metric.from_stats(stats.sum(0))) == pytest.approx(metric.compute(preds, golds), abs=1e-12)
