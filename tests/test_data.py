@@ -146,3 +146,66 @@ def test_hub_null_text_is_refused(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: fake)
     with pytest.raises(AdaptxError, match=r"facebook/xnli \(de, test\), row 1: field 'premise' is null"):
         load_split(get_task("xnli"), "eval-test", "de", "hub")
+
+
+def _fake_hub(monkeypatch, dataset):
+    import datasets
+
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: calls.append((a, k)) or dataset)
+    return calls
+
+
+def test_hub_udpos_rows_in_xtremes_schema(monkeypatch):
+    import datasets
+
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "pos_tags": datasets.Sequence(datasets.ClassLabel(names=list(get_task("udpos").labels)))})
+    ds = datasets.Dataset.from_dict({"tokens": [["the", "cat"]], "pos_tags": [[5, 7]]}, features=features)
+    calls = _fake_hub(monkeypatch, ds)
+    (sentence,) = load_split(get_task("udpos"), "eval-test", "de", "hub").examples
+    assert sentence.words == ["the", "cat"] and sentence.tags == ["DET", "NOUN"]
+    assert calls[0][0] == ("google/xtreme", "udpos.German")
+
+
+def test_hub_panx_rows(monkeypatch):
+    import datasets
+
+    features = datasets.Features({"tokens": datasets.Sequence(datasets.Value("string")),
+                                  "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(get_task("panx").labels))),
+                                  "langs": datasets.Sequence(datasets.Value("string"))})
+    ds = datasets.Dataset.from_dict({"tokens": [["Anna", "lebt"]], "ner_tags": [[1, 0]], "langs": [["de", "de"]]},
+                                    features=features)
+    calls = _fake_hub(monkeypatch, ds)
+    (sentence,) = load_split(get_task("panx"), "eval-test", "de", "hub").examples
+    assert sentence.tags == ["B-PER", "O"] and calls[0][0] == ("google/xtreme", "PAN-X.de")
+
+
+def test_hub_qa_rows_and_tydiqa_language_filter(monkeypatch):
+    import datasets
+
+    rows = {"id": ["english-1", "arabic-2"], "title": ["t", "t"], "context": ["the cat sat", "قطة"],
+            "question": ["who sat", "من"], "answers": [{"text": ["cat"], "answer_start": [4]},
+                                                      {"text": ["قطة"], "answer_start": [0]}]}
+    calls = _fake_hub(monkeypatch, datasets.Dataset.from_dict(rows))
+    examples = load_split(get_task("tydiqa"), "eval-dev", "ar", "hub").examples
+    assert [e.id for e in examples] == ["arabic-2"] and examples[0].answers == [("قطة", 0)]
+    assert calls[0][0] == ("google/xtreme", "tydiqa")
+    (example,) = load_split(get_task("xquad"), "eval-test", "de", "hub").examples[:1]
+    assert example.context == "the cat sat"
+
+
+def test_hub_tatoeba_and_bucc_rows(monkeypatch):
+    import datasets
+
+    tatoeba = datasets.Dataset.from_dict({"source_sentence": ["Hallo\n"], "target_sentence": ["Hello\n"],
+                                          "source_lang": ["deu"], "target_lang": ["eng"]})
+    _fake_hub(monkeypatch, tatoeba)
+    (pair,) = load_split(get_task("tatoeba"), "eval-test", "de", "hub").examples
+    assert (pair.source, pair.target) == ("Hallo", "Hello")
+    bucc = datasets.Dataset.from_dict({"source_sentence": ["Hallo"], "target_sentence": ["Hello"],
+                                       "source_lang": ["de-000001"], "target_lang": ["en-000009"]})
+    _fake_hub(monkeypatch, bucc)
+    loaded = load_split(get_task("bucc"), "eval-dev", "de", "hub")
+    assert [(s.id, s.gold) for s in loaded.examples] == [("de-000001", "en-000009")]
+    assert loaded.context["targets"] == [("en-000009", "Hello")]
