@@ -25,6 +25,15 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_search(args) -> int:
+    from .search import run_search
+
+    overrides = list(args.overrides) + ([f"device={args.device}"] if args.device else [])
+    run_search(args.config, data_dir=args.data_dir, out_dir=args.out, storage=args.storage, study_name=args.study,
+               trials=args.trials, timeout=args.timeout, overrides=overrides)
+    return 0
+
+
 def _cmd_report(args) -> int:
     from .report import print_report
 
@@ -183,6 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides, e.g. train.target_steps=50")
     run.set_defaults(func=_cmd_run)
 
+    search = sub.add_parser("search", help="Optuna search over compositions and fusion settings (the config's "
+                                           "search: section); every worker runs the same command")
+    search.add_argument("config", help="experiment YAML with a search: section")
+    search.add_argument("--data-dir", help="local data folder (as for adaptx run)")
+    search.add_argument("--out", help="run folder: shared stages, search.db, search/<study>/ (default: output_dir)")
+    search.add_argument("--storage", help="Optuna storage: a database URL (sqlite:///f.db, postgresql://user:pw@host/db) "
+                                          "or journal:PATH (a file on a shared file system); default: "
+                                          "sqlite in the run folder")
+    search.add_argument("--study", help="study name (default: search.study, else the config's name)")
+    search.add_argument("--trials", type=int, help="the study's total of finished trials, over all workers and "
+                                                   "earlier runs (default: search.trials); a larger N adds trials")
+    search.add_argument("--timeout", type=float, help="stop this worker after S seconds (its running trial finishes)")
+    search.add_argument("--device", help="auto | cpu | cuda | cuda:N")
+    search.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+    search.set_defaults(func=_cmd_search)
+
     report = sub.add_parser("report", help="reprint the results tables of a finished or partial run")
     report.add_argument("run_dir")
     report.set_defaults(func=_cmd_report)
@@ -204,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     # overrides may follow --data-dir/--out, which plain argparse positionals do not allow
     args, extra = parser.parse_known_args(argv)
     if extra:
-        if getattr(args, "command", None) != "run" or not all("=" in e and not e.startswith("-") for e in extra):
+        if getattr(args, "command", None) not in ("run", "search") or not all("=" in e and not e.startswith("-") for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = list(args.overrides) + extra
     if not hasattr(args, "func"):

@@ -20,7 +20,8 @@ import yaml
 
 from .errors import AdaptxError
 
-STRATEGIES = ("none", "stack", "fuse", "full", "full-none")
+DEFAULT_STRATEGIES = ("none", "stack", "fuse", "full", "full-none")  # what a config without `strategies` runs
+STRATEGIES = (*DEFAULT_STRATEGIES, "average", "merge")
 ADAPTER_CONFIGS = ("seq_bn", "double_seq_bn")
 POOLINGS = ("first", "mean")
 FUSION_PRESETS = ("dynamic", "static")
@@ -32,6 +33,8 @@ EVALS_PER_RUN = 5  # eval_every: null evaluates English dev this many times per 
 class AdapterSettings:
     config: str = "seq_bn"  # bottleneck adapter: seq_bn (Pfeiffer) or double_seq_bn (Houlsby)
     reduction_factor: int = 16
+    # the target stages' own adapter (null: reduction_factor); intermediate adapters keep reduction_factor
+    target_reduction_factor: int | None = None
 
 
 @dataclass
@@ -67,6 +70,20 @@ class FusionSettings:
 
 
 @dataclass
+class CombineSettings:
+    """The `average` (outputs of the frozen intermediate adapters averaged by an Average block) and
+    `merge` (their weights merged into one frozen adapter by average_adapter) strategies."""
+
+    # one weight per intermediate task, e.g. {qqp: 0.7, sst2: 0.3}, used as given (not normalised;
+    # negative allowed, as in LoraHub); null: 1/n each
+    weights: dict | None = None
+    train_target_adapter: bool = True  # false: only the new head trains on the combined adapters
+
+    def weights_for(self, tasks: list[str]) -> list[float]:
+        return [float(self.weights[t]) for t in tasks] if self.weights else [1.0 / len(tasks)] * len(tasks)
+
+
+@dataclass
 class HeadSettings:
     pooling: str = "first"  # first token or masked mean over tokens
     dropout: float = 0.1
@@ -86,6 +103,10 @@ class TrainSettings:
     lr_fusion: float | None = None
     lr_full: float | None = None
     lr_head: float | None = None  # null: the base model's default (None there: the body's rate)
+    # target stages only (null: lr_adapter / lr_head), so a search can vary them without retraining
+    # the intermediate adapters that every trial shares
+    target_lr_adapter: float | None = None
+    target_lr_head: float | None = None
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
     eval_every: int | None = None  # English-dev model selection every N steps (null: 5 times per run)
@@ -113,6 +134,47 @@ class DataSettings:
 
 
 @dataclass
+class MultitaskSettings:
+    """The `multitask` intermediate adapter: one adapter, one head per task, trained on a mixture of
+    intermediate tasks (adaptx.mixture). List `multitask` in intermediate_tasks to train it; stack,
+    fuse and full then use it like any single-task adapter."""
+
+    tasks: list[str] = field(default_factory=list)  # at least two intermediate task names
+    # task i gets a share of the steps proportional to min(n_i, cap), n_i = its training examples
+    # (after data.max_train_examples); null: proportional to n_i (a large task then drowns the small ones)
+    cap: int | None = 20000
+
+
+@dataclass
+class MlmSettings:
+    """The paper's alternative (a): multilingual masked-LM batches mixed into every intermediate stage."""
+
+    source: str | None = None  # null: off; a folder of raw text files (*.txt, one text per line), or hub:DATASET[:CONFIG]
+    rate: float = 0.2  # the share of intermediate steps that are masked-LM batches
+    mask_probability: float = 0.15
+    max_texts: int | None = 20000  # a seeded sample of this many lines (null: all)
+
+
+@dataclass
+class TranslatedSettings:
+    """The paper's alternative (b): machine-translated intermediate training data, in the task's own
+    local format and layout, one data folder per language: DIR/<lang>/<the task's train file>."""
+
+    dir: str | None = None  # null: off
+    languages: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)  # which intermediate tasks (empty: every one listed)
+    mode: str = "add"  # add: beside the English data | replace: instead of it (English dev still selects)
+
+
+@dataclass
+class IntermediateSettings:
+    """Options of every intermediate stage (adapter or full fine-tuning): the paper's two alternatives."""
+
+    mlm: MlmSettings = field(default_factory=MlmSettings)
+    translated: TranslatedSettings = field(default_factory=TranslatedSettings)
+
+
+@dataclass
 class ExperimentConfig:
     name: str = "experiment"
     base_model: str = "embedded"
@@ -123,16 +185,20 @@ class ExperimentConfig:
     intermediate_tasks: list[str] = field(default_factory=list)
     target_task: str | list[str] = "xnli"  # one target task, or a list (one run, an XTREME summary)
     languages: list[str] | None = None  # null: every language of the target task
-    strategies: list[str] = field(default_factory=lambda: list(STRATEGIES))
+    strategies: list[str] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
     max_seq_length: int = 128
     seeds: list[int] = field(default_factory=lambda: [0])
     output_dir: str = "runs/experiment"
     adapter: AdapterSettings = field(default_factory=AdapterSettings)
     fusion: FusionSettings = field(default_factory=FusionSettings)
+    combine: CombineSettings = field(default_factory=CombineSettings)
     head: HeadSettings = field(default_factory=HeadSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     data: DataSettings = field(default_factory=DataSettings)
+    multitask: MultitaskSettings = field(default_factory=MultitaskSettings)
+    intermediate: IntermediateSettings = field(default_factory=IntermediateSettings)
     zoo_dir: str | None = None  # where zoo:NAME intermediate adapters live (null: $ADAPTX_ZOO, else ./adapter_zoo)
+    search: dict | None = None  # `adaptx search`'s space and settings (adaptx.search); `adaptx run` ignores it
 
     def lr(self, kind: str, defaults: dict) -> float | None:
         """Learning rate for 'adapter', 'fusion', 'full' or 'head': the config's, else the base model's default.
@@ -254,16 +320,19 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
             fail(key, f"unknown target task {target!r}; allowed: {', '.join(allowed)}")
     unique("target_task", cfg.targets)
     intermediates = sorted(n for n, t in TASKS.items() if t.role == "intermediate")
+    from .mixture import MULTITASK
     from .zoo import NAME_RE, ZOO_PREFIX, is_zoo_ref, zoo_ref_name
 
     for i, name in enumerate(cfg.intermediate_tasks):
         if is_zoo_ref(name) and not NAME_RE.match(zoo_ref_name(name)):
             fail(f"intermediate_tasks[{i}]", f"{name!r}: expected {ZOO_PREFIX}NAME with NAME an entry of the adapter "
                  "zoo (letters, digits, '-', '_'; see `adaptx zoo list`)")
-        if not is_zoo_ref(name) and name not in intermediates:
+        if not is_zoo_ref(name) and name not in intermediates and name != MULTITASK:
             fail(f"intermediate_tasks[{i}]", f"unknown intermediate task {name!r}; allowed: "
-                 f"{', '.join(intermediates)}, or {ZOO_PREFIX}NAME for a published adapter (adaptx zoo list)")
+                 f"{', '.join(intermediates)}, {MULTITASK} (the mixture of multitask.tasks), or {ZOO_PREFIX}NAME "
+                 "for a published adapter (adaptx zoo list)")
     unique("intermediate_tasks", cfg.intermediate_tasks)
+    _validate_intermediate_options(cfg, intermediates, fail, unique)
     zoo_refs = [name for name in cfg.intermediate_tasks if is_zoo_ref(name)]
     if zoo_refs and "full" in cfg.strategies:
         fail("strategies", f"'full' fine-tunes the whole model on each intermediate task's data, and {zoo_refs[0]} "
@@ -272,10 +341,23 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
     needs_inter = sorted({"stack", "fuse", "full"} & set(cfg.strategies))
     if needs_inter and not cfg.intermediate_tasks:
         fail("intermediate_tasks", f"strategies {needs_inter} need at least one intermediate task")
-    fused = len(cfg.intermediate_tasks) + int(cfg.fusion.include_target_adapter)
+    for strategy in ("average", "merge"):
+        if strategy in cfg.strategies and len(cfg.intermediate_tasks) < 2:
+            fail("intermediate_tasks", f"strategy {strategy!r} combines intermediate adapters: list at least two "
+                 "(one adapter alone is strategy 'stack')")
+    weights = cfg.combine.weights
+    if weights is not None:
+        if set(weights) != set(cfg.intermediate_tasks):
+            fail("combine.weights", f"expected one weight for each of intermediate_tasks "
+                 f"({', '.join(cfg.intermediate_tasks) or 'none'}), got {', '.join(map(str, weights)) or 'none'}")
+        for task, value in weights.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                fail(f"combine.weights.{task}", f"must be a finite number, got {value!r}")
+    # fuse combines the single-task adapters (the multitask adapter is the alternative it is compared with)
+    fused = len([t for t in cfg.intermediate_tasks if t != MULTITASK]) + int(cfg.fusion.include_target_adapter)
     if "fuse" in cfg.strategies and fused < 2:
         fail("intermediate_tasks", "strategy 'fuse' needs at least two adapters to fuse: list two intermediate "
-             "tasks, or one with fusion.include_target_adapter: true")
+             "tasks (besides multitask, which is not fused), or one with fusion.include_target_adapter: true")
     known = list(dict.fromkeys(lang for target in cfg.targets for lang in get_task(target).languages))
     names = " or ".join(cfg.targets)
     if cfg.languages is not None:
@@ -319,6 +401,7 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
         "train.intermediate_steps": t.intermediate_steps, "train.target_steps": t.target_steps,
         "train.batch_size": t.batch_size, "train.checkpoint_every": t.checkpoint_every, "train.eval_every": t.eval_every,
         "max_seq_length": cfg.max_seq_length, "adapter.reduction_factor": cfg.adapter.reduction_factor,
+        "adapter.target_reduction_factor": cfg.adapter.target_reduction_factor,
         "data.max_train_examples": d.max_train_examples, "data.max_dev_examples": d.max_dev_examples,
         "data.max_eval_examples": d.max_eval_examples,
     }
@@ -348,6 +431,7 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
         ("head.dropout", cfg.head.dropout, 0.0, 1.0, True),
         ("fusion.dropout_prob", cfg.fusion.dropout_prob, 0.0, 1.0, True),
         *((f"train.lr_{k}", getattr(t, f"lr_{k}"), 0.0, 1.0, False) for k in ("adapter", "fusion", "full", "head")),
+        *((f"train.target_lr_{k}", getattr(t, f"target_lr_{k}"), 0.0, 1.0, False) for k in ("adapter", "head")),
     ]
     for key, value, low, high, low_inclusive in ranges:
         if value is None:
@@ -357,6 +441,64 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
             if high == math.inf:
                 fail(key, f"must be a finite number {'>=' if low_inclusive else '>'} {low:g}, got {value}")
             fail(key, f"must be in {'[' if low_inclusive else '('}{low:g}, {high:g}), got {value}")
+    if cfg.search is not None:  # the search space is checked with the config (adaptx.search_space)
+        from .search_space import parse_search
+
+        parse_search(cfg, where)
+
+
+def build_config(raw: dict, where: str) -> ExperimentConfig:
+    """A validated config from a mapping (what load_config does after reading the file)."""
+    cfg = _build(ExperimentConfig, raw, where)
+    validate(cfg, where)
+    return cfg
+
+
+def _validate_intermediate_options(cfg: ExperimentConfig, intermediates: list[str], fail, unique) -> None:
+    """The multitask mixture and the paper's two alternatives (masked-LM batches, translated data)."""
+    from .mixture import MULTITASK
+
+    mt = cfg.multitask
+    if MULTITASK in cfg.intermediate_tasks and len(mt.tasks) < 2:
+        fail("multitask.tasks", f"intermediate_tasks lists {MULTITASK!r}: name at least two intermediate tasks to "
+             f"mix, e.g. multitask: {{tasks: [mnli, qqp, sst2]}} (allowed: {', '.join(intermediates)})")
+    for i, name in enumerate(mt.tasks):
+        if name not in intermediates:
+            fail(f"multitask.tasks[{i}]", f"{name!r} is not an intermediate task; allowed: {', '.join(intermediates)} "
+                 "(zoo adapters and the mixture itself cannot be mixed: a mixture trains on data)")
+    unique("multitask.tasks", mt.tasks)
+    if mt.cap is not None and mt.cap < 1:
+        fail("multitask.cap", f"must be >= 1 or null (proportional to size), got {mt.cap}")
+    mlm = cfg.intermediate.mlm
+    if mlm.source is not None:
+        if not isinstance(mlm.source, str) or not mlm.source.strip() or mlm.source.strip() == "hub:":
+            fail("intermediate.mlm.source", f"{mlm.source!r}: expected a folder of raw text files (*.txt) or "
+                 "hub:DATASET[:CONFIG]")
+    for key, value in (("rate", mlm.rate), ("mask_probability", mlm.mask_probability)):
+        if not math.isfinite(value) or not 0 < value < 1:
+            fail(f"intermediate.mlm.{key}", f"must be in (0, 1), got {value}")
+    if mlm.max_texts is not None and mlm.max_texts < 1:
+        fail("intermediate.mlm.max_texts", f"must be >= 1 or null, got {mlm.max_texts}")
+    tr = cfg.intermediate.translated
+    if tr.mode not in ("add", "replace"):
+        fail("intermediate.translated.mode", f"{tr.mode!r}; allowed: add (beside the English data), replace "
+             "(instead of it)")
+    if tr.dir is None:
+        return
+    if not tr.languages:
+        fail("intermediate.translated.languages", "empty; list the languages of the translated data under "
+             f"{tr.dir}/<lang>/")
+    for i, lang in enumerate(tr.languages):
+        if not isinstance(lang, str) or not lang or "/" in lang or lang == "en":
+            fail(f"intermediate.translated.languages[{i}]", f"{lang!r}: expected a language code (a folder name "
+                 "under translated.dir), not 'en' (the English data is the original)")
+    unique("intermediate.translated.languages", tr.languages)
+    trained = [t for t in cfg.intermediate_tasks if t in intermediates] + list(mt.tasks)
+    for i, name in enumerate(tr.tasks):
+        if name not in trained:
+            fail(f"intermediate.translated.tasks[{i}]", f"{name!r} is not an intermediate task this config trains "
+                 f"({', '.join(dict.fromkeys(trained)) or 'none'})")
+    unique("intermediate.translated.tasks", tr.tasks)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:

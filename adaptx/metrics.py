@@ -205,6 +205,13 @@ def qa_exact_match(prediction: str, gold: str, lang: str | None = None) -> float
     return float(normalize_answer(prediction, lang) == normalize_answer(gold, lang))
 
 
+def qa_f1_v2(prediction: str, gold: str, lang: str | None = None) -> float:
+    """SQuAD 2.0's F1: where the gold or the prediction is empty (no answer), 1 when both are, else 0."""
+    if not normalize_answer(prediction, lang).split() or not normalize_answer(gold, lang).split():
+        return float(normalize_answer(prediction, lang).split() == normalize_answer(gold, lang).split())
+    return qa_f1(prediction, gold, lang)
+
+
 def _qa_per_question(score: Callable[[str, str, str | None], float], lang: str | None):
     def per_question(preds: list, golds: list) -> np.ndarray:
         if len(preds) != len(golds):
@@ -222,17 +229,18 @@ def _qa_per_question(score: Callable[[str, str, str | None], float], lang: str |
     return per_question
 
 
-def qa_metric(measure: str, lang: str | None = None) -> Metric:
+def qa_metric(measure: str, lang: str | None = None, v2: bool = False) -> Metric:
     """'f1' or 'em'; lang None = SQuAD v1.1 (XQuAD, TyDiQA-GoldP, SQuAD), else MLQA's normalisation
-    for that language (the answer's language: the context language). Named 'squad_f1' or 'mlqa_f1:de'."""
-    score = {"f1": qa_f1, "em": qa_exact_match}[measure]
+    for that language (the answer's language: the context language). Named 'squad_f1' or 'mlqa_f1:de';
+    v2: SQuAD 2.0's scores, where the empty answer is right for unanswerable questions ('squad_v2_f1')."""
+    score = {"f1": qa_f1_v2 if v2 else qa_f1, "em": qa_exact_match}[measure]
     per_question = _qa_per_question(score, lang)
 
     def compute(preds: list, golds: list) -> float:
         scores = per_question(preds, golds)
         return float(scores.mean()) if scores.size else 0.0
 
-    name = f"squad_{measure}" if lang is None else f"mlqa_{measure}:{lang}"
+    name = f"squad_{'v2_' if v2 else ''}{measure}" if lang is None else f"mlqa_{measure}:{lang}"
     return Metric(name, compute, per_question)
 
 
@@ -252,6 +260,9 @@ METRICS.update({
     "xtreme_pos_f1": Metric("xtreme_pos_f1", _xtreme_pos_f1, stats=_entity_stats, from_stats=_f1_from_stats),
     "squad_f1": qa_metric("f1"),
     "squad_em": qa_metric("em"),
+    # SQuAD 2.0 (unanswerable questions: gold [""]); EM already scores "" against "" as a match
+    "squad_v2_f1": qa_metric("f1", v2=True),
+    "squad_v2_em": qa_metric("em", v2=True),
     **{f"mlqa_{m}:{lang}": qa_metric(m, lang) for lang in MLQA_LANGUAGES for m in ("f1", "em")},
 })
 

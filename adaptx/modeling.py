@@ -2,7 +2,7 @@
 
 This is the seam to the `adapters` library: adapters are added, loaded, stacked and fused
 only here, through its public API (`adapters.init`, `add_adapter`, `load_adapter`,
-`add_adapter_fusion`, `Stack`, `Fuse`, `save_adapter(use_safetensors=True)`). Heads are
+`add_adapter_fusion`, `average_adapter`, `Stack`, `Fuse`, `Average`, `save_adapter(use_safetensors=True)`). Heads are
 plain torch modules saved as safetensors, and every saved model carries a `setup.json`
 with the exact active setup, so a fusion can never be reloaded without its head or with
 the wrong composition (a known silent failure of hand-wired setups).
@@ -30,7 +30,7 @@ HEAD_FILE = "head.safetensors"
 class Setup:
     """Everything needed to rebuild a trained model exactly."""
 
-    strategy: str  # intermediate | none | stack | fuse | full | full-none | full-intermediate | retrieval
+    strategy: str  # intermediate | none | stack | fuse | average | merge | full | full-none | full-intermediate
     num_labels: int
     kind: str = "classification"  # the task kind whose head this model carries
     pooling: str = "first"
@@ -42,11 +42,31 @@ class Setup:
     fusion: list[str] = field(default_factory=list)  # adapters fused (fuse strategy)
     fusion_config: dict = field(default_factory=dict)  # resolved AdapterFusion settings (library keys)
     fusion_temperature: float | None = None  # the fusion softmax temperature the saved weights go with
+    average: list[str] = field(default_factory=list)  # frozen adapters whose outputs are averaged (Average block)
+    merge: list[str] = field(default_factory=list)  # frozen adapters merged in weight space into one (average_adapter)
+    combine_weights: list[float] = field(default_factory=list)  # one per average/merge adapter, used as given
     base_fingerprint: dict = field(default_factory=dict)
+    # multi-task training (kind 'mixture'): one head per task, task -> {"kind", "num_labels"}; each
+    # batch names the task whose head it goes through
+    heads: dict = field(default_factory=dict)
 
     @property
     def uses_adapters(self) -> bool:
         return not self.strategy.startswith("full")
+
+
+class MultiTaskHead(nn.Module):
+    """One head per task of a mixture; every forward call names its task."""
+
+    def __init__(self, heads: dict[str, nn.Module]):
+        super().__init__()
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, task: str | None = None, **inputs):
+        if task not in self.heads:
+            raise AdaptxError(f"multi-task head: batch for task {task!r}; this model has heads for "
+                              f"{', '.join(self.heads)}")
+        return self.heads[task](hidden, attention_mask, **inputs)
 
 
 class TaskModel(nn.Module):
@@ -57,7 +77,10 @@ class TaskModel(nn.Module):
         self.setup = setup
         self.autocast_dtype = autocast_dtype  # torch.bfloat16 when the frozen base is bf16
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str | None = None,
+                **head_inputs) -> torch.Tensor:
+        """task: which head of a multi-task model (None for one head); head_inputs: what a head needs
+        besides the hidden states (the masked-LM head: the masked positions)."""
         device_type = input_ids.device.type
         # the library lowers the fusion temperature on every forward call; evaluation must not
         # move it, or a prediction would depend on how many batches came before it
@@ -66,7 +89,9 @@ class TaskModel(nn.Module):
             with torch.autocast(device_type, dtype=self.autocast_dtype or torch.float32,
                                 enabled=self.autocast_dtype is not None):
                 hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-                return self.head(hidden, attention_mask)
+                if task is not None:
+                    head_inputs["task"] = task
+                return self.head(hidden, attention_mask, **head_inputs)
         finally:
             if frozen_temperature is not None:
                 self.set_fusion_temperature(frozen_temperature)
@@ -153,7 +178,14 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
     adapter_dirs: saved adapters (name -> folder) for `frozen_adapters`.
     """
     hidden = encoder.config.hidden_size
-    head = get_kind(setup.kind).head(hidden, setup.num_labels, setup.pooling, setup.dropout)
+    if setup.heads:
+        head = MultiTaskHead({task: get_kind(spec["kind"]).head(hidden, spec["num_labels"], setup.pooling,
+                                                                 setup.dropout) for task, spec in setup.heads.items()})
+    else:
+        head = get_kind(setup.kind).head(hidden, setup.num_labels, setup.pooling, setup.dropout)
+    for module in head.modules():  # a masked-LM head scores against the encoder's own word embeddings
+        if hasattr(module, "tie"):
+            module.tie(encoder.get_input_embeddings())
     if setup.uses_adapters:
         import adapters
         from adapters.composition import Fuse
@@ -163,12 +195,20 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
             folder = Path((adapter_dirs or {}).get(name, ""))
             check_adapter_compatible(folder, setup.base_fingerprint)
             encoder.load_adapter(str(folder), load_as=name, with_head=False, use_safetensors=True)
+        if setup.merge:
+            _merge_adapters(encoder, setup)
         if setup.own_adapter:
             encoder.add_adapter(setup.own_adapter, config=_adapter_config(setup))
         if setup.fusion:
             encoder.add_adapter_fusion(Fuse(*setup.fusion), config=setup.fusion_config or "dynamic")
             _keep_fusion_attention_in_fp32(encoder)
         _activate(encoder, setup)
+        if setup.average:
+            # the library's Average block weighs its children with an fp32 tensor, which turns a bf16
+            # stream into fp32 before the next base LayerNorm; fp32 LayerNorms take either dtype
+            for module in encoder.modules():
+                if isinstance(module, nn.LayerNorm):
+                    module.float()
         # adapter/fusion weights stay fp32 master weights even on a bf16 base
         for name, module in encoder.named_modules():
             if ".adapters." in f".{name}." or "adapter_fusion_layer" in name:
@@ -176,6 +216,26 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
     model = TaskModel(encoder, head, setup, autocast_dtype)
     _set_trainable(model, setup)
     return model
+
+
+def merged_adapter_name(setup: Setup) -> str:
+    return "+".join(setup.merge)
+
+
+def _merge_adapters(encoder: nn.Module, setup: Setup) -> None:
+    """The merge strategy: one new adapter whose every weight is sum_i w_i * weight_i of the loaded
+    adapters (adapters' `average_adapter`, weights as given, not normalised: LoraHub-style weights
+    may be negative or not sum to 1). The sources are deleted, so only the merged adapter runs.
+    Nothing of it is saved: it is rebuilt from the frozen adapters and the weights on load."""
+    if len(setup.combine_weights) != len(setup.merge):
+        raise AdaptxError(f"merge: {len(setup.combine_weights)} weights for {len(setup.merge)} adapters")
+    try:
+        encoder.average_adapter(merged_adapter_name(setup), list(setup.merge), weights=list(setup.combine_weights),
+                                normalize_weights=False)
+    except ValueError as exc:  # e.g. adapters of different configurations (reduction factors)
+        raise AdaptxError(f"cannot merge adapters {', '.join(setup.merge)}: {exc}") from exc
+    for name in setup.merge:
+        encoder.delete_adapter(name)
 
 
 def _keep_fusion_attention_in_fp32(encoder: nn.Module) -> None:
@@ -266,10 +326,16 @@ def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None 
 
 
 def _activate(encoder, setup: Setup) -> None:
-    """The active composition, bottom to top: (intermediate adapter | fusion) under the own adapter."""
-    from adapters.composition import Fuse, Stack
+    """The active composition, bottom to top: (intermediate adapter | fusion | average of adapters |
+    merged adapter) under the own adapter."""
+    from adapters.composition import Average, Fuse, Stack
 
-    below = Fuse(*setup.fusion) if setup.fusion else (setup.frozen_adapters[0] if setup.frozen_adapters else None)
+    if setup.merge:
+        below = merged_adapter_name(setup)
+    elif setup.average:
+        below = Average(*setup.average, weights=list(setup.combine_weights) or None, normalize_weights=False)
+    else:
+        below = Fuse(*setup.fusion) if setup.fusion else (setup.frozen_adapters[0] if setup.frozen_adapters else None)
     composition = Stack(below, setup.own_adapter) if below is not None and setup.own_adapter else below or setup.own_adapter
     # set_active_adapters opens a forward context before the new setup is active, which makes
     # adapters log a misleading "none are activated" warning: quiet that logger for this call only

@@ -52,22 +52,25 @@ def resolve_data_dir(value, cfg=None) -> Path | None:
 def _check_fits(folder: Path, name: str, cfg) -> None:
     """Refuse a run that would sample rows the pack does not hold (it would silently take
     fewer or other rows than the same config on the full data)."""
+    from .pipeline import plan_stages
     from .tasks import get_task
 
     made = read_manifest(folder)["made_for"]
     asks = [f"data.{k}: {getattr(cfg.data, k)!r} (the pack: {made['data'][k]!r})"
             for k in SAMPLING_KEYS if getattr(cfg.data, k) != made["data"][k]]
-    if cfg.target_task != made["target_task"]:
-        asks.append(f"target_task: {cfg.target_task!r} (the pack: {made['target_task']!r})")
-    else:
-        languages = cfg.languages or list(get_task(cfg.target_task).languages)
-        missing = [lang for lang in languages if lang not in made["languages"]]
-        if missing:
-            asks.append(f"languages {missing} (the pack has {made['languages']})")
-    if {"stack", "fuse", "full"} & set(cfg.strategies):  # only these strategies read intermediate tasks
-        missing = [t for t in cfg.intermediate_tasks if t not in made["intermediate_tasks"]]
-        if missing:
-            asks.append(f"intermediate_tasks {missing} (the pack has {made['intermediate_tasks']})")
+    other = [t for t in cfg.targets if t not in made["targets"]]
+    if other:
+        asks.append(f"target_task {other} (the pack: {made['targets']})")
+    wanted = [lang for t in cfg.targets if t in made["targets"] for lang in get_task(t).languages
+              if cfg.languages is None or lang in cfg.languages]
+    missing = [lang for lang in dict.fromkeys(wanted) if lang not in made["languages"]]
+    if missing:
+        asks.append(f"languages {missing} (the pack has {made['languages']})")
+    # the intermediate tasks this run trains (strategies without one train none)
+    trained = {s.task for s in plan_stages(cfg) if s.kind.startswith("intermediate")}
+    missing = sorted(trained - set(made["intermediate_tasks"]))
+    if missing:
+        asks.append(f"intermediate_tasks {missing} (the pack has {made['intermediate_tasks']})")
     if asks:
         raise AdaptxError(f"data.dir: {PREFIX}{name} holds only the rows that {made['config']} samples, but this run "
                           f"sets {'; '.join(asks)}. Give a full data folder with --data-dir DIR (for example one "

@@ -27,21 +27,22 @@ import torch
 import yaml
 
 from .config import ExperimentConfig, load_config, stable_hash
-from .data import LoadedSplit, load_split, sample_ids
+from .data import LoadedSplit, load_raw_text, load_split, sample_ids, with_labels_from_file
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import sha256_text
 from .kinds import get_kind
 from .kinds.base import Encoding
+from .mixture import MLM, MULTITASK, mixture_task, mixture_weights
 from .metrics import metric_for_language
 from .models import RANDOM_PREFIX
 from .modeling import Setup, build_model, load_model, save_model
 from .packs import resolve_data_dir
 from .report import write_results
 from .runtime import Runtime, make_runtime
-from .tasks import get_task
+from .tasks import Task, get_task
 from .train import TrainJob, predict, train_model
-from .zoo import is_zoo_ref, resolve_zoo_refs, zoo_adapter_name, zoo_recipe
+from .zoo import base_fingerprint, is_zoo_ref, resolve_zoo_refs, zoo_adapter_name, zoo_recipe
 
 HASH_CHARS = 10  # of the stage hash in folder and file names
 
@@ -54,7 +55,7 @@ class Stage:
     id: str
     kind: str  # intermediate-adapter | intermediate-full | target
     task: str
-    strategy: str  # intermediate | full-intermediate | none | stack | fuse | full | full-none
+    strategy: str  # intermediate | full-intermediate | none | stack | fuse | average | merge | full | full-none
     seed: int
     intermediates: list[str] = field(default_factory=list)  # what the results table names it after
     adapters: dict[str, str] = field(default_factory=dict)
@@ -82,7 +83,7 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
         def name(task: str) -> str:
             return zoo_adapter_name(task) if is_zoo_ref(task) else task
 
-        if {"stack", "fuse"} & set(cfg.strategies):
+        if {"stack", "fuse", "average", "merge"} & set(cfg.strategies):
             for task in [t for t in cfg.intermediate_tasks if not is_zoo_ref(t)]:
                 stages.append(Stage(adapter_stage(task), "intermediate-adapter", task, "intermediate", seed))
         if "full" in cfg.strategies:
@@ -100,12 +101,19 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
                     stages.append(Stage(f"target-{target}-full-none-s{seed}", "target", target, strategy, seed,
                                         evaluate=True))
                 elif strategy == "fuse" and trains:
-                    adapters = {name(t): adapter_stage(t) for t in cfg.intermediate_tasks}
+                    # the single-task adapters: fusing them is the adapter-native alternative to `multitask`
+                    singles = [t for t in cfg.intermediate_tasks if t != MULTITASK]
+                    adapters = {name(t): adapter_stage(t) for t in singles}
                     if include_target:
                         adapters[target] = none_id
-                    fused, labels = list(adapters), [*cfg.intermediate_tasks, target][:len(adapters)]
+                    fused, labels = list(adapters), [*singles, target][:len(adapters)]
                     stages.append(Stage(f"target-{target}-fuse-{'+'.join(fused)}-s{seed}", "target", target, "fuse",
                                         seed, labels, adapters, _stage_sources(adapters.values()), evaluate=True))
+                elif strategy in ("average", "merge") and trains:  # all intermediate adapters, combined
+                    adapters = {name(t): adapter_stage(t) for t in cfg.intermediate_tasks}
+                    stages.append(Stage(f"target-{target}-{strategy}-{'+'.join(adapters)}-s{seed}", "target", target,
+                                        strategy, seed, list(cfg.intermediate_tasks), adapters,
+                                        _stage_sources(adapters.values()), evaluate=True))
                 elif strategy in ("stack", "full"):  # one run per intermediate task
                     for task in cfg.intermediate_tasks:
                         source = adapter_stage(task) if strategy == "stack" else f"intermediate-full-{task}-s{seed}"
@@ -114,6 +122,16 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
                                             strategy, seed, [task], adapters, _stage_sources([source]),
                                             evaluate=True, trains=trains))
     return stages
+
+
+def _setup_recipe(setup: Setup) -> dict:
+    """A setup as stage hashes see it: the average/merge fields only where used, so the hashes of
+    stages that existed before those strategies stay what they were."""
+    recipe = asdict(setup)
+    for key in ("average", "merge", "combine_weights", "heads"):
+        if not recipe[key]:
+            del recipe[key]
+    return recipe
 
 
 def _stage_sources(sources) -> list[str]:
@@ -150,6 +168,9 @@ class Experiment:
         self.eval_splits = {t.name: self._plan_eval_splits(t) for t in self.targets}
         self._splits: dict[tuple, LoadedSplit] = {}
         self._encoded: dict[tuple, Encoding] = {}
+        # adapter names carry task, seed and this tag of the base model's weights (adapter_name)
+        self.base_tag = sha256_text(base_fingerprint(self.base_identity))[:8]
+        self._tasks: dict[str, Task] = self._run_tasks()
         self.stage_hashes: dict[str, str] = {}
         self._trained: tuple[str | None, object] = (None, None)  # (stage id, model) just trained
 
@@ -159,9 +180,11 @@ class Experiment:
             raise AdaptxError(f"max_seq_length: {cfg.max_seq_length} is longer than base model {cfg.base_model!r} "
                               f"accepts ({base.max_length()} positions); set max_seq_length <= {base.max_length()}")
         hidden = base.config.hidden_size
-        if cfg.adapter.reduction_factor > hidden:
-            raise AdaptxError(f"adapter.reduction_factor: {cfg.adapter.reduction_factor} leaves no bottleneck on "
-                              f"a base model of width {hidden}; use at most {hidden}")
+        for key in ("reduction_factor", "target_reduction_factor"):
+            value = getattr(cfg.adapter, key)
+            if value is not None and value > hidden:
+                raise AdaptxError(f"adapter.{key}: {value} leaves no bottleneck on a base model of width {hidden}; "
+                                  f"use at most {hidden}")
 
     def _plan_eval_splits(self, task) -> dict[str, str | None]:
         """The split each language is evaluated on: the configured one, or test where labeled, else
@@ -200,12 +223,93 @@ class Experiment:
     def missing_languages(self, task_name: str) -> list[str]:
         return [lang for lang, split in self.eval_splits[task_name].items() if split is None]
 
+    # -- tasks: the registry's, and the mixtures this run trains --------------------------
+    def _run_tasks(self) -> dict[str, Task]:
+        """The multitask mixture (`multitask` in intermediate_tasks), and with intermediate.mlm each
+        intermediate task mixed with masked-LM batches ('<task>+mlm': what its stages train on)."""
+        cfg, tasks = self.cfg, {}
+        mlm = cfg.intermediate.mlm
+        if MULTITASK in cfg.intermediate_tasks:
+            tasks[MULTITASK] = mixture_task(MULTITASK, cfg.multitask.tasks, cfg.multitask.cap)
+        if mlm.source:
+            tasks[MLM] = Task(name=MLM, role="intermediate", kind="mlm", labels=(), languages=(),
+                              params={"mask_probability": mlm.mask_probability},
+                              description=f"masked-LM batches on raw text from {mlm.source}")
+            settings = {"rate": mlm.rate, "mask_probability": mlm.mask_probability, "source": mlm.source,
+                        "max_texts": mlm.max_texts}
+            for name in cfg.intermediate_tasks:
+                if not is_zoo_ref(name):
+                    parts = cfg.multitask.tasks if name == MULTITASK else [name]
+                    tasks[f"{name}+{MLM}"] = mixture_task(f"{name}+{MLM}", parts, cfg.multitask.cap, settings)
+        return tasks
+
+    def task(self, name: str) -> Task:
+        """A task of this run: a mixture it defines, else the registry's entry, with its label set
+        read from the data where the registry names a label file (CCG's categories)."""
+        if name not in self._tasks:
+            task = get_task(name)
+            if task.params.get("label_file") and not task.labels:
+                task = with_labels_from_file(task, self.source_for(name), self.data_dir)
+            self._tasks[name] = task
+        return self._tasks[name]
+
+    def source_for(self, task_name: str) -> str:
+        """data.source, except for a task with no hub source at all (CCG: CCGbank is LDC-licensed),
+        which always reads the local folder (data.dir / --data-dir)."""
+        registered = task_name not in self._tasks or self._tasks[task_name].kind != "mixture"
+        if registered and task_name != MLM and not get_task(task_name).hub:
+            return "local"
+        return self.cfg.data.source
+
+    def trained_task(self, stage: Stage) -> str:
+        """The task whose data a stage trains on: its own, or for an intermediate stage with
+        intermediate.mlm its mixture with masked-LM batches."""
+        if stage.kind.startswith("intermediate") and self.cfg.intermediate.mlm.source:
+            return f"{stage.task}+{MLM}"
+        return stage.task
+
+    def parts(self, task_name: str, split: str) -> list[str]:
+        """The tasks a split of a mixture is made of (masked-LM text in training only)."""
+        params = self.task(task_name).params
+        mlm = [MLM] if params.get("mlm") and split == "train" else []
+        return [*params["tasks"], *mlm]
+
     # -- data ----------------------------------------------------------------------------
     def split(self, task_name: str, split: str, lang: str = "en") -> LoadedSplit:
         key = (task_name, split, lang)
         if key not in self._splits:
-            self._splits[key] = load_split(get_task(task_name), split, lang, self.cfg.data.source, self.data_dir)
+            if task_name == MLM:
+                mlm = self.cfg.intermediate.mlm
+                self._splits[key] = load_raw_text(mlm.source)
+            else:
+                loaded = load_split(self.task(task_name), split, lang, self.source_for(task_name), self.data_dir)
+                if split == "train" and task_name in self.translated_tasks():
+                    loaded = self._with_translations(task_name, loaded)
+                self._splits[key] = loaded
         return self._splits[key]
+
+    def translated_tasks(self) -> list[str]:
+        """The intermediate tasks whose training data intermediate.translated changes."""
+        tr, cfg = self.cfg.intermediate.translated, self.cfg
+        if tr.dir is None:
+            return []
+        trained = [t for t in cfg.intermediate_tasks if not is_zoo_ref(t) and t != MULTITASK]
+        trained += cfg.multitask.tasks if MULTITASK in cfg.intermediate_tasks else []
+        return list(tr.tasks) or list(dict.fromkeys(trained))
+
+    def _with_translations(self, task_name: str, english: LoadedSplit) -> LoadedSplit:
+        """The paper's alternative (b): machine-translated training files in the task's own local
+        layout under translated.dir/<lang>/, beside (add) or instead of (replace) the English data."""
+        tr = self.cfg.intermediate.translated
+        parts = [] if tr.mode == "replace" else [english]
+        for lang in tr.languages:
+            parts.append(load_split(self.task(task_name), "train", "en", "local", Path(tr.dir) / lang))
+        examples = [e for part in parts for e in part.examples]
+        translations = zip(tr.languages, parts[-len(tr.languages):])
+        counts = ", ".join([*(["English " + str(len(english.examples))] if tr.mode == "add" else []),
+                            *(f"{lang} {len(p.examples)}" for lang, p in translations)])
+        return LoadedSplit(examples, " + ".join(p.origin for p in parts), "+".join(p.digest for p in parts),
+                           english.context, {**english.skipped, f"machine-translated training rows ({counts})": 0})
 
     def row_ids(self, task_name: str, split: str, lang: str = "en") -> list[int]:
         """The rows a run uses: seeded, label-stratified samples; zero-shot dev rows exclude the
@@ -213,12 +317,14 @@ class Experiment:
         d = self.cfg.data
         examples = self.split(task_name, split, lang).examples
         labels = [getattr(e, "label", 0) for e in examples]  # kinds without a label: a plain random sample
+        if task_name == MLM:
+            return sample_ids(labels, self.cfg.intermediate.mlm.max_texts, d.sample_seed)
         if split == "train":
             return sample_ids(labels, d.max_train_examples, d.sample_seed)
         if split == "dev":
             return sample_ids(labels, d.max_dev_examples, d.sample_seed)
         exclude: set[int] = set()
-        task = get_task(task_name)
+        task = self.task(task_name)
         if split == "eval-dev" and (task.dev_row_aligned or lang == "en"):
             selection = self.row_ids(task_name, "dev")
             if hasattr(examples[0], "id"):  # QA: translations share the question id, not the row
@@ -231,8 +337,12 @@ class Experiment:
     def data(self, task_name: str, split: str, lang: str = "en") -> Encoding:
         """The sampled rows of a split, encoded by the task's kind."""
         key = (task_name, split, lang)
+        if key not in self._encoded and self.task(task_name).kind == "mixture":  # its tasks, each encoded alone
+            task = self.task(task_name)
+            self._encoded[key] = get_kind(task.kind).combine(task, [(name, self.data(name, split, lang))
+                                                                    for name in self.parts(task_name, split)])
         if key not in self._encoded:
-            task, loaded = get_task(task_name), self.split(task_name, split, lang)
+            task, loaded = self.task(task_name), self.split(task_name, split, lang)
             ids = self.row_ids(task_name, split, lang)
             encoding = get_kind(task.kind).encode(task, [loaded.examples[i] for i in ids], self.base.tokenizer,
                                                    self.cfg.max_seq_length)
@@ -241,28 +351,52 @@ class Experiment:
             self._encoded[key] = encoding
         return self._encoded[key]
 
+    def origin(self, task_name: str, split: str) -> str:
+        if self.task(task_name).kind == "mixture":
+            return " | ".join(f"{name}: {self.origin(name, split)}" for name in self.parts(task_name, split))
+        return self.split(task_name, split).origin
+
     def data_recipe(self, task_name: str, split: str, lang: str = "en") -> dict:
-        """What a stage read: the file's content digest and which of its rows."""
+        """What a stage read: the file's content digest and which of its rows (a mixture: of every part)."""
+        if self.task(task_name).kind == "mixture":
+            parts = [self.data_recipe(name, split, lang) for name in self.parts(task_name, split)]
+            return {"content": "+".join(p["content"] for p in parts),
+                    "rows": sha256_text(json.dumps([p["rows"] for p in parts]))[:16], "n": sum(p["n"] for p in parts)}
         ids = self.row_ids(task_name, split, lang)
         return {"content": self.split(task_name, split, lang).digest, "rows": sha256_text(json.dumps(ids))[:16],
                 "n": len(ids)}
 
     # -- stages --------------------------------------------------------------------------
     def setup_for(self, stage: Stage) -> Setup:
+        """The stage's model, its adapters under their logical names (task names): what the stage hash
+        covers. model_setup gives the names the weights are saved and loaded under."""
         cfg = self.cfg
-        task = get_task(stage.task)
+        task = self.task(self.trained_task(stage))
         common = dict(num_labels=len(task.labels), kind=task.kind, pooling=cfg.head.pooling, dropout=cfg.head.dropout,
                       base_fingerprint=self.base.fingerprint)
+        if task.kind == "mixture":  # one head per task of the mixture
+            common["heads"] = {name: {"kind": self.task(name).kind, "num_labels": len(self.task(name).labels)
+                                      if name != MLM else self.base.config.vocab_size}
+                               for name in self.parts(task.name, "train")}
         s = stage.strategy
         if s.startswith("full"):  # full-intermediate, full, full-none: no adapter settings involved
             return Setup(s, **common)
         if not stage.trains:  # evaluated as the strategy leaves the encoder: frozen adapters only
             return Setup(s, frozen_adapters=list(stage.adapters), **common)
-        adapter = dict(adapter_config=cfg.adapter.config, reduction_factor=cfg.adapter.reduction_factor)
+        reduction = cfg.adapter.reduction_factor
+        if stage.kind == "target" and cfg.adapter.target_reduction_factor is not None:
+            reduction = cfg.adapter.target_reduction_factor
+        adapter = dict(adapter_config=cfg.adapter.config, reduction_factor=reduction)
         if s in ("intermediate", "none"):
             return Setup(s, own_adapter=stage.task, **adapter, **common)
         if s == "stack":
             return Setup(s, own_adapter=stage.task, frozen_adapters=list(stage.adapters), **adapter, **common)
+        if s in ("average", "merge"):  # the frozen adapters combined, a new target adapter (optional) + head on top
+            names = list(stage.adapters)
+            own = stage.task if cfg.combine.train_target_adapter else None
+            return Setup(s, own_adapter=own, frozen_adapters=names, average=names if s == "average" else [],
+                         merge=names if s == "merge" else [],
+                         combine_weights=cfg.combine.weights_for(stage.intermediates), **adapter, **common)
         fused = list(stage.adapters)
         own = None
         if cfg.fusion.train_target_adapter:  # a new target adapter on top; the fused one keeps the task's name
@@ -278,11 +412,15 @@ class Experiment:
             batch_size = int(t.target_batch_size.get(stage.task, t.batch_size))
             epochs = t.epochs_for(stage.task)
             steps = math.ceil(epochs * len(self.data(stage.task, "train")) / batch_size) if epochs else t.target_steps
-        return TrainJob(steps=steps, lr=cfg.lr(lr_kind, self.lr_defaults), batch_size=batch_size, seed=stage.seed,
+        lr, head_lr = cfg.lr(lr_kind, self.lr_defaults), cfg.lr("head", self.lr_defaults)
+        if stage.kind == "target":  # target-only rates (a search varies them; intermediate stages keep theirs)
+            lr = t.target_lr_adapter if lr_kind == "adapter" and t.target_lr_adapter is not None else lr
+            head_lr = t.target_lr_head if t.target_lr_head is not None else head_lr
+        return TrainJob(steps=steps, lr=lr, batch_size=batch_size, seed=stage.seed,
                         micro_batch_size=t.micro_batch_size,
                         warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, eval_every=t.eval_interval(steps),
                         checkpoint_every=t.checkpoint_every, max_grad_norm=t.max_grad_norm,
-                        head_lr=cfg.lr("head", self.lr_defaults), metric=get_task(stage.task).metric,
+                        head_lr=head_lr, metric=self.task(self.trained_task(stage)).metric,
                         description=stage.id)
 
     def recipe(self, stage: Stage) -> dict:
@@ -293,17 +431,37 @@ class Experiment:
         the same; only float rounding and dropout draws differ)."""
         if not stage.trains:
             return {"stage": stage.id, "base": self.base_identity, "dtype": self.runtime.dtype,
-                    "setup": asdict(self.setup_for(stage)), "needs": {n: self.stage_hashes[n] for n in stage.needs},
+                    "setup": _setup_recipe(self.setup_for(stage)), "needs": {n: self.stage_hashes[n] for n in stage.needs},
                     **self._zoo_recipe(stage)}
         job = self.job_for(stage)
         train = {k: v for k, v in asdict(job).items() if k not in ("checkpoint_every", "description", "micro_batch_size")}
         return {
             "stage": stage.id, "base": self.base_identity, "dtype": self.runtime.dtype,
-            "max_seq_length": self.cfg.max_seq_length, "setup": asdict(self.setup_for(stage)), "train": train,
-            "data": {"train": self.data_recipe(stage.task, "train"), "dev": self.data_recipe(stage.task, "dev")},
+            "max_seq_length": self.cfg.max_seq_length, "setup": _setup_recipe(self.setup_for(stage)), "train": train,
+            "data": {"train": self.data_recipe(self.trained_task(stage), "train"),
+                     "dev": self.data_recipe(self.trained_task(stage), "dev")},
             "needs": {n: self.stage_hashes[n] for n in stage.needs},
-            **self._zoo_recipe(stage),
+            **self._zoo_recipe(stage), **self._mixture_recipe(stage),
         }
+
+    def _mixture_recipe(self, stage: Stage) -> dict:
+        """A mixture's sampling settings (cap, masked-LM share and masking): only where there is one."""
+        task = self.task(self.trained_task(stage))
+        return {"mixture": dict(task.params)} if task.kind == "mixture" else {}
+
+    def mixture_summary(self, stage: Stage) -> dict | None:
+        """Which tasks a mixture stage trained on and each one's share of the steps."""
+        task = self.task(self.trained_task(stage))
+        if task.kind != "mixture":
+            return None
+        train = self.data(task.name, "train")
+        parts = train.context["parts"]
+        mlm = task.params.get("mlm")
+        weights = mixture_weights([len(e.examples) for n, e in parts if n != MLM], task.params.get("cap"),
+                                  mlm["rate"] if mlm else None)
+        return {"tasks": list(task.params["tasks"]), "cap": task.params.get("cap"), "mlm": mlm,
+                "examples": {n: len(e.examples) for n, e in parts},
+                "step_share": {n: round(float(w), 4) for (n, _), w in zip(parts, weights)}}
 
     def _zoo_recipe(self, stage: Stage) -> dict:
         """The sha256 of every file of the zoo adapters a stage loads: a changed entry retrains it."""
@@ -330,8 +488,8 @@ class Experiment:
         every stage, and check that every stage folder already there is readable."""
         for stage in stages:
             if stage.trains:
-                self.data(stage.task, "train")
-                self.data(stage.task, "dev")
+                self.data(self.trained_task(stage), "train")
+                self.data(self.trained_task(stage), "dev")
             self.stage_hashes[stage.id] = stable_hash(self.recipe(stage))
         for target in self.targets:
             for lang, split in self.eval_splits[target.name].items():
@@ -347,11 +505,31 @@ class Experiment:
                                       f"edited by hand: delete {manifest.parent} to redo that stage")
 
     def notes(self, stage: Stage) -> list[str]:
-        """Facts a reader of the stage summary should know (legitimate, but easy to misread)."""
-        notes = [get_task(stage.task).train_note] if stage.trains and get_task(stage.task).train_note else []
+        """Facts a reader of the stage summary should know (legitimate, but easy to misread): where
+        local data is not the task's own, rows left out or changed on purpose, the alternatives used."""
+        notes: list[str] = []
+        if stage.trains:
+            trained = self.trained_task(stage)
+            task = self.task(trained)
+            names = self.parts(trained, "train") if task.kind == "mixture" else [trained]
+            for name in names:
+                if self.task(name).train_note:
+                    notes.append(self.task(name).train_note if len(names) == 1 else
+                                 f"{name}: {self.task(name).train_note}")
+            for split in ("train", "dev"):
+                for problem, count in self._skipped(trained, split).items():
+                    notes.append(f"{split}: {problem}" + (f": {count}" if count else ""))
+            if MLM in names:
+                mlm = self.cfg.intermediate.mlm
+                notes.append(f"{mlm.rate:.0%} of the steps are masked-LM batches on raw text from {mlm.source} "
+                             f"({mlm.mask_probability:.0%} of tokens masked, static); the base ships no MLM head, so "
+                             "one was initialised: decoder tied to the word embeddings, new transform (identity) "
+                             "and bias")
         if stage.kind == "target" and stage.trains:
             target_train = self.split(stage.task, "train").digest
             for task in stage.intermediates:
+                if not is_zoo_ref(task) and self.task(task).kind == "mixture":
+                    continue  # a mixture's parts are named in its own stage's notes
                 digest = (self.zoo[task][1]["training"]["data"]["train_sha256"] if is_zoo_ref(task)
                           else self.split(task, "train").digest)
                 if task != stage.task and digest == target_train:
@@ -359,10 +537,17 @@ class Experiment:
                                  "target training (the paper's grid includes this pairing)")
         return notes
 
+    def _skipped(self, task_name: str, split: str) -> dict:
+        """Rows left out (or added: translations) while loading, and problems counted while encoding."""
+        if self.task(task_name).kind == "mixture":
+            return {f"{name}: {k}": v for name in self.parts(task_name, split)
+                    for k, v in self._skipped(name, split).items()}
+        return {**self.split(task_name, split).skipped, **self.data(task_name, split).skipped}
+
     def build(self, stage: Stage):
         from .models import load_encoder
 
-        setup = self.setup_for(stage)
+        setup = self.model_setup(stage)
         full = not setup.uses_adapters
         # full fine-tuning keeps fp32 master weights; a bf16 base then runs under autocast
         source = self.base.source
@@ -378,9 +563,38 @@ class Experiment:
     def autocast(self):
         return self.runtime.autocast_dtype
 
+    def adapter_name(self, name: str, seed: int) -> str:
+        """The name an adapter is saved and loaded under: '<task>-s<seed>-<base tag>' (base tag: 8 hex
+        digits of the base weights' fingerprint), so adapters of different tasks, seeds or base models
+        never collide when loaded side by side, exported, or published. Zoo entries keep 'zoo-NAME'."""
+        return name if name.startswith("zoo-") else f"{name}-s{seed}-{self.base_tag}"
+
+    def model_setup(self, stage: Stage) -> Setup:
+        """setup_for with every adapter under its saved name (adapter_name)."""
+        from dataclasses import replace
+
+        setup = self.setup_for(stage)
+        named = {key: [self.adapter_name(n, stage.seed) for n in getattr(setup, key)]
+                 for key in ("frozen_adapters", "fusion", "average", "merge") if hasattr(setup, key)}
+        own = self.adapter_name(setup.own_adapter, stage.seed) if setup.own_adapter else None
+        return replace(setup, own_adapter=own, **named)
+
     def adapter_dirs(self, stage: Stage) -> dict[str, Path]:
-        return {name: self.zoo[source][0] if is_zoo_ref(source)  # a zoo entry's verified adapter folder
-                else self.stage_dir(source) / "model" / f"adapter-{name}" for name, source in stage.adapters.items()}
+        """Folders of the frozen adapters a stage loads, under their saved and their logical names (a
+        stage saved before adapter names carried seed and base loads with its own setup.json)."""
+        dirs = {}
+        for name, source in stage.adapters.items():
+            saved = self.adapter_name(name, stage.seed)
+            if is_zoo_ref(source):
+                folder = self.zoo[source][0]  # a zoo entry's verified adapter folder
+            else:
+                setup_file = self.stage_dir(source) / "model" / "setup.json"
+                own = saved
+                if setup_file.is_file():  # the name it was saved under, old runs' plain task names included
+                    own = _read_json(setup_file, f"delete {setup_file.parent.parent} to retrain it")["own_adapter"]
+                folder = self.stage_dir(source) / "model" / f"adapter-{own}"
+            dirs[saved] = dirs[name] = folder
+        return dirs
 
     def load_trained(self, stage: Stage):
         from .models import load_encoder
@@ -392,9 +606,10 @@ class Experiment:
         model = load_model(self.stage_dir(stage.id) / "model", loader, self.adapter_dirs(stage), self.autocast)
         return model.to(self.runtime.device)
 
-    def run_stage(self, stage: Stage) -> dict:
+    def run_stage(self, stage: Stage, on_evaluate=None) -> dict:
         """Train (or find) one stage; returns its metrics. With several processes all train together
-        and only the main process writes the stage folder."""
+        and only the main process writes the stage folder. on_evaluate: train_model's observer of
+        English-dev evaluations (a search's pruner)."""
         folder = self.stage_dir(stage.id)
         main = self.runtime.is_main
         manifest_path = folder / "manifest.json"
@@ -424,20 +639,29 @@ class Experiment:
             self.runtime.wait()
             return metrics
         model = self.build(stage)
-        train_data, dev = self.data(stage.task, "train"), self.data(stage.task, "dev")
+        trained = self.trained_task(stage)
+        train_data, dev = self.data(trained, "train"), self.data(trained, "dev")
         self.runtime.reset_peak_memory()
         summary = train_model(model, train_data, dev, self.job_for(stage), self.pad_id,
-                              folder / "checkpoint.safetensors", self.runtime)
+                              folder / "checkpoint.safetensors", self.runtime, on_evaluate=on_evaluate)
         metrics = {"stage": stage.id, "task": stage.task, "strategy": stage.strategy, "seed": stage.seed,
                    "intermediate": stage.intermediate_label, "train": summary, "notes": self.notes(stage),
-                   "data": {"train": self.split(stage.task, "train").origin, "train_rows": len(train_data),
-                            "dev": self.split(stage.task, "dev").origin, "dev_rows": len(dev)},
+                   "data": {"train": self.origin(trained, "train"), "train_rows": len(train_data),
+                            "dev": self.origin(trained, "dev"), "dev_rows": len(dev)},
                    "trainable_parameters": sum(p.numel() for p in model.trainable_parameters().values()),
                    "hardware": dict(self.runtime.describe(), micro_batch_size=summary["micro_batch_size"],
                                     peak_memory=self.runtime.peak_memory_gb())}
+        if self.mixture_summary(stage):
+            metrics["mixture"] = self.mixture_summary(stage)
+        if self.task(trained).params.get("label_file"):  # a label set read from the data (CCG's categories)
+            metrics["labels"] = list(self.task(trained).labels)
         if stage.strategy == "fuse":
             metrics["fusion"] = {"settings": self.setup_for(stage).fusion_config,
                                  "value_distance_from_identity": model.fusion_value_distance()}
+        if stage.strategy in ("average", "merge"):
+            setup = self.setup_for(stage)
+            metrics["combine"] = {"adapters": setup.frozen_adapters, "weights": setup.combine_weights,
+                                  "target_adapter": setup.own_adapter is not None}
         if main:
             save_model(model, folder / "model")
             _write_json(folder / "metrics.json", metrics)
@@ -500,6 +724,27 @@ class Experiment:
         return {"targets": [t.name for t in self.targets], "base_family": self.family,
                 "missing": {t.name: self.missing_languages(t.name) for t in self.targets}}
 
+    def _describe_intermediate(self) -> list[str]:
+        """The multitask mixture and the alternatives (masked-LM, translated data), when used."""
+        cfg, lines = self.cfg, []
+        if MULTITASK in cfg.intermediate_tasks:
+            task = self.task(MULTITASK)
+            summary = self.mixture_summary(Stage("describe", "target", MULTITASK, "describe", cfg.seeds[0]))
+            lines.append(f"adaptx: multitask: one adapter, one head per task, on {' + '.join(task.params['tasks'])}; "
+                         f"each batch from one task, share of steps {_shares(summary)} (examples-proportional, "
+                         f"cap {task.params['cap']}); selected on the mean of the tasks' English dev metrics")
+        mlm = cfg.intermediate.mlm
+        if mlm.source:
+            lines.append(f"adaptx: intermediate stages: {mlm.rate:.0%} of steps are masked-LM batches on "
+                         f"{len(self.data(MLM, 'train').examples)} texts from {self.split(MLM, 'train').origin} "
+                         "(MLM head initialised from the tied word embeddings)")
+        tr = cfg.intermediate.translated
+        if tr.dir:
+            lines.append(f"adaptx: intermediate training data of {', '.join(self.translated_tasks())}: "
+                         f"{'English + ' if tr.mode == 'add' else ''}machine-translated {', '.join(tr.languages)} "
+                         f"from {tr.dir} (English dev selects)")
+        return lines
+
     def describe(self, stages: list[Stage]) -> str:
         """What the run will do, printed before it starts."""
         cfg = self.cfg
@@ -530,11 +775,16 @@ class Experiment:
                          f"{rows} rows per language (seeded sample)")
             if target.train_note:
                 lines.append(f"adaptx: {target.name}: {target.train_note}")
+        lines += self._describe_intermediate()
         skipped = {f"{t.name} {s}" for t in self.targets for s in ("fuse", "full-none")
                    if s in cfg.strategies and not get_kind(t.kind).trains}
         if skipped:
             lines.append(f"adaptx: not applicable without target training: {', '.join(sorted(skipped))}")
         return "\n".join(lines)
+
+
+def _shares(summary: dict) -> str:
+    return ", ".join(f"{name} {share:.0%}" for name, share in summary["step_share"].items())
 
 
 def _average_text(scores: dict[str, float]) -> str:

@@ -54,28 +54,54 @@ def _source_and_format(item: FilePlan) -> tuple:
             item.task.labels)
 
 
+WRITABLE_FORMATS = ("tsv", "tsv_header", "json_records", "jsonl")  # the classification formats
+
+
+def pullable_tasks() -> list[str]:
+    from .tasks import TASKS
+
+    return sorted(name for name, task in TASKS.items() if task.kind == "classification" and task.hub)
+
+
 def plan_files(tasks: list[Task]) -> dict[str, FilePlan]:
     """Every local file of the tasks, each with its hub source; files that several tasks read
-    (MNLI train for mnli and xnli) once."""
+    (MNLI train for mnli and xnli) once. A split made of several files (ANLI's rounds) pairs
+    each file with the hub split in the same place."""
+    unsupported = [t.name for t in tasks if t.name not in pullable_tasks()]
+    if unsupported:
+        raise AdaptxError(f"`adaptx data pull` writes classification tasks only ({', '.join(pullable_tasks())}); "
+                          f"{', '.join(unsupported)} cannot be pulled into the local layout: run "
+                          f"{'it' if len(unsupported) == 1 else 'them'} with data.source: hub, or give the files "
+                          "with --data-dir")
     plan: dict[str, FilePlan] = {}
     for task in tasks:
         for split, entry in task.local.items():
             if isinstance(entry, dict):
                 langs = list(entry)
             else:
-                langs = list(task.languages) if "{lang}" in entry.path else ["en"]
+                first = entry[0] if isinstance(entry, tuple) else entry
+                langs = list(task.languages) if "{lang}" in first.path else ["en"]
             for lang in langs:
                 local, hub = task.spec("local", split, lang), task.spec("hub", split, lang)
                 if hub is None:
                     continue  # nothing on the hub for this file; the local loader never needs it then
-                item = FilePlan(local.path.format(lang=lang), local, hub,
-                                hub.config.format(lang=lang) if hub.config else None, task, split, lang)
-                seen = plan.get(item.path)
-                if seen is None:
-                    plan[item.path] = item
-                elif _source_and_format(seen) != _source_and_format(item):
-                    raise AdaptxError(f"task registry: {item.path} is read by {seen.task.name} ({seen.split}) and "
-                                      f"{task.name} ({split}) from different hub sources or formats")
+                locals_ = local if isinstance(local, tuple) else (local,)
+                hubs = hub if isinstance(hub, tuple) else (hub,)
+                if len(locals_) != len(hubs):
+                    raise AdaptxError(f"task registry: {task.name} ({split}, {lang}) has {len(locals_)} local files "
+                                      f"but {len(hubs)} hub splits")
+                for part, source in zip(locals_, hubs):
+                    if part.format not in WRITABLE_FORMATS:
+                        raise AdaptxError(f"task registry: {task.name} reads {part.path} as {part.format!r}, which "
+                                          f"`adaptx data pull` cannot write ({', '.join(WRITABLE_FORMATS)})")
+                    item = FilePlan(part.path.format(lang=lang), part, source,
+                                    source.config.format(lang=lang) if source.config else None, task, split, lang)
+                    seen = plan.get(item.path)
+                    if seen is None:
+                        plan[item.path] = item
+                    elif _source_and_format(seen) != _source_and_format(item):
+                        raise AdaptxError(f"task registry: {item.path} is read by {seen.task.name} ({seen.split}) and "
+                                          f"{task.name} ({split}) from different hub sources or formats")
     return plan
 
 
@@ -189,8 +215,8 @@ def _clean(text: str | None) -> str | None:
 def _rows(ds, item: FilePlan, max_rows: int | None, class_names) -> tuple[list[Example], list[int], dict]:
     """The split's labeled rows as Examples (the first max_rows of them), each row's id (the
     split's id column, else its row number) and counts for the manifest: unlabeled rows left
-    out (ClassLabel -1, the hub's "no label") and text fields whose tabs or line breaks became
-    spaces (TSV files only)."""
+    out (ClassLabel -1, the hub's "no label": SNLI, PAWS-X) and text fields whose tabs or line
+    breaks became spaces (TSV files only)."""
     col_a, col_b, col_label = item.hub.columns
     id_col = next((c for c in ("id", "idx") if c in ds.column_names), None)
     wanted = [c for c in (col_a, col_b, col_label, id_col) if c is not None]
@@ -200,7 +226,7 @@ def _rows(ds, item: FilePlan, max_rows: int | None, class_names) -> tuple[list[E
     counts = {"rows_in_split": n, "unlabeled_rows_left_out": n - len(keep), "text_fields_cleaned": 0}
     if max_rows is not None:
         keep = keep[:max_rows]
-    tsv = item.local.format != "json_records"
+    tsv = item.local.format in ("tsv", "tsv_header")
     examples = []
     for i in keep:
         a, b = table[col_a][i], table[col_b][i] if col_b is not None else None
@@ -215,22 +241,33 @@ def _rows(ds, item: FilePlan, max_rows: int | None, class_names) -> tuple[list[E
     return examples, ids, counts
 
 
+def _name(column):
+    return column[0] if isinstance(column, tuple) else column  # alternatives: the first name is written
+
+
 def render(local: LocalFile, task: Task, examples: list[Example], ids: list) -> str:
     """The file text in the local format the registry names; labels as the task's label names."""
     col_a, col_b, col_label = local.columns
+    named = [c for c in local.columns if c is not None]
 
     def fields(e: Example) -> dict:
-        return {col_a: e.text_a, **({col_b: e.text_b} if col_b is not None else {}), col_label: task.labels[e.label]}
+        values = {col_a: e.text_a, col_label: task.labels[e.label]}
+        if col_b is not None:
+            values[col_b] = e.text_b
+        return values
 
-    if local.format == "json_records":
+    if local.format in ("json_records", "jsonl"):
+        records = [{_name(c): fields(e)[c] for c in named} for e in examples]
+        if local.format == "jsonl":
+            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         # the layout of shared/data's PowerfulPromptFT files: an object of records keyed by row id
-        return json.dumps({str(i): fields(e) for i, e in zip(ids, examples)}, indent=4, ensure_ascii=True)
+        return json.dumps({str(i): r for i, r in zip(ids, records)}, indent=4, ensure_ascii=True)
     lines = []
     if local.format == "tsv_header":
-        lines.append("\t".join(c for c in local.columns if c is not None))
-        lines += ["\t".join(fields(e)[c] for c in local.columns if c is not None) for e in examples]
+        lines.append("\t".join(_name(c) for c in named))
+        lines += ["\t".join(fields(e)[c] for c in named) for e in examples]
     else:  # columns by index; a column the spec does not name (PAWS-Wiki's first) holds the row id
-        width = max(c for c in local.columns if c is not None) + 1
+        width = max(named) + 1
         for i, e in zip(ids, examples):
             values = fields(e)
             lines.append("\t".join(values.get(c, str(i)) for c in range(width)))
@@ -247,7 +284,7 @@ def _pull_file(item: FilePlan, staging: Path, revision: str, max_rows: int | Non
     dest.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(dest, render(item.local, item.task, examples, ids))
     # read back exactly as a run will, so what a run trains on is what the hub holds
-    if _read_local(item.task, item.local, dest)[0] != examples:
+    if _read_local(item.task, item.local, dest, staging)[0] != examples:
         raise AdaptxError(f"{item.path}: reading the written file back gives other rows than {item.where} "
                           "(an adaptx bug; please report it)")
     source = {"dataset": item.hub.dataset, "config": item.config, "split": item.hub.split, "revision": revision,

@@ -17,8 +17,8 @@ from .metrics import metric_for_language
 from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation
 
 RECORD_KEYS = ("task", "strategy", "intermediate", "language", "split", "metric", "value", "seed", "n", "predictions")
-STRATEGY_ORDER = ("none", "stack", "fuse", "full-none", "full")
-BASELINE = {"stack": "none", "fuse": "none", "full": "full-none"}  # baselines themselves are not marked
+STRATEGY_ORDER = ("none", "stack", "fuse", "average", "merge", "full-none", "full")
+BASELINE = {"stack": "none", "fuse": "none", "average": "none", "merge": "none", "full": "full-none"}  # baselines themselves are not marked
 # XTREME leaderboard figures for XLM-R Large and its best English intermediate task (X-STILTs;
 # RemBERT paper Table 16 for the tasks it lists); retrieval: XLM-R Large only (GUIDE §1)
 PUBLISHED = {"xnli": (79.2, 80.0), "pawsx": (86.4, 87.9), "udpos": (73.8, 74.9), "panx": (65.4, 64.0),

@@ -15,11 +15,17 @@ from .errors import AdaptxError
 @dataclass(frozen=True)
 class LocalFile:
     path: str  # relative to the data folder; may contain {lang}
-    # classification: "tsv" (no header, columns by index), "tsv_header" (columns by name), "json_records";
-    # tagging: "conllu", "udpos_tsv", "panx_tsv"; qa: "squad_json"; retrieval: "tatoeba", "bucc"
+    # classification: "tsv" (no header, columns by index), "tsv_header" (columns by name), "json_records",
+    # "jsonl"; tagging: "conllu", "udpos_tsv", "panx_tsv", "ccg"; qa: "squad_json"; multiple choice:
+    # "commonsenseqa_jsonl", "cosmosqa_csv", "hellaswag_txt"; retrieval: "tatoeba", "bucc"
     format: str
-    columns: tuple = ()  # classification: (text_a, text_b or None, label): indices for tsv, names otherwise
+    # classification: (text_a, text_b or None, label): indices for tsv, names otherwise (a tuple of
+    # names: alternatives, the first present is read)
+    columns: tuple = ()
     extra: tuple = ()  # further files read with `path` (Tatoeba's English side; BUCC's English side and gold)
+    # 'train' or 'dev': that part of a seeded split of the file by groups (Task.params['holdout']), for
+    # tasks whose only labeled local file is a dev set (SQuAD 2.0, CommonsenseQA, Cosmos QA, HellaSwag)
+    part: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,12 +40,13 @@ class HubSplit:
 class Task:
     """A task's data and scoring. Splits: train, dev (English, model selection), eval-dev and
     eval-test (per language). An eval split maps to one spec with `{lang}` in it, or to a dict
-    language -> spec when only some languages have it (e.g. PAWS-X's labeled local test files)."""
+    language -> spec when only some languages have it (e.g. PAWS-X's labeled local test files).
+    A tuple of specs is their concatenation (ANLI's three rounds)."""
 
     name: str
     role: str  # "intermediate" or "target"
-    kind: str  # "classification" (single sentence or sentence pair)
-    labels: tuple[str, ...]
+    kind: str  # classification | tagging | qa | multiple_choice | retrieval (adaptx/kinds/)
+    labels: tuple[str, ...]  # () with params['label_file']: read from that data file (CCG's categories)
     languages: tuple[str, ...]
     local: dict = field(default_factory=dict)  # split -> LocalFile | {lang: LocalFile}
     hub: dict = field(default_factory=dict)  # split -> HubSplit | {lang: HubSplit}
@@ -267,6 +274,108 @@ TASKS.update({
              "eval-test": HubSplit("google/xtreme", "bucc18.{lang}", "test")},
         metric="bucc_f1", category="retrieval", params={"layer": "middle", "pooling": "mean", "k": 4, "mining": True},
         description="BUCC 2018 parallel sentence mining, 4 languages <-> English (no training data)",
+    ),
+})
+
+
+# -- the paper's English intermediate tasks beyond MNLI, QQP and SST-2 ------------------------------
+
+_ANLI_PARAMS = {"label_aliases": {"e": "entailment", "n": "neutral", "c": "contradiction"}}
+_NLI_COLUMNS_HUB = ("premise", "hypothesis", "label")
+
+
+def _anli_local(split: str) -> tuple:
+    """ANLI v1.0 as released (anli_v1.0/R{1,2,3}/{train,dev,test}.jsonl: uid, context, hypothesis,
+    label e/n/c), rounds 1-3 in order; 'premise' is read where a file names the premise so."""
+    return tuple(LocalFile(f"anli/R{r}/{split}.jsonl", "jsonl", (("context", "premise"), "hypothesis", "label"))
+                 for r in (1, 2, 3))
+
+
+def _anli_hub(split: str) -> tuple:
+    return tuple(HubSplit("facebook/anli", None, f"{split}_r{r}", _NLI_COLUMNS_HUB) for r in (1, 2, 3))
+
+
+_SNLI_LOCAL = {"train": LocalFile("snli/ppft_train_subset.json", "json_records", ("text_a", "text_b", "label")),
+               "dev": LocalFile("snli/ppft_dev_subset.json", "json_records", ("text_a", "text_b", "label"))}
+_SNLI_HUB = {"train": HubSplit("stanfordnlp/snli", None, "train", _NLI_COLUMNS_HUB),
+             "dev": HubSplit("stanfordnlp/snli", None, "validation", _NLI_COLUMNS_HUB)}
+
+
+def _holdout_files(path: str, fmt: str) -> dict:
+    return {"train": LocalFile(path, fmt, part="train"), "dev": LocalFile(path, fmt, part="dev")}
+
+
+def _holdout_note(what: str, group: str, hub: str) -> str:
+    return (f"locally, {what} is the only labeled file: a seeded split by {group} (seed 0) trains on 70% and "
+            f"selects on the other 30%, so no {group} is in both; the hub source trains on {hub}")
+
+
+_HOLDOUT = {"dev_fraction": 0.3, "seed": 0}
+
+TASKS.update({
+    "snli": Task(
+        name="snli", role="intermediate", kind="classification", labels=NLI_LABELS, languages=("en",),
+        local=_SNLI_LOCAL, hub=_SNLI_HUB,
+        description="Stanford NLI (hub pairs without a gold label, -1, are left out and counted)",
+    ),
+    "anli": Task(
+        name="anli", role="intermediate", kind="classification", labels=NLI_LABELS, languages=("en",),
+        local={"train": _anli_local("train"), "dev": _anli_local("dev")},
+        hub={"train": _anli_hub("train"), "dev": _anli_hub("dev")}, params=_ANLI_PARAMS,
+        description="Adversarial NLI, rounds 1-3 together",
+    ),
+    "anli+mnli+snli": Task(
+        name="anli+mnli+snli", role="intermediate", kind="classification", labels=NLI_LABELS, languages=("en",),
+        # the paper's ANLI setting: ANLI rounds 1-3 trained together with MNLI and SNLI; selected on ANLI dev
+        local={"train": (*_anli_local("train"), _MNLI_TRAIN_LOCAL, _SNLI_LOCAL["train"]), "dev": _anli_local("dev")},
+        hub={"train": (*_anli_hub("train"), _MNLI_TRAIN_HUB, _SNLI_HUB["train"]), "dev": _anli_hub("dev")},
+        params=_ANLI_PARAMS, description="ANLI rounds 1-3 + MNLI + SNLI training data (the paper's ANLI task)",
+    ),
+    "ccg": Task(
+        name="ccg", role="intermediate", kind="tagging", labels=(), languages=("en",),
+        # CCGbank is LDC-licensed: local files only, in C&C's or CCGbank's format (adaptx.intermediate_readers)
+        local={"train": LocalFile("ccg/wsj02-21.stagged", "ccg", extra=("ccg/categories",)),
+               "dev": LocalFile("ccg/wsj00.stagged", "ccg", extra=("ccg/categories",))},
+        metric="token_accuracy", category="structured", params={"label_file": "ccg/categories"},
+        description="CCG supertagging (CCGbank sections 02-21 train, 00 dev; the tag set from ccg/categories)",
+    ),
+    "commonsenseqa": Task(
+        name="commonsenseqa", role="intermediate", kind="multiple_choice", labels=("A", "B", "C", "D", "E"),
+        languages=("en",), local=_holdout_files("commonsenseqa/dev_rand_split.jsonl", "commonsenseqa_jsonl"),
+        hub={"train": HubSplit("tau/commonsense_qa", None, "train"),
+             "dev": HubSplit("tau/commonsense_qa", None, "validation")},
+        params={"num_choices": 5, "hub_schema": "commonsenseqa", "holdout": {**_HOLDOUT, "group": "id"}},
+        train_note=_holdout_note("CommonsenseQA's dev set (1221 questions)", "id", "its train set"),
+        description="CommonsenseQA, 5-way multiple choice",
+    ),
+    "cosmosqa": Task(
+        name="cosmosqa", role="intermediate", kind="multiple_choice", labels=("0", "1", "2", "3"), languages=("en",),
+        local=_holdout_files("cosmosqa/valid.csv", "cosmosqa_csv"),
+        hub={"train": HubSplit("allenai/cosmos_qa", None, "train"),
+             "dev": HubSplit("allenai/cosmos_qa", None, "validation")},
+        params={"num_choices": 4, "hub_schema": "cosmosqa", "holdout": {**_HOLDOUT, "group": "context"}},
+        train_note=_holdout_note("Cosmos QA's dev set (2985 questions)", "context", "its train set"),
+        description="Cosmos QA, commonsense reading comprehension, 4-way multiple choice",
+    ),
+    "hellaswag": Task(
+        name="hellaswag", role="intermediate", kind="multiple_choice", labels=("0", "1", "2", "3"), languages=("en",),
+        local=_holdout_files("hellaswag/hellaswag_val_full.txt.bz2", "hellaswag_txt"),
+        hub={"train": HubSplit("Rowan/hellaswag", None, "train"),
+             "dev": HubSplit("Rowan/hellaswag", None, "validation")},
+        params={"num_choices": 4, "hub_schema": "hellaswag", "holdout": {**_HOLDOUT, "group": "context"}},
+        train_note=_holdout_note("HellaSwag's validation set (10042 items)", "context", "its train set"),
+        description="HellaSwag sentence completion, 4-way multiple choice",
+    ),
+    "squad2": Task(
+        name="squad2", role="intermediate", kind="qa", labels=(), languages=("en",),
+        local=_holdout_files("squad2/slice_dev-v2.0.json", "squad_json"),
+        hub={"train": HubSplit("rajpurkar/squad_v2", None, "train"),
+             "dev": HubSplit("rajpurkar/squad_v2", None, "validation")},
+        metric="squad_v2_f1", extra_metrics=("squad_v2_em",), category="qa",
+        params={"no_answer": True, "holdout": {**_HOLDOUT, "group": "context"}},
+        train_note=_holdout_note("a slice of SQuAD 2.0's dev set (2 articles, 706 questions, 320 unanswerable)",
+                                 "context", "SQuAD 2.0's train set"),
+        description="SQuAD 2.0: extractive QA with unanswerable questions (trained to point at the first token)",
     ),
 })
 

@@ -84,6 +84,15 @@ def batch_indices(lengths: list[int], batch_size: int, seed: int, step: int, gro
     return batches[order[pos].item()]
 
 
+def forward_batch(model: nn.Module, batch: dict, device) -> torch.Tensor:
+    """The model's outputs for a collated batch: token ids and mask, plus, for a multi-task model,
+    the batch's task (which head) and what that head needs besides (`head_inputs`)."""
+    extra = {k: v.to(device) for k, v in batch.get("head_inputs", {}).items()}
+    if "task" in batch:
+        extra["task"] = batch["task"]
+    return model(batch["input_ids"].to(device), batch["attention_mask"].to(device), **extra)
+
+
 @torch.inference_mode()
 def predict(model: nn.Module, data: Encoding, pad_id: int, batch_size: int = 64, progress: str | None = None,
             runtime=None) -> list:
@@ -96,14 +105,22 @@ def predict(model: nn.Module, data: Encoding, pad_id: int, batch_size: int = 64,
     world, rank = (runtime.world_size, runtime.rank) if runtime else (1, 0)
     was_training = model.training
     model.eval()
-    order = sorted(range(len(data)), key=lambda i: len(data.features[i]))
+    # length-sorted within each group (a mixture's tasks), and no batch spans two groups
+    order = sorted(range(len(data)), key=lambda i: (kind.group(data.features[i]), len(data.features[i])))
     device = next(model.parameters()).device
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)][rank::world]
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) == batch_size
+                        or kind.group(data.features[i]) != kind.group(data.features[current[0]])):
+            batches.append(current)
+            current = []
+        current.append(i)
+    batches = (batches + [current] if current else batches)[rank::world]
     pairs = []
     for idx in tqdm(batches, desc=progress, disable=progress is None or rank != 0, leave=False, unit="batch"):
         features = [data.features[i] for i in idx]
         batch = kind.collate(features, pad_id)
-        outputs = model(batch["input_ids"].to(device), batch["attention_mask"].to(device))
+        outputs = forward_batch(model, batch, device)
         pairs += zip(idx, kind.results(outputs, batch, features))
     if world > 1:
         from accelerate.utils import gather_object
@@ -192,7 +209,7 @@ def fit_micro_batch(model, train: Encoding, job: TrainJob, pad_id: int, runtime=
     if job.micro_batch_size != "auto":
         return min(int(job.micro_batch_size), local)
     divisors = [d for d in range(local, 0, -1) if local % d == 0]
-    longest = sorted(range(len(train)), key=lambda i: -len(train.input_ids[i]))
+    kind = get_kind(train.kind)
     device = next(model.parameters()).device
     rng, temperature, was_training = torch.get_rng_state(), model.fusion_temperature(), model.training
     tried = iter(divisors[1:])
@@ -207,9 +224,10 @@ def fit_micro_batch(model, train: Encoding, job: TrainJob, pad_id: int, runtime=
     @find_executable_batch_size(starting_batch_size=local, reduce_batch_size_fn=smaller)
     def probe(size: int) -> int:
         model.train()
-        batch = pad_batch([train.features[i] for i in longest[:size]], pad_id)
+        # the kind's own batch of its costliest features (multiple choice: every choice of each)
+        batch = kind.collate(kind.probe_features(train, size), pad_id)
         try:
-            model(batch["input_ids"].to(device), batch["attention_mask"].to(device)).float().sum().backward()
+            forward_batch(model, batch, device).float().sum().backward()
         finally:
             model.zero_grad(set_to_none=True)
         return size
@@ -223,7 +241,7 @@ def fit_micro_batch(model, train: Encoding, job: TrainJob, pad_id: int, runtime=
 
 
 def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: int, checkpoint: Path,
-                runtime=None) -> dict:
+                runtime=None, on_evaluate=None) -> dict:
     """Train `model.trainable_parameters()`; keep the weights that score best on English dev.
 
     Every step sees `job.batch_size` examples (the effective batch): each process takes its share
@@ -233,6 +251,10 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     temperature they go with) are restored before returning. Resumes from `checkpoint` when it
     exists; only the main process writes it. Returns a summary (steps, best dev score, history,
     seconds, micro-batch).
+
+    on_evaluate(step, score), when given, is called after every English-dev evaluation (first for
+    each one restored from a checkpoint); it only observes, and may raise to stop training (a
+    search's pruner does), which leaves the last checkpoint in place. Unused, nothing changes.
     """
     from contextlib import nullcontext
 
@@ -274,6 +296,8 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
         meta, best = _load_checkpoint(checkpoint, model, optimizer)
         step, best_score, history = meta["step"], meta["best_score"], meta["history"]
         best_temperature = meta.get("best_temperature")
+        for entry in history if on_evaluate is not None else []:  # the observer sees the whole curve
+            on_evaluate(entry["step"], entry["dev_score"])
         if meta.get("processes", 1) != world and rank == 0:
             print(f"  note: resuming {job.description} with {world} process(es); its checkpoint was written with "
                   f"{meta.get('processes', 1)}: the effective batch is the same, dropout draws differ", flush=True)
@@ -290,17 +314,19 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
             best_score = score
             best = {n: p.detach().clone() for n, p in model.trainable_parameters().items()}
             best_temperature = model.fusion_temperature()
+        if on_evaluate is not None:
+            on_evaluate(at, score)
 
     trained = runtime.accelerator.prepare_model(model) if world > 1 else model  # DDP: gradients all-reduced
     device = next(model.parameters()).device
     model.train()
     started = time.perf_counter()
     bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False, disable=rank != 0)
-    lengths = [len(f) for f in train.features]
+    sample = kind.sampler(train, job.batch_size, job.seed)  # step -> batch: a pure function of (seed, step)
     terms = [kind.loss_terms(f) for f in train.features]
     regularized = False
     while step < job.steps:
-        batch = batch_indices(lengths, job.batch_size, job.seed, step)
+        batch = sample(step)
         parts = _micro_batches(batch[rank::world], micro)
         total = max(1, sum(terms[i] for i in batch))  # loss terms in the whole batch (all processes)
         step_loss = 0.0
@@ -309,7 +335,7 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
             # gradients of every micro-batch accumulate; DDP all-reduces them once, after the last
             with trained.no_sync() if world > 1 and not last else nullcontext():
                 inputs = kind.collate([train.features[i] for i in part], pad_id)
-                outputs = trained(inputs["input_ids"].to(device), inputs["attention_mask"].to(device))
+                outputs = forward_batch(trained, inputs, device)
                 # the micro-batch's summed loss / the whole batch's count of loss terms: the accumulated
                 # gradient is the batch mean; x world because DDP averages the processes' gradients
                 loss = kind.loss(outputs, inputs) * world / total

@@ -54,6 +54,16 @@ DATA_LICENSES = {
              "dev": "XNLI: CC BY-NC 4.0"},
     "pawsx": {"train": "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)",
               "dev": "PAWS-X: free for any purpose (google-research-datasets/paws LICENSE)"},
+    "snli": {"train": "SNLI: CC BY-SA 4.0", "dev": "SNLI: CC BY-SA 4.0"},
+    "anli": {"train": "ANLI: CC BY-NC 4.0", "dev": "ANLI: CC BY-NC 4.0"},
+    "anli+mnli+snli": {"train": "ANLI: CC BY-NC 4.0; MultiNLI: OANC and permissive licenses; SNLI: CC BY-SA 4.0",
+                       "dev": "ANLI: CC BY-NC 4.0"},
+    "ccg": {"train": "CCGbank: LDC User Agreement (LDC2005T13), not redistributable",
+            "dev": "CCGbank: LDC User Agreement (LDC2005T13), not redistributable"},
+    "commonsenseqa": {"train": "CommonsenseQA: MIT", "dev": "CommonsenseQA: MIT"},
+    "cosmosqa": {"train": "Cosmos QA: CC BY 4.0", "dev": "Cosmos QA: CC BY 4.0"},
+    "hellaswag": {"train": "HellaSwag: MIT", "dev": "HellaSwag: MIT"},
+    "squad2": {"train": "SQuAD 2.0: CC BY-SA 4.0", "dev": "SQuAD 2.0: CC BY-SA 4.0"},
 }
 LICENSE_SOURCE = "adaptx.zoo.DATA_LICENSES (informational; check the upstream terms before redistributing)"
 
@@ -448,15 +458,29 @@ def _member_folders(stage_dir: Path, manifest: dict, setup: dict, zoo: Path) -> 
             continue
         for stage_id, config_hash in recipe.get("needs", {}).items():
             folder = stage_dir.parent / _stage_folder_name(stage_id, config_hash)
-            if (folder / "model" / f"adapter-{name}").is_dir():
+            saved = _saved_adapter_folder(folder, name)
+            if saved is not None:
                 task = _read_json(folder / "metrics.json", "that stage is incomplete")["task"]
-                found[name] = (folder / "model" / f"adapter-{name}", {"stage": stage_id, "config_hash": config_hash},
-                               task)
+                found[name] = (saved, {"stage": stage_id, "config_hash": config_hash}, task)
                 break
         else:
             raise AdaptxError(f"{stage_dir}: adapter {name!r} it builds on was not found in the stage folders it "
                               f"needs ({', '.join(recipe.get('needs', {})) or 'none'}) under {stage_dir.parent}")
     return found
+
+
+def _saved_adapter_folder(stage_folder: Path, name: str) -> Path | None:
+    """The folder of adapter `name` in a stage folder: adapter-<name>, or, for a stage saved before
+    adapter names carried seed and base ('qqp' rather than 'qqp-s0-<tag>'), the stage's own adapter
+    when `name` is that adapter's name with a seed and base tag added."""
+    model = stage_folder / "model"
+    if (model / f"adapter-{name}").is_dir():
+        return model / f"adapter-{name}"
+    setup_file = model / "setup.json"
+    own = _read_json(setup_file, "that stage is incomplete").get("own_adapter") if setup_file.is_file() else None
+    if own and name.startswith(f"{own}-s") and (model / f"adapter-{own}").is_dir():
+        return model / f"adapter-{own}"
+    return None
 
 
 def _collect_files(stage_dir: Path, members: dict) -> dict[str, Path]:
@@ -504,7 +528,13 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
     from .tasks import get_task
 
     recipe, train = manifest["recipe"], metrics["train"]
-    task = get_task(metrics["task"])
+    mixture = metrics.get("mixture")
+    if mixture:  # a multi-task adapter: no single task's labels; its tasks' data licenses
+        from .mixture import mixture_task
+
+        task = mixture_task(metrics["task"], mixture["tasks"], mixture.get("cap"), mixture.get("mlm"))
+    else:
+        task = get_task(metrics["task"])
     strategy = setup["strategy"]
     adapter = None
     if setup.get("own_adapter"):
@@ -526,13 +556,14 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
                   "value_distance_from_identity": metrics.get("fusion", {}).get("value_distance_from_identity"),
                   "weights_sha256": {k: v for k, v in files.items() if k.startswith("fusion/")}}
     unknown = {"train": "unknown", "dev": "unknown"}
-    licenses = {t: DATA_LICENSES.get(t, unknown) for t in [task.name, *(m["task"] for m in member_cards)]}
+    licensed = [*(mixture["tasks"] if mixture else [task.name]), *(m["task"] for m in member_cards)]
+    licenses = {t: DATA_LICENSES.get(t, unknown) for t in licensed}
     data = recipe["data"]
     return {
         "format": ENTRY_FORMAT, "name": name, "version": str(version), "task": task.name, "kind": KINDS[strategy],
         "strategy": strategy, "languages": ["en"] if strategy == "intermediate" else list(task.languages),
         "base": _base_card(stage_dir, recipe["base"]), "adapter": adapter,
-        "head": {"file": "head.safetensors", "labels": list(task.labels), "pooling": setup["pooling"],
+        "head": {"file": "head.safetensors", "labels": metrics.get("labels") or list(task.labels), "pooling": setup["pooling"],
                  "dropout": setup["dropout"]},
         "members": member_cards, "fusion": fusion, "setup": "setup.json",
         "training": {"data": {"train": metrics["data"]["train"], "train_sha256": data["train"]["content"],
@@ -612,7 +643,7 @@ def resolve_zoo_adapter(name: str, zoo_root: str | Path, base_identity: dict) ->
 
 def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, dict]]:
     """zoo:NAME -> (adapter folder, card) for every zoo adapter the config's strategies use."""
-    if not {"stack", "fuse"} & set(cfg.strategies):
+    if not {"stack", "fuse", "average", "merge"} & set(cfg.strategies):
         return {}
     root = zoo_root(getattr(cfg, "zoo_dir", None))
     return {t: resolve_zoo_adapter(t, root, base_identity) for t in cfg.intermediate_tasks if is_zoo_ref(t)}

@@ -28,7 +28,6 @@ from adaptx.errors import AdaptxError
 from adaptx.fingerprint import sha256_file
 from adaptx.packs import PACKS_DIR, SAMPLING_KEYS
 from adaptx.pipeline import Experiment, plan_stages
-from adaptx.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "quickstart.yaml"
@@ -69,14 +68,19 @@ DATASETS = {
 
 def used_rows(exp: Experiment) -> dict[str, tuple]:
     """Every local file the run reads -> (task, split, language, row ids), as Experiment.prepare reads them."""
-    cfg = exp.cfg
     wanted = []
-    for stage in plan_stages(cfg):
-        wanted += [(stage.task, "train", "en"), (stage.task, "dev", "en")]
-    wanted += [(exp.target.name, f"eval-{exp.eval_splits[lang]}", lang) for lang in exp.languages]
+    for stage in plan_stages(exp.cfg):
+        if stage.trains:
+            task = exp.trained_task(stage)
+            wanted += [(task, "train", "en"), (task, "dev", "en")]
+    for target in exp.targets:
+        wanted += [(target.name, f"eval-{split}", lang) for lang, split in exp.eval_splits[target.name].items()
+                   if split is not None]
     uses: dict[str, tuple] = {}
     for task, split, lang in dict.fromkeys(wanted):
-        spec = get_task(task).spec("local", split, lang)
+        spec = exp.task(task).spec("local", split, lang)
+        if isinstance(spec, tuple) or getattr(spec, "extra", ()) or getattr(spec, "part", None):
+            raise AdaptxError(f"{task} ({split}) reads several files or part of one: a pack cannot hold its rows")
         rel = spec.path.format(lang=lang)
         ids = exp.row_ids(task, split, lang)
         if rel in uses and uses[rel][3] != ids:
@@ -146,18 +150,20 @@ def build_pack(data_dir: Path, out: Path, config: Path = CONFIG, overrides: list
         shutil.rmtree(staging, ignore_errors=True)
         files = {}
         for rel, (task, split, lang, ids) in sorted(uses.items()):
-            spec = get_task(task).spec("local", split, lang)
+            spec = source.task(task).spec("local", split, lang)
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             copy_rows(data_dir / rel, staging / rel, spec, ids)
             src = source.split(task, split, lang)
-            if _read_local(get_task(task), spec, staging / rel)[0] != [src.examples[i] for i in ids]:
+            read_back = _read_local(source.task(task), spec, staging / rel, staging)[0]
+            if read_back != [src.examples[i] for i in ids]:
                 raise AdaptxError(f"{rel}: the pack's rows read back differently from the source's rows {ids[:5]}...")
             files[rel] = file_entry(staging / rel, rows=len(ids), source={
                 "file": rel, "sha256": sha256_file(data_dir / rel), "rows_in_file": len(src.examples), "row_ids": ids})
         (staging / "NOTICE").write_text(notice(uses, data_dir, config_name), encoding="utf-8")
         files["NOTICE"] = file_entry(staging / "NOTICE")
-        made_for = {"config": config_name, "target_task": cfg.target_task,
-                    "intermediate_tasks": list(cfg.intermediate_tasks), "languages": list(source.languages),
+        languages = [lang for target in source.targets for lang in source.languages[target.name]]
+        made_for = {"config": config_name, "targets": [t.name for t in source.targets],
+                    "intermediate_tasks": list(cfg.intermediate_tasks), "languages": list(dict.fromkeys(languages)),
                     "data": {k: getattr(cfg.data, k) for k in SAMPLING_KEYS}}
         write_manifest(staging, files, kind="builtin-pack", name=NAME, made_by="scripts/make_quickstart_pack.py",
                        made_for=made_for)

@@ -65,7 +65,7 @@ def test_dotted_overrides(tmp_path):
     ("strategies: [none]\nseeds: 3\n", r"seeds: expected a list"),
     ("strategies: [nothing]\n", r"strategies\[0\]: unknown strategy 'nothing'; allowed: none, stack, fuse, full, full-none"),
     ("strategies: [none]\ntarget_task: squad\n", r"target_task: unknown target task 'squad'; allowed: bucc, mlqa, panx, pawsx, tatoeba, tydiqa, udpos, xnli, xquad"),
-    ("intermediate_tasks: [mnli, ccg]\nstrategies: [stack]\n", r"intermediate_tasks\[1\]: unknown intermediate task 'ccg'"),
+    ("intermediate_tasks: [mnli, winogrande]\nstrategies: [stack]\n", r"intermediate_tasks\[1\]: unknown intermediate task 'winogrande'"),
     ("strategies: [none]\nlanguages: [en, xx]\n", r"languages\[1\]: xnli has no language 'xx'; allowed: en, ar"),
     ("intermediate_tasks: [mnli]\nstrategies: [fuse]\n", r"'fuse' needs at least two adapters to fuse"),
     # every numeric setting is range-checked before anything runs

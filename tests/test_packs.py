@@ -127,7 +127,8 @@ def test_tiny_quickstart_from_the_pack_equals_the_same_run_on_the_full_data(shar
     ("data.sample_seed=1", r"data.sample_seed: 1 \(the pack: 0\)"),
     ("data.eval_split=dev", r"data.eval_split: 'dev' \(the pack: None\)"),
     ("intermediate_tasks=[sst2]", r"intermediate_tasks \['sst2'\]"),
-    ("target_task=pawsx", r"target_task: 'pawsx'"),
+    ("target_task=pawsx", r"target_task \['pawsx'\] \(the pack: \['xnli'\]\)"),
+    ("target_task=[xnli, pawsx]", r"target_task \['pawsx'\]"),
 ])
 def test_runs_that_would_sample_other_rows_are_refused(override, match):
     cfg = load_config(QUICKSTART, [override])

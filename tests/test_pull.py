@@ -28,7 +28,8 @@ from adaptx.tasks import PAWSX_LANGUAGES, XNLI_LANGUAGES, get_task
 NLI = ["entailment", "neutral", "contradiction"]
 TEXT = Value("string")
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "café", "naïve", '"quoted"', "中文", "it's"]
-REVISIONS = {"nyu-mll/glue": "a" * 40, "facebook/xnli": "b" * 40, "google-research-datasets/paws-x": "c" * 40}
+REVISIONS = {"nyu-mll/glue": "a" * 40, "facebook/xnli": "b" * 40, "google-research-datasets/paws-x": "c" * 40,
+             "stanfordnlp/snli": "d" * 40, "facebook/anli": "e" * 40}
 ROWS = 12
 
 
@@ -44,6 +45,11 @@ def hub_schemas():
         ("nyu-mll/glue", "sst2"): ({"sentence": TEXT, "label": ClassLabel(names=["negative", "positive"]), **glue_idx},
                                    ["train", "validation"]),
     }
+    schemas[("stanfordnlp/snli", None)] = ({"premise": TEXT, "hypothesis": TEXT, "label": ClassLabel(names=NLI)},
+                                           ["train", "validation"])
+    schemas[("facebook/anli", None)] = ({"uid": TEXT, "premise": TEXT, "hypothesis": TEXT,
+                                         "label": ClassLabel(names=NLI), "reason": TEXT},
+                                        [f"{split}_r{r}" for split in ("train", "dev") for r in (1, 2, 3)])
     for lang in XNLI_LANGUAGES:
         schemas[("facebook/xnli", lang)] = ({"premise": TEXT, "hypothesis": TEXT, "label": ClassLabel(names=NLI)},
                                             ["validation", "test"])
@@ -59,9 +65,9 @@ def sentence(rng):
 
 
 def make_split(dataset, config, split, features):
-    """ROWS rows; translations share their labels (row-aligned like XNLI and PAWS-X); two rows
-    carry what real data holds: a tab and a line break in XNLI ar test text, and PAWS-X's
-    unlabeled marker -1 in its English train set."""
+    """ROWS rows; translations share their labels (row-aligned like XNLI and PAWS-X); some rows
+    carry what real data holds: a tab and a line break in XNLI ar test and ANLI text, and the hub's
+    unlabeled marker -1 in PAWS-X's English and SNLI's train sets."""
     rng = random.Random(f"{dataset}/{config}/{split}")
     label_rng = random.Random(f"{dataset}/{split}")
     names = features["label"].names
@@ -73,11 +79,14 @@ def make_split(dataset, config, split, features):
                 data[name].append(label)
             elif name in ("idx", "id"):
                 data[name].append(i + 1000)
+            elif name in ("uid", "reason"):
+                data[name].append(f"{name}-{i}")
             else:
                 data[name].append(f"{config} {sentence(rng)}")
-    if (dataset, config, split) == ("facebook/xnli", "ar", "test"):
-        data["premise"][3] = "a tab\there and a\nline break"
-    if (dataset, config, split) == ("google-research-datasets/paws-x", "en", "train"):
+    if (dataset, config, split) in (("facebook/xnli", "ar", "test"), ("facebook/anli", None, "train_r2")):
+        data["premise"][3] = "a tab\there and a\nline break"  # JSON keeps them; a TSV cannot
+    unlabeled = (("google-research-datasets/paws-x", "en", "train"), ("stanfordnlp/snli", None, "train"))
+    if (dataset, config, split) in unlabeled:
         data["label"][5] = -1
     return datasets.Dataset.from_dict(data, features=Features(features))
 
@@ -87,7 +96,7 @@ def hub_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
     for (dataset, config), (features, splits) in hub_schemas().items():
         for split in splits:
-            make_split(dataset, config, split, features).save_to_disk(str(root / dataset / config / split))
+            make_split(dataset, config, split, features).save_to_disk(str(root / dataset / str(config) / split))
     return root
 
 
@@ -104,7 +113,7 @@ class FakeHub:
             raise self.fail_at[1]
         if (path, name, split) in self.replaced:
             return self.replaced[(path, name, split)]
-        folder = self.root / path / str(name) / str(split)
+        folder = self.root / path / str(name) / str(split)  # config None is saved as "None"
         if not folder.is_dir():
             raise FileNotFoundError(f"no {path} {name} {split}")
         return datasets.load_from_disk(str(folder))
@@ -113,7 +122,7 @@ class FakeHub:
         self.replaced[(dataset, config, split)] = ds
 
     def hub_rows(self, dataset, config, split):
-        return datasets.load_from_disk(str(self.root / dataset / config / split))
+        return datasets.load_from_disk(str(self.root / dataset / str(config) / split))
 
 
 @pytest.fixture
@@ -149,10 +158,8 @@ def test_pulled_files_read_as_the_hub_reads(hub, tmp_path):
                 if task.spec("local", split, lang) is None:
                     continue
                 local = load_split(task, split, lang, "local", out).examples
-                from_hub = load_split(task, split, lang, "hub").examples if (task_name, split, lang) not in (
-                    ("xnli", "eval-test", "ar"), ("pawsx", "train", "en")) else None
-                if from_hub is not None:
-                    assert local == from_hub, (task_name, split, lang)
+                if (task_name, split, lang) != ("xnli", "eval-test", "ar"):  # (its tab: below)
+                    assert local == load_split(task, split, lang, "hub").examples, (task_name, split, lang)
     # the two rows real data has: a tab/line break becomes a space in a TSV; -1 (no label) is left out
     ar = load_split(get_task("xnli"), "eval-test", "ar", "local", out).examples
     assert ar[3].text_a == "a tab here and a line break" and len(ar) == ROWS
@@ -171,6 +178,29 @@ def test_pulled_files_read_as_the_hub_reads(hub, tmp_path):
         ("facebook/xnli", "de", "test", REVISIONS["facebook/xnli"])
     assert source["fingerprint"] and ("facebook/xnli", "de", "test", REVISIONS["facebook/xnli"]) in hub.calls
     assert verify_folder(out).ok
+
+
+def test_split_of_several_files_and_unlabeled_rows(hub, tmp_path):
+    """anli+mnli+snli trains on ANLI's three rounds (JSON lines), MNLI and SNLI: each file from its
+    own hub split, read back as data.source: hub reads them (SNLI's -1 rows left out by both)."""
+    out = tmp_path / "data"
+    pull.pull_tasks(["anli+mnli+snli"], out, log=quiet)
+    task = get_task("anli+mnli+snli")
+    for split in ("train", "dev"):
+        local = load_split(task, split, "en", "local", out)
+        assert local.examples == load_split(task, split, "en", "hub").examples
+    files = json.loads((out / MANIFEST).read_text())["files"]
+    assert {f"anli/R{r}/{s}.jsonl" for r in (1, 2, 3) for s in ("train", "dev")} <= set(files)
+    assert files["anli/R2/dev.jsonl"]["source"]["split"] == "dev_r2"
+    assert files["snli/ppft_train_subset.json"]["source"]["unlabeled_rows_left_out"] == 1
+    train = load_split(task, "train", "en", "local", out).examples
+    assert len(train) == 5 * ROWS - 1 and train[ROWS + 3].text_a == "a tab\there and a\nline break"
+
+
+def test_tasks_of_other_kinds_are_refused_before_anything_happens(hub, tmp_path):
+    with pytest.raises(AdaptxError, match=r"writes classification tasks only \(.*xnli\); udpos cannot be pulled"):
+        pull.pull_tasks(["xnli", "udpos"], tmp_path / "data", log=quiet)
+    assert not (tmp_path / "data").exists() and hub.calls == []
 
 
 def test_max_rows_takes_each_splits_first_rows_and_keeps_translations_aligned(hub, tmp_path):
@@ -249,7 +279,8 @@ def test_verify_refuses_a_folder_without_manifest(tmp_path, capsys):
 def test_unknown_task_and_bad_max_rows_touch_nothing(hub, tmp_path, capsys):
     out = tmp_path / "data"
     assert main(["data", "pull", "qqp", "xnly", "--out", str(out)]) == 1
-    assert "unknown task 'xnly'; known tasks: mnli, pawsx, qqp, sst2, xnli" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown task 'xnly'; known tasks: " in err and " xnli" in err
     assert main(["data", "pull", "qqp", "--out", str(out), "--max-rows", "0"]) == 1
     assert "--max-rows must be >= 1" in capsys.readouterr().err
     assert not out.exists() and hub.calls == []

@@ -51,6 +51,18 @@ def add(trained, stage, name, root):
     return root / name
 
 
+def saved_name(trained, task: str) -> str:
+    """The name an intermediate adapter was saved under: <task>-s<seed>-<base tag>."""
+    setup = json.loads((trained["stages"][f"intermediate-adapter-{task}-s0"] / "model" / "setup.json").read_text())
+    assert re.fullmatch(rf"{task}-s0-[0-9a-f]{{8}}", setup["own_adapter"])
+    return setup["own_adapter"]
+
+
+def adapter_folder(entry: Path, task: str) -> Path:
+    (folder,) = entry.glob(f"adapter-{task}-s0-*")
+    return folder
+
+
 def tree(folder: Path) -> dict:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -65,8 +77,9 @@ def problems_of(root, name=None):
 
 def test_add_list_show_verify_export_round_trip(trained, zoo_dir, tiny_model_dir, tmp_path, capsys):
     entry = add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
-    assert sorted(tree(entry)) == ["adapter-qqp/adapter.safetensors", "adapter-qqp/adapter_config.json",
-                                   "adapter-qqp/adaptx-adapter.json", "card.json", "head.safetensors", "setup.json"]
+    qqp = saved_name(trained, "qqp")
+    assert sorted(tree(entry)) == [f"adapter-{qqp}/adapter.safetensors", f"adapter-{qqp}/adapter_config.json",
+                                   f"adapter-{qqp}/adaptx-adapter.json", "card.json", "head.safetensors", "setup.json"]
     card = json.loads((entry / "card.json").read_text())
     assert set(zoo.CARD_FIELDS) <= set(card) and not zoo.card_problems(card, entry / "card.json")
     manifest = json.loads((trained["stages"]["intermediate-adapter-qqp-s0"] / "manifest.json").read_text())
@@ -75,7 +88,7 @@ def test_add_list_show_verify_export_round_trip(trained, zoo_dir, tiny_model_dir
     assert (card["kind"], card["task"], card["seed"], card["training"]["steps"]) == ("intermediate", "qqp", 0, 2)
     assert card["training"]["data"]["train_rows"] == 24 and card["metrics"]["en_dev"]["metric"] == "accuracy"
     assert card["adapter"]["method"] == "seq_bn" and card["adapter"]["config"]["reduction_factor"] == 16
-    assert card["files"]["adapter-qqp/adapter.safetensors"] == card["adapter"]["sha256"]
+    assert card["files"][f"adapter-{qqp}/adapter.safetensors"] == card["adapter"]["sha256"]
     assert "qqp" in card["license"]["data"]
 
     capsys.readouterr()
@@ -101,7 +114,7 @@ def test_add_list_show_verify_export_round_trip(trained, zoo_dir, tiny_model_dir
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "loaded qqp 8" in result.stdout
+    assert f"loaded {qqp} 8" in result.stdout  # its own name: task, seed and base never collide
 
 
 def test_fusion_entry_carries_members_head_and_setup_and_reloads_exactly(trained, zoo_dir, tiny_model_dir, tmp_path):
@@ -112,19 +125,20 @@ def test_fusion_entry_carries_members_head_and_setup_and_reloads_exactly(trained
     entry = add(trained, "target-xnli-fuse-qqp+sst2-s0", "xnli-fuse-tiny", zoo_dir)
     card = json.loads((entry / "card.json").read_text())
     assert card["kind"] == "fusion" and card["adapter"] is None
+    names = [saved_name(trained, "qqp"), saved_name(trained, "sst2")]
     assert [(m["name"], m["source"]["stage"]) for m in card["members"]] == [
-        ("qqp", "intermediate-adapter-qqp-s0"), ("sst2", "intermediate-adapter-sst2-s0")]
-    qqp = trained["stages"]["intermediate-adapter-qqp-s0"] / "model" / "adapter-qqp" / "adapter.safetensors"
+        (names[0], "intermediate-adapter-qqp-s0"), (names[1], "intermediate-adapter-sst2-s0")]
+    qqp = trained["stages"]["intermediate-adapter-qqp-s0"] / "model" / f"adapter-{names[0]}" / "adapter.safetensors"
     assert card["members"][0]["sha256"] == zoo.sha256_file(qqp)
-    assert card["fusion"]["adapters"] == ["qqp", "sst2"] and card["fusion"]["settings"]["regularization"] is True
+    assert card["fusion"]["adapters"] == names and card["fusion"]["settings"]["regularization"] is True
     assert card["head"]["labels"] == ["entailment", "neutral", "contradiction"]
 
     def loader(_folder):
         return load_encoder(str(tiny_model_dir), "fp32")
 
     stage = trained["stages"]["target-xnli-fuse-qqp+sst2-s0"]
-    from_stage = load_model(stage / "model", loader, {n: trained["stages"][f"intermediate-adapter-{n}-s0"] / "model" /
-                                                       f"adapter-{n}" for n in ("qqp", "sst2")})
+    from_stage = load_model(stage / "model", loader, {saved_name(trained, n): trained["stages"][
+        f"intermediate-adapter-{n}-s0"] / "model" / f"adapter-{saved_name(trained, n)}" for n in ("qqp", "sst2")})
     from_zoo = load_model(entry, loader, zoo.entry_adapter_dirs(entry, card))
     batch = AutoTokenizer.from_pretrained(str(tiny_model_dir))(["the cat sat", "a dog on the mat"], padding=True,
                                                                return_tensors="pt")
@@ -137,17 +151,17 @@ def test_fusion_entry_carries_members_head_and_setup_and_reloads_exactly(trained
     code = (
         "import sys, adapters; from transformers import AutoModel\n"
         f"m = AutoModel.from_pretrained({str(tiny_model_dir)!r}); adapters.init(m)\n"
-        f"names = [m.load_adapter({str(out)!r} + '/' + n, use_safetensors=True) for n in ('qqp', 'sst2')]\n"
-        f"m.load_adapter_fusion({str(out / 'fusion')!r}, 'qqp,sst2', use_safetensors=True)\n"
+        f"names = [m.load_adapter({str(out)!r} + '/' + n, use_safetensors=True) for n in {names!r}]\n"
+        f"m.load_adapter_fusion({str(out / 'fusion')!r}, {','.join(names)!r}, use_safetensors=True)\n"
         "assert 'adaptx' not in sys.modules; print(names, sorted(m.adapters_config.fusions))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "['qqp', 'sst2']" in result.stdout
+    assert str(names) in result.stdout
 
 
 def _flip_a_byte(entry):
-    path = entry / "adapter-qqp" / "adapter.safetensors"
+    path = adapter_folder(entry, "qqp") / "adapter.safetensors"
     data = bytearray(path.read_bytes())
     data[-1] ^= 1
     path.write_bytes(bytes(data))
@@ -176,7 +190,7 @@ def _point_adapter_outside(entry):
 
 @pytest.mark.parametrize("damage, expected", [
     (_flip_a_byte, r"adapter.safetensors: sha256 \w+… does not match the card"),
-    (lambda e: (e / "adapter-qqp" / "pytorch_adapter.bin").write_bytes(b"\x80\x02}q\x00."),
+    (lambda e: (adapter_folder(e, "qqp") / "pytorch_adapter.bin").write_bytes(b"\x80\x02}q\x00."),
      r"pytorch_adapter.bin: a .bin file; zoo entries hold safetensors weights and JSON only"),
     (lambda e: (e / "weights.pt").write_bytes(b"x"), r"weights.pt: a .pt file"),
     (lambda e: (e / "state.pkl").write_bytes(b"x"), r"state.pkl: a .pkl file"),
@@ -356,7 +370,7 @@ def test_hub_push_and_pull_round_trip_verifies_before_use(trained, zoo_dir, tmp_
 
     # a pickle on the hub is never downloaded; a modified weight file is refused and nothing lands
     published = hub / "me" / "adapters" / "xnli-fuse-tiny"
-    (published / "adapter-qqp" / "pytorch_adapter.bin").write_bytes(b"\x80\x02}q\x00.")
+    (adapter_folder(published, "qqp") / "pytorch_adapter.bin").write_bytes(b"\x80\x02}q\x00.")
     weights = published / "fusion" / "model_adapter_fusion.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 1

@@ -8,19 +8,27 @@ tagged sentences); every feature carries the index of its example, and gold answ
 come from the examples, never from truncated features.
 
 Kinds: classification (sentence or sentence pair), tagging (one label per word), qa
-(extractive spans), retrieval (no training: nearest neighbours of pooled sentence vectors).
+(extractive spans), multiple_choice (one score per choice, the choices flattened into the batch),
+retrieval (no training: nearest neighbours of pooled sentence vectors); and two that are parts of
+multi-task training, never tasks of their own: mixture (several tasks, one head each) and mlm
+(masked-LM batches on raw text).
 """
 
 from __future__ import annotations
 
 from .base import Feature, Kind, pad_batch
 from .classification import ClassificationKind
+from .mixture import MixtureKind
+from .mlm import MaskedLMKind
+from .multiple_choice import MultipleChoiceKind
 from .qa import QAKind
 from .retrieval import RetrievalKind
 from .tagging import TaggingKind
 from ..errors import AdaptxError
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (ClassificationKind(), TaggingKind(), QAKind(), RetrievalKind())}
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (
+    ClassificationKind(), TaggingKind(), QAKind(), MultipleChoiceKind(), RetrievalKind(), MixtureKind(),
+    MaskedLMKind())}
 
 
 def get_kind(name: str) -> Kind:

@@ -94,3 +94,21 @@ class Kind:
     def golds(self, encoding: Encoding) -> list:
         """One gold answer per example, from the examples themselves."""
         raise NotImplementedError
+
+    # -- batching: what a kind whose batches must not mix features (a task mixture) overrides --
+
+    def sampler(self, encoding: Encoding, batch_size: int, seed: int):
+        """step -> the feature indices of that step's batch, a pure function of (seed, step) so a
+        resumed run sees the same batches: length-grouped seeded epochs (adaptx.train.batch_indices)."""
+        from ..train import batch_indices
+
+        lengths = [len(f) for f in encoding.features]
+        return lambda step: batch_indices(lengths, batch_size, seed, step)
+
+    def group(self, feature: Feature) -> int:
+        """Features of different groups never share a batch (prediction batches are cut there)."""
+        return 0
+
+    def probe_features(self, encoding: Encoding, size: int) -> list[Feature]:
+        """The `size` features whose batch takes the most memory (to size micro-batches)."""
+        return sorted(encoding.features, key=len, reverse=True)[:size]

@@ -1,0 +1,87 @@
+"""Multiple choice (CommonsenseQA, Cosmos QA, HellaSwag): one score per (context, choice) pair,
+softmax cross-entropy across an example's choices, accuracy.
+
+Every choice of an example is encoded as the pair (context, [question] choice). A feature is one
+example holding all its encoded choices; `collate` flattens the choices of the whole batch into
+one [batch x choices, tokens] tensor, so the encoder runs once per batch, never once per choice,
+and the head's scores are reshaped back to [batch, choices]. A feature's length is its longest
+choice (what the padded batch is as wide as).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import AdaptxError
+from .base import Encoding, Feature, Kind, pad_batch
+
+
+class MultipleChoiceHead(nn.Module):
+    """dropout -> dense -> tanh -> dropout -> one score, over the first token or the masked mean."""
+
+    def __init__(self, hidden: int, pooling: str = "first", dropout: float = 0.1):
+        super().__init__()
+        if pooling not in ("first", "mean"):
+            raise AdaptxError(f"head pooling {pooling!r}; expected 'first' or 'mean'")
+        self.pooling = pooling
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden, hidden)
+        self.out_proj = nn.Linear(hidden, 1)
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "first":
+            pooled = hidden[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        x = torch.tanh(self.dense(self.dropout(pooled.float())))
+        return self.out_proj(self.dropout(x)).squeeze(-1)  # [batch x choices]
+
+
+class MultipleChoiceKind(Kind):
+    name = "multiple_choice"
+
+    def encode(self, task, examples, tokenizer, max_length: int) -> Encoding:
+        if not examples:
+            return Encoding([], [], task, self.name)
+        counts = {len(e.choices) for e in examples}
+        if len(counts) != 1:
+            raise AdaptxError(f"{task.name}: examples have {sorted(counts)} choices; every example of a task needs "
+                              "the same number")
+        n = counts.pop()
+        firsts = [e.context for e in examples for _ in e.choices]
+        seconds = [f"{e.question} {c}" if e.question else c for e in examples for c in e.choices]
+        ids = tokenizer(firsts, seconds, truncation="longest_first", max_length=max_length)["input_ids"]
+        features = []
+        for i, e in enumerate(examples):
+            choices = ids[i * n:(i + 1) * n]
+            features.append(Feature(max(choices, key=len), i, {"choices": choices, "label": e.label}))
+        return Encoding(features, list(examples), task, self.name)
+
+    def collate(self, features, pad_id):
+        flat = [Feature(ids, f.example) for f in features for ids in f.data["choices"]]
+        batch = pad_batch(flat, pad_id)  # [batch x choices, tokens]: one encoder pass for every choice
+        batch["labels"] = torch.tensor([f.data["label"] for f in features])
+        batch["num_choices"] = len(features[0].data["choices"])
+        return batch
+
+    def head(self, hidden_size, num_labels, pooling, dropout):
+        return MultipleChoiceHead(hidden_size, pooling, dropout)
+
+    @staticmethod
+    def _scores(outputs: torch.Tensor, batch: dict) -> torch.Tensor:
+        return outputs.float().view(-1, batch["num_choices"])  # [batch, choices]
+
+    def loss(self, outputs, batch):
+        scores = self._scores(outputs, batch)
+        return nn.functional.cross_entropy(scores, batch["labels"].to(scores.device), reduction="sum")
+
+    def results(self, outputs, batch, features):
+        return self._scores(outputs, batch).argmax(-1).tolist()
+
+    def decode(self, results, encoding):
+        return list(results)
+
+    def golds(self, encoding):
+        return [e.label for e in encoding.examples]

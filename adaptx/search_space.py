@@ -1,0 +1,348 @@
+"""The search space of `adaptx search`: the `search:` section of an experiment YAML.
+
+```yaml
+search:
+  adapters: [qqp, sst2, mnli]        # the pool (default: intermediate_tasks); task names or zoo:NAME
+  compositions: [stack, fuse, average, merge]   # none | stack | fuse | average | merge
+  max_adapters: 3                    # largest subset fuse/average/merge combine (default: the whole pool)
+  space:                             # dotted config keys, as in `adaptx run ... key=value`
+    fusion.preset: [dynamic, static]                    # a list: one of these values
+    train.lr_fusion: {low: 5.0e-4, high: 5.0e-3, log: true}   # a range: float, or int when both ends are
+    combine.weights: {low: -0.5, high: 1.5}            # one weight per combined adapter (average, merge)
+  objectives: [dev]                  # or [dev, adapters | trainable_parameters | latency]
+  pruner: median                     # median | halving | hyperband | none (default: median; none with 2 objectives)
+  sampler: tpe                       # tpe | random
+  seed: null                         # the sampler's seed (reproducible with one worker)
+  trials: 20                         # the study's total of finished trials (--trials overrides)
+  timeout: null                      # seconds per worker (--timeout overrides)
+  study: null                        # the study's name (default: the config's name; --study overrides)
+```
+
+A trial picks a composition, then its adapters (`stack`: one of the pool; `fuse`/`average`/
+`merge`: a subset of 2..max_adapters), then a value for every key of `space` that applies to
+that composition: `fusion.*` and `train.lr_fusion` to fuse only, `combine.*` to average and
+merge only, everything else to all. Only settings of the target stage can be searched: the
+intermediate adapters are trained once and shared by every trial, so keys that would change them
+(`adapter.reduction_factor`, `train.lr_adapter`, `train.lr_head`, ...) are refused with the
+target-only key to use instead. Every value is checked against the config's own validation
+before any trial runs. Nothing here imports Optuna: `load_config` validates the section.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+from .errors import AdaptxError
+
+COMPOSITIONS = ("none", "stack", "fuse", "average", "merge")
+MULTI = ("fuse", "average", "merge")  # compositions of 2 or more adapters
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "halving", "hyperband", "none")
+COSTS = ("adapters", "trainable_parameters", "latency")
+SECTION_KEYS = ("adapters", "compositions", "max_adapters", "space", "objectives", "pruner", "sampler", "seed",
+                "trials", "timeout", "study", "heartbeat_interval", "grace_period")
+WEIGHTS_KEY = "combine.weights"
+# what a key applies to; keys not listed apply to every composition
+ONLY_FOR = {"fusion.": ("fuse",), "train.lr_fusion": ("fuse",), "combine.": ("average", "merge")}
+# settings of the target stage only: nothing that every trial shares changes with them
+SEARCHABLE = ("fusion.", "combine.", "train.lr_fusion", "train.target_lr_adapter", "train.target_lr_head",
+              "train.target_steps", "train.target_epochs", "adapter.target_reduction_factor")
+TARGET_ONLY = {"adapter.reduction_factor": "adapter.target_reduction_factor",
+               "train.lr_adapter": "train.target_lr_adapter", "train.lr_head": "train.target_lr_head"}
+SET_BY_SEARCH = {"intermediate_tasks": "search.adapters", "strategies": "search.compositions",
+                 "combine.weights": "a range {low, high} (one weight per adapter)"}
+
+
+@dataclass
+class Param:
+    """One searched config key: `choices` (categorical) or a range low..high."""
+
+    key: str
+    choices: list | None = None
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    step: float | int | None = None
+    applies: tuple[str, ...] = COMPOSITIONS
+
+    @property
+    def is_int(self) -> bool:
+        return self.choices is None and all(isinstance(v, int) for v in (self.low, self.high))
+
+    def suggest(self, trial, name: str | None = None):
+        name = name or self.key
+        if self.choices is not None:
+            return trial.suggest_categorical(name, self.choices)
+        if self.is_int:
+            return trial.suggest_int(name, self.low, self.high, step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
+
+
+@dataclass
+class SearchSpec:
+    adapters: list[str]
+    compositions: list[str]
+    max_adapters: int
+    params: list[Param] = field(default_factory=list)
+    weights: Param | None = None  # combine.weights: the range of each adapter's weight
+    objectives: list[str] = field(default_factory=lambda: ["dev"])
+    pruner: str = "median"
+    sampler: str = "tpe"
+    seed: int | None = None
+    trials: int = 20
+    timeout: float | None = None
+    study: str | None = None
+    heartbeat_interval: int = 30
+    grace_period: int = 120
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def subsets(self) -> list[str]:
+        """The adapter subsets fuse/average/merge choose from, as 'a+b' (Optuna's choices must be scalars)."""
+        return ["+".join(c) for k in range(2, self.max_adapters + 1) for c in itertools.combinations(self.adapters, k)]
+
+    def identity(self) -> dict:
+        """What makes two studies the same search: everything but budgets, sampler and pruner."""
+        return {"adapters": self.adapters, "compositions": self.compositions, "max_adapters": self.max_adapters,
+                "space": [asdict(p) for p in self.params], "weights": asdict(self.weights) if self.weights else None,
+                "objectives": self.objectives}
+
+    def suggest(self, trial) -> tuple[str, list[str], dict]:
+        """One trial's composition, adapters and config overrides (dotted key -> value)."""
+        composition = trial.suggest_categorical("composition", self.compositions)
+        if composition == "stack":
+            adapters = [trial.suggest_categorical("adapter", self.adapters)]
+        elif composition in MULTI:
+            adapters = trial.suggest_categorical("adapters", self.subsets()).split("+")
+        else:
+            adapters = []
+        overrides: dict = {"strategies": [composition], "intermediate_tasks": adapters}
+        for param in self.params:
+            if composition in param.applies:
+                overrides[param.key] = param.suggest(trial)
+        if self.weights is not None and composition in self.weights.applies:
+            overrides[WEIGHTS_KEY] = {a: self.weights.suggest(trial, f"{WEIGHTS_KEY}.{a}") for a in adapters}
+        return composition, adapters, overrides
+
+
+def trial_config_dict(cfg, overrides: dict) -> dict:
+    """The experiment config (a plain mapping, no search section) a trial runs."""
+    raw = copy.deepcopy(cfg.to_dict())
+    raw["search"] = None
+    for key, value in overrides.items():
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = copy.deepcopy(value)
+    return raw
+
+
+def _applies(key: str) -> tuple[str, ...]:
+    for prefix, compositions in ONLY_FOR.items():
+        if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
+            return compositions
+    return COMPOSITIONS
+
+
+def _known_key(raw: dict, key: str) -> bool:
+    node = raw
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return not isinstance(node, dict) or key in ("combine.weights", "train.target_epochs")
+
+
+def _number(value, where: str):
+    """A range end: YAML reads 1e-3 (no dot) as a string, so numeric strings are accepted."""
+    if isinstance(value, bool):
+        raise AdaptxError(f"{where}: expected a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise AdaptxError(f"{where}: expected a number, got {value!r}") from None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise AdaptxError(f"{where}: expected a finite number, got {value!r}")
+    return value
+
+
+def _parse_range(key: str, spec: dict, where: str) -> Param:
+    unknown = sorted(set(spec) - {"low", "high", "log", "step"})
+    if unknown:
+        raise AdaptxError(f"{where}: {unknown[0]}: unknown key; a range has low, high, log, step")
+    for end in ("low", "high"):
+        if end not in spec:
+            raise AdaptxError(f"{where}: a range needs both low and high (or give a list of values)")
+    low, high = _number(spec["low"], f"{where}.low"), _number(spec["high"], f"{where}.high")
+    if not low < high:
+        raise AdaptxError(f"{where}: empty range: low ({low}) must be below high ({high}); a fixed value "
+                          "belongs in the config itself, not in the space")
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        raise AdaptxError(f"{where}.log: expected true or false, got {log!r}")
+    if log and low <= 0:
+        raise AdaptxError(f"{where}: log: true needs low > 0, got {low}")
+    step = spec.get("step")
+    if step is not None:
+        step = _number(step, f"{where}.step")
+        if step <= 0 or step > high - low:
+            raise AdaptxError(f"{where}.step: must be > 0 and at most high - low, got {step}")
+        if log:
+            raise AdaptxError(f"{where}: log and step cannot be combined (Optuna samples one or the other)")
+    if isinstance(low, float) != isinstance(high, float) and not key == WEIGHTS_KEY:
+        low, high = float(low), float(high)  # 0 and 1.5: a float range
+    if key == WEIGHTS_KEY:
+        low, high = float(low), float(high)
+    return Param(key, low=low, high=high, log=log, step=step, applies=_applies(key))
+
+
+def parse_search(cfg, where: str) -> SearchSpec:
+    """Read and check `cfg.search`; every error names the file and the key."""
+    from .config import build_config
+
+    section = cfg.search
+    if not isinstance(section, dict):
+        raise AdaptxError(f"{where}: search: expected a mapping (adapters, compositions, space, ...), got {section!r}")
+    unknown = sorted(set(section) - set(SECTION_KEYS))
+    if unknown:
+        raise AdaptxError(f"{where}: search.{unknown[0]}: unknown key; allowed keys here: {', '.join(SECTION_KEYS)}")
+
+    def fail(key: str, message: str):
+        raise AdaptxError(f"{where}: search.{key}: {message}")
+
+    compositions = section.get("compositions", ["stack", "fuse", "average", "merge"])
+    if not isinstance(compositions, list) or not compositions:
+        fail("compositions", f"expected a non-empty list of {', '.join(COMPOSITIONS)}, got {compositions!r}")
+    for i, c in enumerate(compositions):
+        if c not in COMPOSITIONS:
+            fail(f"compositions[{i}]", f"unknown composition {c!r}; allowed: {', '.join(COMPOSITIONS)}")
+    if len(set(compositions)) != len(compositions):
+        fail("compositions", f"a composition is listed twice: {compositions}")
+    adapters = section.get("adapters", list(cfg.intermediate_tasks))
+    if not isinstance(adapters, list) or not all(isinstance(a, str) for a in adapters):
+        fail("adapters", f"expected a list of intermediate task names or zoo:NAME, got {adapters!r}")
+    if len(set(adapters)) != len(adapters):
+        fail("adapters", f"an adapter is listed twice: {adapters}")
+    if not adapters and set(compositions) != {"none"}:
+        fail("adapters", "empty: list at least one intermediate task (or zoo:NAME) to compose, or set "
+             "intermediate_tasks in the config")
+    if adapters:  # every adapter must be one a config accepts
+        try:
+            base = trial_config_dict(cfg, {"intermediate_tasks": adapters, "strategies": ["stack"],
+                                           "combine.weights": None})
+            build_config(base, f"{where} (search.adapters)")
+        except AdaptxError as exc:
+            raise AdaptxError(f"{where}: search.adapters: {exc}") from None
+    multi = [c for c in compositions if c in MULTI]
+    if multi and len(adapters) < 2:
+        fail("compositions", f"{multi[0]} combines two or more adapters, but search.adapters has "
+             f"{len(adapters)} ({', '.join(adapters) or 'none'}); add adapters or drop {', '.join(multi)}")
+    max_adapters = section.get("max_adapters", len(adapters))
+    if isinstance(max_adapters, bool) or not isinstance(max_adapters, int) or (
+            multi and not 2 <= max_adapters <= len(adapters)):
+        fail("max_adapters", f"expected a whole number from 2 to {len(adapters)} (the pool's size), got {max_adapters!r}")
+
+    objectives = section.get("objectives", ["dev"])
+    if (not isinstance(objectives, list) or not objectives or objectives[0] != "dev" or len(objectives) > 2
+            or (len(objectives) == 2 and objectives[1] not in COSTS)):
+        fail("objectives", f"expected [dev] or [dev, COST] with COST one of {', '.join(COSTS)}, got {objectives!r} "
+             "(dev: the target task's English dev score, maximised; COST: minimised)")
+    pruner = section.get("pruner")
+    if pruner is not None and pruner not in PRUNERS:
+        fail("pruner", f"{pruner!r}; allowed: {', '.join(PRUNERS)}")
+    if len(objectives) > 1 and pruner not in (None, "none"):
+        fail("pruner", f"{pruner!r} with two objectives: Optuna prunes single-objective studies only; "
+             "drop the pruner or the second objective")
+    pruner = pruner or ("none" if len(objectives) > 1 else "median")
+    sampler = section.get("sampler", "tpe")
+    if sampler not in SAMPLERS:
+        fail("sampler", f"{sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    seed = section.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        fail("seed", f"expected a whole number >= 0 or null, got {seed!r}")
+    trials = section.get("trials", 20)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        fail("trials", f"expected a whole number >= 1, got {trials!r}")
+    timeout = section.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        fail("timeout", f"expected a number of seconds > 0 or null, got {timeout!r}")
+    study = section.get("study")
+    if study is not None and (not isinstance(study, str) or not study.strip()):
+        fail("study", f"expected a name or null, got {study!r}")
+    beats = {}
+    for key, default in (("heartbeat_interval", 30), ("grace_period", 120)):
+        value = section.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            fail(key, f"expected a whole number of seconds >= 1, got {value!r}")
+        beats[key] = value
+    if beats["grace_period"] <= beats["heartbeat_interval"]:
+        fail("grace_period", f"must exceed heartbeat_interval ({beats['heartbeat_interval']} s), or live trials "
+             "would be taken for dead ones")
+
+    space = section.get("space") or {}
+    if not isinstance(space, dict):
+        fail("space", f"expected a mapping of dotted config keys to a list of values or a range, got {space!r}")
+    raw = cfg.to_dict()
+    params, weights = [], None
+    for key, spec in space.items():
+        at = f"space.{key}"
+        if not isinstance(key, str):
+            fail(at, "keys are dotted config keys, e.g. fusion.preset")
+        if key in SET_BY_SEARCH and key != WEIGHTS_KEY:
+            fail(at, f"set by the search itself; use {SET_BY_SEARCH[key]}")
+        if key in TARGET_ONLY:
+            fail(at, f"also changes the intermediate adapters every trial shares (they would be retrained for each "
+                 f"value); search {TARGET_ONLY[key]} instead, which only the target stage uses")
+        if not _known_key(raw, key):
+            fail(at, "not a config key (dotted as in `adaptx run CONFIG key=value`, e.g. fusion.temperature)")
+        if not any(key == k or (k.endswith(".") and key.startswith(k)) for k in SEARCHABLE):
+            fail(at, "not searchable: it changes what every trial shares (intermediate adapters, data, the base "
+                 f"model or evaluation); searchable: {', '.join(k + '*' if k.endswith('.') else k for k in SEARCHABLE)}")
+        applies = tuple(c for c in _applies(key) if c in compositions)
+        if not applies:
+            fail(at, f"applies only to {' and '.join(_applies(key))}, which search.compositions "
+                 f"({', '.join(compositions)}) does not list")
+        if isinstance(spec, list):
+            if key == WEIGHTS_KEY:
+                fail(at, "expected a range {low, high}: the range of each adapter's weight")
+            if not spec:
+                fail(at, "empty list: give at least one value")
+            for i, value in enumerate(spec):
+                if value is not None and not isinstance(value, (bool, int, float, str)):
+                    fail(f"{at}[{i}]", f"expected a plain value (number, text, true/false, null), got {value!r}")
+            if len(set(map(json.dumps, spec))) != len(spec):
+                fail(at, f"a value is listed twice: {spec}")
+            param = Param(key, choices=list(spec), applies=applies)
+            probes = list(spec)
+        elif isinstance(spec, dict):
+            param = _parse_range(key, spec, f"{where}: search.{at}")
+            param.applies = applies
+            probes = [param.low, param.high]
+        else:
+            fail(at, f"expected a list of values or a range {{low, high, log, step}}, got {spec!r}")
+        if key == WEIGHTS_KEY:
+            weights = param
+            continue
+        for value in probes:  # every value must make a valid config for a composition it applies to
+            overrides = _probe_overrides(applies[0], adapters, max_adapters)
+            overrides[key] = value
+            try:
+                build_config(trial_config_dict(cfg, overrides), f"{where} (search.{at} = {value!r})")
+            except AdaptxError as exc:
+                raise AdaptxError(f"{where}: search.{at}: value {value!r} is not valid: {exc}") from None
+        params.append(param)
+    return SearchSpec(adapters, compositions, max_adapters, params, weights, objectives, pruner, sampler, seed,
+                      trials, timeout, study, **beats)
+
+
+def _probe_overrides(composition: str, adapters: list[str], max_adapters: int) -> dict:
+    chosen = [] if composition == "none" else adapters[:1] if composition == "stack" else adapters[:2]
+    return {"strategies": [composition], "intermediate_tasks": chosen, "combine.weights": None}
