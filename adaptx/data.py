@@ -50,6 +50,11 @@ class MiningSource:
     sentence: str
     gold: str | None
 
+    @property
+    def label(self) -> int:
+        # the stratum of seeded samples: a sample keeps the file's share of sentences with a partner
+        return int(self.gold is not None)
+
 
 @dataclass
 class LoadedSplit:

@@ -146,6 +146,10 @@ def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = N
 
 # -- storage -----------------------------------------------------------------------------------
 
+# what a database says when another worker is creating the same tables at the same moment
+RACE_SIGNS = ("already exists", "database is locked", "UNIQUE constraint failed", "duplicate key", "IntegrityError")
+
+
 def open_storage(url: str | None, run_dir: Path, spec: SearchSpec):
     """An Optuna storage from --storage: None (SQLite in the run folder), any SQLAlchemy database URL
     (sqlite:///..., postgresql://user:pass@host:port/db, mysql://...), or journal:PATH (Optuna's
@@ -175,7 +179,7 @@ def open_storage(url: str | None, run_dir: Path, spec: SearchSpec):
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
     last = None
-    for attempt in range(3):  # workers starting together may race to create the tables
+    for attempt in range(5):  # workers starting together may race to create the tables
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # heartbeat is "experimental" in some Optuna versions
@@ -188,7 +192,7 @@ def open_storage(url: str | None, run_dir: Path, spec: SearchSpec):
                               "PostgreSQL: pip install 'adaptx[postgres]' (psycopg)") from exc
         except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for an unreachable server
             last = exc
-            if "already exists" not in str(exc):
+            if not any(sign in str(exc) for sign in RACE_SIGNS):
                 break
             time.sleep(1 + attempt)
     raise AdaptxError(f"--storage {shown}: cannot open the study database: {type(last).__name__}: "

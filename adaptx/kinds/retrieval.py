@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import AdaptxError
 from ..metrics import METRICS, Metric, bucc_candidates_from_embeddings, best_bucc_threshold, cosine_similarity
 from .base import Encoding, Feature, Kind, pad_batch
 
@@ -94,9 +95,12 @@ class RetrievalKind(Kind):
         for s, t, score in candidates:
             if s not in best or score > best[s][1]:
                 best[s] = (target_ids[t], score)
-        order = np.random.default_rng(seed).permutation(len(encoding.examples))
-        tune, scored = sorted(order[::2].tolist()), sorted(order[1::2].tolist())
         gold = [e.gold for e in encoding.examples]
+        tune, scored = _halves(gold, seed)
+        if not any(gold[i] is not None for i in tune):
+            raise AdaptxError(f"{task.name}: {sum(g is not None for g in gold)} gold pair(s) among the "
+                              f"{len(gold)} sampled source sentences; BUCC needs at least 2 (half choose the "
+                              f"threshold, half are scored): raise data.max_eval_examples")
         threshold = best_bucc_threshold([(i, best[i][0], best[i][1]) for i in tune if i in best],
                                         [(i, gold[i]) for i in tune if gold[i] is not None])
         preds = [best[i][0] if i in best and best[i][1] >= threshold else None for i in scored]
@@ -116,6 +120,18 @@ class RetrievalKind(Kind):
         keep = round(len(others) * len(encoding.examples) / total)
         chosen = set(np.random.default_rng(seed).choice(len(others), size=keep, replace=False).tolist())
         return [t for t in targets if t[0] in partners] + [t for i, t in enumerate(others) if i in chosen]
+
+
+def _halves(gold: list, seed: int) -> tuple[list[int], list[int]]:
+    """Split source sentences in two, sources with and without a gold partner separately, so that
+    both the threshold half and the scored half hold gold pairs whenever there are two or more."""
+    rng = np.random.default_rng(seed)
+    tune, scored = [], []
+    for group in ([i for i, g in enumerate(gold) if g is not None], [i for i, g in enumerate(gold) if g is None]):
+        order = rng.permutation(group).tolist() if group else []
+        tune += order[::2]
+        scored += order[1::2]
+    return sorted(tune), sorted(scored)
 
 
 def _tatoeba(direction: int):
