@@ -44,6 +44,7 @@ from .config import build_config, load_config, stable_hash
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .search_space import SearchSpec, parse_search, trial_config_dict
+from .tasks import get_task
 
 WORKER_ATTR = "adaptx_worker"  # {trial, host, pid, start}: who runs a trial (a dead one is seen at once)
 HEARTBEAT_ATTR = "adaptx_heartbeat"  # {trial, time}: storages without Optuna's heartbeat (JournalStorage)
@@ -629,8 +630,9 @@ def _write_outputs(study, context: _Context) -> None:
     pareto = {t.number for t in study.best_trials} if spec.multi_objective and complete else set()
     shown = [c for c in columns if c != "stage"]
     lines = [f"# Search {study.study_name!r}", "",
-             f"Objective: English dev {'and ' + spec.objectives[1] + ' (minimised)' if spec.multi_objective else ''}"
-             f" of {context.cfg.targets[0]} (model-selection metric, best checkpoint of each trial). "
+             f"Objective: English dev {get_task(context.cfg.targets[0]).metric} of {context.cfg.targets[0]}"
+             f"{' and ' + spec.objectives[1] + ' (minimised)' if spec.multi_objective else ''}"
+             " (model-selection metric, best checkpoint of each trial). "
              f"{len(complete)} complete, {sum(r['state'] == 'PRUNED' for r in rows)} pruned, "
              f"{sum(r['state'] == 'FAIL' for r in rows)} failed. "
              f"{'* best trial' if not pareto else '* on the Pareto front'}.", "",

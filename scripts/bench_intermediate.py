@@ -1,85 +1,61 @@
-"""Train each English intermediate task's adapter for a few hundred steps on the embedded base and
-compare its English dev score with the task's trivial baseline on the same dev rows.
+"""Train each English intermediate task's adapter with the settings of a grid config on the embedded
+base and compare its English dev score with the task's trivial baseline on the same dev rows.
 
-    python scripts/bench_intermediate.py --data-dir ../shared/data [--tasks mnli hellaswag ...] [--steps 300]
+    python scripts/bench_intermediate.py --data-dir ../shared/data [--config configs/intermediate-grid.yaml]
+                                         [--tasks mnli hellaswag ...]
 
+Each task runs as the config's own `intermediate-adapter-<task>` stage in the config's run folder
+(--out overrides it): the stage hashes match, so `adaptx run` of the same config afterwards reuses
+these adapters instead of training them again, and rerunning the script skips finished stages.
 Trivial baselines: the majority label of the training sample (classification), the most frequent
 right choice (multiple choice), the most frequent tag (tagging), the empty answer for every question
-(SQuAD 2.0). Each task runs as its own stage folder under --out (rerunning skips finished ones), so
-the script also checks that every kind trains as an intermediate task through the real pipeline.
-Prints one row per task with the CPU flags that decide bf16 speed; wall times are for the whole stage.
+(SQuAD 2.0). Prints one row per task with the CPU flags that decide bf16 speed; wall times are for
+the whole stage (a reused stage shows the training seconds it recorded and a wall time near zero).
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import math
 import time
 from pathlib import Path
 
 LOCAL_TASKS = ["mnli", "qqp", "sst2", "snli", "commonsenseqa", "cosmosqa", "hellaswag", "squad2"]
 
 
-def trivial_baseline(experiment, task_name: str) -> tuple[str, float]:
-    from adaptx.kinds import get_kind
-    from adaptx.metrics import metric_for_language
-
-    task = experiment.task(task_name)
-    kind = get_kind(task.kind)
-    train, dev = experiment.data(task_name, "train"), experiment.data(task_name, "dev")
-    golds = kind.golds(dev)
-    metric = metric_for_language(task.metric, "en")
-    if task.kind in ("classification", "multiple_choice"):
-        majority = collections.Counter(kind.golds(train)).most_common(1)[0][0]
-        what = f"always {task.labels[majority] if task.kind == 'classification' else f'choice {majority}'}"
-        return what, metric.compute([majority] * len(golds), golds)
-    if task.kind == "tagging":
-        tag = collections.Counter(t for s in kind.golds(train) for t in s).most_common(1)[0][0]
-        return f"always {tag}", metric.compute([[tag] * len(g) for g in golds], golds)
-    return "always no answer", metric.compute([""] * len(golds), golds)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--config", default="configs/intermediate-grid.yaml")
     parser.add_argument("--tasks", nargs="+", default=LOCAL_TASKS)
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--mc-batch-size", type=int, default=8, help="multiple choice: each example is 4-5 sequences")
-    parser.add_argument("--max-seq-length", type=int, default=128)
-    parser.add_argument("--dev-rows", type=int, default=200)
-    parser.add_argument("--out", default="runs/bench-intermediate")
+    parser.add_argument("--out", help="run folder (default: the config's output_dir)")
     args = parser.parse_args()
 
     from adaptx import pipeline
+    from adaptx.baselines import trivial_score
     from adaptx.runtime import cpu_flags
 
     rows = []
-    from adaptx.tasks import get_task
-
     for name in args.tasks:
-        batch = args.mc_batch_size if get_task(name).kind == "multiple_choice" else args.batch_size
-        cfg = pipeline.load_config(None, [
-            f"intermediate_tasks=[{name}]", "strategies=[stack]", "target_task=xnli", "languages=[en]",
-            f"max_seq_length={args.max_seq_length}", f"train.intermediate_steps={args.steps}",
-            f"train.batch_size={batch}", f"data.max_dev_examples={args.dev_rows}",
-            "data.max_train_examples=6000", "head.pooling=mean"])
+        cfg = pipeline.load_config(args.config, [f"intermediate_tasks=[{name}]", "strategies=[stack]", "languages=[en]"])
         started = time.perf_counter()
-        experiment = pipeline.Experiment(cfg, Path(args.out), args.data_dir)
+        experiment = pipeline.Experiment(cfg, Path(args.out or cfg.output_dir), args.data_dir)
         stage = next(s for s in pipeline.plan_stages(cfg) if s.kind == "intermediate-adapter")
         experiment.prepare([stage])
         metrics = experiment.run_stage(stage)
-        what, baseline = trivial_baseline(experiment, name)
+        what, baseline = trivial_score(experiment, name) or ("none", math.nan)
         train = metrics["train"]
         rows.append((name, train["metric"], train["best_dev_score"], train["best_step"], baseline, what,
                      metrics["data"]["train_rows"], metrics["data"]["dev_rows"], train["train_seconds"],
-                     time.perf_counter() - started, batch))
+                     time.perf_counter() - started))
+    t = cfg.train
     flags = ", ".join(sorted(f for f in cpu_flags() if f in ("avx2", "avx512_bf16", "amx_bf16"))) or "none"
-    print(f"\nembedded base, adapter (seq_bn, r16) + mean-pooling head, {args.steps} steps; CPU flags: {flags}")
-    print("| task | metric | en dev (best step) | trivial baseline | batch | train / dev rows | train s | wall s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for name, metric, score, step, baseline, what, n_train, n_dev, seconds, wall, batch in rows:
-        print(f"| {name} | {metric} | {100 * score:.1f} ({step}) | {100 * baseline:.1f} ({what}) | {batch} | "
+    print(f"\n{cfg.base_model} base, adapter ({cfg.adapter.config}, r{cfg.adapter.reduction_factor}), "
+          f"{t.intermediate_steps} steps of batch {t.batch_size}, max_seq_length {cfg.max_seq_length}; CPU flags: {flags}")
+    print("| task | metric | en dev (best step) | trivial baseline | train / dev rows | train s | wall s |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, metric, score, step, baseline, what, n_train, n_dev, seconds, wall in rows:
+        print(f"| {name} | {metric} | {100 * score:.1f} ({step}) | {100 * baseline:.1f} ({what}) | "
               f"{n_train} / {n_dev} | {seconds:.0f} | {wall:.0f} |")
 
 
