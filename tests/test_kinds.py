@@ -37,6 +37,25 @@ def test_tagging_labels_the_first_sub_token_of_each_word(tokenizer):
     assert get_kind("tagging").loss_terms(feature) == 3
 
 
+def test_a_bare_word_start_piece_passes_the_label_to_the_next_sub_token(embedded_dir):
+    """XLM-R's tokenizer gives a Japanese word (and much punctuation) a lone "▁" first: the same
+    token for every such word, so the label goes to the word's next sub-token."""
+    tokenizer = AutoTokenizer.from_pretrained(str(embedded_dir))
+    task = get_task("udpos")
+    sentence = TaggedSentence(["東京", "に", "行く", "。", "the"], ["PROPN", "ADP", "VERB", "PUNCT", "DET"])
+    enc = get_kind("tagging").encode(task, [sentence], tokenizer, 32)
+    (feature,) = enc.features
+    tokens = tokenizer.convert_ids_to_tokens(feature.input_ids)
+    labelled = {w: tokens[pos] for pos, w in feature.data["words"]}
+    assert tokens.count("▁") >= 3  # the bare piece really occurs in this sentence
+    assert "▁" not in labelled.values() and len(labelled) == 5
+    assert labelled[4] == "▁the"  # a word whose first piece carries text keeps it
+    for pos, w in feature.data["words"]:
+        assert feature.data["labels"][pos] == task.labels.index(sentence.tags[w])
+        if w < 4:
+            assert tokens[pos - 1] == "▁"  # right after its bare piece
+
+
 def test_long_sentences_are_windowed_and_every_word_scored_once(tokenizer):
     task = get_task("udpos")
     words = ["the", "cats", "sat", "on", "a", "mat"] * 6  # 42 tokens, windows of 8
