@@ -70,7 +70,14 @@ def _cmd_zoo_add(args) -> int:
 
 def _cmd_zoo_verify(args) -> int:
     zoo, root = _zoo(args)
+    if args.rescore and not args.data_dir:
+        raise AdaptxError("zoo verify --rescore needs --data-dir DIR: the data folder with the entries' English dev "
+                          "files (e.g. ../shared/data)")
     checked, problems = zoo.verify_zoo(root, args.name, args.rebuild_index)
+    if args.rescore:
+        lines, found = zoo.rescore_zoo(root, args.name, args.data_dir, args.device, args.tolerance)
+        print("\n".join(lines))
+        problems += found
     for problem in problems:
         print(f"adaptx: zoo: {problem}", file=sys.stderr)
     rebuilt = f"; {zoo.INDEX_FILE} rebuilt from the entries that passed" if args.rebuild_index else ""
@@ -127,7 +134,15 @@ def _add_zoo_commands(sub) -> None:
            (["--entry-version"], {"default": "1", "help": "the entry's version label (default 1)"}))
     action("verify", _cmd_zoo_verify, "check checksums, card fields, no pickles, index consistency",
            (["name"], {"nargs": "?"}),
-           (["--rebuild-index"], {"action": "store_true", "help": "rewrite index.json from the entries that pass"}))
+           (["--rebuild-index"], {"action": "store_true", "help": "rewrite index.json from the entries that pass"}),
+           (["--rescore"], {"action": "store_true", "help": "also load each (intermediate / none) entry as zoo:NAME "
+                                                            "and score its English dev metric again on the rows "
+                                                            "its card records; compare with the card"}),
+           (["--data-dir"], {"help": "with --rescore: the data folder (local layout, e.g. ../shared/data)"}),
+           (["--device"], {"default": "auto", "help": "with --rescore: auto | cpu | cuda | cuda:N (default auto)"}),
+           (["--tolerance"], {"type": float, "default": 0.0,
+                              "help": "with --rescore: largest accepted |score - card| (default 0: exact; another "
+                                      "device or dtype can flip near-tie predictions)"}))
     action("remove", _cmd_zoo_remove, "delete an entry and its index record", (["name"], {}))
     action("export", _cmd_zoo_export, "write an entry as plain AdapterHub adapter folder(s)",
            (["name"], {}), (["out_dir"], {}))

@@ -502,19 +502,46 @@ def _collect_files(stage_dir: Path, members: dict) -> dict[str, Path]:
     return files
 
 
+def _run_config(stage_dir: Path) -> dict:
+    """The run's config.yaml (what the user called the base, the rows' sampling seed), or {}."""
+    import yaml
+
+    config = stage_dir.parent.parent / "config.yaml"
+    try:
+        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None
+    except (OSError, ValueError, yaml.YAMLError):
+        loaded = None
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _portable_origin(origin: str, task_names) -> str:
+    """A local data origin with the data folder taken off its paths ('../shared/data/qqp/x.json' ->
+    'qqp/x.json': relative to --data-dir, in adaptx's local layout): a card carries no folder of the
+    machine that trained it. Hub origins and paths outside the tasks' layout stay as they are."""
+    from .tasks import get_task
+
+    for name in task_names:
+        try:
+            task = get_task(name)
+        except AdaptxError:
+            continue
+        for split in ("train", "dev"):
+            spec = task.spec("local", split, "en")
+            for part in (spec if isinstance(spec, tuple) else (spec,)) if spec else ():
+                for rel in (part.path.format(lang="en"), *part.extra):
+                    at = origin.find("/" + rel)
+                    if at > 0:  # the data folder is what precedes it, back to the start or a separator
+                        found = [origin.rfind(sep, 0, at) + len(sep) for sep in (" + ", ": ", " | ")
+                                 if origin.rfind(sep, 0, at) >= 0]
+                        start = max(found, default=0)
+                        return origin.replace(origin[start:at + 1], "")
+    return origin
+
+
 def _base_card(stage_dir: Path, identity: dict) -> dict:
     from .models import BASE_FAMILIES
 
-    config = stage_dir.parent.parent / "config.yaml"  # the run's config: what the user called the base
-    name = None
-    if config.is_file():
-        import yaml
-
-        try:
-            loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
-            name = loaded.get("base_model") if isinstance(loaded, dict) else None
-        except (OSError, ValueError, yaml.YAMLError):
-            name = None
+    name = _run_config(stage_dir).get("base_model")  # what the user called the base
     key = (identity.get("model_type"), identity.get("hidden_size"), identity.get("num_hidden_layers"),
            identity.get("vocab_size"))
     return {"id": identity.get("hub_id") or name or "unknown", "revision": identity.get("revision"),
@@ -559,6 +586,8 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
     licensed = [*(mixture["tasks"] if mixture else [task.name]), *(m["task"] for m in member_cards)]
     licenses = {t: DATA_LICENSES.get(t, unknown) for t in licensed}
     data = recipe["data"]
+    origin_tasks = list(mixture["tasks"]) if mixture else [task.name]
+    sample_seed = (_run_config(stage_dir).get("data") or {}).get("sample_seed")
     return {
         "format": ENTRY_FORMAT, "name": name, "version": str(version), "task": task.name, "kind": KINDS[strategy],
         "strategy": strategy, "languages": ["en"] if strategy == "intermediate" else list(task.languages),
@@ -566,9 +595,13 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
         "head": {"file": "head.safetensors", "labels": metrics.get("labels") or list(task.labels), "pooling": setup["pooling"],
                  "dropout": setup["dropout"]},
         "members": member_cards, "fusion": fusion, "setup": "setup.json",
-        "training": {"data": {"train": metrics["data"]["train"], "train_sha256": data["train"]["content"],
-                              "train_rows": data["train"]["n"], "dev": metrics["data"]["dev"],
-                              "dev_sha256": data["dev"]["content"], "dev_rows": data["dev"]["n"]},
+        "training": {"data": {"train": _portable_origin(metrics["data"]["train"], origin_tasks),
+                              "train_sha256": data["train"]["content"], "train_rows": data["train"]["n"],
+                              "train_ids_digest": data["train"].get("rows"),
+                              "dev": _portable_origin(metrics["data"]["dev"], origin_tasks),
+                              "dev_sha256": data["dev"]["content"], "dev_rows": data["dev"]["n"],
+                              "dev_ids_digest": data["dev"].get("rows"),
+                              "sample_seed": sample_seed if isinstance(sample_seed, int) else None},
                      "steps": recipe["train"]["steps"], "batch_size": recipe["train"]["batch_size"],
                      "lr": recipe["train"]["lr"], "head_lr": recipe["train"].get("head_lr"),
                      "dtype": recipe.get("dtype"), "max_seq_length": recipe.get("max_seq_length"),
@@ -690,6 +723,87 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+# -- rescoring: an entry against its card ------------------------------------------------
+def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
+    """Load a standalone entry as `zoo:NAME` (verified, on the base its card names, whose fingerprint
+    must match) and score its English dev metric again on the rows its card records: the card's
+    data file (sha256), row count and sampling seed, checked against the sampled rows' digest, in
+    the card's dtype. Returns the score beside the card's."""
+    from .kinds import get_kind
+    from .metrics import metric_for_language
+    from .modeling import load_model
+    from .models import load_encoder
+    from .packs import resolve_data_dir
+    from .pipeline import Experiment, load_config
+    from .tasks import get_task
+    from .train import predict
+
+    entry, card = _require_entry(zoo, name)
+    if card["strategy"] not in STANDALONE:
+        raise AdaptxError(f"zoo:{name} is a {card['kind']} entry ({card['strategy']}); rescoring loads an entry as "
+                          "zoo:NAME, which only an intermediate or `none` adapter entry can be")
+    training, data = card["training"], card["training"]["data"]
+    try:
+        get_task(card["task"])
+    except AdaptxError as exc:
+        raise AdaptxError(f"zoo:{name}: task {card['task']!r} is not a registered task (a multi-task mixture?); "
+                          "rescoring covers single-task entries") from exc
+    overrides = [f"base_model={json.dumps(card['base']['id'])}", f"intermediate_tasks=[{ZOO_PREFIX}{name}]",
+                 "strategies=[stack]", "languages=[en]", f"max_seq_length={training.get('max_seq_length') or 128}",
+                 f"base_dtype={training.get('dtype') or 'auto'}", f"device={device}", "data.source=local",
+                 f"data.max_dev_examples={data['dev_rows']}", f"data.sample_seed={data.get('sample_seed') or 0}",
+                 f"zoo_dir={json.dumps(str(zoo))}"]
+    cfg = load_config(None, overrides)
+    exp = Experiment(cfg, Path(zoo), resolve_data_dir(data_dir, cfg))  # verifies the entry on this base
+    folder, card = exp.zoo[ZOO_PREFIX + name]
+    task = card["task"]
+    dev = exp.data(task, "dev")
+    got = exp.data_recipe(task, "dev")
+    wanted = {"content": data["dev_sha256"], "n": data["dev_rows"], "rows": data.get("dev_ids_digest") or got["rows"]}
+    if got != wanted:
+        raise AdaptxError(f"zoo:{name}: the English dev rows of {exp.origin(task, 'dev')} (sha256 {got['content'][:12]}…, "
+                          f"{got['n']} rows, sample {got['rows']}) are not those its card records ({data['dev']}: sha256 "
+                          f"{str(wanted['content'])[:12]}…, {wanted['n']} rows, sample {wanted['rows']}); rescoring "
+                          "needs the same data file and sample")
+    runtime = exp.runtime
+
+    def loader(encoder_folder):  # as a run loads a trained stage (Experiment.load_trained)
+        return load_encoder(str(encoder_folder) if encoder_folder else exp.base.source,
+                            "fp32" if encoder_folder else runtime.dtype)
+
+    model = load_model(folder.parent, loader, entry_adapter_dirs(folder.parent, card), runtime.autocast_dtype)
+    preds = predict(model.to(runtime.device), dev, exp.pad_id, runtime=runtime)
+    en_dev = card["metrics"]["en_dev"]
+    value = metric_for_language(en_dev["metric"], "en").compute(preds, get_kind(dev.kind).golds(dev))
+    return {"name": name, "task": task, "metric": en_dev["metric"], "value": value, "card_value": en_dev["value"],
+            "rows": len(dev), "dtype": runtime.dtype, "device": runtime.device_name()}
+
+
+def rescore_zoo(zoo: Path, name: str | None, data_dir, device: str = "auto",
+                tolerance: float = 0.0) -> tuple[list[str], list[str]]:
+    """(report lines, problems): rescore one entry, or every standalone entry of the zoo; a score
+    further than `tolerance` from its card's is a problem."""
+    names = [name] if name else [p.name for p in _entry_dirs(zoo)]
+    lines, problems = [], []
+    for entry in names:
+        try:
+            if not name and _read_json(zoo / entry / CARD_FILE, "").get("strategy") not in STANDALONE:
+                lines.append(f"{entry}: not rescored (a stack or fusion entry cannot be loaded as zoo:NAME)")
+                continue
+            got = rescore_entry(zoo, entry, data_dir, device)
+        except AdaptxError as exc:
+            problems.append(f"{entry}: not rescored: {exc}")
+            continue
+        diff = got["value"] - got["card_value"]
+        verdict = "reproduced" if abs(diff) <= tolerance else f"differs by {diff:+.4f}"
+        line = (f"{entry}: English dev {got['metric']} {got['value']:.4f} on {got['rows']} rows ({got['dtype']}, "
+                f"{got['device']}); card {got['card_value']:.4f}: {verdict}")
+        lines.append(line)
+        if abs(diff) > tolerance:
+            problems.append(line + f" (tolerance {tolerance}; another device or dtype can flip near-tie predictions)")
+    return lines, problems
 
 
 # -- the Hugging Face hub ----------------------------------------------------------------
