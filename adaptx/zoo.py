@@ -503,10 +503,15 @@ def _collect_files(stage_dir: Path, members: dict) -> dict[str, Path]:
 
 
 def _run_config(stage_dir: Path) -> dict:
-    """The run's config.yaml (what the user called the base, the rows' sampling seed), or {}."""
+    """The run's config.yaml (what the user called the base, the rows' sampling seed), or {}.
+    A search's run folder has none: its trials' configs share base and data settings (a study
+    refuses others), so the first trial's stands in."""
     import yaml
 
-    config = stage_dir.parent.parent / "config.yaml"
+    run_dir = stage_dir.parent.parent
+    config = run_dir / "config.yaml"
+    if not config.is_file():
+        config = next(iter(sorted(run_dir.glob("search/*/trials/*/config.yaml"))), config)
     try:
         loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None
     except (OSError, ValueError, yaml.YAMLError):
@@ -763,10 +768,10 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     got = exp.data_recipe(task, "dev")
     wanted = {"content": data["dev_sha256"], "n": data["dev_rows"], "rows": data.get("dev_ids_digest") or got["rows"]}
     if got != wanted:
-        raise AdaptxError(f"zoo:{name}: the English dev rows of {exp.origin(task, 'dev')} (sha256 {got['content'][:12]}…, "
-                          f"{got['n']} rows, sample {got['rows']}) are not those its card records ({data['dev']}: sha256 "
-                          f"{str(wanted['content'])[:12]}…, {wanted['n']} rows, sample {wanted['rows']}); rescoring "
-                          "needs the same data file and sample")
+        raise AdaptxError(f"zoo:{name}: the English dev rows of {exp.origin(task, 'dev')} (sha256 "
+                          f"{got['content'][:12]}…, {got['n']} rows, sample {got['rows']}) are not those its card "
+                          f"records ({data['dev']}: sha256 {str(wanted['content'])[:12]}…, {wanted['n']} rows, sample "
+                          f"{wanted['rows']}); rescoring needs the same data file and sample")
     runtime = exp.runtime
 
     def loader(encoder_folder):  # as a run loads a trained stage (Experiment.load_trained)

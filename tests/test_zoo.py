@@ -441,13 +441,72 @@ def test_bad_input_gives_clear_errors_and_loses_nothing(trained, zoo_dir, tmp_pa
     assert not entry.exists() and json.loads((zoo_dir / "index.json").read_text())["entries"] == {}
 
 
+def test_card_data_paths_are_relative_to_the_data_folder_and_the_dev_sample_is_recorded(trained, zoo_dir):
+    entry = add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    data = json.loads((entry / "card.json").read_text())["training"]["data"]
+    recipe = json.loads((trained["stages"]["intermediate-adapter-qqp-s0"] / "manifest.json").read_text())["recipe"]
+    metrics = json.loads((trained["stages"]["intermediate-adapter-qqp-s0"] / "metrics.json").read_text())
+    assert metrics["data"]["dev"] == str(trained["data"] / "qqp" / "ppft_dev_subset.json")  # the stage: this machine's
+    assert (data["train"], data["dev"]) == ("qqp/ppft_train_subset.json", "qqp/ppft_dev_subset.json")  # the card: not
+    assert str(trained["data"]) not in (entry / "card.json").read_text()
+    assert (data["train_ids_digest"], data["dev_ids_digest"]) == (recipe["data"]["train"]["rows"],
+                                                                  recipe["data"]["dev"]["rows"])
+    assert data["sample_seed"] == 0 and data["dev_rows"] == 6
+
+
+@pytest.mark.parametrize("origin, expected", [
+    ("../shared/data/qqp/ppft_dev_subset.json", "qqp/ppft_dev_subset.json"),
+    ("/home/me/data sets/sst2/alps_dev.tsv", "sst2/alps_dev.tsv"),
+    ("qqp: /d/qqp/ppft_train_subset.json | sst2: /d/sst2/alps_train.tsv", "qqp: qqp/ppft_train_subset.json | sst2: "
+                                                                          "sst2/alps_train.tsv"),
+    ("qqp/ppft_dev_subset.json", "qqp/ppft_dev_subset.json"),  # already relative (--data-dir .)
+    ("glue (qqp, validation)", "glue (qqp, validation)"),  # a hub origin has no folder
+])
+def test_portable_origin(origin, expected):
+    assert zoo._portable_origin(origin, ["qqp", "sst2"]) == expected
+
+
+def test_verify_rescore_reproduces_each_cards_english_dev_score(trained, zoo_dir, tmp_path, capsys):
+    add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    add(trained, "target-xnli-none-s0", "xnli-none-tiny", zoo_dir)
+    add(trained, "target-xnli-fuse-qqp+sst2-s0", "fuse-tiny", zoo_dir)
+    got = zoo.rescore_entry(zoo_dir, "qqp-tiny-s0", trained["data"], "cpu")
+    card = zoo.show_entry(zoo_dir, "qqp-tiny-s0")
+    assert (got["value"], got["rows"]) == (card["metrics"]["en_dev"]["value"], 6)
+    assert got["dtype"] == card["training"]["dtype"]
+
+    capsys.readouterr()
+    assert main(["zoo", "verify", "--rescore", "--data-dir", str(trained["data"]), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    for name in ("qqp-tiny-s0", "xnli-none-tiny"):
+        value = zoo.show_entry(zoo_dir, name)["metrics"]["en_dev"]["value"]
+        assert re.search(rf"{name}: English dev accuracy {value:.4f} on 6 rows \(\w+, cpu.*\); card {value:.4f}: "
+                         "reproduced", out), out
+    assert "fuse-tiny: not rescored (a stack or fusion entry cannot be loaded as zoo:NAME)" in out
+    assert "3 entries checked, 0 problems" in out
+
+    def fails(argv, message):
+        capsys.readouterr()
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+
+    other = write_tiny_data(tmp_path / "other", seed=1)  # same layout, other rows: refused, never scored
+    fails(["zoo", "verify", "qqp-tiny-s0", "--rescore", "--data-dir", str(other)],
+          "are not those its card records (qqp/ppft_dev_subset.json: sha256")
+    fails(["zoo", "verify", "fuse-tiny", "--rescore", "--data-dir", str(trained["data"])],
+          "rescoring loads an entry as zoo:NAME, which only an intermediate or `none` adapter entry can be")
+    fails(["zoo", "verify", "--rescore"], "zoo verify --rescore needs --data-dir DIR")
+
+
 def test_every_zoo_command_is_wired():
     from adaptx.cli import build_parser
 
     parser = build_parser()
     for argv in (["zoo", "list", "--task", "xnli"], ["zoo", "show", "a"], ["zoo", "add", "d", "--name", "a"],
                  ["zoo", "verify"], ["zoo", "remove", "a"], ["zoo", "export", "a", "d"], ["zoo", "push", "a", "r/x"],
-                 ["zoo", "pull", "r/x", "a", "--zoo", "z"]):
+                 ["zoo", "pull", "r/x", "a", "--zoo", "z"],
+                 ["zoo", "verify", "a", "--rescore", "--data-dir", "d", "--device", "cpu", "--tolerance", "0.01"]):
         assert callable(parser.parse_args(argv).func), argv
 
 
@@ -455,3 +514,18 @@ def test_the_repository_zoo_verifies():
     root = Path(__file__).resolve().parents[1] / "adapter_zoo"
     checked, found = zoo.verify_zoo(root)
     assert found == [] and checked == len([p for p in root.iterdir() if p.is_dir()])
+
+
+def test_a_stage_of_a_search_run_folder_takes_the_base_and_seed_from_a_trial_config(tmp_path):
+    """`adaptx search` writes no run-level config.yaml; its trials' configs share base and data."""
+    from adaptx.zoo import _run_config
+
+    stage = tmp_path / "run" / "stages" / "intermediate-adapter-qqp-s0-abc"
+    stage.mkdir(parents=True)
+    assert _run_config(stage) == {}
+    trial = tmp_path / "run" / "search" / "study" / "trials" / "0000"
+    trial.mkdir(parents=True)
+    (trial / "config.yaml").write_text("base_model: embedded\ndata: {sample_seed: 3}\n")
+    assert _run_config(stage) == {"base_model": "embedded", "data": {"sample_seed": 3}}
+    (tmp_path / "run" / "config.yaml").write_text("base_model: other\n")  # a plain run's own config wins
+    assert _run_config(stage) == {"base_model": "other"}
