@@ -217,9 +217,9 @@ def _sampler(spec: SearchSpec, n_trials: int, offset: int = 0):
 def _pruner(spec: SearchSpec, cfg):
     import optuna
 
-    first_eval = cfg.train.eval_interval(cfg.train.target_steps)
+    first_eval = max(cfg.train.eval_interval(cfg.train.target_steps), spec.pruner_warmup_steps)
     if spec.pruner == "median":  # after 2 finished trials, stop one below the median at the same step
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=spec.pruner_warmup_steps)
     if spec.pruner == "halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=first_eval, reduction_factor=3)
     if spec.pruner == "hyperband":

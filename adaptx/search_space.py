@@ -43,8 +43,8 @@ MULTI = ("fuse", "average", "merge")  # compositions of 2 or more adapters
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "halving", "hyperband", "none")
 COSTS = ("adapters", "trainable_parameters", "latency")
-SECTION_KEYS = ("adapters", "compositions", "max_adapters", "space", "objectives", "pruner", "sampler", "seed",
-                "trials", "timeout", "study", "heartbeat_interval", "grace_period")
+SECTION_KEYS = ("adapters", "compositions", "max_adapters", "space", "objectives", "pruner", "pruner_warmup_steps",
+                "sampler", "seed", "trials", "timeout", "study", "heartbeat_interval", "grace_period")
 WEIGHTS_KEY = "combine.weights"
 # what a key applies to; keys not listed apply to every composition
 ONLY_FOR = {"fusion.": ("fuse",), "train.lr_fusion": ("fuse",), "combine.": ("average", "merge")}
@@ -98,6 +98,9 @@ class SearchSpec:
     study: str | None = None
     heartbeat_interval: int = 30
     grace_period: int = 120
+    # no pruning before this target step: compositions learn at different speeds (a stacked
+    # adapter starts slower than a fusion) and an early report can stop one that would catch up
+    pruner_warmup_steps: int = 0
 
     @property
     def multi_objective(self) -> bool:
@@ -262,6 +265,9 @@ def parse_search(cfg, where: str) -> SearchSpec:
         fail("pruner", f"{pruner!r} with two objectives: Optuna prunes single-objective studies only; "
              "drop the pruner or the second objective")
     pruner = pruner or ("none" if len(objectives) > 1 else "median")
+    warmup = section.get("pruner_warmup_steps", 0)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        fail("pruner_warmup_steps", f"expected a whole number of target steps >= 0, got {warmup!r}")
     sampler = section.get("sampler", "tpe")
     if sampler not in SAMPLERS:
         fail("sampler", f"{sampler!r}; allowed: {', '.join(SAMPLERS)}")
@@ -340,7 +346,7 @@ def parse_search(cfg, where: str) -> SearchSpec:
                 raise AdaptxError(f"{where}: search.{at}: value {value!r} is not valid: {exc}") from None
         params.append(param)
     return SearchSpec(adapters, compositions, max_adapters, params, weights, objectives, pruner, sampler, seed,
-                      trials, timeout, study, **beats)
+                      trials, timeout, study, **beats, pruner_warmup_steps=warmup)
 
 
 def _probe_overrides(composition: str, adapters: list[str], max_adapters: int) -> dict:

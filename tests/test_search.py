@@ -177,6 +177,7 @@ GOOD = {"compositions": ["stack", "fuse", "average", "merge"], "space": {"fusion
     ({"objectives": ["dev", "speed"]}, "search.objectives"),
     ({"objectives": ["dev", "latency"], "pruner": "median"}, "Optuna prunes single-objective studies only"),
     ({"pruner": "asha"}, "search.pruner: 'asha'"),
+    ({"pruner_warmup_steps": -1}, "search.pruner_warmup_steps: expected a whole number of target steps >= 0, got -1"),
     ({"trails": 3}, "search.trails: unknown key"),
 ])
 def test_bad_search_spaces_fail_naming_file_and_key(tmp_path, search, message):
@@ -261,9 +262,11 @@ def test_two_objectives_give_a_pareto_front(tiny):
     assert (folder / "pareto.png").is_file() and "adapters" in (folder / "trials.csv").read_text().splitlines()[0]
 
 
-def test_the_pruner_stops_a_bad_trial(tiny, monkeypatch):
+@pytest.mark.parametrize("warmup, reported", [(0, [1]), (4, [1, 2, 3, 4])])
+def test_the_pruner_stops_a_bad_trial(tiny, monkeypatch, warmup, reported):
     write, data, out = tiny
     config = write({"adapters": ["qqp"], "compositions": ["stack"], "pruner": "median", "trials": 3,
+                    "pruner_warmup_steps": warmup,
                     "space": {"train.target_lr_head": [1e-3, 2e-3]}}, train={
         "intermediate_steps": 2, "target_steps": 6, "batch_size": 4, "checkpoint_every": 2, "eval_every": 1})
     real = pipeline.train_model
@@ -284,7 +287,8 @@ def test_the_pruner_stops_a_bad_trial(tiny, monkeypatch):
     trials = optuna.load_study(study_name="experiment", storage=f"sqlite:///{out / 'search.db'}").trials
     assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "PRUNED"]
     assert trials[1].user_attrs["reused"] and not trials[0].user_attrs["reused"]
-    assert list(trials[2].intermediate_values) == [1]  # stopped at its first evaluation, not after 6 steps
+    # stopped at its first evaluation after the warm-up, not after 6 steps
+    assert list(trials[2].intermediate_values) == reported
     pruned_stage = next((out / "stages").glob(f"*{trials[2].user_attrs['stage']}*"))
     assert json.loads((pruned_stage / "manifest.json").read_text())["status"] == "running"
 
