@@ -109,17 +109,10 @@ def _rows_tsv(path: Path, header: bool):
 
 
 def _rows_jsonl(path: Path):
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise AdaptxError(f"{path}, line {line_no}: not a JSON object ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise AdaptxError(f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}")
-            yield line_no, record, None
+    from .readers import json_lines
+
+    for line_no, record in json_lines(path):
+        yield line_no, record, None
 
 
 def _field(row, column):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import json
 import re
 import sys
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Collection
 
 from .errors import AdaptxError
-from .readers import TaggedSentence, _check_tag, _lines
+from .readers import TaggedSentence, _check_tag, _lines, json_lines
 
 csv.field_size_limit(sys.maxsize)
 
@@ -128,19 +127,8 @@ def _commonsenseqa_record(record, where: str, num_choices: int) -> MultipleChoic
 
 def read_commonsenseqa(path, num_choices: int = 5) -> list[MultipleChoiceExample]:
     """CommonsenseQA jsonl, one question per line (HF export or the official nested form)."""
-    out = []
-    for line_no, line in _lines(path):
-        if not line.strip():
-            continue
-        where = f"{path}, line {line_no}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AdaptxError(f"{where}: not a JSON object ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise AdaptxError(f"{where}: expected a JSON object per line, got {type(record).__name__}")
-        out.append(_commonsenseqa_record(record, where, num_choices))
-    return out
+    return [_commonsenseqa_record(record, f"{path}, line {line_no}", num_choices)
+            for line_no, record in json_lines(path)]
 
 
 COSMOS_COLUMNS = ("id", "context", "question", "answer0", "answer1", "answer2", "answer3", "label")

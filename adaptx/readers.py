@@ -55,6 +55,21 @@ def _lines(path: Path):
         raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
 
 
+def json_lines(path):
+    """(line number, record) of each non-empty line of a JSON-lines file; a line that is not a JSON
+    object is an error naming file and line."""
+    for line_no, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AdaptxError(f"{path}, line {line_no}: not a JSON object ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise AdaptxError(f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}")
+        yield line_no, record
+
+
 def _check_tag(tag: str, allowed: Collection[str] | None, where: str) -> None:
     if allowed is not None and tag not in allowed:
         raise AdaptxError(f"{where}: tag {tag!r} is not in the label set ({', '.join(sorted(allowed))})")

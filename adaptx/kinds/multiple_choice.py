@@ -15,28 +15,17 @@ from torch import nn
 
 from ..errors import AdaptxError
 from .base import Encoding, Feature, Kind, pad_batch
+from .classification import ClassificationHead
 
 
-class MultipleChoiceHead(nn.Module):
-    """dropout -> dense -> tanh -> dropout -> one score, over the first token or the masked mean."""
+class MultipleChoiceHead(ClassificationHead):
+    """Classification's head with one output: one score per (context, choice) pair."""
 
     def __init__(self, hidden: int, pooling: str = "first", dropout: float = 0.1):
-        super().__init__()
-        if pooling not in ("first", "mean"):
-            raise AdaptxError(f"head pooling {pooling!r}; expected 'first' or 'mean'")
-        self.pooling = pooling
-        self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(hidden, hidden)
-        self.out_proj = nn.Linear(hidden, 1)
+        super().__init__(hidden, 1, pooling, dropout)
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        if self.pooling == "first":
-            pooled = hidden[:, 0]
-        else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        x = torch.tanh(self.dense(self.dropout(pooled.float())))
-        return self.out_proj(self.dropout(x)).squeeze(-1)  # [batch x choices]
+        return super().forward(hidden, attention_mask).squeeze(-1)  # [batch x choices]
 
 
 class MultipleChoiceKind(Kind):
