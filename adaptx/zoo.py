@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import sha256_file, sha256_text
+from .zoo_refs import NAME_RE, ZOO_PREFIX, check_name, is_zoo_ref, zoo_adapter_name, zoo_ref_name  # noqa: F401
 
 ENV_VAR = "ADAPTX_ZOO"
 DEFAULT_ZOO = "adapter_zoo"
@@ -33,11 +33,8 @@ CARD_FILE = "card.json"
 INDEX_FILE = "index.json"
 ENTRY_FORMAT = "adaptx-zoo-entry/1"
 INDEX_FORMAT = "adaptx-zoo-index/1"
-ZOO_PREFIX = "zoo:"
 # the only file types an entry may hold: a pickle (.bin, .pt, .pkl, ...) can run code when loaded
 ALLOWED_SUFFIXES = (".safetensors", ".json")
-# no dots (adapter names become torch module names), no ':' or '/' (file and hub paths)
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 STANDALONE = ("intermediate", "none")  # strategies whose adapter was trained directly on the base
 KINDS = {"intermediate": "intermediate", "none": "target", "stack": "target", "fuse": "fusion"}
 
@@ -89,26 +86,6 @@ MEMBER_FIELDS = ("name", "task", "folder", "weights", "sha256", "source")
 def zoo_root(explicit: str | Path | None = None) -> Path:
     """The zoo folder: the one given, else $ADAPTX_ZOO, else ./adapter_zoo."""
     return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_ZOO).expanduser()
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise AdaptxError(f"zoo entry name {name!r}: expected 1-80 letters, digits, '-' or '_', starting with a "
-                          "letter or digit (no dots, colons or slashes), e.g. qqp-e5small-s0")
-    return name
-
-
-def is_zoo_ref(token: str) -> bool:
-    return isinstance(token, str) and token.startswith(ZOO_PREFIX)
-
-
-def zoo_ref_name(token: str) -> str:
-    return token[len(ZOO_PREFIX):]
-
-
-def zoo_adapter_name(token: str) -> str:
-    """The adapter name a zoo entry is loaded as in a run (never equal to a task name)."""
-    return "zoo-" + zoo_ref_name(token)
 
 
 def base_fingerprint(identity: dict) -> str:
