@@ -75,7 +75,9 @@ def _cmd_zoo_verify(args) -> int:
                           "files (e.g. ../shared/data)")
     checked, problems = zoo.verify_zoo(root, args.name, args.rebuild_index)
     if args.rescore:
-        lines, found = zoo.rescore_zoo(root, args.name, args.data_dir, args.device, args.tolerance)
+        from .zoo_rescore import rescore_zoo
+
+        lines, found = rescore_zoo(root, args.name, args.data_dir, args.device, args.tolerance)
         print("\n".join(lines))
         problems += found
     for problem in problems:

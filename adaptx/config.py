@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -19,22 +20,71 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from .errors import AdaptxError
+from .search_space import parse_search
+from .strategies import DEFAULT_STRATEGIES, TARGET_STRATEGIES as STRATEGIES, get_strategy
+from .zoo_refs import NAME_RE, ZOO_PREFIX, is_zoo_ref, zoo_ref_name
 
-DEFAULT_STRATEGIES = ("none", "stack", "fuse", "full", "full-none")  # what a config without `strategies` runs
-STRATEGIES = (*DEFAULT_STRATEGIES, "average", "merge")
 ADAPTER_CONFIGS = ("seq_bn", "double_seq_bn")
 POOLINGS = ("first", "mean")
 FUSION_PRESETS = ("dynamic", "static")
+DTYPES = ("fp32", "bf16", "fp16", "auto")  # runtime.DTYPES, not imported: runtime loads torch
 EVAL_SPLITS = ("dev", "test")
 EVALS_PER_RUN = 5  # eval_every: null evaluates English dev this many times per training run
 
 
+def checked(problem, **field_args):
+    """A dataclass field with its own constraint, checked as the value is read (_check_type) so that `validate`
+    keeps only the rules relating several fields: the given value (each item of a list; null never) must pass
+    `problem(value)`, which returns None when it is fine, else the error message."""
+    return field(metadata={"problem": problem}, **field_args)
+
+
+def one_of(choices, note: str = "", **field_args):
+    """A field whose value is one of `choices` (a tuple, or a mapping of choice -> what it means)."""
+    described = choices if isinstance(choices, dict) else dict.fromkeys(choices, "")
+    allowed = ", ".join(f"{c} ({d})" if d else c for c, d in described.items()) + note
+    return checked(lambda v: None if v in described else f"{v!r}; allowed: {allowed}", **field_args)
+
+
+def at_least(low: int, note: str = "", **field_args):
+    """A whole-number field >= low; `note` says what null means where null is allowed."""
+    return checked(lambda v: None if v >= low else f"must be >= {low}{note}, got {v}", **field_args)
+
+
+def in_range(interval: str, **field_args):
+    """A finite number in a half-open interval written "[low, high)" or "(low, high)"; high may be inf."""
+    low, high = (float(end) for end in interval[1:-1].split(","))
+    low_inclusive = interval[0] == "["
+
+    def problem(v):
+        if math.isfinite(v) and (v >= low if low_inclusive else v > low) and v < high:
+            return None
+        if high == math.inf:
+            return f"must be a finite number {'>=' if low_inclusive else '>'} {low:g}, got {v}"
+        return f"must be in {'[' if low_inclusive else '('}{low:g}, {high:g}), got {v}"
+    return checked(problem, **field_args)
+
+
+def _device_problem(device: str) -> str | None:
+    ok = device in ("auto", "cpu", "cuda") or device.startswith("cuda:") and device[5:].isdigit()
+    return None if ok else f"{device!r}; allowed: auto, cpu, cuda, cuda:N"
+
+
+def _mlm_source_problem(source: str) -> str | None:
+    ok = source.strip() not in ("", "hub:")
+    return None if ok else f"{source!r}: expected a folder of raw text files (*.txt) or hub:DATASET[:CONFIG]"
+
+
+learning_rate = partial(in_range, "(0, 1)", default=None)  # a learning-rate field: in (0, 1), or null
+
+
 @dataclass
 class AdapterSettings:
-    config: str = "seq_bn"  # bottleneck adapter: seq_bn (Pfeiffer) or double_seq_bn (Houlsby)
-    reduction_factor: int = 16
+    # bottleneck adapter: seq_bn (Pfeiffer) or double_seq_bn (Houlsby)
+    config: str = one_of(ADAPTER_CONFIGS, " (fusion needs bottleneck adapters)", default="seq_bn")
+    reduction_factor: int = at_least(1, default=16)
     # the target stages' own adapter (null: reduction_factor); intermediate adapters keep reduction_factor
-    target_reduction_factor: int | None = None
+    target_reduction_factor: int | None = at_least(1, default=None)
 
 
 @dataclass
@@ -46,7 +96,7 @@ class FusionSettings:
     first, fused with the intermediate adapters) and the fusion learning rate 5e-5.
     """
 
-    preset: str = "dynamic"  # dynamic (value matrix + regulariser) | static (no value matrix)
+    preset: str = one_of(FUSION_PRESETS, default="dynamic")  # dynamic (value matrix, regularised) | static (none)
     key: bool | None = None
     query: bool | None = None
     value: bool | None = None
@@ -56,7 +106,7 @@ class FusionSettings:
     temperature: bool | None = None  # softmax temperature 50 -> 1, lowered on every training forward
     value_before_softmax: bool | None = None
     value_initialized: bool | None = None  # value matrix starts as identity
-    dropout_prob: float | None = None  # null: the base model's attention dropout
+    dropout_prob: float | None = in_range("[0, 1)", default=None)  # null: the base model's attention dropout
     include_target_adapter: bool = False  # fuse the target task's own adapter too (the paper's setting)
     train_target_adapter: bool = False  # also train a new target adapter stacked on the fusion
 
@@ -85,33 +135,34 @@ class CombineSettings:
 
 @dataclass
 class HeadSettings:
-    pooling: str = "first"  # first token or masked mean over tokens
-    dropout: float = 0.1
+    pooling: str = one_of(POOLINGS, default="first")  # first token or masked mean over tokens
+    dropout: float = in_range("[0, 1)", default=0.1)
 
 
 @dataclass
 class TrainSettings:
-    intermediate_steps: int = 125
-    target_steps: int = 125
+    intermediate_steps: int = at_least(1, default=125)
+    target_steps: int = at_least(1, default=125)
     # budgets in epochs of the (sampled) English training set, overriding target_steps: one number,
     # or one per target task (the paper's: XNLI 2, PAWS-X 5, POS 10, NER 10, QA 2)
     target_epochs: float | dict | None = None
     target_batch_size: dict = field(default_factory=dict)  # per target task, e.g. {xquad: 16}; else batch_size
-    batch_size: int = 32  # the effective batch: what one optimizer step sees, whatever the hardware
+    batch_size: int = at_least(1, default=32)  # the effective batch of one optimizer step, whatever the hardware
     micro_batch_size: int | str = "auto"  # per forward pass; gradients accumulate up to batch_size
-    lr_adapter: float | None = None  # null: the base model's default (adaptx.models.BASE_FAMILIES)
-    lr_fusion: float | None = None
-    lr_full: float | None = None
-    lr_head: float | None = None  # null: the base model's default (None there: the body's rate)
+    lr_adapter: float | None = learning_rate()  # null: the base model's default (adaptx.models.BASE_FAMILIES)
+    lr_fusion: float | None = learning_rate()
+    lr_full: float | None = learning_rate()
+    lr_head: float | None = learning_rate()  # null: the base model's default (None there: the body's rate)
     # target stages only (null: lr_adapter / lr_head), so a search can vary them without retraining
     # the intermediate adapters that every trial shares
-    target_lr_adapter: float | None = None
-    target_lr_head: float | None = None
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    eval_every: int | None = None  # English-dev model selection every N steps (null: 5 times per run)
-    checkpoint_every: int = 25  # steps between resumable checkpoints
-    max_grad_norm: float = 1.0
+    target_lr_adapter: float | None = learning_rate()
+    target_lr_head: float | None = learning_rate()
+    warmup_ratio: float = in_range("[0, 1)", default=0.1)
+    weight_decay: float = in_range("[0, inf)", default=0.0)
+    # English-dev model selection every N steps (null: 5 times per run)
+    eval_every: int | None = at_least(1, " or null (5 times per run)", default=None)
+    checkpoint_every: int = at_least(1, default=25)  # steps between resumable checkpoints
+    max_grad_norm: float = in_range("(0, inf)", default=1.0)
 
     def eval_interval(self, steps: int) -> int:
         return self.eval_every or max(1, steps // EVALS_PER_RUN)
@@ -124,13 +175,14 @@ class TrainSettings:
 
 @dataclass
 class DataSettings:
-    source: str = "local"  # local (a folder in the layout of shared/data) or hub
+    source: str = one_of(("local", "hub"), default="local")  # local (a folder in the layout of shared/data) or hub
     dir: str | None = None  # the local folder; --data-dir overrides it
-    max_train_examples: int | None = None  # seeded random sample of the English training set
-    max_dev_examples: int | None = 500  # English dev rows for model selection (seeded, stratified sample)
-    max_eval_examples: int | None = None  # rows per language in the zero-shot evaluation (seeded, stratified)
-    eval_split: str | None = None  # null: per language, test where labeled, else dev rows held apart from selection
-    sample_seed: int = 0  # seed of every data sample above (not the training seed: all runs see the same rows)
+    max_train_examples: int | None = at_least(1, " or null", default=None)  # seeded sample of the English train set
+    max_dev_examples: int | None = at_least(1, " or null", default=500)  # English dev rows for selection (stratified)
+    max_eval_examples: int | None = at_least(1, " or null", default=None)  # rows per language evaluated (stratified)
+    # null: per language, test where labeled, else dev rows held apart from selection
+    eval_split: str | None = one_of(EVAL_SPLITS, " (or null: test where labeled, else dev)", default=None)
+    sample_seed: int = at_least(0, default=0)  # seeds every sample above (not training: all runs see the same rows)
 
 
 @dataclass
@@ -142,17 +194,18 @@ class MultitaskSettings:
     tasks: list[str] = field(default_factory=list)  # at least two intermediate task names
     # task i gets a share of the steps proportional to min(n_i, cap), n_i = its training examples
     # (after data.max_train_examples); null: proportional to n_i (a large task then drowns the small ones)
-    cap: int | None = 20000
+    cap: int | None = at_least(1, " or null (proportional to size)", default=20000)
 
 
 @dataclass
 class MlmSettings:
     """The paper's alternative (a): multilingual masked-LM batches mixed into every intermediate stage."""
 
-    source: str | None = None  # null: off; a folder of raw text files (*.txt, one text per line), or hub:DATASET[:CONFIG]
-    rate: float = 0.2  # the share of intermediate steps that are masked-LM batches
-    mask_probability: float = 0.15
-    max_texts: int | None = 20000  # a seeded sample of this many lines (null: all)
+    # null: off; a folder of raw text files (*.txt, one text per line), or hub:DATASET[:CONFIG]
+    source: str | None = checked(_mlm_source_problem, default=None)
+    rate: float = in_range("(0, 1)", default=0.2)  # the share of intermediate steps that are masked-LM batches
+    mask_probability: float = in_range("(0, 1)", default=0.15)
+    max_texts: int | None = at_least(1, " or null", default=20000)  # a seeded sample of this many lines (null: all)
 
 
 @dataclass
@@ -163,7 +216,8 @@ class TranslatedSettings:
     dir: str | None = None  # null: off
     languages: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)  # which intermediate tasks (empty: every one listed)
-    mode: str = "add"  # add: beside the English data | replace: instead of it (English dev still selects)
+    # the translated rows go beside the English rows or replace them (English dev still selects)
+    mode: str = one_of({"add": "beside the English data", "replace": "instead of it"}, default="add")
 
 
 @dataclass
@@ -178,16 +232,17 @@ class IntermediateSettings:
 class ExperimentConfig:
     name: str = "experiment"
     base_model: str = "embedded"
-    base_dtype: str = "auto"  # fp32 | bf16 | fp16 (CUDA only) | auto (bf16 where native, fp16 on older GPUs)
-    device: str = "auto"  # auto (a GPU when there is one) | cpu | cuda | cuda:N
+    # fp32 | bf16 | fp16 (CUDA only) | auto (bf16 where native, fp16 on older GPUs)
+    base_dtype: str = one_of(DTYPES, default="auto")
+    device: str = checked(_device_problem, default="auto")  # auto (a GPU when there is one) | cpu | cuda | cuda:N
     allow_random_base: bool = False  # random:<arch> base models are for benchmarks and tests only
     gradient_checkpointing: bool = False
     intermediate_tasks: list[str] = field(default_factory=list)
     target_task: str | list[str] = "xnli"  # one target task, or a list (one run, an XTREME summary)
     languages: list[str] | None = None  # null: every language of the target task
     strategies: list[str] = field(default_factory=lambda: list(DEFAULT_STRATEGIES))
-    max_seq_length: int = 128
-    seeds: list[int] = field(default_factory=lambda: [0])
+    max_seq_length: int = at_least(1, default=128)
+    seeds: list[int] = at_least(0, default_factory=lambda: [0])
     output_dir: str = "runs/experiment"
     adapter: AdapterSettings = field(default_factory=AdapterSettings)
     fusion: FusionSettings = field(default_factory=FusionSettings)
@@ -214,12 +269,17 @@ class ExperimentConfig:
     def targets(self) -> list[str]:
         return [self.target_task] if isinstance(self.target_task, str) else list(self.target_task)
 
+    @staticmethod
+    def build(raw: dict, where: str) -> ExperimentConfig:
+        """A validated config from a mapping (build_config), for modules that must not import this one."""
+        return build_config(raw, where)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def _check_type(value: Any, hint: Any, file: str, key: str) -> Any:
-    """Validate (and lightly coerce: int -> float) one value against its annotation."""
+def _check_type(value: Any, hint: Any, file: str, key: str, problem=None) -> Any:
+    """Validate (and lightly coerce: int -> float) one value against its annotation and `problem` (`checked`)."""
     where = f"{file}: {key}"
     origin = get_origin(hint)
     if origin is None and dataclasses.is_dataclass(hint):
@@ -232,7 +292,7 @@ def _check_type(value: Any, hint: Any, file: str, key: str) -> Any:
     options = [a for a in args if a is not type(None)]
     if origin in (Union, UnionType) and options:  # the first alternative the value fits
         if len(options) == 1:
-            return _check_type(value, options[0], file, key)
+            return _check_type(value, options[0], file, key, problem)
         for option in options:
             try:
                 return _check_type(value, option, file, key)
@@ -240,21 +300,21 @@ def _check_type(value: Any, hint: Any, file: str, key: str) -> Any:
                 continue
         names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
         raise AdaptxError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
-    if origin is dict and not isinstance(value, dict):
-        raise AdaptxError(f"{where}: expected a mapping, got {value!r}")
-    if hint is dict and not isinstance(value, dict):
+    if dict in (origin, hint) and not isinstance(value, dict):
         raise AdaptxError(f"{where}: expected a mapping, got {value!r}")
     if origin is list:
         if not isinstance(value, list):
             raise AdaptxError(f"{where}: expected a list, got {value!r}")
-        return [_check_type(v, args[0], file, f"{key}[{i}]") for i, v in enumerate(value)]
+        return [_check_type(v, args[0], file, f"{key}[{i}]", problem) for i, v in enumerate(value)]
     if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
         try:
-            return float(value)  # YAML reads 1e-3 (no dot) as a string
+            value = float(value)  # YAML reads 1e-3 (no dot) as a string
         except ValueError:
             pass
     if hint in (int, float, str, bool) and type(value) is not hint:
         raise AdaptxError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+    if problem and (message := problem(value)):
+        raise AdaptxError(f"{where}: {message}")
     return value
 
 
@@ -264,7 +324,8 @@ def _build(cls, raw: dict, file: str, prefix: str = ""):
     unknown = sorted(set(raw) - set(names))
     if unknown:
         raise AdaptxError(f"{file}: {prefix}{unknown[0]}: unknown key; allowed keys here: {', '.join(names)}")
-    return cls(**{n: _check_type(raw[n], hints[n], file, prefix + n) for n in names if n in raw})
+    return cls(**{f.name: _check_type(raw[f.name], hints[f.name], file, prefix + f.name, f.metadata.get("problem"))
+                  for f in fields(cls) if f.name in raw})
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -291,19 +352,29 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def validate(cfg: ExperimentConfig, where: str) -> None:
-    """Every setting in range, before anything is loaded or trained. Checks that need the base
-    model (max_seq_length vs its positions, reduction factor vs its width) run when it is known."""
-    from .tasks import TASKS, get_task
+    """The rules that relate several settings (each field's own was checked as it was read), before
+    anything is loaded. Checks that need the base model (max_seq_length, reduction factor) run once it is."""
 
     def fail(key: str, message: str):
         raise AdaptxError(f"{where}: {key}: {message}")
 
     def unique(key: str, values: list) -> None:
-        seen = set()
         for i, value in enumerate(values):
-            if value in seen:
+            if value in values[:i]:
                 fail(f"{key}[{i}]", f"{value!r} is listed twice")
-            seen.add(value)
+
+    intermediates = _check_tasks(cfg, fail, unique)
+    _validate_intermediate_options(cfg, intermediates, fail, unique)
+    _check_strategies(cfg, fail)
+    _check_training(cfg, fail, unique)
+    if cfg.search is not None:  # the search space is checked with the config; its probes are built here
+        parse_search(cfg, where, build=build_config)
+
+
+def _check_tasks(cfg: ExperimentConfig, fail, unique) -> list[str]:
+    """Strategies, tasks and languages are known names, each listed once; returns the intermediate tasks."""
+    from .mixture import MULTITASK
+    from .tasks import TASKS, get_task
 
     for i, strategy in enumerate(cfg.strategies):
         if strategy not in STRATEGIES:
@@ -320,9 +391,6 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
             fail(key, f"unknown target task {target!r}; allowed: {', '.join(allowed)}")
     unique("target_task", cfg.targets)
     intermediates = sorted(n for n, t in TASKS.items() if t.role == "intermediate")
-    from .mixture import MULTITASK
-    from .zoo import NAME_RE, ZOO_PREFIX, is_zoo_ref, zoo_ref_name
-
     for i, name in enumerate(cfg.intermediate_tasks):
         if is_zoo_ref(name) and not NAME_RE.match(zoo_ref_name(name)):
             fail(f"intermediate_tasks[{i}]", f"{name!r}: expected {ZOO_PREFIX}NAME with NAME an entry of the adapter "
@@ -332,32 +400,6 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
                  f"{', '.join(intermediates)}, {MULTITASK} (the mixture of multitask.tasks), or {ZOO_PREFIX}NAME "
                  "for a published adapter (adaptx zoo list)")
     unique("intermediate_tasks", cfg.intermediate_tasks)
-    _validate_intermediate_options(cfg, intermediates, fail, unique)
-    zoo_refs = [name for name in cfg.intermediate_tasks if is_zoo_ref(name)]
-    if zoo_refs and "full" in cfg.strategies:
-        fail("strategies", f"'full' fine-tunes the whole model on each intermediate task's data, and {zoo_refs[0]} "
-             "is a published adapter, not data to fine-tune on; drop 'full' or list only task names in "
-             "intermediate_tasks")
-    needs_inter = sorted({"stack", "fuse", "full"} & set(cfg.strategies))
-    if needs_inter and not cfg.intermediate_tasks:
-        fail("intermediate_tasks", f"strategies {needs_inter} need at least one intermediate task")
-    for strategy in ("average", "merge"):
-        if strategy in cfg.strategies and len(cfg.intermediate_tasks) < 2:
-            fail("intermediate_tasks", f"strategy {strategy!r} combines intermediate adapters: list at least two "
-                 "(one adapter alone is strategy 'stack')")
-    weights = cfg.combine.weights
-    if weights is not None:
-        if set(weights) != set(cfg.intermediate_tasks):
-            fail("combine.weights", f"expected one weight for each of intermediate_tasks "
-                 f"({', '.join(cfg.intermediate_tasks) or 'none'}), got {', '.join(map(str, weights)) or 'none'}")
-        for task, value in weights.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                fail(f"combine.weights.{task}", f"must be a finite number, got {value!r}")
-    # fuse combines the single-task adapters (the multitask adapter is the alternative it is compared with)
-    fused = len([t for t in cfg.intermediate_tasks if t != MULTITASK]) + int(cfg.fusion.include_target_adapter)
-    if "fuse" in cfg.strategies and fused < 2:
-        fail("intermediate_tasks", "strategy 'fuse' needs at least two adapters to fuse: list two intermediate "
-             "tasks (besides multitask, which is not fused), or one with fusion.include_target_adapter: true")
     known = list(dict.fromkeys(lang for target in cfg.targets for lang in get_task(target).languages))
     names = " or ".join(cfg.targets)
     if cfg.languages is not None:
@@ -367,48 +409,60 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
             if lang not in known:
                 fail(f"languages[{i}]", f"{names} has no language {lang!r}; allowed: {', '.join(known)}")
         unique("languages", cfg.languages)
+    return intermediates
+
+
+def _check_strategies(cfg: ExperimentConfig, fail) -> None:
+    """What each listed strategy needs from intermediate_tasks (asked of adaptx.strategies)."""
+    from .mixture import MULTITASK
+
+    tasks = cfg.intermediate_tasks
+    listed = [get_strategy(s) for s in STRATEGIES if s in cfg.strategies]  # in the table's order
+    # average, merge: combine two or more frozen adapters without training a fusion over them
+    averaging = [s.name for s in listed if s.combines == 2 and not s.fusion]
+    zoo_refs = [name for name in tasks if is_zoo_ref(name)]
+    full = [s.name for s in listed if s.builds_on == "full"]
+    if zoo_refs and full:
+        fail("strategies", f"{full[0]!r} fine-tunes the whole model on each intermediate task's data, and "
+             f"{zoo_refs[0]} is a published adapter, not data to fine-tune on; drop {full[0]!r} or list only task "
+             "names in intermediate_tasks")
+    # the averaging strategies say what they need in their own message below
+    needs_inter = sorted(s.name for s in listed if s.builds_on is not None and s.name not in averaging)
+    if needs_inter and not tasks:
+        fail("intermediate_tasks", f"strategies {needs_inter} need at least one intermediate task")
+    if averaging and len(tasks) < 2:
+        fail("intermediate_tasks", f"strategy {averaging[0]!r} combines intermediate adapters: list at least two "
+             "(one adapter alone is strategy 'stack')")
+    weights = cfg.combine.weights
+    if weights is not None:
+        if set(weights) != set(tasks):
+            fail("combine.weights", f"expected one weight for each of intermediate_tasks "
+                 f"({', '.join(tasks) or 'none'}), got {', '.join(map(str, weights)) or 'none'}")
+        for task, value in weights.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                fail(f"combine.weights.{task}", f"must be a finite number, got {value!r}")
+    # a fusion combines the single-task adapters (the multitask adapter is the alternative it is compared with)
+    fused = len([t for t in tasks if t != MULTITASK]) + int(cfg.fusion.include_target_adapter)
+    fusing = [s.name for s in listed if s.fusion]
+    if fusing and fused < 2:
+        fail("intermediate_tasks", f"strategy {fusing[0]!r} needs at least two adapters to fuse: list two "
+             "intermediate tasks (besides multitask, which is not fused), or one with "
+             "fusion.include_target_adapter: true")
+
+
+def _check_training(cfg: ExperimentConfig, fail, unique) -> None:
+    """Seeds, micro-batches that divide the batch, and the per-target budgets."""
     if not cfg.seeds:
         fail("seeds", "empty; give at least one seed")
-    for i, seed in enumerate(cfg.seeds):
-        if seed < 0:
-            fail(f"seeds[{i}]", f"must be >= 0, got {seed}")
     unique("seeds", cfg.seeds)
-    if cfg.adapter.config not in ADAPTER_CONFIGS:
-        fail("adapter.config", f"{cfg.adapter.config!r}; allowed: {', '.join(ADAPTER_CONFIGS)} (fusion needs bottleneck adapters)")
-    if cfg.head.pooling not in POOLINGS:
-        fail("head.pooling", f"{cfg.head.pooling!r}; allowed: {', '.join(POOLINGS)}")
-    if cfg.fusion.preset not in FUSION_PRESETS:
-        fail("fusion.preset", f"{cfg.fusion.preset!r}; allowed: {', '.join(FUSION_PRESETS)}")
-    if cfg.base_dtype not in ("fp32", "bf16", "fp16", "auto"):
-        fail("base_dtype", f"{cfg.base_dtype!r}; allowed: fp32, bf16, fp16, auto")
-    device = cfg.device
-    if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:") and device[5:].isdigit()):
-        fail("device", f"{device!r}; allowed: auto, cpu, cuda, cuda:N")
-    micro = cfg.train.micro_batch_size
+    t = cfg.train
+    micro = t.micro_batch_size
     if micro != "auto":
         if isinstance(micro, bool) or not isinstance(micro, int):
             fail("train.micro_batch_size", f"{micro!r}; expected auto or a whole number")
-        if not 1 <= micro <= cfg.train.batch_size or cfg.train.batch_size % micro:
-            fail("train.micro_batch_size", f"{micro} must divide train.batch_size ({cfg.train.batch_size}) "
+        if not 1 <= micro <= t.batch_size or t.batch_size % micro:
+            fail("train.micro_batch_size", f"{micro} must divide train.batch_size ({t.batch_size}) "
                  "(gradients accumulate over batch_size / micro_batch_size micro-batches)")
-    if cfg.data.source not in ("local", "hub"):
-        fail("data.source", f"{cfg.data.source!r}; allowed: local, hub")
-    if cfg.data.eval_split not in (None, *EVAL_SPLITS):
-        fail("data.eval_split", f"{cfg.data.eval_split!r}; allowed: dev, test (or null: test where labeled, else dev)")
-
-    t, d = cfg.train, cfg.data
-    at_least_one = {
-        "train.intermediate_steps": t.intermediate_steps, "train.target_steps": t.target_steps,
-        "train.batch_size": t.batch_size, "train.checkpoint_every": t.checkpoint_every, "train.eval_every": t.eval_every,
-        "max_seq_length": cfg.max_seq_length, "adapter.reduction_factor": cfg.adapter.reduction_factor,
-        "adapter.target_reduction_factor": cfg.adapter.target_reduction_factor,
-        "data.max_train_examples": d.max_train_examples, "data.max_dev_examples": d.max_dev_examples,
-        "data.max_eval_examples": d.max_eval_examples,
-    }
-    for key, value in at_least_one.items():
-        if value is not None and value < 1:
-            hint = " or null" if key.startswith("data.") else " or null (5 times per run)" if key == "train.eval_every" else ""
-            fail(key, f"must be >= 1{hint}, got {value}")
     epochs = t.target_epochs if isinstance(t.target_epochs, dict) else {"*": t.target_epochs}
     for key, mapping in (("train.target_epochs", epochs), ("train.target_batch_size", t.target_batch_size)):
         for task_name, value in mapping.items():
@@ -421,30 +475,6 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
                 fail(where_, f"must be a number > 0, got {value!r}")
             if key == "train.target_batch_size" and value != int(value):
                 fail(where_, f"must be a whole number, got {value}")
-    if d.sample_seed < 0:
-        fail("data.sample_seed", f"must be >= 0, got {d.sample_seed}")
-    # half-open ranges: (key, value, low, high, low_inclusive); None = not set
-    ranges = [
-        ("train.warmup_ratio", t.warmup_ratio, 0.0, 1.0, True),
-        ("train.weight_decay", t.weight_decay, 0.0, math.inf, True),
-        ("train.max_grad_norm", t.max_grad_norm, 0.0, math.inf, False),
-        ("head.dropout", cfg.head.dropout, 0.0, 1.0, True),
-        ("fusion.dropout_prob", cfg.fusion.dropout_prob, 0.0, 1.0, True),
-        *((f"train.lr_{k}", getattr(t, f"lr_{k}"), 0.0, 1.0, False) for k in ("adapter", "fusion", "full", "head")),
-        *((f"train.target_lr_{k}", getattr(t, f"target_lr_{k}"), 0.0, 1.0, False) for k in ("adapter", "head")),
-    ]
-    for key, value, low, high, low_inclusive in ranges:
-        if value is None:
-            continue
-        above = value >= low if low_inclusive else value > low
-        if not math.isfinite(value) or not above or not value < high:
-            if high == math.inf:
-                fail(key, f"must be a finite number {'>=' if low_inclusive else '>'} {low:g}, got {value}")
-            fail(key, f"must be in {'[' if low_inclusive else '('}{low:g}, {high:g}), got {value}")
-    if cfg.search is not None:  # the search space is checked with the config (adaptx.search_space)
-        from .search_space import parse_search
-
-        parse_search(cfg, where)
 
 
 def build_config(raw: dict, where: str) -> ExperimentConfig:
@@ -467,22 +497,7 @@ def _validate_intermediate_options(cfg: ExperimentConfig, intermediates: list[st
             fail(f"multitask.tasks[{i}]", f"{name!r} is not an intermediate task; allowed: {', '.join(intermediates)} "
                  "(zoo adapters and the mixture itself cannot be mixed: a mixture trains on data)")
     unique("multitask.tasks", mt.tasks)
-    if mt.cap is not None and mt.cap < 1:
-        fail("multitask.cap", f"must be >= 1 or null (proportional to size), got {mt.cap}")
-    mlm = cfg.intermediate.mlm
-    if mlm.source is not None:
-        if not isinstance(mlm.source, str) or not mlm.source.strip() or mlm.source.strip() == "hub:":
-            fail("intermediate.mlm.source", f"{mlm.source!r}: expected a folder of raw text files (*.txt) or "
-                 "hub:DATASET[:CONFIG]")
-    for key, value in (("rate", mlm.rate), ("mask_probability", mlm.mask_probability)):
-        if not math.isfinite(value) or not 0 < value < 1:
-            fail(f"intermediate.mlm.{key}", f"must be in (0, 1), got {value}")
-    if mlm.max_texts is not None and mlm.max_texts < 1:
-        fail("intermediate.mlm.max_texts", f"must be >= 1 or null, got {mlm.max_texts}")
     tr = cfg.intermediate.translated
-    if tr.mode not in ("add", "replace"):
-        fail("intermediate.translated.mode", f"{tr.mode!r}; allowed: add (beside the English data), replace "
-             "(instead of it)")
     if tr.dir is None:
         return
     if not tr.languages:
@@ -519,10 +534,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise AdaptxError(f"{path}: not valid YAML: {exc}") from exc
         if not isinstance(raw, dict):
             raise AdaptxError(f"{path}: expected a mapping of config keys at the top level")
-    raw = apply_overrides(raw, overrides or [])
-    cfg = _build(ExperimentConfig, raw, where)
-    validate(cfg, where)
-    return cfg
+    return build_config(apply_overrides(raw, overrides or []), where)
 
 
 def stable_hash(obj: Any) -> str:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .errors import AdaptxError
+from .fileio import adaptx_home
 from .fingerprint import file_digest
 
 SOURCE_FILENAME = "e5-small-q4.bin"
@@ -55,15 +56,6 @@ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 """
-
-
-def adaptx_home() -> Path:
-    """Per-user cache root; `ADAPTX_HOME` overrides it."""
-    env = os.environ.get("ADAPTX_HOME")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "adaptx"
 
 
 def find_source_file() -> Path:

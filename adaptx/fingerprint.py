@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from .fileio import atomic_write_text
+from .fileio import adaptx_home, atomic_write_text
 
 _CACHE_FILE = "fingerprints.json"
 
@@ -30,8 +30,6 @@ def sha256_text(text: str) -> str:
 
 
 def _cache_path() -> Path:
-    from .embedded import adaptx_home
-
     return adaptx_home() / _CACHE_FILE
 
 
@@ -69,3 +67,11 @@ def folder_digest(folder: str | Path, patterns: tuple[str, ...]) -> dict[str, st
     files = sorted({p for pattern in patterns for p in root.glob(pattern) if p.is_file()})
     return {str(p.relative_to(root)): file_digest(p) for p in files}
 
+
+def base_fingerprint(identity: dict) -> str:
+    """A checksum fingerprint of a base model's weights, from BaseModel.identity() (a stage recipe's
+    `base`): sha256 over the sorted sha256s of its weight files, or hub id @ revision."""
+    weights = identity.get("weights_sha256")
+    if weights:
+        return "sha256:" + sha256_text(json.dumps(sorted(weights.values())))
+    return f"hub:{identity.get('hub_id')}@{identity.get('revision')}"

@@ -20,7 +20,7 @@ from torch import nn
 
 from .errors import AdaptxError
 from .kinds import get_kind
-from .kinds.classification import ClassificationHead  # noqa: F401 - the classification kind's head, re-exported
+from .strategies import get_strategy
 
 SETUP_FILE = "setup.json"
 HEAD_FILE = "head.safetensors"
@@ -52,7 +52,9 @@ class Setup:
 
     @property
     def uses_adapters(self) -> bool:
-        return not self.strategy.startswith("full")
+        # the strategy table knows which strategies fine-tune the whole encoder (full, full-none,
+        # full-intermediate); everything else wires adapters
+        return not get_strategy(self.strategy).full_model
 
 
 class MultiTaskHead(nn.Module):

@@ -185,6 +185,14 @@ def load_encoder(source: str, dtype: str = "fp32"):
         return AutoModel.from_pretrained(source, dtype=torch_dtype)
 
 
+def saved_encoder_loader(base_source: str, dtype: str):
+    """How a saved model gets its encoder (adaptx.modeling.load_model's loader): a fully fine-tuned
+    encoder from its own folder in fp32 (its master weights), else the frozen base in the run's dtype."""
+    def load(encoder_folder):
+        return load_encoder(str(encoder_folder) if encoder_folder else base_source, "fp32" if encoder_folder else dtype)
+    return load
+
+
 def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpointing: bool = False,
                     weights: bool = True) -> BaseModel:
     """Load the encoder (no pooler, no head) and its tokenizer.

@@ -52,7 +52,7 @@ def resolve_data_dir(value, cfg=None) -> Path | None:
 def _check_fits(folder: Path, name: str, cfg) -> None:
     """Refuse a run that would sample rows the pack does not hold (it would silently take
     fewer or other rows than the same config on the full data)."""
-    from .pipeline import plan_stages
+    from .plan import plan_stages
     from .tasks import get_task
 
     made = read_manifest(folder)["made_for"]

@@ -15,10 +15,10 @@ from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .metrics import metric_for_language
 from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation
+from .strategies import REPORT_ORDER, STRATEGIES
 
 RECORD_KEYS = ("task", "strategy", "intermediate", "language", "split", "metric", "value", "seed", "n", "predictions")
-STRATEGY_ORDER = ("none", "stack", "fuse", "average", "merge", "full-none", "full")
-BASELINE = {"stack": "none", "fuse": "none", "average": "none", "merge": "none", "full": "full-none"}  # baselines themselves are not marked
+STRATEGY_ORDER = REPORT_ORDER  # rows in the strategies' report order (adaptx.strategies)
 # XTREME leaderboard figures for XLM-R Large and its best English intermediate task (X-STILTs;
 # RemBERT paper Table 16 for the tasks it lists); retrieval: XLM-R Large only (GUIDE §1)
 PUBLISHED = {"xnli": (79.2, 80.0), "pawsx": (86.4, 87.9), "udpos": (73.8, 74.9), "panx": (65.4, 64.0),
@@ -60,9 +60,7 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES) -> di
     for key in sorted(by_row, key=_row_order):
         recs = by_row[key]
         values = {lang: _mean([r["value"] for (_, l), r in recs.items() if l == lang]) for lang in langs}
-        base = (BASELINE[key[0]], None) if key[0] in BASELINE else None
-        if base and base not in by_row and key[0] == "full":
-            base = ("none", None)  # retrieval has no full-none: the plain encoder is the none row
+        base = _baseline(key[0], by_row)
         row = {"strategy": key[0], "intermediate": key[1], "seeds": seeds[key],
                "baseline": base[0] if base else None,
                "values": {lang: round(v, 2) for lang, v in values.items() if v is not None}}
@@ -319,6 +317,15 @@ def _read_predictions(path: Path, cache: dict) -> dict:
             raise AdaptxError(f"{path}: expected {{language: {{ids, pred, gold}}}}; {RERUN}")
         cache[path] = data
     return cache[path]
+
+
+def _baseline(strategy: str, rows) -> tuple[str, None] | None:
+    """The row a strategy's row is compared with: the first of its baselines that the run has
+    (retrieval has no full-none row, so `full` is compared with the plain encoder, `none`);
+    baselines themselves are not marked."""
+    baselines = STRATEGIES[strategy].baselines if strategy in STRATEGIES else ()
+    present = [b for b in baselines if (b, None) in rows]
+    return ((present or baselines)[0], None) if baselines else None
 
 
 def _row_order(key: tuple) -> tuple:

@@ -16,7 +16,6 @@ import torch
 
 from .errors import AdaptxError
 
-DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("fp32", "bf16", "fp16", "auto")
 _TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -68,15 +68,15 @@ def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = N
     """Run (or join, or continue) a study; write its outputs; return the study's output folder."""
     import optuna
 
-    from .packs import resolve_data_dir
-    from .pipeline import Experiment, plan_stages
+    from .pipeline import Experiment, open_run
+    from .plan import plan_stages
 
     where = str(config_path)
     cfg = load_config(config_path, overrides)
     if cfg.search is None:
         raise AdaptxError(f"{where}: no search: section; add one (adapters, compositions, space; see README "
                           "'Searching compositions') or use `adaptx run`")
-    spec = parse_search(cfg, where)
+    spec = parse_search(cfg, where, build=build_config)
     n_trials = spec.trials if trials is None else trials
     if n_trials < 1:
         raise AdaptxError(f"--trials: must be >= 1, got {n_trials}")
@@ -92,13 +92,8 @@ def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = N
     if not get_kind(get_task(cfg.targets[0]).kind).trains:
         raise AdaptxError(f"{where}: target_task: {cfg.targets[0]} is evaluated from the encoder without training, "
                           "so it has no English dev score to search on; pick a target task that trains")
-    run_dir = Path(out_dir or cfg.output_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
-    data_source = data_dir or cfg.data.dir
-    data_dir = resolve_data_dir(data_source, cfg)
-    if cfg.data.source == "local" and data_dir is not None and not Path(data_dir).is_dir():
-        raise AdaptxError(f"data folder {data_dir} does not exist (pass --data-dir pointing at a folder like shared/data)")
+    data_source = data_dir or cfg.data.dir  # as given (builtin:NAME stays a name in the trials' configs)
+    run_dir, data_dir = open_run(cfg, data_dir, out_dir)
 
     # before any trial: the base model, every adapter of the pool (zoo entries verified), every data file
     union = build_config(trial_config_dict(cfg, {"intermediate_tasks": spec.adapters, "strategies": spec.compositions,
@@ -278,11 +273,15 @@ class _Context:
             raw["data"]["dir"] = text if text.startswith("builtin:") else str(Path(text).resolve())
         return raw
 
-    def experiment_for(self, cfg):
-        """The search's Experiment with a trial's config: the loaded base, zoo entries and data are shared."""
-        exp = copy.copy(self.experiment)
-        exp.cfg, exp.stage_hashes, exp._trained = cfg, {}, (None, None)
-        return exp
+    def prepared(self, cfg):
+        """(experiment, stages, the evaluated target stage) of a trial's config, every stage hashed: the
+        search's loaded base, zoo entries and data are shared (Experiment.for_config)."""
+        from .plan import plan_stages
+
+        exp = self.experiment.for_config(cfg)
+        stages = plan_stages(cfg)
+        exp.prepare(stages)
+        return exp, stages, next(s for s in stages if s.evaluate)
 
 
 def _has_heartbeat(store) -> bool:
@@ -450,8 +449,6 @@ def _objective(trial, context: _Context, n_trials: int):
     import optuna
     from optuna.trial import TrialState
 
-    from .pipeline import plan_stages
-
     trial.set_user_attr(WORKER_ATTR, _me(trial.number))
     ahead = [t for t in _counted(trial.study) if t.number < trial.number
              and t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)]
@@ -468,10 +465,7 @@ def _objective(trial, context: _Context, n_trials: int):
     label = f"{composition} {'+'.join(adapters)}".strip()
     for key, value in (("composition", composition), ("adapters", "+".join(adapters)), ("overrides", overrides)):
         trial.set_user_attr(key, value)
-    exp = context.experiment_for(cfg)
-    stages = plan_stages(cfg)
-    exp.prepare(stages)
-    target = next(s for s in stages if s.evaluate)
+    exp, stages, target = context.prepared(cfg)
     record = {"number": trial.number, "composition": composition, "adapters": adapters, "params": trial.params,
               "stages": {s.id: str(exp.stage_dir(s.id)) for s in stages}, "target_stage": str(exp.stage_dir(target.id)),
               "worker": _me(trial.number),
@@ -479,7 +473,7 @@ def _objective(trial, context: _Context, n_trials: int):
     _write_trial(trial_dir, dict(record, state="RUNNING"))
     trial.set_user_attr("stage", exp.stage_dir(target.id).name)
     prunable = not spec.multi_objective and spec.pruner != "none"
-    reused = _done(exp.stage_dir(target.id))  # done before: nothing to train, never pruned
+    reused = exp.store.is_done(target.id)  # done before: nothing to train, never pruned
     trial.set_user_attr("reused", reused)
     best = {"score": -1.0}
 
@@ -494,7 +488,7 @@ def _objective(trial, context: _Context, n_trials: int):
     try:
         with _heartbeat(trial, context):
             for stage in stages:
-                with _stage_lock(exp, stage):
+                with exp.store.lock(stage.id):
                     hook = report if stage is target and prunable and not reused else None
                     metrics = exp.run_stage(stage, on_evaluate=hook)
     except optuna.TrialPruned as exc:
@@ -523,13 +517,6 @@ def _objective(trial, context: _Context, n_trials: int):
     return result
 
 
-def _done(stage_dir: Path) -> bool:
-    try:
-        return json.loads((stage_dir / "manifest.json").read_text()).get("status") == "done"
-    except (OSError, ValueError):
-        return False
-
-
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 1)
 
@@ -541,18 +528,6 @@ def _describe_params(params: dict) -> str:
 
 def _write_trial(trial_dir: Path, record: dict) -> None:
     atomic_write_text(trial_dir / "trial.json", json.dumps(record, indent=1, default=str))
-
-
-@contextmanager
-def _stage_lock(exp, stage):
-    """One worker trains a stage; the others wait for it and then find it done (a file lock: released by
-    the OS when its holder dies; the run folder must be on a file system every worker shares)."""
-    from filelock import FileLock
-
-    locks = exp.run_dir / "stages" / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks / f"{exp.stage_dir(stage.id).name}.lock")):
-        yield
 
 
 def _cost(kind: str, exp, stage, metrics: dict) -> float:
@@ -698,15 +673,11 @@ def _plots(study, spec: SearchSpec, folder: Path) -> None:
 def _evaluate_best(best, context: _Context) -> None:
     """The best trial zero-shot in every language of the target task, from its stage in this run folder
     (a trial run on another machine without a shared folder: `adaptx run best.yaml` retrains it)."""
-    from .pipeline import plan_stages
     from .report import write_results
 
     cfg = build_config(context.trial_config(best.user_attrs["overrides"], context.run_dir), "best trial")
-    exp = context.experiment_for(cfg)
-    stages = plan_stages(cfg)
-    exp.prepare(stages)
-    target = next(s for s in stages if s.evaluate)
-    if not _done(exp.stage_dir(target.id)):
+    exp, _, target = context.prepared(cfg)
+    if not exp.store.is_done(target.id):
         print(f"adaptx: the best trial's stage is not in {context.run_dir} (run elsewhere?): "
               f"`adaptx run {context.folder / 'best.yaml'}` trains and evaluates it", flush=True)
         return

@@ -25,7 +25,8 @@ merge only, everything else to all. Only settings of the target stage can be sea
 intermediate adapters are trained once and shared by every trial, so keys that would change them
 (`adapter.reduction_factor`, `train.lr_adapter`, `train.lr_head`, ...) are refused with the
 target-only key to use instead. Every value is checked against the config's own validation
-before any trial runs. Nothing here imports Optuna: `load_config` validates the section.
+before any trial runs. Nothing here imports Optuna: `load_config` validates the section, passing
+its own config builder in (this module knows nothing of adaptx.config).
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from .errors import AdaptxError
+from .strategies import COMPOSITIONS, get_strategy
 
-COMPOSITIONS = ("none", "stack", "fuse", "average", "merge")
-MULTI = ("fuse", "average", "merge")  # compositions of 2 or more adapters
+MULTI = tuple(c for c in COMPOSITIONS if get_strategy(c).combines == 2)  # compositions of 2 or more adapters
+FUSING = tuple(c for c in COMPOSITIONS if get_strategy(c).fusion)  # fuse: fusion.* and train.lr_fusion settings
+COMBINING = tuple(c for c in MULTI if c not in FUSING)  # average and merge: combine.* settings
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "halving", "hyperband", "none")
 COSTS = ("adapters", "trainable_parameters", "latency")
@@ -47,7 +50,7 @@ SECTION_KEYS = ("adapters", "compositions", "max_adapters", "space", "objectives
                 "sampler", "seed", "trials", "timeout", "study", "heartbeat_interval", "grace_period")
 WEIGHTS_KEY = "combine.weights"
 # what a key applies to; keys not listed apply to every composition
-ONLY_FOR = {"fusion.": ("fuse",), "train.lr_fusion": ("fuse",), "combine.": ("average", "merge")}
+ONLY_FOR = {"fusion.": FUSING, "train.lr_fusion": FUSING, "combine.": COMBINING}
 # settings of the target stage only: nothing that every trial shares changes with them
 SEARCHABLE = ("fusion.", "combine.", "train.lr_fusion", "train.target_lr_adapter", "train.target_lr_head",
               "train.target_steps", "train.target_epochs", "adapter.target_reduction_factor")
@@ -119,9 +122,10 @@ class SearchSpec:
     def suggest(self, trial) -> tuple[str, list[str], dict]:
         """One trial's composition, adapters and config overrides (dotted key -> value)."""
         composition = trial.suggest_categorical("composition", self.compositions)
-        if composition == "stack":
+        combines = get_strategy(composition).combines
+        if combines == 1:
             adapters = [trial.suggest_categorical("adapter", self.adapters)]
-        elif composition in MULTI:
+        elif combines == 2:
             adapters = trial.suggest_categorical("adapters", self.subsets()).split("+")
         else:
             adapters = []
@@ -207,10 +211,11 @@ def _parse_range(key: str, spec: dict, where: str) -> Param:
     return Param(key, low=low, high=high, log=log, step=step, applies=_applies(key))
 
 
-def parse_search(cfg, where: str) -> SearchSpec:
-    """Read and check `cfg.search`; every error names the file and the key."""
-    from .config import build_config
-
+def parse_search(cfg, where: str, build=None) -> SearchSpec:
+    """Read and check `cfg.search`; every error names the file and the key. `build(raw, where)` is
+    the config builder that checks each probed trial config (adaptx.config.build_config; by default
+    the one the config's own class names), so this module needs nothing from adaptx.config."""
+    build = build or type(cfg).build
     section = cfg.search
     if not isinstance(section, dict):
         raise AdaptxError(f"{where}: search: expected a mapping (adapters, compositions, space, ...), got {section!r}")
@@ -221,7 +226,16 @@ def parse_search(cfg, where: str) -> SearchSpec:
     def fail(key: str, message: str):
         raise AdaptxError(f"{where}: search.{key}: {message}")
 
-    compositions = section.get("compositions", ["stack", "fuse", "average", "merge"])
+    compositions, adapters, max_adapters = _parse_pool(cfg, section, where, fail, build)
+    settings = _parse_settings(section, fail)
+    params, weights = _parse_space(cfg, section, (compositions, adapters, max_adapters), where, fail, build)
+    return SearchSpec(adapters, compositions, max_adapters, params, weights, **settings)
+
+
+def _parse_pool(cfg, section: dict, where: str, fail, build) -> tuple[list[str], list[str], int]:
+    """The compositions, the adapter pool and the largest subset."""
+    # default: every composition that uses adapters
+    compositions = section.get("compositions", [c for c in COMPOSITIONS if get_strategy(c).combines])
     if not isinstance(compositions, list) or not compositions:
         fail("compositions", f"expected a non-empty list of {', '.join(COMPOSITIONS)}, got {compositions!r}")
     for i, c in enumerate(compositions):
@@ -234,14 +248,14 @@ def parse_search(cfg, where: str) -> SearchSpec:
         fail("adapters", f"expected a list of intermediate task names or zoo:NAME, got {adapters!r}")
     if len(set(adapters)) != len(adapters):
         fail("adapters", f"an adapter is listed twice: {adapters}")
-    if not adapters and set(compositions) != {"none"}:
+    if not adapters and any(get_strategy(c).combines for c in compositions):
         fail("adapters", "empty: list at least one intermediate task (or zoo:NAME) to compose, or set "
              "intermediate_tasks in the config")
     if adapters:  # every adapter must be one a config accepts
         try:
             base = trial_config_dict(cfg, {"intermediate_tasks": adapters, "strategies": ["stack"],
                                            "combine.weights": None})
-            build_config(base, f"{where} (search.adapters)")
+            build(base, f"{where} (search.adapters)")
         except AdaptxError as exc:
             raise AdaptxError(f"{where}: search.adapters: {exc}") from None
     multi = [c for c in compositions if c in MULTI]
@@ -252,7 +266,11 @@ def parse_search(cfg, where: str) -> SearchSpec:
     if isinstance(max_adapters, bool) or not isinstance(max_adapters, int) or (
             multi and not 2 <= max_adapters <= len(adapters)):
         fail("max_adapters", f"expected a whole number from 2 to {len(adapters)} (the pool's size), got {max_adapters!r}")
+    return compositions, adapters, max_adapters
 
+
+def _parse_settings(section: dict, fail) -> dict:
+    """The objectives, pruner, sampler and budgets: SearchSpec's keyword arguments."""
     objectives = section.get("objectives", ["dev"])
     if (not isinstance(objectives, list) or not objectives or objectives[0] != "dev" or len(objectives) > 2
             or (len(objectives) == 2 and objectives[1] not in COSTS)):
@@ -292,7 +310,13 @@ def parse_search(cfg, where: str) -> SearchSpec:
     if beats["grace_period"] <= beats["heartbeat_interval"]:
         fail("grace_period", f"must exceed heartbeat_interval ({beats['heartbeat_interval']} s), or live trials "
              "would be taken for dead ones")
+    return {"objectives": objectives, "pruner": pruner, "sampler": sampler, "seed": seed, "trials": trials,
+            "timeout": timeout, "study": study, **beats, "pruner_warmup_steps": warmup}
 
+
+def _parse_space(cfg, section: dict, pool: tuple, where: str, fail, build) -> tuple[list[Param], Param | None]:
+    """The searched keys, each value probed with a config it applies to; and the combine.weights range."""
+    compositions, adapters, max_adapters = pool
     space = section.get("space") or {}
     if not isinstance(space, dict):
         fail("space", f"expected a mapping of dotted config keys to a list of values or a range, got {space!r}")
@@ -300,18 +324,7 @@ def parse_search(cfg, where: str) -> SearchSpec:
     params, weights = [], None
     for key, spec in space.items():
         at = f"space.{key}"
-        if not isinstance(key, str):
-            fail(at, "keys are dotted config keys, e.g. fusion.preset")
-        if key in SET_BY_SEARCH and key != WEIGHTS_KEY:
-            fail(at, f"set by the search itself; use {SET_BY_SEARCH[key]}")
-        if key in TARGET_ONLY:
-            fail(at, f"also changes the intermediate adapters every trial shares (they would be retrained for each "
-                 f"value); search {TARGET_ONLY[key]} instead, which only the target stage uses")
-        if not _known_key(raw, key):
-            fail(at, "not a config key (dotted as in `adaptx run CONFIG key=value`, e.g. fusion.temperature)")
-        if not any(key == k or (k.endswith(".") and key.startswith(k)) for k in SEARCHABLE):
-            fail(at, "not searchable: it changes what every trial shares (intermediate adapters, data, the base "
-                 f"model or evaluation); searchable: {', '.join(k + '*' if k.endswith('.') else k for k in SEARCHABLE)}")
+        _check_space_key(raw, key, at, fail)
         applies = tuple(c for c in _applies(key) if c in compositions)
         if not applies:
             fail(at, f"applies only to {' and '.join(_applies(key))}, which search.compositions "
@@ -341,14 +354,29 @@ def parse_search(cfg, where: str) -> SearchSpec:
             overrides = _probe_overrides(applies[0], adapters, max_adapters)
             overrides[key] = value
             try:
-                build_config(trial_config_dict(cfg, overrides), f"{where} (search.{at} = {value!r})")
+                build(trial_config_dict(cfg, overrides), f"{where} (search.{at} = {value!r})")
             except AdaptxError as exc:
                 raise AdaptxError(f"{where}: search.{at}: value {value!r} is not valid: {exc}") from None
         params.append(param)
-    return SearchSpec(adapters, compositions, max_adapters, params, weights, objectives, pruner, sampler, seed,
-                      trials, timeout, study, **beats, pruner_warmup_steps=warmup)
+    return params, weights
+
+
+def _check_space_key(raw: dict, key, at: str, fail) -> None:
+    """A searched key is a config key of the target stage only, not one the search sets itself."""
+    if not isinstance(key, str):
+        fail(at, "keys are dotted config keys, e.g. fusion.preset")
+    if key in SET_BY_SEARCH and key != WEIGHTS_KEY:
+        fail(at, f"set by the search itself; use {SET_BY_SEARCH[key]}")
+    if key in TARGET_ONLY:
+        fail(at, f"also changes the intermediate adapters every trial shares (they would be retrained for each "
+             f"value); search {TARGET_ONLY[key]} instead, which only the target stage uses")
+    if not _known_key(raw, key):
+        fail(at, "not a config key (dotted as in `adaptx run CONFIG key=value`, e.g. fusion.temperature)")
+    if not any(key == k or (k.endswith(".") and key.startswith(k)) for k in SEARCHABLE):
+        fail(at, "not searchable: it changes what every trial shares (intermediate adapters, data, the base "
+             f"model or evaluation); searchable: {', '.join(k + '*' if k.endswith('.') else k for k in SEARCHABLE)}")
 
 
 def _probe_overrides(composition: str, adapters: list[str], max_adapters: int) -> dict:
-    chosen = [] if composition == "none" else adapters[:1] if composition == "stack" else adapters[:2]
+    chosen = adapters[:get_strategy(composition).combines]  # none: 0, stack: 1, the others: their least, 2
     return {"strategies": [composition], "intermediate_tasks": chosen, "combine.weights": None}

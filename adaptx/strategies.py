@@ -37,6 +37,11 @@ class Strategy:
         return self.lr_kind == "full"
 
     @property
+    def fusion(self) -> bool:
+        """Trains an AdapterFusion layer over the adapters it combines."""
+        return self.lr_kind == "fusion"
+
+    @property
     def standalone(self) -> bool:
         """Its adapter was trained directly on the base, so it can be stacked or fused elsewhere."""
         return self.name in ("intermediate", "none")

@@ -189,7 +189,6 @@ _QA_DEV_LOCAL = LocalFile("mlqa/dev/dev-context-en-question-en.json", "squad_jso
 _QA_NOTE = ("locally, QA trains on TyDiQA-GoldP's English train file (no SQuAD v1.1 training set is available "
             "offline); the hub source trains on SQuAD v1.1 as XTREME does")
 _QA_PARAMS = {"no_answer": False}
-_SQUAD_COLUMNS = ("id", "question", "context", "answers")
 
 TASKS.update({
     "udpos": Task(

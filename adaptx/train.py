@@ -24,8 +24,9 @@ import torch
 from torch import nn
 
 from .errors import AdaptxError
-from .kinds import get_kind, pad_batch
-from .kinds.base import Encoding, Feature
+from .kinds import get_kind
+from .kinds.base import Encoding
+from .sampling import batch_indices  # noqa: F401 - re-exported: tests/test_train.py imports it from here
 
 
 @dataclass
@@ -43,45 +44,6 @@ class TrainJob:
     metric: str = "accuracy"  # model selection metric (adaptx.metrics)
     micro_batch_size: int | str = "auto"  # per forward pass and process; "auto": the largest that fits
     description: str = "train"
-
-
-def Encoded(input_ids: list[list[int]], labels: list[int], ids: list[int] | None = None) -> Encoding:
-    """A classification Encoding from token ids and labels (for tests, benchmarks and scripts)."""
-    from .data import Example
-
-    examples = [Example("", None, label) for label in labels]
-    features = [Feature(list(row), i, {"label": label}) for i, (row, label) in enumerate(zip(input_ids, labels))]
-    return Encoding(features, examples, ids=ids)
-
-
-def encode_examples(tokenizer, examples, max_length: int, task=None) -> Encoding:
-    """Classification examples -> an Encoding (the classification kind's encode)."""
-    return get_kind("classification").encode(task, examples, tokenizer, max_length)
-
-
-def collate(input_ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Dynamic padding: pad to the longest sequence in this batch only."""
-    batch = pad_batch([Feature(list(row), i) for i, row in enumerate(input_ids)], pad_id)
-    return batch["input_ids"], batch["attention_mask"]
-
-
-def batch_indices(lengths: list[int], batch_size: int, seed: int, step: int, group: int = 50) -> list[int]:
-    """The examples of `step`, a pure function of (seed, step) so a resumed run sees the same batches.
-
-    Epochs are seeded permutations. Within each window of `group` batches the examples are
-    sorted by length before batching (as transformers' LengthGroupedSampler does), so dynamic
-    padding wastes little; the window's batches then run in a seeded random order.
-    """
-    n = len(lengths)
-    per_epoch = max(1, math.ceil(n / batch_size))
-    epoch, k = divmod(step, per_epoch)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).tolist()
-    window, pos = divmod(k, group)
-    span = perm[window * group * batch_size : (window + 1) * group * batch_size]
-    span.sort(key=lambda i: lengths[i])
-    batches = [span[i : i + batch_size] for i in range(0, len(span), batch_size)]
-    order = torch.randperm(len(batches), generator=torch.Generator().manual_seed(seed * 7919 + epoch * 104_729 + window))
-    return batches[order[pos].item()]
 
 
 def forward_batch(model: nn.Module, batch: dict, device) -> torch.Tensor:
@@ -240,6 +202,69 @@ def fit_micro_batch(model, train: Encoding, job: TrainJob, pad_id: int, runtime=
         model.train(was_training)
 
 
+def _optimizer(params: dict[str, nn.Parameter], job: TrainJob) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters: the head at `job.head_lr` when given, and no weight decay
+    on 1-d parameters (biases, norms)."""
+    groups = []
+    for is_head in (False, True):
+        lr = (job.head_lr or job.lr) if is_head else job.lr
+        chosen = {n: p for n, p in params.items() if n.startswith("head.") == is_head}
+        for decay in (True, False):
+            group = [p for p in chosen.values() if (p.ndim > 1) == decay]
+            if group:
+                groups.append({"params": group, "lr": lr, "weight_decay": job.weight_decay if decay else 0.0})
+    try:  # the fused kernel is ~10x faster on CPU for full fine-tuning's 100M+ parameters
+        return torch.optim.AdamW(groups, lr=job.lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, lr=job.lr)
+
+
+def _accumulate(trained, model, kind, train: Encoding, parts: list[list[int]], total: int, pad_id: int, device,
+                world: int, scaler, job: TrainJob, step: int) -> tuple[float, bool]:
+    """Forward and backward of this process's micro-batches of one step, their gradients accumulated.
+    Returns the step's loss (this process's share) and whether a regulariser was added."""
+    from contextlib import nullcontext
+
+    step_loss, regularized = 0.0, False
+    for j, part in enumerate(parts):
+        last = j == len(parts) - 1
+        # gradients of every micro-batch accumulate; DDP all-reduces them once, after the last
+        with trained.no_sync() if world > 1 and not last else nullcontext():
+            inputs = kind.collate([train.features[i] for i in part], pad_id)
+            outputs = forward_batch(trained, inputs, device)
+            # the micro-batch's summed loss / the whole batch's count of loss terms: the accumulated
+            # gradient is the batch mean; x world because DDP averages the processes' gradients
+            loss = kind.loss(outputs, inputs) * world / total
+            if j == 0:
+                regularizer = model.regularization_loss()
+                if regularizer is not None:  # once per step (DDP's average keeps it once)
+                    loss = loss + regularizer
+                    regularized = True
+            if not torch.isfinite(loss):
+                raise AdaptxError(f"{job.description}: loss became {loss.item()} at step {step + 1}; "
+                                  f"lower the learning rate ({job.lr})")
+            (scaler.scale(loss) if scaler else loss).backward()
+            step_loss += loss.item() / world
+    return step_loss, regularized
+
+
+def _resume(checkpoint: Path, model, optimizer, scheduler, job: TrainJob, world: int, rank: int, on_evaluate):
+    """Load a checkpoint into the model and optimizer and fast-forward the schedule to its step.
+    Returns (step, best dev score, best weights, history, best fusion temperature)."""
+    meta, best = _load_checkpoint(checkpoint, model, optimizer)
+    step, best_score, history = meta["step"], meta["best_score"], meta["history"]
+    for entry in history if on_evaluate is not None else []:  # the observer sees the whole curve
+        on_evaluate(entry["step"], entry["dev_score"])
+    if meta.get("processes", 1) != world and rank == 0:
+        print(f"  note: resuming {job.description} with {world} process(es); its checkpoint was written with "
+              f"{meta.get('processes', 1)}: the effective batch is the same, dropout draws differ", flush=True)
+    with warnings.catch_warnings():  # fast-forward: the schedule is a pure function of the step
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(step):
+            scheduler.step()
+    return step, best_score, best, history, meta.get("best_temperature")
+
+
 def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: int, checkpoint: Path,
                 runtime=None, on_evaluate=None) -> dict:
     """Train `model.trainable_parameters()`; keep the weights that score best on English dev.
@@ -256,8 +281,6 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     each one restored from a checkpoint); it only observes, and may raise to stop training (a
     search's pruner does), which leaves the last checkpoint in place. Unused, nothing changes.
     """
-    from contextlib import nullcontext
-
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -273,18 +296,7 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     params = model.trainable_parameters()
     if not params:
         raise AdaptxError(f"{job.description}: nothing to train (no trainable parameters)")
-    groups = []
-    for is_head in (False, True):
-        lr = (job.head_lr or job.lr) if is_head else job.lr
-        chosen = {n: p for n, p in params.items() if n.startswith("head.") == is_head}
-        for decay in (True, False):
-            group = [p for p in chosen.values() if (p.ndim > 1) == decay]
-            if group:
-                groups.append({"params": group, "lr": lr, "weight_decay": job.weight_decay if decay else 0.0})
-    try:  # the fused kernel is ~10x faster on CPU for full fine-tuning's 100M+ parameters
-        optimizer = torch.optim.AdamW(groups, lr=job.lr, fused=True)
-    except (RuntimeError, TypeError):
-        optimizer = torch.optim.AdamW(groups, lr=job.lr)
+    optimizer = _optimizer(params, job)
     warmup = int(job.warmup_ratio * job.steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, job.steps)
     micro = fit_micro_batch(model, train, job, pad_id, runtime)
@@ -293,18 +305,8 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
 
     step, best_score, best, history, best_temperature = 0, -1.0, None, [], None
     if checkpoint.is_file():
-        meta, best = _load_checkpoint(checkpoint, model, optimizer)
-        step, best_score, history = meta["step"], meta["best_score"], meta["history"]
-        best_temperature = meta.get("best_temperature")
-        for entry in history if on_evaluate is not None else []:  # the observer sees the whole curve
-            on_evaluate(entry["step"], entry["dev_score"])
-        if meta.get("processes", 1) != world and rank == 0:
-            print(f"  note: resuming {job.description} with {world} process(es); its checkpoint was written with "
-                  f"{meta.get('processes', 1)}: the effective batch is the same, dropout draws differ", flush=True)
-        with warnings.catch_warnings():  # fast-forward: the schedule is a pure function of the step
-            warnings.simplefilter("ignore", UserWarning)
-            for _ in range(step):
-                scheduler.step()
+        step, best_score, best, history, best_temperature = _resume(checkpoint, model, optimizer, scheduler, job,
+                                                                    world, rank, on_evaluate)
 
     def evaluate_dev(at: int) -> None:
         nonlocal best_score, best, best_temperature
@@ -327,28 +329,11 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     regularized = False
     while step < job.steps:
         batch = sample(step)
-        parts = _micro_batches(batch[rank::world], micro)
         total = max(1, sum(terms[i] for i in batch))  # loss terms in the whole batch (all processes)
-        step_loss = 0.0
-        for j, part in enumerate(parts):
-            last = j == len(parts) - 1
-            # gradients of every micro-batch accumulate; DDP all-reduces them once, after the last
-            with trained.no_sync() if world > 1 and not last else nullcontext():
-                inputs = kind.collate([train.features[i] for i in part], pad_id)
-                outputs = forward_batch(trained, inputs, device)
-                # the micro-batch's summed loss / the whole batch's count of loss terms: the accumulated
-                # gradient is the batch mean; x world because DDP averages the processes' gradients
-                loss = kind.loss(outputs, inputs) * world / total
-                if j == 0:
-                    regularizer = model.regularization_loss()
-                    if regularizer is not None:  # once per step (DDP's average keeps it once)
-                        loss = loss + regularizer
-                        regularized = True
-                if not torch.isfinite(loss):
-                    raise AdaptxError(f"{job.description}: loss became {loss.item()} at step {step + 1}; "
-                                      f"lower the learning rate ({job.lr})")
-                (scaler.scale(loss) if scaler else loss).backward()
-                step_loss += loss.item() / world
+        parts = _micro_batches(batch[rank::world], micro)
+        step_loss, used_regularizer = _accumulate(trained, model, kind, train, parts, total, pad_id, device, world,
+                                                  scaler, job, step)
+        regularized = regularized or used_regularizer
         if scaler:
             scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_(list(params.values()), job.max_grad_norm)

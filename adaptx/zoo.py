@@ -24,7 +24,9 @@ from pathlib import Path
 
 from .errors import AdaptxError
 from .fileio import atomic_write_text
-from .fingerprint import sha256_file, sha256_text
+from .fingerprint import base_fingerprint, sha256_file
+from .stage_store import saved_adapter_folder, stage_folder_name
+from .strategies import STRATEGIES, builds_on, get_strategy
 from .zoo_refs import NAME_RE, ZOO_PREFIX, check_name, is_zoo_ref, zoo_adapter_name, zoo_ref_name  # noqa: F401
 
 ENV_VAR = "ADAPTX_ZOO"
@@ -35,8 +37,9 @@ ENTRY_FORMAT = "adaptx-zoo-entry/1"
 INDEX_FORMAT = "adaptx-zoo-index/1"
 # the only file types an entry may hold: a pickle (.bin, .pt, .pkl, ...) can run code when loaded
 ALLOWED_SUFFIXES = (".safetensors", ".json")
-STANDALONE = ("intermediate", "none")  # strategies whose adapter was trained directly on the base
-KINDS = {"intermediate": "intermediate", "none": "target", "stack": "target", "fuse": "fusion"}
+# strategy -> what a published stage of it is (adaptx.strategies: the strategies that can be published)
+KINDS = {s.name: s.zoo_kind for s in STRATEGIES.values() if s.zoo_kind}
+STANDALONE = tuple(s.name for s in STRATEGIES.values() if s.standalone)  # trained directly on the base
 
 # The data behind each task's weights (training data and the English dev rows that select the
 # checkpoint). Informational: check the upstream terms before redistributing.
@@ -88,17 +91,8 @@ def zoo_root(explicit: str | Path | None = None) -> Path:
     return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_ZOO).expanduser()
 
 
-def base_fingerprint(identity: dict) -> str:
-    """A checksum fingerprint of a base model's weights, from BaseModel.identity() (a stage recipe's
-    `base`): sha256 over the sorted sha256s of its weight files, or hub id @ revision."""
-    weights = identity.get("weights_sha256")
-    if weights:
-        return "sha256:" + sha256_text(json.dumps(sorted(weights.values())))
-    return f"hub:{identity.get('hub_id')}@{identity.get('revision')}"
-
-
 # -- reading and checking entries --------------------------------------------------------
-def _read_json(path: Path, remedy: str) -> dict:
+def read_json_object(path: Path, remedy: str) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -149,9 +143,10 @@ def _consistency_problems(card: dict, where: Path) -> list[str]:
                             "its weights")
         elif files.get(part["weights"]) != part["sha256"]:
             problems.append(f"{where}: {label}.sha256 does not match files[{part['weights']!r}]")
-    if card["strategy"] != "fuse" and not card["adapter"]:
+    fusion = card["strategy"] in STRATEGIES and STRATEGIES[card["strategy"]].fusion
+    if not fusion and not card["adapter"]:
         problems.append(f"{where}: field 'adapter' is null, but a {card['strategy']} entry has its own adapter")
-    if card["strategy"] == "fuse" and not card["fusion"]:
+    if fusion and not card["fusion"]:
         problems.append(f"{where}: field 'fusion' is null in a fusion entry")
     if card["head"].get("file") not in files or card["setup"] not in files:
         problems.append(f"{where}: head.file and setup must name files listed in 'files'")
@@ -219,7 +214,7 @@ def check_entry(entry: Path, index: dict | None = None) -> tuple[dict | None, li
     """(card or None, problems): the card, every file, and (given an index) the index record."""
     card_path = entry / CARD_FILE
     try:
-        card = _read_json(card_path, "every zoo entry needs a card")
+        card = read_json_object(card_path, "every zoo entry needs a card")
     except AdaptxError as exc:
         return None, [str(exc)]
     problems = card_problems(card, card_path)
@@ -236,7 +231,7 @@ def check_entry(entry: Path, index: dict | None = None) -> tuple[dict | None, li
     return card, problems
 
 
-def _require_entry(zoo: Path, name: str) -> tuple[Path, dict]:
+def require_entry(zoo: Path, name: str) -> tuple[Path, dict]:
     """A verified entry (card, files, index), or an error listing every problem."""
     entry = zoo / check_name(name)
     if not entry.is_dir():
@@ -264,7 +259,7 @@ def load_index(zoo: Path) -> dict:
     path = zoo / INDEX_FILE
     if not path.is_file():
         return {"format": INDEX_FORMAT, "entries": {}}
-    index = _read_json(path, "run `adaptx zoo verify --rebuild-index` to rebuild it from the entries")
+    index = read_json_object(path, "run `adaptx zoo verify --rebuild-index` to rebuild it from the entries")
     if index.get("format") != INDEX_FORMAT or not isinstance(index.get("entries"), dict):
         raise AdaptxError(f"{path}: not an {INDEX_FORMAT} index; run `adaptx zoo verify --rebuild-index`")
     return index
@@ -283,7 +278,7 @@ def _move_into_place(tmp_entry: Path, entry: Path) -> None:
                           "(was it added at the same time by someone else?)") from exc
 
 
-def _entry_dirs(zoo: Path) -> list[Path]:
+def entry_dirs(zoo: Path) -> list[Path]:
     """Entry folders (hidden folders are temporary work of add/pull/remove)."""
     return sorted(p for p in zoo.iterdir() if p.is_dir() and not p.name.startswith(".")) if zoo.is_dir() else []
 
@@ -310,7 +305,7 @@ def list_entries(zoo: Path, task: str | None = None, base: str | None = None) ->
 def format_entries(rows: list[tuple[str, dict]], zoo: Path) -> str:
     if not rows:
         indexed = load_index(zoo)["entries"]
-        unindexed = [p.name for p in _entry_dirs(zoo) if p.name not in indexed]
+        unindexed = [p.name for p in entry_dirs(zoo) if p.name not in indexed]
         hint = (f" ({len(unindexed)} folders not in {INDEX_FILE}: run `adaptx zoo verify --rebuild-index`)"
                 if unindexed else "")
         found = f" match ({len(indexed)} in {zoo})" if indexed else f" in {zoo}"
@@ -327,7 +322,7 @@ def format_entries(rows: list[tuple[str, dict]], zoo: Path) -> str:
 
 def show_entry(zoo: Path, name: str) -> dict:
     """The card of a verified entry."""
-    return _require_entry(zoo, name)[1]
+    return require_entry(zoo, name)[1]
 
 
 def verify_zoo(zoo: Path, name: str | None = None, rebuild_index: bool = False) -> tuple[int, list[str]]:
@@ -336,7 +331,7 @@ def verify_zoo(zoo: Path, name: str | None = None, rebuild_index: bool = False) 
     if not zoo.is_dir():
         raise AdaptxError(f"zoo folder {zoo} does not exist (set --zoo or ${ENV_VAR})")
     index = load_index(zoo)
-    dirs = [zoo / check_name(name)] if name else _entry_dirs(zoo)
+    dirs = [zoo / check_name(name)] if name else entry_dirs(zoo)
     if name and not dirs[0].is_dir():
         raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(sorted(index['entries'])) or 'none'})")
     problems, rebuilt = [], {}
@@ -379,29 +374,23 @@ def remove_entry(zoo: Path, name: str) -> None:
 
 
 # -- add: publish a finished stage -------------------------------------------------------
-def _stage_folder_name(stage_id: str, config_hash: str) -> str:
-    from .pipeline import HASH_CHARS
-
-    return f"{stage_id}-{config_hash[:HASH_CHARS]}"
-
-
 def _read_stage(stage_dir: Path) -> tuple[dict, dict, dict]:
     """(manifest, metrics, setup) of a finished adapter stage, or a clear error."""
     if not stage_dir.is_dir():
         raise AdaptxError(f"stage folder {stage_dir} does not exist; pass a folder like "
                           "runs/<run>/stages/<stage>-<hash>")
-    manifest = _read_json(stage_dir / "manifest.json", "pass a stage folder (runs/<run>/stages/<stage>-<hash>)")
+    manifest = read_json_object(stage_dir / "manifest.json", "pass a stage folder (runs/<run>/stages/<stage>-<hash>)")
     if not isinstance(manifest.get("recipe"), dict):
         raise AdaptxError(f"{stage_dir / 'manifest.json'}: has no recipe; not a stage folder written by adaptx run")
     if manifest.get("status") != "done":
         raise AdaptxError(f"{stage_dir}: stage status is {manifest.get('status')!r}, not 'done'; finish the run "
                           "(`adaptx run` resumes it) before publishing")
-    if not stage_dir.name == _stage_folder_name(manifest.get("stage", ""), manifest.get("config_hash", "")):
+    if not stage_dir.name == stage_folder_name(manifest.get("stage", ""), manifest.get("config_hash", "")):
         raise AdaptxError(f"{stage_dir}: folder name does not match its manifest's stage and hash "
                           f"({manifest.get('stage')}, {str(manifest.get('config_hash'))[:10]}); the folder was "
                           "renamed or edited by hand")
-    metrics = _read_json(stage_dir / "metrics.json", "the stage is incomplete: run it again")
-    setup = _read_json(stage_dir / "model" / "setup.json", "the stage is incomplete: run it again")
+    metrics = read_json_object(stage_dir / "metrics.json", "the stage is incomplete: run it again")
+    setup = read_json_object(stage_dir / "model" / "setup.json", "the stage is incomplete: run it again")
     if setup.get("strategy") not in KINDS:
         raise AdaptxError(f"{stage_dir}: a {setup.get('strategy')!r} stage; the zoo holds adapters: an intermediate "
                           "adapter, a none/stack target adapter or a fusion (full fine-tuning trains no adapter)")
@@ -422,7 +411,7 @@ def _member_folders(stage_dir: Path, manifest: dict, setup: dict, zoo: Path) -> 
         zoo_source = recipe.get("zoo", {}).get(name)
         if zoo_source:  # published before: take the same bytes from this zoo, checked against the recipe
             try:
-                entry, card = _require_entry(zoo, zoo_source["entry"])
+                entry, card = require_entry(zoo, zoo_source["entry"])
             except AdaptxError as exc:
                 raise AdaptxError(f"{stage_dir}: was trained on zoo entry {zoo_source['entry']!r}; publish it to "
                                   f"the zoo that holds that entry (--zoo): {exc}") from exc
@@ -434,30 +423,16 @@ def _member_folders(stage_dir: Path, manifest: dict, setup: dict, zoo: Path) -> 
             found[name] = (folder, {"zoo": zoo_source["entry"]}, card["task"])
             continue
         for stage_id, config_hash in recipe.get("needs", {}).items():
-            folder = stage_dir.parent / _stage_folder_name(stage_id, config_hash)
-            saved = _saved_adapter_folder(folder, name)
+            folder = stage_dir.parent / stage_folder_name(stage_id, config_hash)
+            saved = saved_adapter_folder(folder, name)
             if saved is not None:
-                task = _read_json(folder / "metrics.json", "that stage is incomplete")["task"]
+                task = read_json_object(folder / "metrics.json", "that stage is incomplete")["task"]
                 found[name] = (saved, {"stage": stage_id, "config_hash": config_hash}, task)
                 break
         else:
             raise AdaptxError(f"{stage_dir}: adapter {name!r} it builds on was not found in the stage folders it "
                               f"needs ({', '.join(recipe.get('needs', {})) or 'none'}) under {stage_dir.parent}")
     return found
-
-
-def _saved_adapter_folder(stage_folder: Path, name: str) -> Path | None:
-    """The folder of adapter `name` in a stage folder: adapter-<name>, or, for a stage saved before
-    adapter names carried seed and base ('qqp' rather than 'qqp-s0-<tag>'), the stage's own adapter
-    when `name` is that adapter's name with a seed and base tag added."""
-    model = stage_folder / "model"
-    if (model / f"adapter-{name}").is_dir():
-        return model / f"adapter-{name}"
-    setup_file = model / "setup.json"
-    own = _read_json(setup_file, "that stage is incomplete").get("own_adapter") if setup_file.is_file() else None
-    if own and name.startswith(f"{own}-s") and (model / f"adapter-{own}").is_dir():
-        return model / f"adapter-{own}"
-    return None
 
 
 def _collect_files(stage_dir: Path, members: dict) -> dict[str, Path]:
@@ -559,7 +534,7 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
         member_cards.append({"name": member, "task": member_task, "folder": f"adapter-{member}", "weights": weights,
                              "sha256": files[weights], "source": source})
     fusion = None
-    if strategy == "fuse":
+    if get_strategy(strategy).fusion:
         fusion = {"folder": "fusion", "adapters": setup["fusion"], "settings": setup["fusion_config"],
                   "temperature": setup.get("fusion_temperature"),
                   "value_distance_from_identity": metrics.get("fusion", {}).get("value_distance_from_identity"),
@@ -572,7 +547,7 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
     sample_seed = (_run_config(stage_dir).get("data") or {}).get("sample_seed")
     return {
         "format": ENTRY_FORMAT, "name": name, "version": str(version), "task": task.name, "kind": KINDS[strategy],
-        "strategy": strategy, "languages": ["en"] if strategy == "intermediate" else list(task.languages),
+        "strategy": strategy, "languages": list(task.languages) if get_strategy(strategy).report_order is not None else ["en"],
         "base": _base_card(stage_dir, recipe["base"]), "adapter": adapter,
         "head": {"file": "head.safetensors", "labels": metrics.get("labels") or list(task.labels), "pooling": setup["pooling"],
                  "dropout": setup["dropout"]},
@@ -643,7 +618,7 @@ def resolve_zoo_adapter(name: str, zoo_root: str | Path, base_identity: dict) ->
     out of step with the index, an adapter that needs another under it, and another base model.
     """
     zoo = Path(zoo_root)
-    entry, card = _require_entry(zoo, zoo_ref_name(name) if is_zoo_ref(name) else name)
+    entry, card = require_entry(zoo, zoo_ref_name(name) if is_zoo_ref(name) else name)
     if card["strategy"] not in STANDALONE:
         raise AdaptxError(f"zoo:{entry.name} is a {card['kind']} entry ({card['strategy']}); only an adapter trained "
                           "directly on the base (an intermediate adapter or a `none` target adapter) can be "
@@ -658,7 +633,7 @@ def resolve_zoo_adapter(name: str, zoo_root: str | Path, base_identity: dict) ->
 
 def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, dict]]:
     """zoo:NAME -> (adapter folder, card) for every zoo adapter the config's strategies use."""
-    if not {"stack", "fuse", "average", "merge"} & set(cfg.strategies):
+    if not builds_on(cfg.strategies, "adapter"):
         return {}
     root = zoo_root(getattr(cfg, "zoo_dir", None))
     return {t: resolve_zoo_adapter(t, root, base_identity) for t in cfg.intermediate_tasks if is_zoo_ref(t)}
@@ -680,7 +655,7 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
     (`load_adapter(DIR, use_safetensors=True)`); a stack/fusion becomes DIR/<adapter>/ per adapter plus
     DIR/fusion/ (`load_adapter_fusion(DIR/fusion, ..., use_safetensors=True)`). The head, setup and
     card go along as files the library ignores."""
-    entry, card = _require_entry(zoo, name)
+    entry, card = require_entry(zoo, name)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AdaptxError(f"export folder {out} exists and is not empty; choose a new or empty folder")
@@ -707,87 +682,6 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
     return out
 
 
-# -- rescoring: an entry against its card ------------------------------------------------
-def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
-    """Load a standalone entry as `zoo:NAME` (verified, on the base its card names, whose fingerprint
-    must match) and score its English dev metric again on the rows its card records: the card's
-    data file (sha256), row count and sampling seed, checked against the sampled rows' digest, in
-    the card's dtype. Returns the score beside the card's."""
-    from .kinds import get_kind
-    from .metrics import metric_for_language
-    from .modeling import load_model
-    from .models import load_encoder
-    from .packs import resolve_data_dir
-    from .pipeline import Experiment, load_config
-    from .tasks import get_task
-    from .train import predict
-
-    entry, card = _require_entry(zoo, name)
-    if card["strategy"] not in STANDALONE:
-        raise AdaptxError(f"zoo:{name} is a {card['kind']} entry ({card['strategy']}); rescoring loads an entry as "
-                          "zoo:NAME, which only an intermediate or `none` adapter entry can be")
-    training, data = card["training"], card["training"]["data"]
-    try:
-        get_task(card["task"])
-    except AdaptxError as exc:
-        raise AdaptxError(f"zoo:{name}: task {card['task']!r} is not a registered task (a multi-task mixture?); "
-                          "rescoring covers single-task entries") from exc
-    overrides = [f"base_model={json.dumps(card['base']['id'])}", f"intermediate_tasks=[{ZOO_PREFIX}{name}]",
-                 "strategies=[stack]", "languages=[en]", f"max_seq_length={training.get('max_seq_length') or 128}",
-                 f"base_dtype={training.get('dtype') or 'auto'}", f"device={device}", "data.source=local",
-                 f"data.max_dev_examples={data['dev_rows']}", f"data.sample_seed={data.get('sample_seed') or 0}",
-                 f"zoo_dir={json.dumps(str(zoo))}"]
-    cfg = load_config(None, overrides)
-    exp = Experiment(cfg, Path(zoo), resolve_data_dir(data_dir, cfg))  # verifies the entry on this base
-    folder, card = exp.zoo[ZOO_PREFIX + name]
-    task = card["task"]
-    dev = exp.data(task, "dev")
-    got = exp.data_recipe(task, "dev")
-    wanted = {"content": data["dev_sha256"], "n": data["dev_rows"], "rows": data.get("dev_ids_digest") or got["rows"]}
-    if got != wanted:
-        raise AdaptxError(f"zoo:{name}: the English dev rows of {exp.origin(task, 'dev')} (sha256 "
-                          f"{got['content'][:12]}…, {got['n']} rows, sample {got['rows']}) are not those its card "
-                          f"records ({data['dev']}: sha256 {str(wanted['content'])[:12]}…, {wanted['n']} rows, sample "
-                          f"{wanted['rows']}); rescoring needs the same data file and sample")
-    runtime = exp.runtime
-
-    def loader(encoder_folder):  # as a run loads a trained stage (Experiment.load_trained)
-        return load_encoder(str(encoder_folder) if encoder_folder else exp.base.source,
-                            "fp32" if encoder_folder else runtime.dtype)
-
-    model = load_model(folder.parent, loader, entry_adapter_dirs(folder.parent, card), runtime.autocast_dtype)
-    preds = predict(model.to(runtime.device), dev, exp.pad_id, runtime=runtime)
-    en_dev = card["metrics"]["en_dev"]
-    value = metric_for_language(en_dev["metric"], "en").compute(preds, get_kind(dev.kind).golds(dev))
-    return {"name": name, "task": task, "metric": en_dev["metric"], "value": value, "card_value": en_dev["value"],
-            "rows": len(dev), "dtype": runtime.dtype, "device": runtime.device_name()}
-
-
-def rescore_zoo(zoo: Path, name: str | None, data_dir, device: str = "auto",
-                tolerance: float = 0.0) -> tuple[list[str], list[str]]:
-    """(report lines, problems): rescore one entry, or every standalone entry of the zoo; a score
-    further than `tolerance` from its card's is a problem."""
-    names = [name] if name else [p.name for p in _entry_dirs(zoo)]
-    lines, problems = [], []
-    for entry in names:
-        try:
-            if not name and _read_json(zoo / entry / CARD_FILE, "").get("strategy") not in STANDALONE:
-                lines.append(f"{entry}: not rescored (a stack or fusion entry cannot be loaded as zoo:NAME)")
-                continue
-            got = rescore_entry(zoo, entry, data_dir, device)
-        except AdaptxError as exc:
-            problems.append(f"{entry}: not rescored: {exc}")
-            continue
-        diff = got["value"] - got["card_value"]
-        verdict = "reproduced" if abs(diff) <= tolerance else f"differs by {diff:+.4f}"
-        line = (f"{entry}: English dev {got['metric']} {got['value']:.4f} on {got['rows']} rows ({got['dtype']}, "
-                f"{got['device']}); card {got['card_value']:.4f}: {verdict}")
-        lines.append(line)
-        if abs(diff) > tolerance:
-            problems.append(line + f" (tolerance {tolerance}; another device or dtype can flip near-tie predictions)")
-    return lines, problems
-
-
 # -- the Hugging Face hub ----------------------------------------------------------------
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -797,7 +691,7 @@ def push_entry(zoo: Path, name: str, repo_id: str, revision: str | None = None) 
     """Upload a verified entry to `repo_id` under `<name>/` (a hub repo can hold a whole zoo)."""
     import huggingface_hub
 
-    entry, card = _require_entry(zoo, name)
+    entry, card = require_entry(zoo, name)
     message = f"adaptx zoo: {name} {card['version']} ({card['kind']}, {card['task']})"
     try:
         huggingface_hub.upload_folder(repo_id=repo_id, folder_path=str(entry), path_in_repo=name, revision=revision,

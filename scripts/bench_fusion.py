@@ -16,11 +16,14 @@ Run: python scripts/bench_fusion.py [--data-dir ../shared/data] [--rows 100]
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/helpers.py: Encoded, encode_examples, collate
 
 
 def main() -> None:
@@ -38,7 +41,8 @@ def main() -> None:
     from adaptx.models import load_base_model, load_encoder
     from adaptx.runtime import relevant_cpu_flags
     from adaptx.tasks import XNLI_LANGUAGES, get_task
-    from adaptx.train import Encoded, encode_examples, predict
+    from adaptx.train import predict
+    from helpers import Encoded, encode_examples
 
     base = load_base_model("embedded", dtype="auto", weights=False)
     ids, labels = [], []
@@ -80,7 +84,7 @@ def main() -> None:
         preds = predict(model, data, base.tokenizer.pad_token_id)
         seconds = time.perf_counter() - start
         probe = Encoded(ids[:32], labels[:32])
-        from adaptx.train import collate
+        from helpers import collate
 
         batch, mask = collate(probe.input_ids, base.tokenizer.pad_token_id)
         with torch.inference_mode():

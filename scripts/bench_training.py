@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # tests/helpers.py: Encoded, encode_examples, collate
 
 
 def peak_rss_gb() -> float:
@@ -36,7 +37,8 @@ def real_batches(args, tokenizer, grouped: bool):
     """Token-id batches from English MNLI (as XNLI trains on it)."""
     from adaptx.data import load_split
     from adaptx.tasks import get_task
-    from adaptx.train import batch_indices, encode_examples
+    from adaptx.sampling import batch_indices
+    from helpers import encode_examples
 
     examples = load_split(get_task("xnli"), "train", "en", "local", args.data_dir).examples[:2000]
     enc = encode_examples(tokenizer, examples, args.length)
@@ -56,7 +58,7 @@ def worker(mode: str, args) -> dict:
     import torch
 
     from adaptx.models import load_base_model
-    from adaptx.train import collate
+    from helpers import collate
 
     torch.manual_seed(0)
     base = load_base_model("embedded", dtype="auto" if mode.startswith("adaptx") else "fp32",
@@ -124,7 +126,8 @@ def bench_eval(args) -> dict:
     from adaptx.modeling import Setup, build_model
     from adaptx.models import load_base_model
     from adaptx.tasks import get_task
-    from adaptx.train import Encoded, collate, encode_examples, predict
+    from adaptx.train import predict
+    from helpers import Encoded, collate, encode_examples
 
     base32 = load_base_model("embedded", dtype="fp32")
     tok, pad = base32.tokenizer, base32.tokenizer.pad_token_id

@@ -98,14 +98,22 @@ def write_tiny_fixtures(root: Path, model_dir: Path) -> None:
         (root / f"{name}.yaml").write_text(yaml.safe_dump(config))
 
 
+# the CPU the golden file was planned on: AVX2 only, so `base_dtype: auto` resolved to fp32 (the
+# dtype is part of every stage recipe; on a CPU with avx512_bf16 auto gives bf16 and other hashes)
+GOLDEN_CPU_FLAGS = {"avx2"}
+
+
 def plan_hashes(config_path, data_dir, run_dir) -> dict:
     """{stage id: {"hash": ..., "eval": {lang: eval file name}}} for one config, nothing trained."""
+    from unittest import mock
+
     from adaptx import pipeline
     from adaptx.packs import resolve_data_dir
 
     cfg = pipeline.load_config(config_path)
     data_dir = resolve_data_dir(data_dir or cfg.data.dir, cfg)
-    experiment = pipeline.Experiment(cfg, Path(run_dir), data_dir)
+    with mock.patch("adaptx.runtime.cpu_flags", return_value=set(GOLDEN_CPU_FLAGS)):
+        experiment = pipeline.Experiment(cfg, Path(run_dir), data_dir)
     stages = pipeline.plan_stages(cfg)
     experiment.prepare(stages)
     out = {}

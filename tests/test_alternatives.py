@@ -12,6 +12,7 @@ import yaml
 from transformers import AutoTokenizer
 
 from adaptx import pipeline
+from adaptx.data import load_split
 from adaptx.errors import AdaptxError
 from adaptx.kinds import get_kind
 from adaptx.tasks import Task
@@ -155,7 +156,7 @@ def test_translated_intermediate_data_beside_or_instead_of_the_english(setup, ca
     experiment = pipeline.Experiment(cfg, tmp / "x", str(data))
     added = experiment.split("qqp", "train")
     assert len(added.examples) == 24 + 10 + 10 and added.examples[24].text_a.startswith("[de] ")
-    assert experiment.split("qqp", "dev").examples == pipeline.load_split(
+    assert experiment.split("qqp", "dev").examples == load_split(
         experiment.task("qqp"), "dev", "en", "local", data).examples  # English dev still selects
     cfg = pipeline.load_config(config, base + ["intermediate.translated.mode=replace"])
     replaced = pipeline.Experiment(cfg, tmp / "y", str(data)).split("qqp", "train")

@@ -184,7 +184,8 @@ def test_no_regularizer_when_switched_off_or_without_value_matrix(fresh, inter_d
 
 
 def test_regularizer_keeps_the_value_matrix_nearer_identity(fresh, inter_dirs, tmp_path):
-    from adaptx.train import Encoded, TrainJob, train_model
+    from adaptx.train import TrainJob, train_model
+    from helpers import Encoded
 
     g = torch.Generator().manual_seed(0)
     ids = [[0] + torch.randint(4, 24, (6,), generator=g).tolist() + [2] for _ in range(32)]

@@ -79,3 +79,22 @@ def test_a_task_without_any_local_evaluation_data_is_a_clear_error(run):
     with pytest.raises(AdaptxError, match=r"tydiqa: no language has evaluation data in the local source"):
         pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=["target_task=tydiqa"])
     assert not out.exists()
+
+
+def test_report_in_a_fresh_process_scores_a_retrieval_run(tmp_path, tiny_model_dir, adaptx_home):
+    """`adaptx report` imports only what reporting needs: the retrieval metrics must still be known there."""
+    import os
+    import subprocess
+    import sys
+
+    data = write_tiny_xtreme(write_tiny_data(tmp_path / "data"))
+    config = {"base_model": str(tiny_model_dir), "target_task": ["tatoeba", "bucc"], "strategies": ["none"],
+              "max_seq_length": 32, "data": {"max_eval_examples": 8}}
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = pipeline.run_experiment(path, data_dir=data, out_dir=tmp_path / "run")
+    result = subprocess.run([sys.executable, "-m", "adaptx", "report", str(out)], capture_output=True, text=True,
+                            env={**os.environ, "ADAPTX_HOME": str(adaptx_home)})
+    assert result.returncode == 0, result.stderr
+    assert "tatoeba" in result.stdout and "bucc" in result.stdout
+    assert "unknown metric" not in result.stdout + result.stderr

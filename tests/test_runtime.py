@@ -15,7 +15,8 @@ from adaptx.errors import AdaptxError
 from adaptx.modeling import Setup, build_model
 from adaptx.models import load_encoder
 from adaptx.runtime import make_runtime, resolve_device, resolve_dtype
-from adaptx.train import Encoded, TrainJob, fit_micro_batch, train_model
+from adaptx.train import TrainJob, fit_micro_batch, train_model
+from helpers import Encoded
 from tiny_data import write_tiny_data
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (this machine has none)")

@@ -118,7 +118,7 @@ def test_average_and_merge_run_and_their_hash_includes_the_weights(tiny, capsys)
 
 
 def test_an_unused_observer_changes_nothing_and_a_raising_one_stops_training(tiny_model_dir, tmp_path):
-    from adaptx.train import Encoded
+    from helpers import Encoded
 
     g = torch.Generator().manual_seed(0)
     ids = [[0] + torch.randint(4, 20, (5,), generator=g).tolist() + [2] for _ in range(24)]

@@ -4,7 +4,8 @@ import torch
 from adaptx.errors import AdaptxError
 from adaptx.modeling import Setup, build_model
 from adaptx.models import load_encoder
-from adaptx.train import Encoded, TrainJob, batch_indices, collate, predict, train_model
+from adaptx.train import TrainJob, batch_indices, predict, train_model
+from helpers import Encoded, collate
 
 
 def test_batches_are_a_pure_function_of_seed_and_step():

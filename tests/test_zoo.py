@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from adaptx import pipeline, zoo
+from adaptx import pipeline, zoo, zoo_rescore
 from adaptx.cli import main
 from adaptx.errors import AdaptxError
 from tiny_data import write_tiny_data
@@ -470,7 +470,7 @@ def test_verify_rescore_reproduces_each_cards_english_dev_score(trained, zoo_dir
     add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
     add(trained, "target-xnli-none-s0", "xnli-none-tiny", zoo_dir)
     add(trained, "target-xnli-fuse-qqp+sst2-s0", "fuse-tiny", zoo_dir)
-    got = zoo.rescore_entry(zoo_dir, "qqp-tiny-s0", trained["data"], "cpu")
+    got = zoo_rescore.rescore_entry(zoo_dir, "qqp-tiny-s0", trained["data"], "cpu")
     card = zoo.show_entry(zoo_dir, "qqp-tiny-s0")
     assert (got["value"], got["rows"]) == (card["metrics"]["en_dev"]["value"], 6)
     assert got["dtype"] == card["training"]["dtype"]

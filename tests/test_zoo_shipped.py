@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptx import zoo
+from adaptx import zoo, zoo_rescore
 
 ROOT = Path(__file__).resolve().parents[1] / "adapter_zoo"
 SHIPPED = ["mnli-e5small-s0", "qqp-e5small-s0", "sst2-e5small-s0"]
@@ -31,7 +31,7 @@ def test_a_shipped_adapter_reproduces_its_cards_english_dev_score(name, shared_d
     (bf16) on the CPU, as it was trained: the same weights, rows, batches and kernels give the same
     logits, so the score must be the card's exactly, not approximately."""
     card = zoo.show_entry(ROOT, name)
-    got = zoo.rescore_entry(ROOT, name, shared_data, device="cpu")
+    got = zoo_rescore.rescore_entry(ROOT, name, shared_data, device="cpu")
     assert (got["rows"], got["dtype"]) == (card["metrics"]["en_dev"]["rows"], card["training"]["dtype"]) == (150,
                                                                                                               "bf16")
     assert (got["metric"], got["value"]) == ("accuracy", card["metrics"]["en_dev"]["value"])

@@ -16,26 +16,9 @@ multi-task training, never tasks of their own: mixture (several tasks, one head 
 
 from __future__ import annotations
 
-from .base import Feature, Kind, pad_batch
-from .classification import ClassificationKind
-from .mixture import MixtureKind
-from .mlm import MaskedLMKind
-from .multiple_choice import MultipleChoiceKind
-from .qa import QAKind
-from .retrieval import RetrievalKind
-from .tagging import TaggingKind
-from ..errors import AdaptxError
-
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (
-    ClassificationKind(), TaggingKind(), QAKind(), MultipleChoiceKind(), RetrievalKind(), MixtureKind(),
-    MaskedLMKind())}
-
-
-def get_kind(name: str) -> Kind:
-    try:
-        return KINDS[name]
-    except KeyError:
-        raise AdaptxError(f"unknown task kind {name!r}; known kinds: {', '.join(sorted(KINDS))}") from None
-
+# Importing a kind module registers its kind (kinds/base.register). The order here is the order
+# of KINDS, as it was when this module built the dict itself.
+from . import classification, tagging, qa, multiple_choice, retrieval, mixture, mlm  # noqa: F401 - registers the kinds
+from .base import KINDS, Feature, Kind, get_kind, pad_batch
 
 __all__ = ["Feature", "Kind", "KINDS", "get_kind", "pad_batch"]

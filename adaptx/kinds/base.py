@@ -1,4 +1,10 @@
-"""What every task kind provides, and the padding they share."""
+"""What every task kind provides, the padding they share, and the registry of kinds.
+
+Each kind module registers its kind here (`@register`) when it is imported; the package
+`adaptx.kinds` imports every kind module, so importing it fills `KINDS`. The registry lives in
+this module, not the package, so a kind that needs another kind (the mixture asks its parts')
+imports `get_kind` from here and never the package it is part of.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+
+from ..errors import AdaptxError
+from ..sampling import batch_indices
 
 
 @dataclass
@@ -99,9 +108,7 @@ class Kind:
 
     def sampler(self, encoding: Encoding, batch_size: int, seed: int):
         """step -> the feature indices of that step's batch, a pure function of (seed, step) so a
-        resumed run sees the same batches: length-grouped seeded epochs (adaptx.train.batch_indices)."""
-        from ..train import batch_indices
-
+        resumed run sees the same batches: length-grouped seeded epochs (adaptx.sampling.batch_indices)."""
         lengths = [len(f) for f in encoding.features]
         return lambda step: batch_indices(lengths, batch_size, seed, step)
 
@@ -112,3 +119,30 @@ class Kind:
     def probe_features(self, encoding: Encoding, size: int) -> list[Feature]:
         """The `size` features whose batch takes the most memory (to size micro-batches)."""
         return sorted(encoding.features, key=len, reverse=True)[:size]
+
+
+KINDS: dict[str, Kind] = {}  # name -> the kind's one instance, in registration (import) order
+
+
+def register(kind):
+    """Add a kind to KINDS: a Kind instance, or a Kind subclass (as a class decorator, which
+    registers one instance and returns the class). Refuses a kind without a name of its own
+    and a second kind of the same name, so two modules can never silently shadow each other."""
+    instance = kind() if isinstance(kind, type) else kind
+    if not isinstance(instance, Kind):
+        raise TypeError(f"register: {kind!r} is not a Kind")
+    name = instance.name
+    if not isinstance(name, str) or not name or name == Kind.name:
+        raise ValueError(f"register: {type(instance).__name__} needs a name of its own (got {name!r})")
+    if name in KINDS:
+        raise ValueError(f"register: a kind named {name!r} is already registered "
+                         f"({type(KINDS[name]).__name__})")
+    KINDS[name] = instance
+    return kind
+
+
+def get_kind(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise AdaptxError(f"unknown task kind {name!r}; known kinds: {', '.join(sorted(KINDS))}") from None

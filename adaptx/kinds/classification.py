@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..errors import AdaptxError
-from .base import Encoding, Feature, Kind, pad_batch
+from .base import Encoding, Feature, Kind, pad_batch, register
 
 
 class ClassificationHead(nn.Module):
@@ -32,6 +32,7 @@ class ClassificationHead(nn.Module):
         return self.out_proj(self.dropout(x))
 
 
+@register
 class ClassificationKind(Kind):
     name = "classification"
 

@@ -1,21 +1,19 @@
 """A mixture of tasks trained together (multi-task intermediate training, masked-LM batches mixed in).
 
 The mixture's encoding holds every part's features (each wrapped with its part's index); every
-batch comes from one part (adaptx.mixture.MixtureSampler chooses which), is collated by that part's
+batch comes from one part (adaptx.sampling.MixtureSampler chooses which), is collated by that part's
 own kind and carries the part's name as `task`, which picks the part's head in the model's
 MultiTaskHead. Loss, results and decoding go to the part's kind; predictions and golds are
-(task, metric, value) triples, scored by `mixture_mean`: the mean over tasks of each task's own
-English dev metric (jiant's multi-task model selection).
+(task, metric, value) triples, scored by `mixture_mean` (in adaptx.metrics): the mean over tasks
+of each task's own English dev metric (jiant's multi-task model selection).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import AdaptxError
-from ..metrics import METRICS, Metric, metric_for_language
-from ..mixture import MLM, MixtureSampler, mixture_weights
-from .base import Encoding, Feature, Kind
+from ..mixture import MLM
+from ..sampling import MixtureSampler, mixture_weights
+from .base import Encoding, Feature, Kind, get_kind, register
 
 
 def _wrap(feature: Feature, example: int, part: int, task: str, kind: str) -> Feature:
@@ -24,12 +22,7 @@ def _wrap(feature: Feature, example: int, part: int, task: str, kind: str) -> Fe
     return Feature(feature.input_ids, example, {"part": part, "task": task, "kind": kind, "feature": feature})
 
 
-def _kind(name: str) -> Kind:
-    from . import get_kind
-
-    return get_kind(name)
-
-
+@register
 class MixtureKind(Kind):
     name = "mixture"
 
@@ -79,7 +72,7 @@ class MixtureKind(Kind):
         """The part whose longest features make the largest batch (multiple choice counts its choices)."""
         best, best_cost = [], -1
         for k, (name, part) in enumerate(encoding.context["parts"]):
-            kind = _kind(part.kind)
+            kind = get_kind(part.kind)
             chosen = kind.probe_features(part, size)
             if not chosen:
                 continue
@@ -91,7 +84,7 @@ class MixtureKind(Kind):
     def collate(self, features, pad_id):
         self._part(features)
         name, kind = features[0].data["task"], features[0].data["kind"]
-        batch = _kind(kind).collate([f.data["feature"] for f in features], pad_id)
+        batch = get_kind(kind).collate([f.data["feature"] for f in features], pad_id)
         batch["task"], batch["kind"] = name, kind  # `task` picks the head; `kind` the loss and results
         return batch
 
@@ -99,35 +92,21 @@ class MixtureKind(Kind):
         raise AdaptxError("a mixture's heads are built from Setup.heads (one per task), not by the mixture kind")
 
     def loss_terms(self, feature):
-        return _kind(feature.data["kind"]).loss_terms(feature.data["feature"])
+        return get_kind(feature.data["kind"]).loss_terms(feature.data["feature"])
 
     def loss(self, outputs, batch):
-        return _kind(batch["kind"]).loss(outputs, batch)
+        return get_kind(batch["kind"]).loss(outputs, batch)
 
     def results(self, outputs, batch, features):
-        return _kind(batch["kind"]).results(outputs, batch, [f.data["feature"] for f in features])
+        return get_kind(batch["kind"]).results(outputs, batch, [f.data["feature"] for f in features])
 
     def decode(self, results, encoding):
         out, offsets = [], encoding.context["feature_offsets"]
         for k, (name, part) in enumerate(encoding.context["parts"]):
-            preds = _kind(part.kind).decode(results[offsets[k]:offsets[k + 1]], part)
+            preds = get_kind(part.kind).decode(results[offsets[k]:offsets[k + 1]], part)
             out += [(name, part.task.metric, p) for p in preds]
         return out
 
     def golds(self, encoding):
         return [(name, part.task.metric, g) for name, part in encoding.context["parts"]
-                for g in _kind(part.kind).golds(part)]
-
-
-def _mixture_mean(preds: list, golds: list) -> float:
-    """The mean over the mixture's tasks of each task's own metric (on English dev)."""
-    by_task: dict[str, tuple[str, list, list]] = {}
-    for (name, metric, p), (_, _, g) in zip(preds, golds):
-        by_task.setdefault(name, (metric, [], []))
-        by_task[name][1].append(p)
-        by_task[name][2].append(g)
-    scores = [metric_for_language(metric, "en").compute(p, g) for metric, p, g in by_task.values()]
-    return float(np.mean(scores)) if scores else 0.0
-
-
-METRICS["mixture_mean"] = Metric("mixture_mean", _mixture_mean)
+                for g in get_kind(part.kind).golds(part)]

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import AdaptxError
-from .base import Encoding, Feature, Kind, pad_batch
+from .base import Encoding, Feature, Kind, pad_batch, register
 
 
 class MaskedLMHead(nn.Module):
@@ -51,6 +51,7 @@ class MaskedLMHead(nn.Module):
         return nn.functional.linear(x, embeddings.weight, self.bias)  # [masked tokens, vocabulary]
 
 
+@register
 class MaskedLMKind(Kind):
     name = "mlm"
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import AdaptxError
-from .base import Encoding, Feature, Kind, pad_batch
+from .base import Encoding, Feature, Kind, pad_batch, register
 from .classification import ClassificationHead
 
 
@@ -28,6 +28,7 @@ class MultipleChoiceHead(ClassificationHead):
         return super().forward(hidden, attention_mask).squeeze(-1)  # [batch x choices]
 
 
+@register
 class MultipleChoiceKind(Kind):
     name = "multiple_choice"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Encoding, Feature, Kind, pad_batch
+from .base import Encoding, Feature, Kind, pad_batch, register
 
 DOC_STRIDE = 128
 MAX_QUERY_LENGTH = 64
@@ -34,6 +34,7 @@ class SpanHead(nn.Module):
         return logits.masked_fill(attention_mask.unsqueeze(-1) == 0, -1e4)  # padding is never an answer
 
 
+@register
 class QAKind(Kind):
     name = "qa"
 

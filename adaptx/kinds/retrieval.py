@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from ..errors import AdaptxError
-from ..metrics import METRICS, Metric, bucc_candidates_from_embeddings, best_bucc_threshold, cosine_similarity
-from .base import Encoding, Feature, Kind, pad_batch
+from ..metrics import bucc_candidates_from_embeddings, best_bucc_threshold, cosine_similarity
+from .base import Encoding, Feature, Kind, pad_batch, register
 
 XTREME_LAYER, XTREME_DEPTH = 14, 24
 
@@ -33,6 +33,7 @@ def resolve_layer(layer, num_hidden_layers: int) -> int:
     return int(layer)
 
 
+@register
 class RetrievalKind(Kind):
     name = "retrieval"
     trains = False
@@ -133,22 +134,3 @@ def _halves(gold: list, seed: int) -> tuple[list[int], list[int]]:
         scored += order[1::2]
     return sorted(tune), sorted(scored)
 
-
-def _tatoeba(direction: int):
-    def per_example(preds, golds):
-        return np.asarray([p[direction] == g for p, g in zip(preds, golds)], dtype=np.float64)
-
-    return Metric(("tatoeba_en_to_xx", "tatoeba_xx_to_en")[direction],
-                  lambda preds, golds: float(per_example(preds, golds).mean()) if golds else 0.0, per_example)
-
-
-def _bucc_f1(preds, golds) -> float:
-    """F1 of the extracted pairs: a source's prediction is right when it names its gold partner."""
-    correct = sum(1 for p, g in zip(preds, golds) if p is not None and p == g)
-    predicted = sum(p is not None for p in preds)
-    gold = sum(g is not None for g in golds)
-    return 2 * correct / (predicted + gold) if predicted + gold else 0.0
-
-
-METRICS.update({"tatoeba_en_to_xx": _tatoeba(0), "tatoeba_xx_to_en": _tatoeba(1),
-                "bucc_f1": Metric("bucc_f1", _bucc_f1)})

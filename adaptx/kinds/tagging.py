@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import AdaptxError
-from .base import Encoding, Feature, Kind, pad_batch
+from .base import Encoding, Feature, Kind, pad_batch, register
 
 IGNORE = -100  # label of positions that are not a word's first sub-token (ignored by the loss)
 
@@ -54,6 +54,7 @@ def bare_word_start(tokenizer) -> int | None:
     return None if token_id is None or token_id == tokenizer.unk_token_id else token_id
 
 
+@register
 class TaggingKind(Kind):
     name = "tagging"
 

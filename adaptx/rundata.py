@@ -1,0 +1,266 @@
+"""The data of one run: which rows of which files every stage reads, loaded and encoded once.
+
+Tasks come from the registry, plus the mixtures a config defines (`multitask`, an intermediate
+task mixed with masked-LM batches). Samples are seeded and label-stratified; zero-shot dev rows
+exclude the rows used for model selection. `load_all(plan)` reads everything a plan needs before
+anything trains, so bad data fails in seconds; afterwards every lookup is a cache hit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .config import ExperimentConfig
+from .data import LoadedSplit, load_raw_text, load_split, sample_ids, with_labels_from_file
+from .errors import AdaptxError
+from .fingerprint import sha256_text
+from .kinds import get_kind
+from .kinds.base import Encoding
+from .kinds.mixture import MixtureKind
+from .mixture import MLM, MULTITASK, mixture_task
+from .sampling import mixture_weights
+from .tasks import Task, get_task
+from .zoo_refs import is_zoo_ref
+
+
+class RunData:
+    """Tasks, splits, row samples and encodings of one run, cached by (task, split, language)."""
+
+    def __init__(self, cfg: ExperimentConfig, data_dir, tokenizer):
+        self.cfg = cfg
+        self.data_dir = data_dir
+        self.tokenizer = tokenizer
+        self.targets = [get_task(t) for t in cfg.targets]
+        self.languages = {t.name: [lang for lang in (cfg.languages or t.languages) if lang in t.languages]
+                          for t in self.targets}
+        self._splits: dict[tuple, LoadedSplit] = {}
+        self._encoded: dict[tuple, Encoding] = {}
+        self._tasks: dict[str, Task] = self._run_tasks()
+        self.eval_splits = {t.name: self._plan_eval_splits(t) for t in self.targets}
+
+    def for_config(self, cfg: ExperimentConfig) -> RunData:
+        """The same catalog for another config with the same data settings (a search trial): loaded
+        splits and encodings are shared, the tasks a config defines are its own."""
+        other = object.__new__(RunData)
+        other.__dict__.update(self.__dict__, cfg=cfg)
+        other._tasks = {**self._tasks, **other._run_tasks()}
+        return other
+
+    def load_all(self, stages) -> None:
+        """Read and encode every split the stages and the zero-shot evaluation need."""
+        for stage in stages:
+            if stage.trains:
+                self.data(self.trained_task(stage), "train")
+                self.data(self.trained_task(stage), "dev")
+        for target in self.targets:
+            for lang, split in self.eval_splits[target.name].items():
+                if split is not None:
+                    self.data(target.name, f"eval-{split}", lang)
+
+    # -- evaluation splits ---------------------------------------------------------------
+    def _plan_eval_splits(self, task) -> dict[str, str | None]:
+        """The split each language is evaluated on: the configured one, or test where labeled, else
+        dev; None where this data source has neither for the language (reported as missing)."""
+        source, requested = self.cfg.data.source, self.cfg.data.eval_split
+        plan = {lang: self._available_split(task, lang, requested) for lang in self.languages[task.name]}
+        missing = [lang for lang, split in plan.items() if split is None]
+        if missing and requested:
+            have = [lang for lang, split in plan.items() if split is not None]
+            raise AdaptxError(
+                f"data.eval_split: {task.name} has no labeled {requested} split for {', '.join(missing)} in its "
+                f"{source} source (it has one for: {', '.join(have) or 'none'}); set data.eval_split: null "
+                "(test where labeled, else dev rows held apart from model selection) or drop those languages"
+            )
+        if missing and self.cfg.languages and source == "local":
+            split = task.eval_split_for(source, missing[0], None)
+            if split:  # the user asked for this language and its file should be there: say which
+                load_split(task, f"eval-{split}", missing[0], source, self.data_dir)
+        if len(missing) == len(plan):
+            raise AdaptxError(f"{task.name}: no language has evaluation data in the {source} source "
+                              f"({', '.join(missing)}); {task.description}. Use data.source: hub, or another task")
+        return plan
+
+    def _available_split(self, task, lang: str, requested: str | None) -> str | None:
+        for split in ([requested] if requested else ["test", "dev"]):
+            spec = task.spec(self.cfg.data.source, f"eval-{split}", lang)
+            if spec is None:
+                continue
+            if self.cfg.data.source == "local" and self.data_dir is not None:
+                files = [spec.path.format(lang=lang), *spec.extra]
+                if not all((Path(self.data_dir) / f).is_file() for f in files) and not self.cfg.languages:
+                    continue  # every language of the task was asked for: this one is reported missing
+            return split
+        return None
+
+    def missing_languages(self, task_name: str) -> list[str]:
+        return [lang for lang, split in self.eval_splits[task_name].items() if split is None]
+
+    # -- tasks: the registry's, and the mixtures this run trains --------------------------
+    def _run_tasks(self) -> dict[str, Task]:
+        """The multitask mixture (`multitask` in intermediate_tasks), and with intermediate.mlm each
+        intermediate task mixed with masked-LM batches ('<task>+mlm': what its stages train on)."""
+        cfg, tasks = self.cfg, {}
+        mlm = cfg.intermediate.mlm
+        if MULTITASK in cfg.intermediate_tasks:
+            tasks[MULTITASK] = mixture_task(MULTITASK, cfg.multitask.tasks, cfg.multitask.cap)
+        if mlm.source:
+            tasks[MLM] = Task(name=MLM, role="intermediate", kind="mlm", labels=(), languages=(),
+                              params={"mask_probability": mlm.mask_probability},
+                              description=f"masked-LM batches on raw text from {mlm.source}")
+            settings = {"rate": mlm.rate, "mask_probability": mlm.mask_probability, "source": mlm.source,
+                        "max_texts": mlm.max_texts}
+            for name in cfg.intermediate_tasks:
+                if not is_zoo_ref(name):
+                    parts = cfg.multitask.tasks if name == MULTITASK else [name]
+                    tasks[f"{name}+{MLM}"] = mixture_task(f"{name}+{MLM}", parts, cfg.multitask.cap, settings)
+        return tasks
+
+    def task(self, name: str) -> Task:
+        """A task of this run: a mixture it defines, else the registry's entry, with its label set
+        read from the data where the registry names a label file (CCG's categories)."""
+        if name not in self._tasks:
+            task = get_task(name)
+            if task.params.get("label_file") and not task.labels:
+                task = with_labels_from_file(task, self.source_for(name), self.data_dir)
+            self._tasks[name] = task
+        return self._tasks[name]
+
+    def is_mixture(self, task_name: str) -> bool:
+        return isinstance(get_kind(self.task(task_name).kind), MixtureKind)
+
+    def source_for(self, task_name: str) -> str:
+        """data.source, except for a task with no hub source at all (CCG: CCGbank is LDC-licensed),
+        which always reads the local folder (data.dir / --data-dir)."""
+        registered = task_name not in self._tasks or not self.is_mixture(task_name)
+        if registered and task_name != MLM and not get_task(task_name).hub:
+            return "local"
+        return self.cfg.data.source
+
+    def trained_task(self, stage) -> str:
+        """The task whose data a stage trains on: its own, or for an intermediate stage with
+        intermediate.mlm its mixture with masked-LM batches."""
+        if stage.kind.startswith("intermediate") and self.cfg.intermediate.mlm.source:
+            return f"{stage.task}+{MLM}"
+        return stage.task
+
+    def parts(self, task_name: str, split: str) -> list[str]:
+        """The tasks a split of a mixture is made of (masked-LM text in training only); [] for a task
+        that is not a mixture."""
+        if not self.is_mixture(task_name):
+            return []
+        params = self.task(task_name).params
+        mlm = [MLM] if params.get("mlm") and split == "train" else []
+        return [*params["tasks"], *mlm]
+
+    # -- data ----------------------------------------------------------------------------
+    def split(self, task_name: str, split: str, lang: str = "en") -> LoadedSplit:
+        key = (task_name, split, lang)
+        if key not in self._splits:
+            if task_name == MLM:
+                self._splits[key] = load_raw_text(self.cfg.intermediate.mlm.source)
+            else:
+                loaded = load_split(self.task(task_name), split, lang, self.source_for(task_name), self.data_dir)
+                if split == "train" and task_name in self.translated_tasks():
+                    loaded = self._with_translations(task_name, loaded)
+                self._splits[key] = loaded
+        return self._splits[key]
+
+    def translated_tasks(self) -> list[str]:
+        """The intermediate tasks whose training data intermediate.translated changes."""
+        tr, cfg = self.cfg.intermediate.translated, self.cfg
+        if tr.dir is None:
+            return []
+        trained = [t for t in cfg.intermediate_tasks if not is_zoo_ref(t) and t != MULTITASK]
+        trained += cfg.multitask.tasks if MULTITASK in cfg.intermediate_tasks else []
+        return list(tr.tasks) or list(dict.fromkeys(trained))
+
+    def _with_translations(self, task_name: str, english: LoadedSplit) -> LoadedSplit:
+        """The paper's alternative (b): machine-translated training files in the task's own local
+        layout under translated.dir/<lang>/, beside (add) or instead of (replace) the English data."""
+        tr = self.cfg.intermediate.translated
+        parts = [] if tr.mode == "replace" else [english]
+        for lang in tr.languages:
+            parts.append(load_split(self.task(task_name), "train", "en", "local", Path(tr.dir) / lang))
+        examples = [e for part in parts for e in part.examples]
+        translations = zip(tr.languages, parts[-len(tr.languages):])
+        counts = ", ".join([*(["English " + str(len(english.examples))] if tr.mode == "add" else []),
+                            *(f"{lang} {len(p.examples)}" for lang, p in translations)])
+        return LoadedSplit(examples, " + ".join(p.origin for p in parts), "+".join(p.digest for p in parts),
+                           english.context, {**english.skipped, f"machine-translated training rows ({counts})": 0})
+
+    def row_ids(self, task_name: str, split: str, lang: str = "en") -> list[int]:
+        """The rows a run uses: seeded, label-stratified samples; zero-shot dev rows exclude the
+        rows used for model selection (and, in row-aligned translations, their translations)."""
+        d = self.cfg.data
+        examples = self.split(task_name, split, lang).examples
+        labels = [getattr(e, "label", 0) for e in examples]  # kinds without a label: a plain random sample
+        if task_name == MLM:
+            return sample_ids(labels, self.cfg.intermediate.mlm.max_texts, d.sample_seed)
+        if split in ("train", "dev"):
+            return sample_ids(labels, d.max_train_examples if split == "train" else d.max_dev_examples, d.sample_seed)
+        exclude: set[int] = set()
+        if split == "eval-dev" and (self.task(task_name).dev_row_aligned or lang == "en"):
+            selection = self.row_ids(task_name, "dev")
+            if hasattr(examples[0], "id"):  # QA: translations share the question id, not the row
+                chosen = {self.split(task_name, "dev").examples[i].id for i in selection}
+                exclude = {i for i, e in enumerate(examples) if e.id in chosen}
+            else:
+                exclude = set(selection)
+        return sample_ids(labels, d.max_eval_examples, d.sample_seed, exclude)
+
+    def data(self, task_name: str, split: str, lang: str = "en") -> Encoding:
+        """The sampled rows of a split, encoded by the task's kind (a mixture: its tasks, each encoded alone)."""
+        key = (task_name, split, lang)
+        if key not in self._encoded:
+            task = self.task(task_name)
+            parts = self.parts(task_name, split)
+            if parts:
+                self._encoded[key] = get_kind(task.kind).combine(task, [(name, self.data(name, split, lang))
+                                                                        for name in parts])
+            else:
+                loaded, ids = self.split(task_name, split, lang), self.row_ids(task_name, split, lang)
+                encoding = get_kind(task.kind).encode(task, [loaded.examples[i] for i in ids], self.tokenizer,
+                                                      self.cfg.max_seq_length)
+                encoding.ids = ids
+                encoding.context.update(loaded.context, n_all=len(loaded.examples))
+                self._encoded[key] = encoding
+        return self._encoded[key]
+
+    def origin(self, task_name: str, split: str) -> str:
+        parts = self.parts(task_name, split)
+        if parts:
+            return " | ".join(f"{name}: {self.origin(name, split)}" for name in parts)
+        return self.split(task_name, split).origin
+
+    def data_recipe(self, task_name: str, split: str, lang: str = "en") -> dict:
+        """What a stage read: the file's content digest and which of its rows (a mixture: of every part)."""
+        parts = self.parts(task_name, split)
+        if parts:
+            recipes = [self.data_recipe(name, split, lang) for name in parts]
+            return {"content": "+".join(p["content"] for p in recipes),
+                    "rows": sha256_text(json.dumps([p["rows"] for p in recipes]))[:16],
+                    "n": sum(p["n"] for p in recipes)}
+        ids = self.row_ids(task_name, split, lang)
+        return {"content": self.split(task_name, split, lang).digest, "rows": sha256_text(json.dumps(ids))[:16],
+                "n": len(ids)}
+
+    def skipped(self, task_name: str, split: str) -> dict:
+        """Rows left out (or added: translations) while loading, and problems counted while encoding."""
+        parts = self.parts(task_name, split)
+        if parts:
+            return {f"{name}: {k}": v for name in parts for k, v in self.skipped(name, split).items()}
+        return {**self.split(task_name, split).skipped, **self.data(task_name, split).skipped}
+
+    def mixture_summary(self, task_name: str) -> dict | None:
+        """Which tasks a mixture trains on and each one's share of the steps (None: not a mixture)."""
+        if not self.is_mixture(task_name):
+            return None
+        task = self.task(task_name)
+        parts = self.data(task.name, "train").context["parts"]
+        mlm = task.params.get("mlm")
+        weights = mixture_weights([len(e.examples) for n, e in parts if n != MLM], task.params.get("cap"),
+                                  mlm["rate"] if mlm else None)
+        return {"tasks": list(task.params["tasks"]), "cap": task.params.get("cap"), "mlm": mlm,
+                "examples": {n: len(e.examples) for n, e in parts},
+                "step_share": {n: round(float(w), 4) for (n, _), w in zip(parts, weights)}}

@@ -1,0 +1,92 @@
+"""Rescoring a zoo entry against its card: load it as `zoo:NAME` on the base its card names and
+score its English dev metric again on exactly the rows the card records (`adaptx zoo verify
+--rescore`). A workflow above the zoo and the run's data catalog, so the zoo itself never loads
+models or data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .config import load_config
+from .errors import AdaptxError
+from .kinds import get_kind
+from .metrics import metric_for_language
+from .modeling import load_model
+from .models import load_base_model, saved_encoder_loader
+from .packs import resolve_data_dir
+from .rundata import RunData
+from .runtime import make_runtime
+from .tasks import get_task
+from .train import predict
+from .zoo import (CARD_FILE, STANDALONE, ZOO_PREFIX, entry_adapter_dirs, entry_dirs, read_json_object, require_entry,
+                  resolve_zoo_adapter)
+
+
+def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
+    """Load a standalone entry as `zoo:NAME` (verified, on the base its card names, whose fingerprint
+    must match) and score its English dev metric again on the rows its card records: the card's
+    data file (sha256), row count and sampling seed, checked against the sampled rows' digest, in
+    the card's dtype. Returns the score beside the card's."""
+    entry, card = require_entry(zoo, name)
+    if card["strategy"] not in STANDALONE:
+        raise AdaptxError(f"zoo:{name} is a {card['kind']} entry ({card['strategy']}); rescoring loads an entry as "
+                          "zoo:NAME, which only an intermediate or `none` adapter entry can be")
+    training, data = card["training"], card["training"]["data"]
+    try:
+        get_task(card["task"])
+    except AdaptxError as exc:
+        raise AdaptxError(f"zoo:{name}: task {card['task']!r} is not a registered task (a multi-task mixture?); "
+                          "rescoring covers single-task entries") from exc
+    # the config of a run that would stack this entry: its base, dtype, sequence length and dev sample
+    overrides = [f"base_model={json.dumps(card['base']['id'])}", f"intermediate_tasks=[{ZOO_PREFIX}{name}]",
+                 "strategies=[stack]", "languages=[en]", f"max_seq_length={training.get('max_seq_length') or 128}",
+                 f"base_dtype={training.get('dtype') or 'auto'}", f"device={device}", "data.source=local",
+                 f"data.max_dev_examples={data['dev_rows']}", f"data.sample_seed={data.get('sample_seed') or 0}",
+                 f"zoo_dir={json.dumps(str(zoo))}"]
+    cfg = load_config(None, overrides)
+    runtime = make_runtime(cfg.device, cfg.base_dtype)
+    base = load_base_model(cfg.base_model, dtype="fp32", weights=False)
+    folder, card = resolve_zoo_adapter(ZOO_PREFIX + name, zoo, base.identity())  # this base, or a clear error
+    rundata = RunData(cfg, resolve_data_dir(data_dir, cfg), base.tokenizer)
+    task = card["task"]
+    dev = rundata.data(task, "dev")
+    got = rundata.data_recipe(task, "dev")
+    wanted = {"content": data["dev_sha256"], "n": data["dev_rows"], "rows": data.get("dev_ids_digest") or got["rows"]}
+    if got != wanted:
+        raise AdaptxError(f"zoo:{name}: the English dev rows of {rundata.origin(task, 'dev')} (sha256 "
+                          f"{got['content'][:12]}…, {got['n']} rows, sample {got['rows']}) are not those its card "
+                          f"records ({data['dev']}: sha256 {str(wanted['content'])[:12]}…, {wanted['n']} rows, sample "
+                          f"{wanted['rows']}); rescoring needs the same data file and sample")
+    model = load_model(folder.parent, saved_encoder_loader(base.source, runtime.dtype),
+                       entry_adapter_dirs(folder.parent, card), runtime.autocast_dtype)
+    preds = predict(model.to(runtime.device), dev, base.tokenizer.pad_token_id, runtime=runtime)
+    en_dev = card["metrics"]["en_dev"]
+    value = metric_for_language(en_dev["metric"], "en").compute(preds, get_kind(dev.kind).golds(dev))
+    return {"name": name, "task": task, "metric": en_dev["metric"], "value": value, "card_value": en_dev["value"],
+            "rows": len(dev), "dtype": runtime.dtype, "device": runtime.device_name()}
+
+
+def rescore_zoo(zoo: Path, name: str | None, data_dir, device: str = "auto",
+                tolerance: float = 0.0) -> tuple[list[str], list[str]]:
+    """(report lines, problems): rescore one entry, or every standalone entry of the zoo; a score
+    further than `tolerance` from its card's is a problem."""
+    names = [name] if name else [p.name for p in entry_dirs(zoo)]
+    lines, problems = [], []
+    for entry in names:
+        try:
+            if not name and read_json_object(zoo / entry / CARD_FILE, "").get("strategy") not in STANDALONE:
+                lines.append(f"{entry}: not rescored (a stack or fusion entry cannot be loaded as zoo:NAME)")
+                continue
+            got = rescore_entry(zoo, entry, data_dir, device)
+        except AdaptxError as exc:
+            problems.append(f"{entry}: not rescored: {exc}")
+            continue
+        diff = got["value"] - got["card_value"]
+        verdict = "reproduced" if abs(diff) <= tolerance else f"differs by {diff:+.4f}"
+        line = (f"{entry}: English dev {got['metric']} {got['value']:.4f} on {got['rows']} rows ({got['dtype']}, "
+                f"{got['device']}); card {got['card_value']:.4f}: {verdict}")
+        lines.append(line)
+        if abs(diff) > tolerance:
+            problems.append(line + f" (tolerance {tolerance}; another device or dtype can flip near-tie predictions)")
+    return lines, problems
