@@ -368,7 +368,7 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
     _check_strategies(cfg, fail)
     _check_training(cfg, fail, unique)
     if cfg.search is not None:  # the search space is checked with the config; its probes are built here
-        parse_search(cfg, where, build=build_config)
+        parse_search(cfg, where)
 
 
 def _check_tasks(cfg: ExperimentConfig, fail, unique) -> list[str]:

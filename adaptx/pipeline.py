@@ -74,9 +74,9 @@ class Experiment:
         self.base_identity = self.base.identity()
         self.zoo = resolve_zoo_refs(cfg, self.base_identity)  # zoo:NAME -> (verified adapter folder, card)
         self.pad_id = self.base.tokenizer.pad_token_id
-        for target in cfg.targets:
-            for metric in get_task(target).metrics:
-                metric_for_language(metric, get_task(target).languages[0])  # an unknown metric fails now
+        for task in map(get_task, cfg.targets):
+            for metric in task.metrics:
+                metric_for_language(metric, task.languages[0])  # an unknown metric fails now
         # adapter names carry task, seed and this tag of the base model's weights (StageRecipes.adapter_name)
         self.base_tag = sha256_text(base_fingerprint(self.base_identity))[:8]
         self._open(cfg, Path(run_dir), RunData(cfg, data_dir, self.base.tokenizer))
@@ -237,8 +237,9 @@ class Experiment:
                    "trainable_parameters": sum(p.numel() for p in model.trainable_parameters().values()),
                    "hardware": dict(self.runtime.describe(), micro_batch_size=summary["micro_batch_size"],
                                     peak_memory=self.runtime.peak_memory_gb())}
-        if self.rundata.mixture_summary(trained):
-            metrics["mixture"] = self.rundata.mixture_summary(trained)
+        mixture = self.rundata.mixture_summary(trained)
+        if mixture:
+            metrics["mixture"] = mixture
         if self.task(trained).params.get("label_file"):  # a label set read from the data (CCG's categories)
             metrics["labels"] = list(self.task(trained).labels)
         setup = self.setup_for(stage)

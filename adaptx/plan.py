@@ -82,16 +82,15 @@ def _intermediate_stages(cfg: ExperimentConfig, seed: int) -> list[Stage]:
 
 def _target_stages(cfg: ExperimentConfig, target: str, seed: int) -> list[Stage]:
     trains = get_kind(get_task(target).kind).trains
-    none = get_strategy("none")
     fuses_target = cfg.fusion.include_target_adapter and trains and any(
         get_strategy(s).fusion for s in cfg.strategies)
     stages = []
-    if none.name in cfg.strategies or fuses_target:  # the target adapter a fusion includes is trained first
-        stages.append(Stage(_target_id(target, none.name, None, seed), "target", target, none.name, seed,
-                            evaluate=none.name in cfg.strategies, trains=trains))
+    if "none" in cfg.strategies or fuses_target:  # the target adapter a fusion includes is trained first
+        stages.append(Stage(_target_id(target, "none", None, seed), "target", target, "none", seed,
+                            evaluate="none" in cfg.strategies, trains=trains))
     for name in cfg.strategies:
         strategy = get_strategy(name)
-        if strategy.name == none.name or not (trains or strategy.without_target_training):
+        if name == "none" or not (trains or strategy.without_target_training):
             continue
         if strategy.combines == 0:
             stages.append(Stage(_target_id(target, name, None, seed), "target", target, name, seed, evaluate=True))

@@ -76,7 +76,7 @@ def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = N
     if cfg.search is None:
         raise AdaptxError(f"{where}: no search: section; add one (adapters, compositions, space; see README "
                           "'Searching compositions') or use `adaptx run`")
-    spec = parse_search(cfg, where, build=build_config)
+    spec = parse_search(cfg, where)
     n_trials = spec.trials if trials is None else trials
     if n_trials < 1:
         raise AdaptxError(f"--trials: must be >= 1, got {n_trials}")

@@ -25,8 +25,8 @@ merge only, everything else to all. Only settings of the target stage can be sea
 intermediate adapters are trained once and shared by every trial, so keys that would change them
 (`adapter.reduction_factor`, `train.lr_adapter`, `train.lr_head`, ...) are refused with the
 target-only key to use instead. Every value is checked against the config's own validation
-before any trial runs. Nothing here imports Optuna: `load_config` validates the section, passing
-its own config builder in (this module knows nothing of adaptx.config).
+before any trial runs. Nothing here imports Optuna: `load_config` validates the section, and the
+config's own class builds the probed configs (this module imports nothing from adaptx.config).
 """
 
 from __future__ import annotations
@@ -211,11 +211,11 @@ def _parse_range(key: str, spec: dict, where: str) -> Param:
     return Param(key, low=low, high=high, log=log, step=step, applies=_applies(key))
 
 
-def parse_search(cfg, where: str, build=None) -> SearchSpec:
-    """Read and check `cfg.search`; every error names the file and the key. `build(raw, where)` is
-    the config builder that checks each probed trial config (adaptx.config.build_config; by default
-    the one the config's own class names), so this module needs nothing from adaptx.config."""
-    build = build or type(cfg).build
+def parse_search(cfg, where: str) -> SearchSpec:
+    """Read and check `cfg.search`; every error names the file and the key. Each probed trial config
+    is checked by the config's own class (`ExperimentConfig.build`, i.e. adaptx.config.build_config),
+    so this module needs nothing from adaptx.config."""
+    build = type(cfg).build
     section = cfg.search
     if not isinstance(section, dict):
         raise AdaptxError(f"{where}: search: expected a mapping (adapters, compositions, space, ...), got {section!r}")

@@ -26,7 +26,7 @@ from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import base_fingerprint, sha256_file
 from .stage_store import saved_adapter_folder, stage_folder_name
-from .strategies import STRATEGIES, builds_on, get_strategy
+from .strategies import STRATEGIES, TARGET_STRATEGIES, builds_on, get_strategy
 from .zoo_refs import NAME_RE, ZOO_PREFIX, check_name, is_zoo_ref, zoo_adapter_name, zoo_ref_name  # noqa: F401
 
 ENV_VAR = "ADAPTX_ZOO"
@@ -547,7 +547,7 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
     sample_seed = (_run_config(stage_dir).get("data") or {}).get("sample_seed")
     return {
         "format": ENTRY_FORMAT, "name": name, "version": str(version), "task": task.name, "kind": KINDS[strategy],
-        "strategy": strategy, "languages": list(task.languages) if get_strategy(strategy).report_order is not None else ["en"],
+        "strategy": strategy, "languages": list(task.languages) if strategy in TARGET_STRATEGIES else ["en"],  # intermediate: English
         "base": _base_card(stage_dir, recipe["base"]), "adapter": adapter,
         "head": {"file": "head.safetensors", "labels": metrics.get("labels") or list(task.labels), "pooling": setup["pooling"],
                  "dropout": setup["dropout"]},
@@ -623,12 +623,17 @@ def resolve_zoo_adapter(name: str, zoo_root: str | Path, base_identity: dict) ->
         raise AdaptxError(f"zoo:{entry.name} is a {card['kind']} entry ({card['strategy']}); only an adapter trained "
                           "directly on the base (an intermediate adapter or a `none` target adapter) can be "
                           "stacked or fused")
+    check_trained_on(entry, card, base_identity)
+    return entry / card["adapter"]["folder"], card
+
+
+def check_trained_on(entry: Path, card: dict, base_identity: dict) -> None:
+    """Refuse an entry on any base but the exact weights it was trained on (checksum fingerprints)."""
     mine, theirs = base_fingerprint(base_identity), card["base"]["fingerprint"]
     if mine != theirs:
         raise AdaptxError(f"zoo:{entry.name} was trained on base {card['base']['id']!r} (fingerprint {theirs}), but "
                           f"this run's base model has fingerprint {mine}; an adapter only fits the exact weights it "
                           "was trained on: use that base model, or train the task here (list it by name)")
-    return entry / card["adapter"]["folder"], card
 
 
 def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, dict]]:

@@ -19,8 +19,8 @@ from .rundata import RunData
 from .runtime import make_runtime
 from .tasks import get_task
 from .train import predict
-from .zoo import (CARD_FILE, STANDALONE, ZOO_PREFIX, entry_adapter_dirs, entry_dirs, read_json_object, require_entry,
-                  resolve_zoo_adapter)
+from .zoo import (CARD_FILE, STANDALONE, ZOO_PREFIX, check_trained_on, entry_adapter_dirs, entry_dirs, read_json_object,
+                  require_entry)
 
 
 def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
@@ -47,7 +47,7 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     cfg = load_config(None, overrides)
     runtime = make_runtime(cfg.device, cfg.base_dtype)
     base = load_base_model(cfg.base_model, dtype="fp32", weights=False)
-    folder, card = resolve_zoo_adapter(ZOO_PREFIX + name, zoo, base.identity())  # this base, or a clear error
+    check_trained_on(entry, card, base.identity())  # the entry was verified above; now: this exact base
     rundata = RunData(cfg, resolve_data_dir(data_dir, cfg), base.tokenizer)
     task = card["task"]
     dev = rundata.data(task, "dev")
@@ -58,8 +58,8 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
                           f"{got['content'][:12]}…, {got['n']} rows, sample {got['rows']}) are not those its card "
                           f"records ({data['dev']}: sha256 {str(wanted['content'])[:12]}…, {wanted['n']} rows, sample "
                           f"{wanted['rows']}); rescoring needs the same data file and sample")
-    model = load_model(folder.parent, saved_encoder_loader(base.source, runtime.dtype),
-                       entry_adapter_dirs(folder.parent, card), runtime.autocast_dtype)
+    model = load_model(entry, saved_encoder_loader(base.source, runtime.dtype), entry_adapter_dirs(entry, card),
+                       runtime.autocast_dtype)
     preds = predict(model.to(runtime.device), dev, base.tokenizer.pad_token_id, runtime=runtime)
     en_dev = card["metrics"]["en_dev"]
     value = metric_for_language(en_dev["metric"], "en").compute(preds, get_kind(dev.kind).golds(dev))
