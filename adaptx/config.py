@@ -17,9 +17,8 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-import yaml
-
 from .errors import AdaptxError
+from .safe_yaml import load_yaml, shown
 from .search_space import parse_search
 from .strategies import DEFAULT_STRATEGIES, TARGET_STRATEGIES as STRATEGIES, get_strategy
 from .zoo_refs import NAME_RE, ZOO_PREFIX, is_zoo_ref, zoo_ref_name
@@ -43,7 +42,7 @@ def one_of(choices, note: str = "", **field_args):
     """A field whose value is one of `choices` (a tuple, or a mapping of choice -> what it means)."""
     described = choices if isinstance(choices, dict) else dict.fromkeys(choices, "")
     allowed = ", ".join(f"{c} ({d})" if d else c for c, d in described.items()) + note
-    return checked(lambda v: None if v in described else f"{v!r}; allowed: {allowed}", **field_args)
+    return checked(lambda v: None if v in described else f"{shown(v)}; allowed: {allowed}", **field_args)
 
 
 def at_least(low: int, note: str = "", **field_args):
@@ -67,12 +66,12 @@ def in_range(interval: str, **field_args):
 
 def _device_problem(device: str) -> str | None:
     ok = device in ("auto", "cpu", "cuda") or device.startswith("cuda:") and device[5:].isdigit()
-    return None if ok else f"{device!r}; allowed: auto, cpu, cuda, cuda:N"
+    return None if ok else f"{shown(device)}; allowed: auto, cpu, cuda, cuda:N"
 
 
 def _mlm_source_problem(source: str) -> str | None:
     ok = source.strip() not in ("", "hub:")
-    return None if ok else f"{source!r}: expected a folder of raw text files (*.txt) or hub:DATASET[:CONFIG]"
+    return None if ok else f"{shown(source)}: expected a folder of raw text files (*.txt) or hub:DATASET[:CONFIG]"
 
 
 learning_rate = partial(in_range, "(0, 1)", default=None)  # a learning-rate field: in (0, 1), or null
@@ -284,7 +283,7 @@ def _check_type(value: Any, hint: Any, file: str, key: str, problem=None) -> Any
     origin = get_origin(hint)
     if origin is None and dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
-            raise AdaptxError(f"{where}: expected a mapping with keys {', '.join(f.name for f in fields(hint))}, got {value!r}")
+            raise AdaptxError(f"{where}: expected a mapping with keys {', '.join(f.name for f in fields(hint))}, got {shown(value)}")
         return _build(hint, value, file, key + ".")
     args = get_args(hint)
     if type(None) in args and value is None:
@@ -299,12 +298,12 @@ def _check_type(value: Any, hint: Any, file: str, key: str, problem=None) -> Any
             except AdaptxError:
                 continue
         names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
-        raise AdaptxError(f"{where}: expected {names}, got {type(value).__name__} {value!r}")
+        raise AdaptxError(f"{where}: expected {names}, got {type(value).__name__} {shown(value)}")
     if dict in (origin, hint) and not isinstance(value, dict):
-        raise AdaptxError(f"{where}: expected a mapping, got {value!r}")
+        raise AdaptxError(f"{where}: expected a mapping, got {shown(value)}")
     if origin is list:
         if not isinstance(value, list):
-            raise AdaptxError(f"{where}: expected a list, got {value!r}")
+            raise AdaptxError(f"{where}: expected a list, got {shown(value)}")
         return [_check_type(v, args[0], file, f"{key}[{i}]", problem) for i, v in enumerate(value)]
     if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
         try:
@@ -312,7 +311,7 @@ def _check_type(value: Any, hint: Any, file: str, key: str, problem=None) -> Any
         except ValueError:
             pass
     if hint in (int, float, str, bool) and type(value) is not hint:
-        raise AdaptxError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+        raise AdaptxError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {shown(value)}")
     if problem and (message := problem(value)):
         raise AdaptxError(f"{where}: {message}")
     return value
@@ -321,21 +320,18 @@ def _check_type(value: Any, hint: Any, file: str, key: str, problem=None) -> Any
 def _build(cls, raw: dict, file: str, prefix: str = ""):
     hints = get_type_hints(cls)
     names = [f.name for f in fields(cls)]
-    unknown = sorted(set(raw) - set(names))
+    unknown = sorted(set(raw) - set(names), key=str)  # key=str: YAML keys may be numbers, null, ...
     if unknown:
-        raise AdaptxError(f"{file}: {prefix}{unknown[0]}: unknown key; allowed keys here: {', '.join(names)}")
+        raise AdaptxError(f"{file}: {prefix}{str(unknown[0])[:80]}: unknown key; allowed keys here: {', '.join(names)}")
     return cls(**{f.name: _check_type(raw[f.name], hints[f.name], file, prefix + f.name, f.metadata.get("problem"))
                   for f in fields(cls) if f.name in raw})
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
-        raise AdaptxError(f"override {text!r}: expected key=value, e.g. train.target_steps=50")
+        raise AdaptxError(f"override {shown(text)}: expected key=value, e.g. train.target_steps=50")
     key, value = text.split("=", 1)
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError as exc:
-        raise AdaptxError(f"override {text!r}: value is not valid YAML ({exc})") from exc
+    parsed = load_yaml(value, f"override {shown(text)}: value") if value.strip() else None
     return key.strip().split("."), parsed
 
 
@@ -346,7 +342,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         for part in path[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise AdaptxError(f"override {text!r}: {part} is not a section")
+                raise AdaptxError(f"override {shown(text)}: {part} is not a section")
         node[path[-1]] = value
     return raw
 
@@ -361,7 +357,7 @@ def validate(cfg: ExperimentConfig, where: str) -> None:
     def unique(key: str, values: list) -> None:
         for i, value in enumerate(values):
             if value in values[:i]:
-                fail(f"{key}[{i}]", f"{value!r} is listed twice")
+                fail(f"{key}[{i}]", f"{shown(value)} is listed twice")
 
     intermediates = _check_tasks(cfg, fail, unique)
     _validate_intermediate_options(cfg, intermediates, fail, unique)
@@ -378,7 +374,7 @@ def _check_tasks(cfg: ExperimentConfig, fail, unique) -> list[str]:
 
     for i, strategy in enumerate(cfg.strategies):
         if strategy not in STRATEGIES:
-            fail(f"strategies[{i}]", f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
+            fail(f"strategies[{i}]", f"unknown strategy {shown(strategy)}; allowed: {', '.join(STRATEGIES)}")
     if not cfg.strategies:
         fail("strategies", f"empty; list at least one of {', '.join(STRATEGIES)}")
     unique("strategies", cfg.strategies)
@@ -388,15 +384,15 @@ def _check_tasks(cfg: ExperimentConfig, fail, unique) -> list[str]:
     for i, target in enumerate(cfg.targets):
         key = "target_task" if isinstance(cfg.target_task, str) else f"target_task[{i}]"
         if not isinstance(target, str) or target not in allowed:
-            fail(key, f"unknown target task {target!r}; allowed: {', '.join(allowed)}")
+            fail(key, f"unknown target task {shown(target)}; allowed: {', '.join(allowed)}")
     unique("target_task", cfg.targets)
     intermediates = sorted(n for n, t in TASKS.items() if t.role == "intermediate")
     for i, name in enumerate(cfg.intermediate_tasks):
         if is_zoo_ref(name) and not NAME_RE.match(zoo_ref_name(name)):
-            fail(f"intermediate_tasks[{i}]", f"{name!r}: expected {ZOO_PREFIX}NAME with NAME an entry of the adapter "
+            fail(f"intermediate_tasks[{i}]", f"{shown(name)}: expected {ZOO_PREFIX}NAME with NAME an entry of the adapter "
                  "zoo (letters, digits, '-', '_'; see `adaptx zoo list`)")
         if not is_zoo_ref(name) and name not in intermediates and name != MULTITASK:
-            fail(f"intermediate_tasks[{i}]", f"unknown intermediate task {name!r}; allowed: "
+            fail(f"intermediate_tasks[{i}]", f"unknown intermediate task {shown(name)}; allowed: "
                  f"{', '.join(intermediates)}, {MULTITASK} (the mixture of multitask.tasks), or {ZOO_PREFIX}NAME "
                  "for a published adapter (adaptx zoo list)")
     unique("intermediate_tasks", cfg.intermediate_tasks)
@@ -407,7 +403,7 @@ def _check_tasks(cfg: ExperimentConfig, fail, unique) -> list[str]:
             fail("languages", f"empty list; use null for every language of {names} ({', '.join(known)})")
         for i, lang in enumerate(cfg.languages):
             if lang not in known:
-                fail(f"languages[{i}]", f"{names} has no language {lang!r}; allowed: {', '.join(known)}")
+                fail(f"languages[{i}]", f"{names} has no language {shown(lang)}; allowed: {', '.join(known)}")
         unique("languages", cfg.languages)
     return intermediates
 
@@ -440,7 +436,7 @@ def _check_strategies(cfg: ExperimentConfig, fail) -> None:
                  f"({', '.join(tasks) or 'none'}), got {', '.join(map(str, weights)) or 'none'}")
         for task, value in weights.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                fail(f"combine.weights.{task}", f"must be a finite number, got {value!r}")
+                fail(f"combine.weights.{task}", f"must be a finite number, got {shown(value)}")
     # a fusion combines the single-task adapters (the multitask adapter is the alternative it is compared with)
     fused = len([t for t in tasks if t != MULTITASK]) + int(cfg.fusion.include_target_adapter)
     fusing = [s.name for s in listed if s.fusion]
@@ -459,7 +455,7 @@ def _check_training(cfg: ExperimentConfig, fail, unique) -> None:
     micro = t.micro_batch_size
     if micro != "auto":
         if isinstance(micro, bool) or not isinstance(micro, int):
-            fail("train.micro_batch_size", f"{micro!r}; expected auto or a whole number")
+            fail("train.micro_batch_size", f"{shown(micro)}; expected auto or a whole number")
         if not 1 <= micro <= t.batch_size or t.batch_size % micro:
             fail("train.micro_batch_size", f"{micro} must divide train.batch_size ({t.batch_size}) "
                  "(gradients accumulate over batch_size / micro_batch_size micro-batches)")
@@ -470,9 +466,9 @@ def _check_training(cfg: ExperimentConfig, fail, unique) -> None:
                 continue
             where_ = key if task_name == "*" else f"{key}.{task_name}"
             if task_name != "*" and task_name not in cfg.targets:
-                fail(where_, f"{task_name!r} is not a target task of this config ({', '.join(cfg.targets)})")
+                fail(where_, f"{shown(task_name)} is not a target task of this config ({', '.join(cfg.targets)})")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                fail(where_, f"must be a number > 0, got {value!r}")
+                fail(where_, f"must be a number > 0, got {shown(value)}")
             if key == "train.target_batch_size" and value != int(value):
                 fail(where_, f"must be a whole number, got {value}")
 
@@ -494,7 +490,7 @@ def _validate_intermediate_options(cfg: ExperimentConfig, intermediates: list[st
              f"mix, e.g. multitask: {{tasks: [mnli, qqp, sst2]}} (allowed: {', '.join(intermediates)})")
     for i, name in enumerate(mt.tasks):
         if name not in intermediates:
-            fail(f"multitask.tasks[{i}]", f"{name!r} is not an intermediate task; allowed: {', '.join(intermediates)} "
+            fail(f"multitask.tasks[{i}]", f"{shown(name)} is not an intermediate task; allowed: {', '.join(intermediates)} "
                  "(zoo adapters and the mixture itself cannot be mixed: a mixture trains on data)")
     unique("multitask.tasks", mt.tasks)
     tr = cfg.intermediate.translated
@@ -505,13 +501,13 @@ def _validate_intermediate_options(cfg: ExperimentConfig, intermediates: list[st
              f"{tr.dir}/<lang>/")
     for i, lang in enumerate(tr.languages):
         if not isinstance(lang, str) or not lang or "/" in lang or lang == "en":
-            fail(f"intermediate.translated.languages[{i}]", f"{lang!r}: expected a language code (a folder name "
+            fail(f"intermediate.translated.languages[{i}]", f"{shown(lang)}: expected a language code (a folder name "
                  "under translated.dir), not 'en' (the English data is the original)")
     unique("intermediate.translated.languages", tr.languages)
     trained = [t for t in cfg.intermediate_tasks if t in intermediates] + list(mt.tasks)
     for i, name in enumerate(tr.tasks):
         if name not in trained:
-            fail(f"intermediate.translated.tasks[{i}]", f"{name!r} is not an intermediate task this config trains "
+            fail(f"intermediate.translated.tasks[{i}]", f"{shown(name)} is not an intermediate task this config trains "
                  f"({', '.join(dict.fromkeys(trained)) or 'none'})")
     unique("intermediate.translated.tasks", tr.tasks)
 
@@ -528,10 +524,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the config as UTF-8") from exc
         except OSError as exc:
             raise AdaptxError(f"cannot read config {path}: {exc.strerror or exc}") from exc
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            raise AdaptxError(f"{path}: not valid YAML: {exc}") from exc
+        raw = load_yaml(text, str(path)) or {}
         if not isinstance(raw, dict):
             raise AdaptxError(f"{path}: expected a mapping of config keys at the top level")
     return build_config(apply_overrides(raw, overrides or []), where)

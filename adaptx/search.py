@@ -28,8 +28,8 @@ import copy
 import csv
 import io
 import json
+import math
 import os
-import re
 import shutil
 import socket
 import threading
@@ -40,10 +40,10 @@ from pathlib import Path
 
 import yaml
 
-from .config import build_config, load_config, stable_hash
+from .config import build_config, load_config
 from .errors import AdaptxError
 from .fileio import atomic_write_text
-from .search_space import SearchSpec, parse_search, trial_config_dict
+from .search_space import SearchSpec, parse_search, study_name_problem, trial_config_dict
 from .tasks import get_task
 
 WORKER_ATTR = "adaptx_worker"  # {trial, host, pid, start}: who runs a trial (a dead one is seen at once)
@@ -66,8 +66,6 @@ class _Surplus(Exception):
 def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = None, study_name: str | None = None,
                trials: int | None = None, timeout: float | None = None, overrides=None) -> Path:
     """Run (or join, or continue) a study; write its outputs; return the study's output folder."""
-    import optuna
-
     from .pipeline import Experiment, open_run
     from .plan import plan_stages
 
@@ -81,8 +79,13 @@ def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = N
     if n_trials < 1:
         raise AdaptxError(f"--trials: must be >= 1, got {n_trials}")
     timeout = spec.timeout if timeout is None else timeout
-    if timeout is not None and timeout <= 0:
-        raise AdaptxError(f"--timeout: must be > 0 seconds, got {timeout}")
+    if timeout is not None and not 0 < timeout < math.inf:  # nan would mean no limit at all
+        raise AdaptxError(f"--timeout: expected a finite number of seconds > 0, got {timeout}")
+    name = study_name if study_name is not None else spec.study or cfg.name
+    if problem := study_name_problem(name):
+        source = ("--study" if study_name is not None else f"{where}: search.study" if spec.study else
+                  f"{where}: name (the default study name; set search.study or pass --study)")
+        raise AdaptxError(f"{source}: {problem}")
     if len(cfg.targets) != 1:
         raise AdaptxError(f"{where}: target_task: a search optimises one target task's English dev score; "
                           f"got {', '.join(cfg.targets)}")
@@ -100,21 +103,8 @@ def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = N
                                                  "combine.weights": None, "seeds": cfg.seeds[:1]}), where)
     experiment = Experiment(union, run_dir, data_dir)
     experiment.prepare(plan_stages(union))
-    name = study_name or spec.study or cfg.name
-    if not name.strip():
-        raise AdaptxError("--study: empty name")
-    folder = run_dir / "search" / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store, shown = open_storage(storage, run_dir, spec)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    directions = ["maximize"] + (["minimize"] if spec.multi_objective else [])
-    try:
-        study = optuna.create_study(storage=store, study_name=name, directions=directions, load_if_exists=True,
-                                    sampler=_sampler(spec, n_trials), pruner=_pruner(spec, cfg))
-    except ValueError as exc:  # an existing study with other directions
-        raise AdaptxError(f"study {name!r} in {shown}: {exc}; use another --study name") from exc
-    _check_identity(study, name, shown, {"space": spec.identity(), "base": experiment.base_identity,
-                                         "experiment": _fixed(cfg)})
+    folder = run_dir / "search" / name  # a checked name: one folder per study, inside search/
+    study, store, shown = _open_study(storage, run_dir, name, n_trials, cfg, spec, experiment)
     # a seeded sampler restarted from its seed would propose the points it proposed before
     study.sampler = _sampler(spec, n_trials, offset=len(study.get_trials(deepcopy=False)))
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,6 +132,43 @@ def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = N
 
 # -- storage -----------------------------------------------------------------------------------
 
+def _open_study(storage, run_dir: Path, name: str, n_trials: int, cfg, spec: SearchSpec, experiment):
+    """(study, storage, the storage as shown in messages), the run folder created for it; a refused
+    storage or study leaves no new empty folder behind."""
+    import optuna
+
+    new = _missing_folders(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        store, shown = open_storage(storage, run_dir, spec)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        directions = ["maximize"] + (["minimize"] if spec.multi_objective else [])
+        try:
+            study = optuna.create_study(storage=store, study_name=name, directions=directions, load_if_exists=True,
+                                        sampler=_sampler(spec, n_trials), pruner=_pruner(spec, cfg))
+        except ValueError as exc:  # an existing study with other directions
+            raise AdaptxError(f"study {name!r} in {shown}: {exc}; use another --study name") from exc
+        _check_identity(study, name, shown, {"space": spec.identity(), "base": experiment.base_identity,
+                                             "experiment": _fixed(cfg)})
+    except AdaptxError:
+        for folder in new:  # deepest first; one another worker has written into since stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+    return study, store, shown
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """`path` and its parents that do not exist yet, deepest first: what mkdir(parents=True) creates."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
 # what a database says when another worker is creating the same tables at the same moment
 RACE_SIGNS = ("already exists", "database is locked", "UNIQUE constraint failed", "duplicate key", "IntegrityError")
 
@@ -160,10 +187,19 @@ def open_storage(url: str | None, run_dir: Path, spec: SearchSpec):
         if not path.parent.is_dir():
             raise AdaptxError(f"--storage {url}: folder {path.parent} does not exist (journal:PATH names a file on a "
                               "file system every worker shares)")
+        not_journal = (f"--storage {url}: {path} is not an Optuna journal file ({{}}); journal:PATH must name a new "
+                       "file or one that `adaptx search` workers wrote")
         try:
+            if problem := _journal_problem(path):  # Optuna would append to any file, then fail on replay
+                raise AdaptxError(not_journal.format(problem))
             return optuna.storages.JournalStorage(JournalFileBackend(str(path))), f"journal file {path}"
         except OSError as exc:
             raise AdaptxError(f"--storage {url}: cannot open the journal file: {exc}") from exc
+        except AdaptxError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - replaying a file that is no journal raises many types
+            raise AdaptxError(not_journal.format(f"replaying it failed: {type(exc).__name__}: "
+                                                 f"{str(exc)[:100]}")) from None
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -193,6 +229,22 @@ def open_storage(url: str | None, run_dir: Path, spec: SearchSpec):
             time.sleep(1 + attempt)
     raise AdaptxError(f"--storage {shown}: cannot open the study database: {type(last).__name__}: "
                       f"{str(last).splitlines()[0][:300]}") from last
+
+
+def _journal_problem(path: Path) -> str | None:
+    """None for a missing or empty file or one whose first line is a journal record (a JSON object with
+    an op_code; a first line still being written by another worker starts with '{'), else what it holds."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        first = f.readline(1 << 16)
+    if not first or (not first.endswith(b"\n") and first.startswith(b"{")):
+        return None
+    try:
+        record = json.loads(first)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return "its first line is not JSON"
+    return None if isinstance(record, dict) and "op_code" in record else "its first line is no journal record"
 
 
 def _sampler(spec: SearchSpec, n_trials: int, offset: int = 0):

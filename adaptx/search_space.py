@@ -8,14 +8,16 @@ search:
   space:                             # dotted config keys, as in `adaptx run ... key=value`
     fusion.preset: [dynamic, static]                    # a list: one of these values
     train.lr_fusion: {low: 5.0e-4, high: 5.0e-3, log: true}   # a range: float, or int when both ends are
+                                                              # (an int range's step is a whole number)
     combine.weights: {low: -0.5, high: 1.5}            # one weight per combined adapter (average, merge)
   objectives: [dev]                  # or [dev, adapters | trainable_parameters | latency]
   pruner: median                     # median | halving | hyperband | none (default: median; none with 2 objectives)
   sampler: tpe                       # tpe | random
   seed: null                         # the sampler's seed (reproducible with one worker)
   trials: 20                         # the study's total of finished trials (--trials overrides)
-  timeout: null                      # seconds per worker (--timeout overrides)
-  study: null                        # the study's name (default: the config's name; --study overrides)
+  timeout: null                      # seconds per worker, finite and > 0 (--timeout overrides)
+  study: null                        # the study's name (default: the config's name; --study overrides):
+                                     # letters, digits, '-', '_', as zoo entry names (it names search/<study>/)
 ```
 
 A trial picks a composition, then its adapters (`stack`: one of the pool; `fuse`/`average`/
@@ -38,7 +40,9 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from .errors import AdaptxError
+from .safe_yaml import shown
 from .strategies import COMPOSITIONS, get_strategy
+from .zoo_refs import NAME_RE
 
 MULTI = tuple(c for c in COMPOSITIONS if get_strategy(c).combines == 2)  # compositions of 2 or more adapters
 FUSING = tuple(c for c in COMPOSITIONS if get_strategy(c).fusion)  # fuse: fusion.* and train.lr_fusion settings
@@ -81,7 +85,7 @@ class Param:
         if self.choices is not None:
             return trial.suggest_categorical(name, self.choices)
         if self.is_int:
-            return trial.suggest_int(name, self.low, self.high, step=int(self.step or 1), log=self.log)
+            return trial.suggest_int(name, self.low, self.high, step=self.step or 1, log=self.log)
         return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
 
 
@@ -170,21 +174,21 @@ def _known_key(raw: dict, key: str) -> bool:
 def _number(value, where: str):
     """A range end: YAML reads 1e-3 (no dot) as a string, so numeric strings are accepted."""
     if isinstance(value, bool):
-        raise AdaptxError(f"{where}: expected a number, got {value!r}")
+        raise AdaptxError(f"{where}: expected a number, got {shown(value)}")
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            raise AdaptxError(f"{where}: expected a number, got {value!r}") from None
+            raise AdaptxError(f"{where}: expected a number, got {shown(value)}") from None
     if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise AdaptxError(f"{where}: expected a finite number, got {value!r}")
+        raise AdaptxError(f"{where}: expected a finite number, got {shown(value)}")
     return value
 
 
 def _parse_range(key: str, spec: dict, where: str) -> Param:
-    unknown = sorted(set(spec) - {"low", "high", "log", "step"})
+    unknown = sorted(set(spec) - {"low", "high", "log", "step"}, key=str)
     if unknown:
-        raise AdaptxError(f"{where}: {unknown[0]}: unknown key; a range has low, high, log, step")
+        raise AdaptxError(f"{where}: {str(unknown[0])[:80]}: unknown key; a range has low, high, log, step")
     for end in ("low", "high"):
         if end not in spec:
             raise AdaptxError(f"{where}: a range needs both low and high (or give a list of values)")
@@ -194,7 +198,7 @@ def _parse_range(key: str, spec: dict, where: str) -> Param:
                           "belongs in the config itself, not in the space")
     log = spec.get("log", False)
     if not isinstance(log, bool):
-        raise AdaptxError(f"{where}.log: expected true or false, got {log!r}")
+        raise AdaptxError(f"{where}.log: expected true or false, got {shown(log)}")
     if log and low <= 0:
         raise AdaptxError(f"{where}: log: true needs low > 0, got {low}")
     step = spec.get("step")
@@ -204,7 +208,13 @@ def _parse_range(key: str, spec: dict, where: str) -> Param:
             raise AdaptxError(f"{where}.step: must be > 0 and at most high - low, got {step}")
         if log:
             raise AdaptxError(f"{where}: log and step cannot be combined (Optuna samples one or the other)")
-    if isinstance(low, float) != isinstance(high, float) and not key == WEIGHTS_KEY:
+        if isinstance(low, int) and isinstance(high, int) and key != WEIGHTS_KEY:
+            if step != int(step):  # Optuna would take int(step): 1.5 as 1, 0.5 as 0 (a crash in trial 0)
+                raise AdaptxError(f"{where}.step: low and high are whole numbers, so the range gives whole numbers "
+                                  f"and its step must be a whole number >= 1, got {step}; for a range of decimals "
+                                  f"write low and high with a decimal point ({low}.0, {high}.0)")
+            step = int(step)
+    if isinstance(low, float) != isinstance(high, float) and key != WEIGHTS_KEY:
         low, high = float(low), float(high)  # 0 and 1.5: a float range
     if key == WEIGHTS_KEY:
         low, high = float(low), float(high)
@@ -218,10 +228,10 @@ def parse_search(cfg, where: str) -> SearchSpec:
     build = type(cfg).build
     section = cfg.search
     if not isinstance(section, dict):
-        raise AdaptxError(f"{where}: search: expected a mapping (adapters, compositions, space, ...), got {section!r}")
-    unknown = sorted(set(section) - set(SECTION_KEYS))
+        raise AdaptxError(f"{where}: search: expected a mapping (adapters, compositions, space, ...), got {shown(section)}")
+    unknown = sorted(set(section) - set(SECTION_KEYS), key=str)
     if unknown:
-        raise AdaptxError(f"{where}: search.{unknown[0]}: unknown key; allowed keys here: {', '.join(SECTION_KEYS)}")
+        raise AdaptxError(f"{where}: search.{str(unknown[0])[:80]}: unknown key; allowed keys here: {', '.join(SECTION_KEYS)}")
 
     def fail(key: str, message: str):
         raise AdaptxError(f"{where}: search.{key}: {message}")
@@ -237,17 +247,17 @@ def _parse_pool(cfg, section: dict, where: str, fail, build) -> tuple[list[str],
     # default: every composition that uses adapters
     compositions = section.get("compositions", [c for c in COMPOSITIONS if get_strategy(c).combines])
     if not isinstance(compositions, list) or not compositions:
-        fail("compositions", f"expected a non-empty list of {', '.join(COMPOSITIONS)}, got {compositions!r}")
+        fail("compositions", f"expected a non-empty list of {', '.join(COMPOSITIONS)}, got {shown(compositions)}")
     for i, c in enumerate(compositions):
         if c not in COMPOSITIONS:
-            fail(f"compositions[{i}]", f"unknown composition {c!r}; allowed: {', '.join(COMPOSITIONS)}")
+            fail(f"compositions[{i}]", f"unknown composition {shown(c)}; allowed: {', '.join(COMPOSITIONS)}")
     if len(set(compositions)) != len(compositions):
-        fail("compositions", f"a composition is listed twice: {compositions}")
+        fail("compositions", f"a composition is listed twice: {shown(compositions)}")
     adapters = section.get("adapters", list(cfg.intermediate_tasks))
     if not isinstance(adapters, list) or not all(isinstance(a, str) for a in adapters):
-        fail("adapters", f"expected a list of intermediate task names or zoo:NAME, got {adapters!r}")
+        fail("adapters", f"expected a list of intermediate task names or zoo:NAME, got {shown(adapters)}")
     if len(set(adapters)) != len(adapters):
-        fail("adapters", f"an adapter is listed twice: {adapters}")
+        fail("adapters", f"an adapter is listed twice: {shown(adapters)}")
     if not adapters and any(get_strategy(c).combines for c in compositions):
         fail("adapters", "empty: list at least one intermediate task (or zoo:NAME) to compose, or set "
              "intermediate_tasks in the config")
@@ -265,7 +275,7 @@ def _parse_pool(cfg, section: dict, where: str, fail, build) -> tuple[list[str],
     max_adapters = section.get("max_adapters", len(adapters))
     if isinstance(max_adapters, bool) or not isinstance(max_adapters, int) or (
             multi and not 2 <= max_adapters <= len(adapters)):
-        fail("max_adapters", f"expected a whole number from 2 to {len(adapters)} (the pool's size), got {max_adapters!r}")
+        fail("max_adapters", f"expected a whole number from 2 to {len(adapters)} (the pool's size), got {shown(max_adapters)}")
     return compositions, adapters, max_adapters
 
 
@@ -274,38 +284,39 @@ def _parse_settings(section: dict, fail) -> dict:
     objectives = section.get("objectives", ["dev"])
     if (not isinstance(objectives, list) or not objectives or objectives[0] != "dev" or len(objectives) > 2
             or (len(objectives) == 2 and objectives[1] not in COSTS)):
-        fail("objectives", f"expected [dev] or [dev, COST] with COST one of {', '.join(COSTS)}, got {objectives!r} "
+        fail("objectives", f"expected [dev] or [dev, COST] with COST one of {', '.join(COSTS)}, got {shown(objectives)} "
              "(dev: the target task's English dev score, maximised; COST: minimised)")
     pruner = section.get("pruner")
     if pruner is not None and pruner not in PRUNERS:
-        fail("pruner", f"{pruner!r}; allowed: {', '.join(PRUNERS)}")
+        fail("pruner", f"{shown(pruner)}; allowed: {', '.join(PRUNERS)}")
     if len(objectives) > 1 and pruner not in (None, "none"):
-        fail("pruner", f"{pruner!r} with two objectives: Optuna prunes single-objective studies only; "
+        fail("pruner", f"{shown(pruner)} with two objectives: Optuna prunes single-objective studies only; "
              "drop the pruner or the second objective")
     pruner = pruner or ("none" if len(objectives) > 1 else "median")
     warmup = section.get("pruner_warmup_steps", 0)
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        fail("pruner_warmup_steps", f"expected a whole number of target steps >= 0, got {warmup!r}")
+        fail("pruner_warmup_steps", f"expected a whole number of target steps >= 0, got {shown(warmup)}")
     sampler = section.get("sampler", "tpe")
     if sampler not in SAMPLERS:
-        fail("sampler", f"{sampler!r}; allowed: {', '.join(SAMPLERS)}")
+        fail("sampler", f"{shown(sampler)}; allowed: {', '.join(SAMPLERS)}")
     seed = section.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        fail("seed", f"expected a whole number >= 0 or null, got {seed!r}")
+        fail("seed", f"expected a whole number >= 0 or null, got {shown(seed)}")
     trials = section.get("trials", 20)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        fail("trials", f"expected a whole number >= 1, got {trials!r}")
+        fail("trials", f"expected a whole number >= 1, got {shown(trials)}")
     timeout = section.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        fail("timeout", f"expected a number of seconds > 0 or null, got {timeout!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not 0 < timeout < math.inf):  # nan and inf too: they would mean no limit
+        fail("timeout", f"expected a finite number of seconds > 0, or null for no limit, got {shown(timeout)}")
     study = section.get("study")
-    if study is not None and (not isinstance(study, str) or not study.strip()):
-        fail("study", f"expected a name or null, got {study!r}")
+    if study is not None and (problem := study_name_problem(study)):
+        fail("study", problem)
     beats = {}
     for key, default in (("heartbeat_interval", 30), ("grace_period", 120)):
         value = section.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            fail(key, f"expected a whole number of seconds >= 1, got {value!r}")
+            fail(key, f"expected a whole number of seconds >= 1, got {shown(value)}")
         beats[key] = value
     if beats["grace_period"] <= beats["heartbeat_interval"]:
         fail("grace_period", f"must exceed heartbeat_interval ({beats['heartbeat_interval']} s), or live trials "
@@ -314,16 +325,26 @@ def _parse_settings(section: dict, fail) -> dict:
             "timeout": timeout, "study": study, **beats, "pruner_warmup_steps": warmup}
 
 
+def study_name_problem(name) -> str | None:
+    """None when `name` can name a study, else what is wrong. A study's outputs go to the folder
+    search/<study>/ of the run folder, so its name follows the zoo's entry-name rule (zoo_refs.NAME_RE):
+    no '..', slashes, dots or spaces, and no two names that would share a folder."""
+    if isinstance(name, str) and NAME_RE.match(name):
+        return None
+    return (f"{shown(name)} is not a study name: expected 1-80 letters, digits, '-' or '_', starting with a letter "
+            "or digit (the rule of zoo entry names: it names the folder search/<study>/ in the run folder)")
+
+
 def _parse_space(cfg, section: dict, pool: tuple, where: str, fail, build) -> tuple[list[Param], Param | None]:
     """The searched keys, each value probed with a config it applies to; and the combine.weights range."""
     compositions, adapters, max_adapters = pool
     space = section.get("space") or {}
     if not isinstance(space, dict):
-        fail("space", f"expected a mapping of dotted config keys to a list of values or a range, got {space!r}")
+        fail("space", f"expected a mapping of dotted config keys to a list of values or a range, got {shown(space)}")
     raw = cfg.to_dict()
     params, weights = [], None
     for key, spec in space.items():
-        at = f"space.{key}"
+        at = f"space.{str(key)[:80]}"
         _check_space_key(raw, key, at, fail)
         applies = tuple(c for c in _applies(key) if c in compositions)
         if not applies:
@@ -336,9 +357,9 @@ def _parse_space(cfg, section: dict, pool: tuple, where: str, fail, build) -> tu
                 fail(at, "empty list: give at least one value")
             for i, value in enumerate(spec):
                 if value is not None and not isinstance(value, (bool, int, float, str)):
-                    fail(f"{at}[{i}]", f"expected a plain value (number, text, true/false, null), got {value!r}")
+                    fail(f"{at}[{i}]", f"expected a plain value (number, text, true/false, null), got {shown(value)}")
             if len(set(map(json.dumps, spec))) != len(spec):
-                fail(at, f"a value is listed twice: {spec}")
+                fail(at, f"a value is listed twice: {shown(spec)}")
             param = Param(key, choices=list(spec), applies=applies)
             probes = list(spec)
         elif isinstance(spec, dict):
@@ -346,7 +367,7 @@ def _parse_space(cfg, section: dict, pool: tuple, where: str, fail, build) -> tu
             param.applies = applies
             probes = [param.low, param.high]
         else:
-            fail(at, f"expected a list of values or a range {{low, high, log, step}}, got {spec!r}")
+            fail(at, f"expected a list of values or a range {{low, high, log, step}}, got {shown(spec)}")
         if key == WEIGHTS_KEY:
             weights = param
             continue
@@ -354,9 +375,9 @@ def _parse_space(cfg, section: dict, pool: tuple, where: str, fail, build) -> tu
             overrides = _probe_overrides(applies[0], adapters, max_adapters)
             overrides[key] = value
             try:
-                build(trial_config_dict(cfg, overrides), f"{where} (search.{at} = {value!r})")
+                build(trial_config_dict(cfg, overrides), f"{where} (search.{at} = {shown(value)})")
             except AdaptxError as exc:
-                raise AdaptxError(f"{where}: search.{at}: value {value!r} is not valid: {exc}") from None
+                raise AdaptxError(f"{where}: search.{at}: value {shown(value)} is not valid: {exc}") from None
         params.append(param)
     return params, weights
 
