@@ -23,8 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import AdaptxError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, read_json
 from .fingerprint import base_fingerprint, sha256_file
+from .safetensors_check import safetensors_problem
 from .stage_store import saved_adapter_folder, stage_folder_name
 from .strategies import STRATEGIES, TARGET_STRATEGIES, builds_on, get_strategy
 from .zoo_refs import NAME_RE, ZOO_PREFIX, check_name, is_zoo_ref, zoo_adapter_name, zoo_ref_name  # noqa: F401
@@ -81,27 +82,54 @@ NESTED_FIELDS = {
     "metrics": ("en_dev",),
     "license": ("data", "source"),
 }
+# the files of an adapter folder that loading reads: the adapters library's weights and config, adaptx's metadata
+ADAPTER_FILES = ("adapter.safetensors", "adapter_config.json", "adaptx-adapter.json")
 ADAPTER_FIELDS = ("name", "folder", "weights", "sha256", "method", "reduction_factor", "config")
 MEMBER_FIELDS = ("name", "task", "folder", "weights", "sha256", "source")
 
 
 # -- names and roots ---------------------------------------------------------------------
 def zoo_root(explicit: str | Path | None = None) -> Path:
-    """The zoo folder: the one given, else $ADAPTX_ZOO, else ./adapter_zoo."""
-    return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_ZOO).expanduser()
+    """The zoo folder: the one given, else $ADAPTX_ZOO, else ./adapter_zoo (refused if a file is there)."""
+    root = Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_ZOO).expanduser()
+    if root.exists() and not root.is_dir():
+        given = "--zoo (or the config's zoo_dir)" if explicit else f"${ENV_VAR}" if os.environ.get(ENV_VAR) else (
+            "the default zoo folder")
+        raise AdaptxError(f"zoo folder {root} is a file, not a folder; point {given} at a zoo folder (a new or "
+                          "existing folder holding index.json and one folder per entry)")
+    return root
+
+
+class _ZooFolder:
+    """Creates the zoo folder (and missing parents) for add/pull; if the command then fails, removes
+    the folders it created while they are still empty, so a refused command leaves no trace."""
+
+    def __init__(self, zoo: Path):
+        self.zoo, self.created = zoo, []
+
+    def __enter__(self) -> Path:
+        missing = [p for p in (self.zoo, *self.zoo.parents) if not p.exists()]
+        try:
+            self.zoo.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where a parent folder should be, no permission
+            raise AdaptxError(f"cannot create the zoo folder {self.zoo}: {exc.strerror or exc}") from exc
+        self.created = missing  # innermost first
+        return self.zoo
+
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is not None:
+            for folder in self.created:
+                try:
+                    folder.rmdir()  # only if empty: never removes what someone else put there meanwhile
+                except OSError:
+                    break
 
 
 # -- reading and checking entries --------------------------------------------------------
 def read_json_object(path: Path, remedy: str) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AdaptxError(f"{path}: missing; {remedy}") from None
-    except (OSError, ValueError) as exc:
-        raise AdaptxError(f"{path}: unreadable ({type(exc).__name__}: {str(exc)[:120]}); {remedy}") from exc
-    if not isinstance(data, dict):
-        raise AdaptxError(f"{path}: expected a JSON object; {remedy}")
-    return data
+    """A JSON object from a file; anything else (missing, not JSON, nested too deep, not an object) is
+    an AdaptxError naming the file (adaptx.fileio.read_json)."""
+    return read_json(path, remedy, dict)
 
 
 def card_problems(card: dict, where: Path) -> list[str]:
@@ -143,6 +171,10 @@ def _consistency_problems(card: dict, where: Path) -> list[str]:
                             "its weights")
         elif files.get(part["weights"]) != part["sha256"]:
             problems.append(f"{where}: {label}.sha256 does not match files[{part['weights']!r}]")
+        elif part["weights"] != f"{part['folder']}/{ADAPTER_FILES[0]}" or any(
+                f"{part['folder']}/{f}" not in files for f in ADAPTER_FILES):
+            problems.append(f"{where}: {label}: its folder must hold {', '.join(ADAPTER_FILES)} (weights: the first), "
+                            "the files a run loads; publish the entry again from its stage")
     fusion = card["strategy"] in STRATEGIES and STRATEGIES[card["strategy"]].fusion
     if not fusion and not card["adapter"]:
         problems.append(f"{where}: field 'adapter' is null, but a {card['strategy']} entry has its own adapter")
@@ -153,21 +185,21 @@ def _consistency_problems(card: dict, where: Path) -> list[str]:
     return problems
 
 
-def _safetensors_problem(path: Path) -> str | None:
-    """A safetensors file starts with an 8-byte header length and a JSON header; a renamed pickle does not."""
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-        length = int.from_bytes(head, "little") if len(head) == 8 else -1
-        if length < 2 or length > size - 8:
-            return f"{path}: not a safetensors file (bad header length); weights must be real safetensors"
-        try:
-            header = json.loads(handle.read(length))
-        except ValueError:
-            header = None
-    if not isinstance(header, dict):
-        return f"{path}: not a safetensors file (its header is not JSON); weights must be real safetensors"
-    return None
+# JSON file name -> the fields adaptx (modeling.check_adapter_compatible) and the adapters library's
+# loaders read from it without checking: a wrong one would be a traceback in the middle of a run
+JSON_FIELDS = {"adaptx-adapter.json": {"base_fingerprint": dict},
+               "adapter_config.json": {"name": str, "config": dict},
+               "adapter_fusion_config.json": {"name": str, "config": dict}}
+
+
+def _json_problems(path: Path, remedy: str) -> list[str]:
+    """A JSON file of an entry: an object, with the fields its readers need (JSON_FIELDS)."""
+    try:
+        data = read_json_object(path, remedy)
+    except AdaptxError as exc:
+        return [str(exc)]
+    return [f"{path}: field {key!r} is missing or not a JSON {'string' if kind is str else 'object'}; {remedy}"
+            for key, kind in JSON_FIELDS.get(path.name, {}).items() if not isinstance(data.get(key), kind)]
 
 
 def file_problems(entry: Path, card: dict) -> list[str]:
@@ -177,10 +209,14 @@ def file_problems(entry: Path, card: dict) -> list[str]:
     for path in sorted(entry.rglob("*")):
         rel = path.relative_to(entry).as_posix()
         if path.is_symlink():
-            problems.append(f"{path}: a symbolic link; entries hold plain files only")
+            problems.append(f"{path}: a symbolic link; entries hold plain files only: replace it with the file "
+                            "itself, or remove the entry and add it again")
             reported.add(rel)
         elif path.is_dir() or rel == CARD_FILE:
             continue
+        elif not path.is_file():
+            problems.append(f"{path}: not a regular file (a FIFO, socket or device); entries hold plain files only")
+            reported.add(rel)
         elif path.suffix not in ALLOWED_SUFFIXES:
             reported.add(rel)
             problems.append(f"{path}: a {path.suffix or 'suffix-less'} file; zoo entries hold safetensors weights "
@@ -202,9 +238,11 @@ def file_problems(entry: Path, card: dict) -> list[str]:
                 problems.append(f"{present[rel]}: sha256 {actual[:12]}… does not match the card "
                                 f"({str(expected)[:12]}…); the file changed after publishing: restore it, or remove "
                                 "the entry and add it again")
-            elif rel.endswith(".safetensors"):
-                problem = _safetensors_problem(present[rel])
+            elif rel.endswith(".safetensors"):  # the whole header: a bad offset must not wait for a run to load it
+                problem = safetensors_problem(present[rel])
                 problems += [problem] if problem else []
+            else:  # every JSON file parses as an object, before any run or library reads it
+                problems += _json_problems(present[rel], "publish the entry again from its stage")
         else:
             problems.append(f"{entry / rel}: listed in the card but missing")
     return problems
@@ -213,11 +251,14 @@ def file_problems(entry: Path, card: dict) -> list[str]:
 def check_entry(entry: Path, index: dict | None = None) -> tuple[dict | None, list[str]]:
     """(card or None, problems): the card, every file, and (given an index) the index record."""
     card_path = entry / CARD_FILE
+    linked = [f"{entry}: the entry folder is a symbolic link (to {os.path.realpath(entry)}); a zoo holds its entries "
+              f"as plain folders: `adaptx zoo remove {entry.name}` removes the link (not its target)"
+              ] if entry.is_symlink() else []
     try:
         card = read_json_object(card_path, "every zoo entry needs a card")
     except AdaptxError as exc:
-        return None, [str(exc)]
-    problems = card_problems(card, card_path)
+        return None, linked + [str(exc)]
+    problems = linked + card_problems(card, card_path)
     if card.get("name") != entry.name:
         problems.append(f"{card_path}: name {card.get('name')!r} differs from the folder name {entry.name!r}")
     problems += file_problems(entry, card)
@@ -284,14 +325,40 @@ def entry_dirs(zoo: Path) -> list[Path]:
 
 
 # -- commands: list, show, verify, remove ------------------------------------------------
+# index record field -> type: what `adaptx zoo list` shows and filters on
+RECORD_FIELDS = {"version": str, "task": str, "kind": str, "strategy": str, "members": list, "base_id": str,
+                 "base_fingerprint": str, "en_dev": dict, "created_at": str}
+
+
+def record_problem(name, record) -> str | None:
+    """Why an index record cannot be listed (a hand-edited or hostile index.json), or None."""
+    if not NAME_RE.match(name):
+        return f"the record name {name[:80]!r} is not a zoo entry name"
+    if not isinstance(record, dict):
+        return f"the record of {name!r} is a JSON {type(record).__name__}, not an object"
+    bad = [k for k, kind in RECORD_FIELDS.items() if not isinstance(record.get(k), kind)]
+    if not bad:
+        dev = record["en_dev"]
+        bad += [] if all(isinstance(m, str) for m in record["members"]) else ["members"]
+        bad += [] if isinstance(record.get("base_family"), (str, type(None))) else ["base_family"]
+        bad += [] if isinstance(dev.get("metric"), str) and (dev.get("value") is None or (
+            isinstance(dev.get("value"), (int, float)) and not isinstance(dev.get("value"), bool))) else ["en_dev"]
+    if bad:
+        return f"the record of {name!r} has missing or mistyped fields ({', '.join(bad)})"
+    return None
+
+
+def index_problems(zoo: Path) -> list[str]:
+    """Index records `adaptx zoo list` skips, each with the remedy."""
+    return [f"{zoo / INDEX_FILE}: {problem}; not listed: run `adaptx zoo verify --rebuild-index`"
+            for name, record in sorted(load_index(zoo)["entries"].items())
+            if (problem := record_problem(name, record))]
+
+
 def list_entries(zoo: Path, task: str | None = None, base: str | None = None) -> list[tuple[str, dict]]:
-    """(name, index record) from the index alone; base matches the id, family or fingerprint (prefix)."""
-    entries = load_index(zoo)["entries"]
-    keys = ("task", "kind", "strategy", "version", "members", "base_id", "base_fingerprint", "en_dev", "created_at")
-    for name, record in entries.items():
-        if not isinstance(record, dict) or any(k not in record for k in keys):
-            raise AdaptxError(f"{zoo / INDEX_FILE}: the record of {name!r} is incomplete; run "
-                              "`adaptx zoo verify --rebuild-index`")
+    """(name, index record) from the index alone; base matches the id, family or fingerprint (prefix).
+    Records that cannot be shown are left out (index_problems says which)."""
+    entries = {n: r for n, r in load_index(zoo)["entries"].items() if record_problem(n, r) is None}
 
     def base_matches(record: dict) -> bool:
         fingerprint = record["base_fingerprint"]
@@ -314,9 +381,10 @@ def format_entries(rows: list[tuple[str, dict]], zoo: Path) -> str:
              "|---|---|---|---|---|---|---:|---|"]
     for name, r in rows:
         dev = r["en_dev"]
+        score = "-" if dev["value"] is None else f"{dev['value']:.3f}"
         lines.append(f"| {name} | {r['version']} | {r['kind']} ({r['strategy']}) | {r['task']} | "
                      f"{'+'.join(r['members']) or '-'} | {r['base_id']} ({r['base_fingerprint'][:19]}) | "
-                     f"{dev['metric']} {dev['value']:.3f} | {r['created_at'][:10]} |")
+                     f"{dev['metric']} {score} | {r['created_at'][:10]} |")
     return "\n".join(lines)
 
 
@@ -342,14 +410,17 @@ def verify_zoo(zoo: Path, name: str | None = None, rebuild_index: bool = False) 
             rebuilt[entry.name] = index_record(card, sha256_file(entry / CARD_FILE))
     if not name:
         if not rebuild_index:
+            problems += index_problems(zoo)
             problems += [f"{zoo / INDEX_FILE}: lists {n!r}, but {zoo / n} does not exist; run `adaptx zoo verify "
-                         "--rebuild-index`" for n in sorted(index["entries"]) if not (zoo / n).is_dir()]
+                         "--rebuild-index`" for n in sorted(index["entries"]) if NAME_RE.match(n) and not (
+                             zoo / n).is_dir()]
         allowed = (*ALLOWED_SUFFIXES, ".md", ".txt")  # the zoo's own README may sit beside the entries
         problems += [f"{p}: a {p.suffix} file in the zoo folder; pickles are not allowed anywhere in a zoo: delete it"
                      for p in sorted(zoo.iterdir()) if p.is_file() and p.suffix not in allowed
                      and p.name not in (".gitkeep", ".gitignore")]
     if rebuild_index:
-        entries = {n: r for n, r in index["entries"].items() if (zoo / n).is_dir() and n not in [d.name for d in dirs]}
+        entries = {n: r for n, r in index["entries"].items()  # records of entries not checked now, if sound
+                   if record_problem(n, r) is None and (zoo / n).is_dir() and n not in [d.name for d in dirs]}
         _write_index(zoo, {**entries, **rebuilt})
     return len(dirs), problems
 
@@ -359,18 +430,22 @@ def remove_entry(zoo: Path, name: str) -> None:
     hidden folder that list and verify ignore, never half an entry)."""
     entry = zoo / check_name(name)
     index = load_index(zoo)
-    if not entry.is_dir() and name not in index["entries"]:
+    linked = entry.is_symlink()  # a link (even a dangling one) is removed itself; its target is never touched
+    if not linked and not entry.is_dir() and name not in index["entries"]:
         raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(sorted(index['entries'])) or 'none'})")
     trash = zoo / f".remove-{name}-{os.getpid()}"
-    if entry.is_dir():
+    if linked or entry.is_dir():
         entry.rename(trash)
     try:
         _write_index(zoo, {n: r for n, r in index["entries"].items() if n != name})
     except OSError:
-        if trash.is_dir():
+        if os.path.lexists(trash):
             trash.rename(entry)
         raise
-    shutil.rmtree(trash, ignore_errors=True)
+    if trash.is_symlink():
+        trash.unlink()
+    else:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 # -- add: publish a finished stage -------------------------------------------------------
@@ -426,7 +501,10 @@ def _member_folders(stage_dir: Path, manifest: dict, setup: dict, zoo: Path) -> 
             folder = stage_dir.parent / stage_folder_name(stage_id, config_hash)
             saved = saved_adapter_folder(folder, name)
             if saved is not None:
-                task = read_json_object(folder / "metrics.json", "that stage is incomplete")["task"]
+                task = read_json_object(folder / "metrics.json", "that stage is incomplete").get("task")
+                if not isinstance(task, str):
+                    raise AdaptxError(f"{folder / 'metrics.json'}: has no task name; that stage is incomplete: run "
+                                      "it again")
                 found[name] = (saved, {"stage": stage_id, "config_hash": config_hash}, task)
                 break
         else:
@@ -435,18 +513,30 @@ def _member_folders(stage_dir: Path, manifest: dict, setup: dict, zoo: Path) -> 
     return found
 
 
+def _refuse_links(folder: Path) -> list[Path]:
+    """Everything under `folder`, after refusing any symbolic link there (the folder itself included):
+    publishing follows no link, so a file from elsewhere on this machine never lands in a zoo or a hub repo."""
+    paths = sorted(folder.rglob("*")) if folder.is_dir() and not folder.is_symlink() else []
+    for path in [folder, *paths]:
+        if path.is_symlink():
+            raise AdaptxError(f"{path}: a symbolic link (to {os.path.realpath(path)}); the zoo publishes plain files "
+                              "only: replace the link with the file itself, or run the stage again")
+    return paths
+
+
 def _collect_files(stage_dir: Path, members: dict) -> dict[str, Path]:
-    """entry-relative path -> source file; refuses a stage folder holding anything but safetensors/JSON."""
+    """entry-relative path -> source file; refuses a stage folder holding anything but safetensors/JSON
+    files, and any link."""
     model = stage_dir / "model"
     files = {}
-    for path in sorted(model.rglob("*")):
+    for path in _refuse_links(model):
         if path.is_file():
             if path.suffix not in ALLOWED_SUFFIXES:
                 raise AdaptxError(f"{path}: a {path.suffix} file in the stage's model folder; the zoo accepts "
                                   "safetensors weights and JSON only (never pickles)")
             files[path.relative_to(model).as_posix()] = path
     for name, (folder, _, _) in members.items():
-        for path in sorted(folder.rglob("*")):
+        for path in _refuse_links(folder):
             if path.is_file():
                 if path.suffix not in ALLOWED_SUFFIXES:
                     raise AdaptxError(f"{path}: a {path.suffix} file in adapter {name!r}; safetensors and JSON only")
@@ -460,12 +550,14 @@ def _run_config(stage_dir: Path) -> dict:
     refuses others), so the first trial's stands in."""
     import yaml
 
+    from .safe_yaml import safe_load
+
     run_dir = stage_dir.parent.parent
     config = run_dir / "config.yaml"
     if not config.is_file():
         config = next(iter(sorted(run_dir.glob("search/*/trials/*/config.yaml"))), config)
     try:
-        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None
+        loaded = safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None
     except (OSError, ValueError, yaml.YAMLError):
         loaded = None
     return loaded if isinstance(loaded, dict) else {}
@@ -524,7 +616,8 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
     if setup.get("own_adapter"):
         folder = f"adapter-{setup['own_adapter']}"
         weights = _weights_of(files, folder)
-        config = json.loads((stage_dir / "model" / folder / "adapter_config.json").read_text(encoding="utf-8"))
+        config = read_json_object(stage_dir / "model" / folder / "adapter_config.json", "the stage is incomplete: "
+                                  "run it again")
         adapter = {"name": setup["own_adapter"], "folder": folder, "weights": weights, "sha256": files[weights],
                    "method": setup["adapter_config"], "reduction_factor": setup["reduction_factor"],
                    "config": config.get("config", config)}
@@ -574,38 +667,47 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
     }
 
 
+def _stage_error(stage_dir: Path, exc: Exception) -> AdaptxError:
+    """A stage folder from an older adaptx, or edited by hand: its files lack or mistype a field."""
+    what = f"lacks {exc}" if isinstance(exc, KeyError) else f"has a mistyped field ({type(exc).__name__}: {exc})"
+    return AdaptxError(f"{stage_dir}: its manifest.json, metrics.json or setup.json {what}; run the stage again "
+                       "with this adaptx before publishing it")
+
+
 def add_entry(zoo: Path, stage_dir: str | Path, name: str, version: str = "1") -> Path:
     """Publish a finished stage as entry `name`: copied into a hidden folder, verified, renamed into
-    place, then indexed. A refused add leaves the zoo as it was."""
+    place, then indexed. A refused add leaves the zoo as it was (a zoo folder it created is removed)."""
     stage_dir = Path(stage_dir)
     check_name(name)
-    zoo.mkdir(parents=True, exist_ok=True)
-    index = load_index(zoo)
-    if (zoo / name).exists() or name in index["entries"]:
-        raise AdaptxError(f"zoo entry {name!r} already exists in {zoo}; choose another name (e.g. with a version "
-                          f"suffix) or `adaptx zoo remove {name}` first")
-    manifest, metrics, setup = _read_stage(stage_dir)
-    members = _member_folders(stage_dir, manifest, setup, zoo)
-    sources = _collect_files(stage_dir, members)
-    tmp = zoo / f".add-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        for rel, source in sources.items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, tmp / rel)
-        files = {rel: sha256_file(tmp / rel) for rel in sources}  # the copied bytes are what gets verified later
+    with _ZooFolder(zoo):
+        index = load_index(zoo)
+        if os.path.lexists(zoo / name) or name in index["entries"]:
+            raise AdaptxError(f"zoo entry {name!r} already exists in {zoo}; choose another name (e.g. with a "
+                              f"version suffix) or `adaptx zoo remove {name}` first")
+        manifest, metrics, setup = _read_stage(stage_dir)
         try:
-            card = _make_card(name, version, stage_dir, manifest, metrics, setup, members, files)
-        except KeyError as exc:  # a stage folder from an older adaptx, or edited by hand
-            raise AdaptxError(f"{stage_dir}: its manifest.json, metrics.json or setup.json lacks {exc}; run the "
-                              "stage again with this adaptx before publishing it") from exc
-        atomic_write_text(tmp / CARD_FILE, json.dumps(card, indent=1) + "\n")
-        problems = card_problems(card, tmp / CARD_FILE) + file_problems(tmp, card)
-        if problems:
-            raise AdaptxError(f"{stage_dir}: cannot publish:\n  - " + "\n  - ".join(problems))
-        _move_into_place(tmp, zoo / name)
-    finally:
+            members = _member_folders(stage_dir, manifest, setup, zoo)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise _stage_error(stage_dir, exc) from exc
+        sources = _collect_files(stage_dir, members)
+        tmp = zoo / f".add-{name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            for rel, source in sources.items():
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, tmp / rel)
+            files = {rel: sha256_file(tmp / rel) for rel in sources}  # the copied bytes are what gets verified later
+            try:
+                card = _make_card(name, version, stage_dir, manifest, metrics, setup, members, files)
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise _stage_error(stage_dir, exc) from exc
+            atomic_write_text(tmp / CARD_FILE, json.dumps(card, indent=1) + "\n")
+            problems = card_problems(card, tmp / CARD_FILE) + file_problems(tmp, card)
+            if problems:
+                raise AdaptxError(f"{stage_dir}: cannot publish:\n  - " + "\n  - ".join(problems))
+            _move_into_place(tmp, zoo / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     _write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
     return zoo / name
 
@@ -662,6 +764,12 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
     card go along as files the library ignores."""
     entry, card = require_entry(zoo, name)
     out = Path(out_dir)
+    inside = out.resolve()  # through any link: where the files would really land
+    if inside == zoo.resolve() or zoo.resolve() in inside.parents:
+        own = inside == entry.resolve() or entry.resolve() in inside.parents
+        where = f"the entry itself ({entry})" if own else f"the zoo folder {zoo}"
+        raise AdaptxError(f"export folder {out} is inside {where}; an export is a copy for use outside the zoo "
+                          f"(extra files in an entry break its verification): choose a folder outside {zoo}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AdaptxError(f"export folder {out} exists and is not empty; choose a new or empty folder")
     single = not card["members"] and card["fusion"] is None
@@ -712,30 +820,30 @@ def pull_entry(zoo: Path, repo_id: str, name: str, revision: str | None = None) 
     import huggingface_hub
 
     check_name(name)
-    zoo.mkdir(parents=True, exist_ok=True)
-    index = load_index(zoo)
-    if (zoo / name).exists() or name in index["entries"]:
-        raise AdaptxError(f"zoo entry {name!r} already exists in {zoo}; `adaptx zoo remove {name}` first")
-    tmp = zoo / f".pull-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        # only JSON and safetensors are ever downloaded: a pickle in the repo never reaches this disk
-        try:
-            huggingface_hub.snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(tmp),
-                                              allow_patterns=[f"{name}/*{s}" for s in ALLOWED_SUFFIXES])
-        except (OSError, ValueError) as exc:  # the hub's HTTP and offline errors derive from these
-            raise AdaptxError(f"cannot download {name!r} from the hub repo {repo_id}: {_first_line(exc)} "
-                              "(online? is the repo id right?)") from exc
-        entry = tmp / name
-        if not (entry / CARD_FILE).is_file():
-            raise AdaptxError(f"{repo_id}: has no zoo entry {name!r} (no {name}/{CARD_FILE} at revision "
-                              f"{revision or 'main'})")
-        card, problems = check_entry(entry)
-        if problems:
-            raise AdaptxError(f"{repo_id}: entry {name!r} failed verification; nothing was added to {zoo}:\n  - "
-                              + "\n  - ".join(problems))
-        _move_into_place(entry, zoo / name)
-    finally:
+    with _ZooFolder(zoo):  # a failed pull (offline, refused) leaves no new zoo folder behind
+        index = load_index(zoo)
+        if os.path.lexists(zoo / name) or name in index["entries"]:
+            raise AdaptxError(f"zoo entry {name!r} already exists in {zoo}; `adaptx zoo remove {name}` first")
+        tmp = zoo / f".pull-{name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            # only JSON and safetensors are ever downloaded: a pickle in the repo never reaches this disk
+            try:
+                huggingface_hub.snapshot_download(repo_id=repo_id, revision=revision, local_dir=str(tmp),
+                                                  allow_patterns=[f"{name}/*{s}" for s in ALLOWED_SUFFIXES])
+            except (OSError, ValueError) as exc:  # the hub's HTTP and offline errors derive from these
+                raise AdaptxError(f"cannot download {name!r} from the hub repo {repo_id}: {_first_line(exc)} "
+                                  "(online? is the repo id right?)") from exc
+            entry = tmp / name
+            if not (entry / CARD_FILE).is_file():
+                raise AdaptxError(f"{repo_id}: has no zoo entry {name!r} (no {name}/{CARD_FILE} at revision "
+                                  f"{revision or 'main'})")
+            card, problems = check_entry(entry)
+            if problems:
+                raise AdaptxError(f"{repo_id}: entry {name!r} failed verification; nothing was added to {zoo}:\n  - "
+                                  + "\n  - ".join(problems))
+            _move_into_place(entry, zoo / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     _write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
     return zoo / name

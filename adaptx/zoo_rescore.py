@@ -32,7 +32,7 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     if card["strategy"] not in STANDALONE:
         raise AdaptxError(f"zoo:{name} is a {card['kind']} entry ({card['strategy']}); rescoring loads an entry as "
                           "zoo:NAME, which only an intermediate or `none` adapter entry can be")
-    training, data = card["training"], card["training"]["data"]
+    training, data = card["training"], _rescore_fields(name, card)
     try:
         get_task(card["task"])
     except AdaptxError as exc:
@@ -65,6 +65,29 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     value = metric_for_language(en_dev["metric"], "en").compute(preds, get_kind(dev.kind).golds(dev))
     return {"name": name, "task": task, "metric": en_dev["metric"], "value": value, "card_value": en_dev["value"],
             "rows": len(dev), "dtype": runtime.dtype, "device": runtime.device_name()}
+
+
+def _rescore_fields(name: str, card: dict) -> dict:
+    """The card's training.data, after checking the fields rescoring reads (a verified card has
+    training.data and metrics.en_dev, but what is inside them is the publisher's)."""
+    training, data, en_dev = card["training"], card["training"]["data"], card["metrics"]["en_dev"]
+    data, en_dev = (x if isinstance(x, dict) else {} for x in (data, en_dev))
+    fields = [  # (card field, value, type, may be null)
+        ("training.data.dev", data.get("dev"), str, False),
+        ("training.data.dev_sha256", data.get("dev_sha256"), str, False),
+        ("training.data.dev_rows", data.get("dev_rows"), int, False),
+        ("training.data.sample_seed", data.get("sample_seed"), int, True),
+        ("training.data.dev_ids_digest", data.get("dev_ids_digest"), str, True),
+        ("training.max_seq_length", training.get("max_seq_length"), int, True),
+        ("training.dtype", training.get("dtype"), str, True),
+        ("metrics.en_dev.metric", en_dev.get("metric"), str, False),
+        ("metrics.en_dev.value", en_dev.get("value"), (int, float), False)]
+    wrong = [field for field, value, kind, nullable in fields if not (
+        (nullable and value is None) or (isinstance(value, kind) and not isinstance(value, bool)))]
+    if wrong:
+        raise AdaptxError(f"zoo:{name}: its card has missing or mistyped fields for rescoring ({', '.join(wrong)}); "
+                          "publish the entry again from its stage")
+    return data
 
 
 def rescore_zoo(zoo: Path, name: str | None, data_dir, device: str = "auto",

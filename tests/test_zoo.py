@@ -381,7 +381,7 @@ def test_hub_push_and_pull_round_trip_verifies_before_use(trained, zoo_dir, tmp_
     err = capsys.readouterr().err
     assert "failed verification; nothing was added" in err and "model_adapter_fusion.safetensors: sha256" in err
     assert ".bin" not in err  # filtered out by allow_patterns, never written
-    assert sorted(p.name for p in third.iterdir()) == []  # no entry, no index, no leftover temp folder
+    assert not third.exists()  # no entry, no index, no temp folder: not even the zoo folder the pull created
     assert main(["zoo", "pull", "me/adapters", "absent", "--zoo", str(third)]) == 1
     assert "has no zoo entry 'absent'" in capsys.readouterr().err
 
@@ -416,7 +416,7 @@ def test_bad_input_gives_clear_errors_and_loses_nothing(trained, zoo_dir, tmp_pa
     fails(["zoo", "add", str(trained["stages"]["intermediate-adapter-sst2-s0"]), "--name", "bad.name"],
           "zoo entry name 'bad.name'")
     fails(["zoo", "add", str(tmp_path / "nowhere"), "--name", "x"], "does not exist; pass a folder like")
-    fails(["zoo", "add", str(trained["run"]), "--name", "x"], "manifest.json: missing")
+    fails(["zoo", "add", str(trained["run"]), "--name", "x"], "manifest.json is missing")
 
     running = tmp_path / "stages" / trained["stages"]["target-xnli-none-s0"].name
     shutil.copytree(trained["stages"]["target-xnli-none-s0"], running)
