@@ -16,6 +16,7 @@ the same inputs skips the work and a changed input gets a new folder. Evaluation
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -26,6 +27,7 @@ from .describe import average_text, describe_run, stage_notes, train_summary
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import base_fingerprint, sha256_text
+from .fusion_attention import recording as record_fusion_attention
 from .kinds import get_kind
 from .metrics import metric_for_language
 from .models import RANDOM_PREFIX, load_base_model, load_encoder, saved_encoder_loader
@@ -36,7 +38,7 @@ from .report import write_results
 from .rundata import RunData
 from .runtime import Runtime, make_runtime
 from .stage_recipe import StageRecipes
-from .stage_store import HASH_CHARS, StageStore, read_json, write_json
+from .stage_store import HASH_CHARS, StageStore, check_run_folder_free, hold_run_folder, write_json
 from .strategies import get_strategy
 from .tasks import get_task
 from .train import predict, train_model
@@ -149,8 +151,11 @@ class Experiment:
 
     def report_context(self) -> dict:
         """What the results table says besides the records: missing languages, the base's family."""
+        from .baselines import trivial_specs
+
         return {"targets": [t.name for t in self.targets], "base_family": self.family,
-                "missing": {t.name: self.rundata.missing_languages(t.name) for t in self.targets}}
+                "missing": {t.name: self.rundata.missing_languages(t.name) for t in self.targets},
+                "trivial": trivial_specs(self)}
 
     def describe(self, stages: list[Stage]) -> str:
         return describe_run(self.cfg, self.rundata, self.runtime, self.run_dir, self.family, self.lr_defaults, stages)
@@ -264,7 +269,7 @@ class Experiment:
         for lang in languages:
             path = self.eval_file(stage, lang)
             if lang in done:
-                result = read_json(path, f"delete {path} to evaluate again")[lang]
+                result = self.store.read_eval(path, lang, task.metrics)
             else:
                 if model is None:
                     model = self.load_trained(stage) if stage.trains else self.build(stage)
@@ -292,14 +297,17 @@ class Experiment:
         task = get_task(stage.task)
         kind, split = get_kind(task.kind), self.eval_splits[task.name][lang]
         data = self.data(task.name, f"eval-{split}", lang)
+        attention = None
         if kind.trains:
-            preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}", runtime=self.runtime)
+            with record_fusion_attention(model) as attention:  # fuse stages: each layer's weights over adapters
+                preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}", runtime=self.runtime)
             scored, golds = list(range(len(data.examples))), kind.golds(data)
         else:
             scored, preds, golds = kind.evaluate(model, data, self.pad_id, seed=self.cfg.data.sample_seed)
         scores = {m: metric_for_language(m, lang).compute(preds, golds) for m in task.metrics}
         return {"ids": [data.ids[i] for i in scored], "pred": preds, "gold": golds, "scores": scores, "split": split,
-                "n": len(scored), "skipped": data.skipped, "origin": self.split(task.name, f"eval-{split}", lang).origin}
+                "n": len(scored), "skipped": data.skipped, "origin": self.split(task.name, f"eval-{split}", lang).origin,
+                **({"fusion_attention": attention.summary()} if attention else {})}
 
 
 def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None) -> tuple[Path, Path | None]:
@@ -319,23 +327,44 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None) -> 
     Everything that can be checked is checked before the run folder is touched: the config,
     the data folder, the base model, every data file, every existing stage folder. Only then
     is the run's config.yaml written (atomically), so a refused run changes nothing.
+    One `adaptx run` at a time holds a run folder (a second one is refused, told who holds it).
     """
     cfg = load_config(config_path, overrides)
     run_dir, data_dir = open_run(cfg, data_dir, out_dir)
+    check_run_folder_free(run_dir)  # the quick answer, before the model and data load
     experiment = Experiment(cfg, run_dir, data_dir)
     stages = plan_stages(cfg)
     experiment.prepare(stages)
-    main = experiment.runtime.is_main
+    # the main process holds the folder for the whole run (the others of a multi-process run follow it)
+    with hold_run_folder(run_dir, f"adaptx run {config_path}") if experiment.runtime.is_main else nullcontext():
+        return _run_held(experiment, cfg, stages, data_dir)
+
+
+def train_stage(experiment: Experiment, stage: Stage) -> dict:
+    """run_stage under the stage's lock, which `adaptx search` workers take too: a search training
+    this stage in the same folder finishes it first, and this run then finds it done."""
+    runtime = experiment.runtime
+
+    def waiting():
+        print(f"  {stage.id}: another process (an `adaptx search` worker?) is training this stage in "
+              f"{experiment.run_dir}; waiting for it", flush=True)
+
+    with experiment.store.lock(stage.id, on_wait=waiting) if runtime.is_main else nullcontext():
+        runtime.wait()  # the other processes of a multi-process run start once the main one holds the stage
+        return experiment.run_stage(stage)
+
+
+def _run_held(experiment: Experiment, cfg: ExperimentConfig, stages: list[Stage], data_dir) -> Path:
+    run_dir, main = experiment.run_dir, experiment.runtime.is_main
     if main:
         print(experiment.describe(stages), flush=True)
-        run_dir.mkdir(parents=True, exist_ok=True)
         resolved = cfg.to_dict()
         resolved["data"]["dir"] = str(Path(data_dir).resolve()) if data_dir else None
         atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     started = time.perf_counter()
     records: list[dict] = []
     for stage in stages:
-        experiment.run_stage(stage)
+        train_stage(experiment, stage)
         if stage.evaluate:
             records += experiment.evaluate(stage)
             if main:
@@ -344,4 +373,7 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None) -> 
         table = write_results(run_dir, records, experiment.report_context())
         print(table)
         print(f"adaptx: finished in {time.perf_counter() - started:.0f}s; results in {run_dir}/results.json and results.md")
+        from .analysis.analyze import after_run  # matplotlib and scipy load only here
+
+        after_run(run_dir)  # gains, typology and plots in run_dir/analysis
     return run_dir

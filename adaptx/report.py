@@ -11,27 +11,35 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from .baselines import trivial_predictions, trivial_spec_problem
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .metrics import metric_for_language
-from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation
+from .report_files import (RECORD_FIELDS, RERUN, check_records, context_problem, evaluation_lists, prediction_path,
+                           score, usable_records)
+from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation, item_groups
 from .strategies import REPORT_ORDER, STRATEGIES
+from .tasks import TASKS, get_task
+from .xtreme_score import GROUPS, XTREME_TASKS, aggregate, task_metrics, task_score
 
-RECORD_KEYS = ("task", "strategy", "intermediate", "language", "split", "metric", "value", "seed", "n", "predictions")
+RECORD_KEYS = tuple(RECORD_FIELDS)  # every field of a results.json record (checked in adaptx.report_files)
 STRATEGY_ORDER = REPORT_ORDER  # rows in the strategies' report order (adaptx.strategies)
 # XTREME leaderboard figures for XLM-R Large and its best English intermediate task (X-STILTs;
 # RemBERT paper Table 16 for the tasks it lists); retrieval: XLM-R Large only (GUIDE §1)
 PUBLISHED = {"xnli": (79.2, 80.0), "pawsx": (86.4, 87.9), "udpos": (73.8, 74.9), "panx": (65.4, 64.0),
              "xquad": (76.6, 78.7), "mlqa": (71.6, 72.4), "tydiqa": (65.1, 76.0), "bucc": (66.0, None),
              "tatoeba": (57.3, None)}
-CATEGORIES = ("classification", "structured", "qa", "retrieval")
+TRIVIAL = "trivial baseline"  # its row's name in the bootstrap (no strategy's row name has a space)
+GAP = "gap"  # the transfer gap column: English minus the average of the other languages
 SPLIT_WORDS = {"dev": "dev (held apart from model selection)"}
 MARKS = {"better": " ▲", "worse": " ▼"}
-RERUN = "rerun `adaptx run` with the run's config to re-evaluate"
 
 
-def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES) -> dict:
-    """Everything the table shows, as plain data (the content of results-summary.json); percent units."""
+def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivial: dict | None = None) -> dict:
+    """Everything the table shows, as plain data (the content of results-summary.json); percent units.
+
+    trivial: the task's trivial prediction (adaptx.baselines.trivial_spec), scored on the same rows
+    as a reference row; None: no such row."""
     _check_records(records, "results records")
     if not records:
         return {"rows": []}
@@ -52,9 +60,14 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES) -> di
     # an average needs every language for every seed of the row
     complete = {key: all((s, lang) in recs for s in seeds[key] for lang in langs) for key, recs in by_row.items()}
     cache: dict[Path, dict] = {}
-    # one bootstrap for all rows: the same resampled examples for every row pairs the comparisons
-    boot = Bootstrap({_row_name(key): _load_row(Path(run_dir), recs, metric, cache)
-                      for key, recs in by_row.items() if complete[key]}, metric, resamples=resamples)
+    loaded = {_row_name(key): _load_row(Path(run_dir), recs, metric, cache)
+              for key, recs in by_row.items() if complete[key]}
+    trivial_row = _trivial_row(trivial, loaded) if trivial and loaded else None
+    # one bootstrap for all rows: the same resampled items for every row pairs the comparisons;
+    # translations of the same items (a row-aligned task, one split) are resampled together
+    groups = item_groups(TASKS.get(info["task"]), info["split"])
+    boot = Bootstrap({**loaded, **({TRIVIAL: trivial_row} if trivial_row else {})}, metric,
+                     aligned=groups, resamples=resamples)
 
     rows = []
     for key in sorted(by_row, key=_row_order):
@@ -64,19 +77,58 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES) -> di
         row = {"strategy": key[0], "intermediate": key[1], "seeds": seeds[key],
                "baseline": base[0] if base else None,
                "values": {lang: round(v, 2) for lang, v in values.items() if v is not None}}
-        for column, column_langs in columns.items():
-            row[column] = None
-            if not complete[key]:
-                continue  # a missing language: no average
-            ci = boot.interval(_row_name(key), column_langs)
-            versus = None
-            if base and _row_name(base) in boot.rows:
-                c = boot.compare(_row_name(key), _row_name(base), column_langs)
-                versus = {"delta": _pct(c.delta), "interval": [_pct(c.lo), _pct(c.hi)], "verdict": c.verdict}
-            row[column] = {"value": round(_mean([values[lang] for lang in column_langs]), 2),
-                           "interval": [_pct(ci.lo), _pct(ci.hi)], "vs_baseline": versus}
+        base_name = _row_name(base) if base and _row_name(base) in boot.rows else None
+        row.update(_average_cells(boot, _row_name(key), values, columns, base_name) if complete[key]
+                   else {column: None for column in [*columns, *_gap_columns(columns)]})
         rows.append(row)
-    return {**info, "columns": langs + list(columns), "confidence": CONFIDENCE, "resamples": resamples, "rows": rows}
+    summary = {**info, "columns": langs + list(columns) + _gap_columns(columns), "confidence": CONFIDENCE,
+               "resamples": resamples, "item_groups": _joint_groups(groups, langs), "rows": rows}
+    if trivial_row:
+        values = {lang: 100 * boot.points[TRIVIAL, 0, lang] for lang in langs}
+        summary["trivial"] = {"what": trivial["what"], "values": {lang: round(v, 2) for lang, v in values.items()},
+                              **_average_cells(boot, TRIVIAL, values, columns, None)}
+    return summary
+
+
+def _average_cells(boot: Bootstrap, name: str, values: dict, columns: dict, base_name: str | None) -> dict:
+    """The average columns of one complete row (value, interval, comparison with its baseline) and,
+    with English and other languages, the transfer gap (English minus the others' average)."""
+    cells = {}
+    for column, column_langs in columns.items():
+        ci = boot.interval(name, column_langs)
+        versus = None
+        if base_name:
+            c = boot.compare(name, base_name, column_langs)
+            versus = {"delta": _pct(c.delta), "interval": [_pct(c.lo), _pct(c.hi)], "verdict": c.verdict}
+        cells[column] = {"value": round(_mean([values[lang] for lang in column_langs]), 2),
+                         "interval": [_pct(ci.lo), _pct(ci.hi)], "vs_baseline": versus}
+    if _gap_columns(columns):
+        others = columns["avg w/o en"]
+        gap = boot.contrast(name, ["en"], others)
+        cells[GAP] = {"value": round(values["en"] - _mean([values[lang] for lang in others]), 2),
+                      "interval": [_pct(gap.lo), _pct(gap.hi)], "vs_baseline": None}
+    return cells
+
+
+def _gap_columns(columns: dict) -> list[str]:
+    return [GAP] if "avg w/o en" in columns else []
+
+
+def _trivial_row(spec: dict, loaded: dict) -> dict:
+    """{0: {lang: Evaluation}}: the trivial prediction on the ids and golds the rows were scored on
+    (every row of a language shares them; the first row's are taken)."""
+    first = next(iter(loaded.values()))
+    evs = next(iter(first.values()))
+    return {0: {lang: Evaluation(ev.ids, trivial_predictions(spec, ev.gold), ev.gold) for lang, ev in evs.items()}}
+
+
+def _joint_groups(groups: dict[str, str], langs: list[str]) -> dict[str, list[str]]:
+    """group -> its languages, for the groups of more than one language (resampled jointly)."""
+    joint: dict[str, list[str]] = {}
+    for lang in langs:
+        if lang in groups:
+            joint.setdefault(groups[lang], []).append(lang)
+    return {g: ls for g, ls in joint.items() if len(ls) > 1}
 
 
 def render_table(records: list[dict], run_dir) -> str:
@@ -106,47 +158,62 @@ def summarize_all(records: list[dict], run_dir, context: dict) -> dict:
     for r in records:
         groups.setdefault((r["task"], r["metric"]), []).append(r)
     tables = []
+    trivial = _trivial_specs(context)
     for (task, metric), recs in groups.items():
-        table = summarize(recs, run_dir)
+        table = summarize(recs, run_dir, trivial=trivial.get(task))
         table["missing"] = context.get("missing", {}).get(task, [])
         tables.append(table)
     return {"context": context, "tables": tables, "xtreme": xtreme_summary(tables, context)}
 
 
-def xtreme_summary(tables: list[dict], context: dict) -> dict | None:
-    """Per strategy row: each task's average over its languages (the task's summary metric), the
-    category averages and the overall average; None with fewer than two tasks."""
-    from .tasks import get_task
+def _trivial_specs(context: dict) -> dict:
+    """task -> adaptx.baselines.trivial_spec, where the run recorded one (context.trivial)."""
+    specs = context.get("trivial") or {}
+    if not isinstance(specs, dict):
+        raise AdaptxError(f"report context, field 'trivial': expected task -> trivial prediction, got {specs!r}")
+    for task, spec in specs.items():
+        problem = trivial_spec_problem(spec)
+        if problem:
+            raise AdaptxError(f"report context, field 'trivial.{task}': {problem}")
+    return specs
 
-    chosen = {}
+
+def xtreme_summary(tables: list[dict], context: dict) -> dict | None:
+    """Per strategy row: each XTREME task's score, the group scores and the overall score, as
+    XTREME's evaluate.py aggregates them (adaptx.xtreme_score); None with fewer than two XTREME tasks.
+
+    A task counts once the tables of all its XTREME metrics are there (a QA task: F1 and EM)."""
+    averages: dict[str, dict[str, dict[tuple, float]]] = {}  # task -> metric -> row key -> language average
+    languages: dict[str, list[str]] = {}
     for table in tables:
-        if not table["rows"]:
+        if not table["rows"] or table["task"] not in XTREME_TASKS:
             continue
-        task = get_task(table["task"])
-        if table["metric"] == (task.summary_metric or task.metric):
-            chosen[task.name] = table
-    if len(chosen) < 2:
-        return None
-    rows: dict[tuple, dict] = {}
-    for name, table in chosen.items():
+        by_key = averages.setdefault(table["task"], {}).setdefault(table["metric"], {})
         for row in table["rows"]:
             if row["avg"] is not None:
-                rows.setdefault((row["strategy"], row["intermediate"]), {})[name] = row["avg"]["value"]
-    categories = {c: [n for n in chosen if get_task(n).category == c] for c in CATEGORIES}
-    categories = {c: names for c, names in categories.items() if names}
+                by_key[(row["strategy"], row["intermediate"])] = row["avg"]["value"]
+        languages[table["task"]] = table["languages"]
+    metrics = {name: task_metrics(get_task(name)) for name in averages}
+    chosen = [name for name in averages if all(m in averages[name] for m in metrics[name])]
+    if len(chosen) < 2:
+        return None
+    keys = {key for name in chosen for by_key in averages[name].values() for key in by_key}
     out = []
-    for key in sorted(rows, key=_row_order):
-        values = rows[key]
-        averages = {c: round(_mean([values[n] for n in names]), 2) if all(n in values for n in names) else None
-                    for c, names in categories.items()}
-        overall = round(_mean(list(values.values())), 2) if len(values) == len(chosen) else None
-        out.append({"strategy": key[0], "intermediate": key[1], "tasks": values, "categories": averages,
-                    "overall": overall})
+    for key in sorted(keys, key=_row_order):
+        scores = {name: task_score({m: averages[name][m].get(key) for m in metrics[name]}, metrics[name])
+                  for name in chosen}
+        agg = aggregate(scores)
+        out.append({"strategy": key[0], "intermediate": key[1],
+                    "tasks": {name: round(v, 2) for name, v in scores.items() if v is not None},
+                    "categories": {g: _round(v) for g, v in agg["groups"].items()}, "overall": _round(agg["overall"])})
     published = None
     if context.get("base_family") == "xlm-roberta-large":
         published = {name: PUBLISHED.get(name) for name in chosen}
-    return {"tasks": list(chosen), "metrics": {n: t["metric"] for n, t in chosen.items()},
-            "categories": categories, "rows": out, "published": published}
+    return {"tasks": chosen, "metrics": {name: list(metrics[name]) for name in chosen},
+            "categories": {g: list(GROUPS[g]) for g in aggregate(dict.fromkeys(chosen))["groups"]},
+            "languages": {name: [len(languages[name]), len(get_task(name).languages)] for name in chosen},
+            "missing_tasks": [name for name in XTREME_TASKS if name not in chosen],
+            "rows": out, "published": published}
 
 
 def render_all(summary: dict) -> str:
@@ -165,11 +232,23 @@ def render_all(summary: dict) -> str:
 def _render_xtreme(x: dict) -> str:
     tasks, cats = x["tasks"], list(x["categories"])
     header = ["strategy", *tasks, *(f"{c} avg" for c in cats), "overall"]
+
+    def scored_by(metrics):
+        return metrics[0] if len(metrics) == 1 else f"({' + '.join(metrics)})/{len(metrics)}"
+
     lines = ["## XTREME summary", "",
-             "each task: its average over the evaluated languages (" +
-             ", ".join(f"{t} {m}" for t, m in x["metrics"].items()) + "); category and overall averages over tasks "
-             "(only where a row has every task)", "",
-             "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+             "XTREME's aggregation (google-research/xtreme evaluate.py): each task is its average over the "
+             "evaluated languages (" + ", ".join(f"{t} {scored_by(m)}" for t, m in x["metrics"].items()) + "); "
+             "a group average is the mean of the group's tasks (" +
+             "; ".join(f"{c}: {', '.join(x['categories'][c])}" for c in cats) + "), shown only where a row has "
+             "all of them; overall is the mean of XTREME's nine tasks (not of the groups), shown only where a row "
+             "has all nine"]
+    if x["missing_tasks"]:
+        lines.append(f"not in this run: {', '.join(x['missing_tasks'])} (so no overall score)")
+    partial = [f"{t} {k} of {n}" for t, (k, n) in x["languages"].items() if k < n]
+    if partial:
+        lines.append("fewer languages than XTREME averages: " + ", ".join(partial))
+    lines += ["", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
 
     def cell(v):
         return "–" if v is None else f"{v:.1f}"
@@ -179,38 +258,125 @@ def _render_xtreme(x: dict) -> str:
         lines.append(f"| {_row_name((row['strategy'], row['intermediate']))} | " + " | ".join(values)
                      + f" | {cell(row['overall'])} |")
     if x.get("published"):
+        # the published QA figures are F1 alone, not XTREME's (F1 + EM)/2: named below, not tabled
+        comparable = {t: v for t, v in x["published"].items() if v and len(x["metrics"][t]) == 1}
         for label, i in (("XLM-R Large (published)", 0), ("best intermediate task (published)", 1)):
-            values = [cell(x["published"][t][i] if x["published"].get(t) else None) for t in tasks]
+            values = [cell(comparable[t][i] if t in comparable else None) for t in tasks]
             lines.append(f"| {label} | " + " | ".join(values) + " |" + " – |" * (len(cats) + 1))
         lines.append("")
         lines.append("published: XTREME leaderboard figures (test sets; X-STILTs for the best intermediate task); "
                      "adaptx's numbers above come from the evaluated splits and rows named in each table")
+        f1_only = [f"{t} {'/'.join('–' if v is None else f'{v:.1f}' for v in x['published'][t])}"
+                   for t in tasks if x["published"].get(t) and t not in comparable]
+        if f1_only:
+            lines.append("published QA F1 only (XLM-R Large / best intermediate task), not comparable with the "
+                         "(F1 + EM)/2 above: " + ", ".join(f1_only))
     return "\n".join(lines)
 
 
-def print_report(run_dir) -> None:
+def print_report(run_dir) -> int:
+    """Print a run folder's tables. results.json and the files it names may have been edited by hand:
+    a malformed record, prediction file or table is reported on stderr and left out, and the rest is
+    printed. Returns the number of such problems; raises when nothing is left to print."""
+    import sys
+
     path = Path(run_dir) / "results.json"
     if not path.is_file():
         raise AdaptxError(f"{path} not found: is {run_dir} an adaptx run folder with at least one finished target stage?")
     try:
-        records = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:  # json's parser recurses once per nesting level
+        raise AdaptxError(f"{path}: not valid JSON (nested too deeply for a results file)") from None
+    except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
         raise AdaptxError(f"{path}: not valid JSON ({exc})") from exc
-    _check_records(records, str(path))
-    context = {"targets": list(dict.fromkeys(r["task"] for r in records))}
-    saved = Path(run_dir) / "results-summary.json"
-    if saved.is_file():  # missing languages and the base's family, as the run wrote them
+    if not isinstance(records, list):
+        raise AdaptxError(f"{path}: expected a JSON list of records, got {type(records).__name__}")
+    numbered, problems = usable_records(records, str(path))
+    records = _with_readable_predictions(numbered, Path(run_dir), path, problems)
+    context = _saved_context(Path(run_dir), records, problems)
+    summary = _summary_of_what_is_sound(records, Path(run_dir), context, problems)
+    problems = list(dict.fromkeys(problems))  # one line per distinct problem
+    if summary is None:
+        raise AdaptxError("\n".join(problems + [f"nothing in {path} is left to report"]))
+    print(render_all(summary))
+    for problem in problems:
+        print(f"adaptx: report: {problem}", file=sys.stderr)
+    return len(problems)
+
+
+def _with_readable_predictions(numbered: list[tuple[int, dict]], run_dir: Path, path: Path,
+                               problems: list[str]) -> list[dict]:
+    """The records whose metric is known and whose prediction entry is sound and scores what the record
+    says; a message in `problems` for each other."""
+    good, cache = [], {}
+    for i, record in numbered:
         try:
-            context = json.loads(saved.read_text()).get("context", context)
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            pass
-    print(render_all(summarize_all(records, run_dir, context)))
+            metric_for_language(record["metric"], record["language"])
+        except AdaptxError as exc:
+            problems.append(f"{path}: record {i}, field 'metric': {exc}; record left out")
+            continue
+        try:
+            _load_row(run_dir, {(record["seed"], record["language"]): record},
+                      lambda lang, name=record["metric"]: metric_for_language(name, lang), cache)
+        except AdaptxError as exc:
+            problems.append(f"{exc} (record {i} of {path.name}; record left out)")
+        else:
+            good.append(record)
+    return good
+
+
+def _saved_context(run_dir: Path, records: list[dict], problems: list[str]) -> dict:
+    """Missing languages and the base's family as the run wrote them (results-summary.json), else the
+    task names of the records."""
+    from .fileio import read_json
+
+    context = {"targets": list(dict.fromkeys(r["task"] for r in records))}
+    saved = run_dir / "results-summary.json"
+    if saved.is_file():
+        try:
+            found = read_json(saved, "the tables are printed without its context", dict).get("context", context)
+        except AdaptxError as exc:
+            problems.append(str(exc))
+            return context
+        problem = context_problem(found)
+        if problem:
+            problems.append(f"{saved}: {problem}; the tables are printed without its context "
+                            "(missing languages, base family)")
+            return context
+        context = found
+    return context
+
+
+def _summary_of_what_is_sound(records: list[dict], run_dir: Path, context: dict, problems: list[str]) -> dict | None:
+    """summarize_all over the records, leaving out each (task, metric) table that cannot be made (records
+    that disagree with each other, an unknown task); None when nothing is left."""
+    try:
+        return summarize_all(records, run_dir, context) if records else None
+    except AdaptxError:
+        pass
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["task"], r["metric"]), []).append(r)
+    kept = []
+    for (task, metric), recs in groups.items():
+        try:
+            summarize_all(recs, run_dir, context)
+        except AdaptxError as exc:
+            problems.append(f"table {task} {metric} left out: {exc}")
+        else:
+            kept += recs
+    try:
+        return summarize_all(kept, run_dir, context) if kept else None
+    except AdaptxError as exc:  # only the summary over tasks fails now
+        problems.append(str(exc))
+        return None
 
 
 def _render(summary: dict) -> str:
     if not summary["rows"]:
         return "(no results yet)"
     columns, langs, rows = summary["columns"], summary["languages"], summary["rows"]
+    trivial = summary.get("trivial")
 
     def value(row, column):  # the number shown, at the shown precision so that ties are all bold
         if column in langs:
@@ -219,26 +385,49 @@ def _render(summary: dict) -> str:
             v = row[column]["value"] if row[column] else None
         return None if v is None else round(v, 1)
 
-    best = {c: max((v for v in (value(r, c) for r in rows) if v is not None), default=None) for c in columns}
+    # no bold in the gap column: a small gap can also mean weak English
+    best = {c: max((v for v in (value(r, c) for r in rows) if v is not None), default=None)
+            for c in columns if c != GAP}
+
+    def cells(row, bold: bool) -> str:
+        out = []
+        for c in columns:
+            v = value(row, c)
+            text = "–" if v is None else (f"**{v:.1f}**" if bold and v == best.get(c) else f"{v:.1f}")
+            if v is not None and c not in langs:
+                lo, hi = row[c]["interval"]
+                versus = row[c]["vs_baseline"]
+                text += f" [{lo:.1f}, {hi:.1f}]" + (MARKS.get(versus["verdict"], "") if versus else "")
+            out.append(text)
+        return " | ".join(out)
+
     lines = [f"{summary['task']} zero-shot {summary['metric']} (%), mean over seeds {summary['seeds']}; "
              "**bold** = best in column",
              _split_line(summary["split"]), _n_line(summary["n"]),
              f"[lo, hi] = {summary['confidence']:.0%} bootstrap interval over examples (and seeds); "
              "▲/▼ = better/worse than `none` (adapter rows) or `full-none` (full rows) by a paired bootstrap "
              "on the same examples; unmarked = no clear difference",
+             *_legend_notes(summary),
              "", "| strategy | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for row in rows:
-        cells = []
-        for c in columns:
-            v = value(row, c)
-            text = "–" if v is None else (f"**{v:.1f}**" if v == best[c] else f"{v:.1f}")
-            if v is not None and c not in langs:
-                lo, hi = row[c]["interval"]
-                versus = row[c]["vs_baseline"]
-                text += f" [{lo:.1f}, {hi:.1f}]" + (MARKS.get(versus["verdict"], "") if versus else "")
-            cells.append(text)
-        lines.append(f"| {_row_name((row['strategy'], row['intermediate']))} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_row_name((row['strategy'], row['intermediate']))} | {cells(row, True)} |")
+    if trivial:
+        lines.append(f"| *trivial ({trivial['what']})* | {cells(trivial, False)} |")
     return "\n".join(lines)
+
+
+def _legend_notes(summary: dict) -> list[str]:
+    """The legend's lines for joint resampling, the gap column and the trivial row, where present."""
+    notes = []
+    if summary.get("item_groups"):
+        groups = "; ".join(f"{', '.join(ls)} ({split})" for split, ls in summary["item_groups"].items())
+        notes.append(f"examples resampled jointly across the languages that evaluate the same items translated: {groups}")
+    if GAP in summary["columns"]:
+        notes.append("gap = en minus avg w/o en (the transfer gap), with its interval from the same bootstrap")
+    if summary.get("trivial"):
+        notes.append(f"trivial = {summary['trivial']['what']}, the prediction that needs no model "
+                     "(from the English training sample), scored on the same rows")
+    return notes
 
 
 def _split_line(split: dict[str, str]) -> str:
@@ -258,13 +447,7 @@ def _n_line(n: dict[str, int]) -> str:
 
 
 def _check_records(records, source: str) -> None:
-    if not isinstance(records, list):
-        raise AdaptxError(f"{source}: expected a JSON list of records, got {type(records).__name__}")
-    for i, r in enumerate(records):
-        missing = [k for k in RECORD_KEYS if not isinstance(r, dict) or k not in r]
-        if missing:
-            raise AdaptxError(f"{source}: record {i} lacks {', '.join(missing)} "
-                              f"(each record needs {', '.join(RECORD_KEYS)})")
+    check_records(records, source)  # every field of every record, typed (adaptx.report_files)
 
 
 def _run_info(records: list[dict]) -> dict:
@@ -292,14 +475,12 @@ def _load_row(run_dir: Path, recs: dict[tuple, dict], metric, cache: dict) -> di
     """{seed: {lang: Evaluation}} from the prediction files the records point to, checked against the records."""
     row: dict = {}
     for (seed, lang), r in recs.items():
-        path = run_dir / r["predictions"]
-        entry = _read_predictions(path, cache).get(lang)
-        if not isinstance(entry, dict) or not {"ids", "pred", "gold"} <= entry.keys():
-            raise AdaptxError(f"{path}: no ids/pred/gold for language {lang!r}; {RERUN}")
-        ev = Evaluation.from_lists(entry["ids"], entry["pred"], entry["gold"], where=f"{path} [{lang}]")
-        score = 100 * metric(lang).compute(ev.pred, ev.gold)
-        if len(ev.ids) != r["n"] or abs(score - r["value"]) > 0.011:  # value is rounded to 2 decimals
-            raise AdaptxError(f"{path} [{lang}]: {len(ev.ids)} predictions scoring {score:.2f}, but results.json says "
+        path = prediction_path(run_dir, r["predictions"])  # never outside the run folder
+        ids, pred, gold = evaluation_lists(_read_predictions(path, cache).get(lang), path, lang)
+        ev = Evaluation.from_lists(ids, pred, gold, where=f"{path} [{lang}]")
+        value = score(metric(lang), ev.pred, ev.gold, f"{path} [{lang}]")
+        if len(ev.ids) != r["n"] or abs(value - r["value"]) > 0.011:  # value is rounded to 2 decimals
+            raise AdaptxError(f"{path} [{lang}]: {len(ev.ids)} predictions scoring {value:.2f}, but results.json says "
                               f"n={r['n']}, value={r['value']}; the file is stale: {RERUN}")
         row.setdefault(seed, {})[lang] = ev
     return row
@@ -310,8 +491,10 @@ def _read_predictions(path: Path, cache: dict) -> dict:
         if not path.is_file():
             raise AdaptxError(f"{path}: predictions file named in results.json is missing; {RERUN}")
         try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except RecursionError:  # json's parser recurses once per nesting level
+            raise AdaptxError(f"{path}: predictions file is unreadable (JSON nested too deeply); {RERUN}") from None
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise AdaptxError(f"{path}: predictions file is unreadable ({exc}); {RERUN}") from exc
         if not isinstance(data, dict):
             raise AdaptxError(f"{path}: expected {{language: {{ids, pred, gold}}}}; {RERUN}")
@@ -328,6 +511,13 @@ def _baseline(strategy: str, rows) -> tuple[str, None] | None:
     return ((present or baselines)[0], None) if baselines else None
 
 
+def load_row(run_dir, records: list[dict], metric) -> dict:
+    """{seed: {language: Evaluation}} of one row's records (one strategy and intermediate), read from
+    the prediction files they point to and checked against the records (`adaptx analyze` uses it).
+    metric: a function language -> Metric."""
+    return _load_row(Path(run_dir), {(r["seed"], r["language"]): r for r in records}, metric, {})
+
+
 def _row_order(key: tuple) -> tuple:
     return (STRATEGY_ORDER.index(key[0]) if key[0] in STRATEGY_ORDER else len(STRATEGY_ORDER), key[0], key[1] or "")
 
@@ -338,6 +528,10 @@ def _row_name(key: tuple) -> str:
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def _pct(fraction: float) -> float:

@@ -58,6 +58,10 @@ class Task:
     # eval-dev-{lang} files are row-by-row translations of the English dev file used for model
     # selection, so the selection rows must be held apart from every language's dev evaluation
     dev_row_aligned: bool = False
+    # every language's eval files hold the same items in the same rows (row i = item i translated),
+    # so a row id names one item across languages and adaptx.stats resamples items jointly
+    # (MLQA's translations share question ids, not rows: each language has a different subset)
+    row_aligned: bool = False
     train_note: str = ""  # what the local training data is, when it is not the task's own
     description: str = ""
 
@@ -127,7 +131,7 @@ TASKS: dict[str, Task] = {
              "dev": HubSplit("facebook/xnli", "en", "validation", ("premise", "hypothesis", "label")),
              "eval-dev": HubSplit("facebook/xnli", "{lang}", "validation", ("premise", "hypothesis", "label")),
              "eval-test": HubSplit("facebook/xnli", "{lang}", "test", ("premise", "hypothesis", "label"))},
-        dev_row_aligned=True,
+        dev_row_aligned=True, row_aligned=True,
         description="Cross-lingual NLI (15 languages); trained on English MNLI",
     ),
     "pawsx": Task(
@@ -147,7 +151,8 @@ TASKS: dict[str, Task] = {
                                   ("sentence1", "sentence2", "label")),
              "eval-test": HubSplit("google-research-datasets/paws-x", "{lang}", "test",
                                    ("sentence1", "sentence2", "label"))},
-        dev_row_aligned=True,
+        # rows are translations of each other, but a few labels differ between languages
+        dev_row_aligned=True, row_aligned=True,
         description="Cross-lingual paraphrase adversaries (7 languages); trained on English PAWS-Wiki",
     ),
 }
@@ -229,6 +234,7 @@ TASKS.update({
         hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("rajpurkar/squad", None, "validation"),
              "eval-test": HubSplit("google/xtreme", "XQuAD.{lang}", "validation")},
         metric="squad_f1", extra_metrics=("squad_em",), category="qa", params=_QA_PARAMS, train_note=_QA_NOTE,
+        row_aligned=True,  # the same 1190 questions, in the same order, in every language
         description="XQuAD: SQuAD v1.1 dev translated into 10 languages (trained on English SQuAD v1.1)",
     ),
     "mlqa": Task(

@@ -10,6 +10,7 @@ from adaptx.report import print_report, render_table, write_results
 
 LEGEND = ("[lo, hi] = 95% bootstrap interval over examples (and seeds); ▲/▼ = better/worse than `none` (adapter rows) "
           "or `full-none` (full rows) by a paired bootstrap on the same examples; unmarked = no clear difference")
+GAP_LEGEND = "gap = en minus avg w/o en (the transfer gap), with its interval from the same bootstrap"
 
 
 def labels(n, correct, seed=None):
@@ -42,7 +43,10 @@ def line_of(table, name):
 
 
 def avg_cells(line):
-    return [c.strip() for c in line.strip("|").split("|")][-2:]
+    """The average cells (avg, and avg w/o en where there is one) of a table line: those with an
+    interval, less the gap column's (the last one, where there is an avg w/o en)."""
+    with_interval = [c.strip() for c in line.strip("|").split("|") if "[" in c]
+    return with_interval[:2]
 
 
 @pytest.fixture
@@ -57,14 +61,18 @@ def marked_run(tmp_path):
 def test_table_header_intervals_and_marks(marked_run):
     run_dir, records = marked_run
     lines = render_table(records, run_dir).splitlines()
-    assert lines[:6] == ["xnli zero-shot accuracy (%), mean over seeds [0]; **bold** = best in column",
+    # en (test) and de (dev) hold different items: no joint resampling line
+    assert lines[:7] == ["xnli zero-shot accuracy (%), mean over seeds [0]; **bold** = best in column",
                          "split: test for en; dev (held apart from model selection) for de",
-                         "300 rows per language", LEGEND, "",
-                         "| strategy | en | de | avg | avg w/o en |"]
-    assert [line.split(" |")[0] for line in lines[7:]] == ["| none", "| stack (qqp)", "| fuse (qqp)"]
-    assert lines[8] == "| stack (qqp) | **100.0** | **100.0** | **100.0** [100.0, 100.0] ▲ | **100.0** [100.0, 100.0] ▲ |"
-    assert re.fullmatch(r"\| none \| 33\.3 \| 33\.3 (\| 33\.3 \[(\d+\.\d), (\d+\.\d)\] ){2}\|", lines[7])  # baseline: no mark
-    assert all(cell.endswith("] ▼") for cell in avg_cells(lines[9]))
+                         "300 rows per language", LEGEND, GAP_LEGEND, "",
+                         "| strategy | en | de | avg | avg w/o en | gap |"]
+    assert [line.split(" |")[0] for line in lines[8:]] == ["| none", "| stack (qqp)", "| fuse (qqp)"]
+    assert lines[9] == ("| stack (qqp) | **100.0** | **100.0** | **100.0** [100.0, 100.0] ▲ | **100.0** [100.0, 100.0] ▲ "
+                        "| 0.0 [0.0, 0.0] |")
+    # baseline: no mark
+    assert re.fullmatch(r"\| none \| 33\.3 \| 33\.3 (\| 33\.3 \[(\d+\.\d), (\d+\.\d)\] ){2}\| 0\.0 \[-\d+\.\d, \d+\.\d\] \|",
+                        lines[8])
+    assert all(cell.endswith("] ▼") for cell in avg_cells(lines[10]))
 
 
 def test_summary_json(marked_run):
@@ -75,7 +83,7 @@ def test_summary_json(marked_run):
     summary = json.loads((run_dir / "results-summary.json").read_text())["tables"][0]
     assert {k: summary[k] for k in ("task", "metric", "seeds", "languages", "split", "n", "columns", "confidence")} == {
         "task": "xnli", "metric": "accuracy", "seeds": [0], "languages": ["en", "de"], "split": {"en": "test", "de": "dev"},
-        "n": {"en": 300, "de": 300}, "columns": ["en", "de", "avg", "avg w/o en"], "confidence": 0.95}
+        "n": {"en": 300, "de": 300}, "columns": ["en", "de", "avg", "avg w/o en", "gap"], "confidence": 0.95}
     none, stack, fuse = summary["rows"]
     assert (none["strategy"], none["intermediate"], none["baseline"], none["avg"]["vs_baseline"]) == ("none", None, None, None)
     assert none["values"] == {"en": 33.33, "de": 33.33}
@@ -111,7 +119,7 @@ def test_seeds_are_averaged_and_a_missing_language_has_no_average(tmp_path):
             ("stack", "qqp"): {0: {"en": labels(100, 50)}}}  # de not evaluated
     table = render_table(write_run(tmp_path, rows), tmp_path)
     assert "mean over seeds [0, 1]" in table and "rows per language: en 100, de 120" in table
-    assert line_of(table, "stack (qqp)") == "| stack (qqp) | **50.0** | – | – | – |"
+    assert line_of(table, "stack (qqp)") == "| stack (qqp) | **50.0** | – | – | – | – |"  # no averages, no gap
     assert line_of(table, "none").startswith("| none | **50.0** | **25.0** | **37.5** [")
 
 
