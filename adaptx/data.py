@@ -10,7 +10,6 @@ text, a label outside the label set, a short row) is an AdaptxError naming file 
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from .errors import AdaptxError
 from .intermediate_readers import read_commonsenseqa, read_cosmosqa, read_hellaswag_txt
+from .readers import TEXT_ENCODING, json_lines, parse_json
 from .tasks import Task
 
 MULTIPLE_CHOICE_READERS = {"commonsenseqa_jsonl": read_commonsenseqa, "cosmosqa_csv": read_cosmosqa,
@@ -92,7 +92,7 @@ def _text(value, field_name, where: str) -> str:
 
 def _rows_tsv(path: Path, header: bool):
     # QUOTE_NONE: NLI text contains bare quotes; newline='' keeps CRLF files (PAWS-Wiki) readable
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding=TEXT_ENCODING, newline="") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         names = None
         for line_no, row in enumerate(reader, start=1):
@@ -109,8 +109,6 @@ def _rows_tsv(path: Path, header: bool):
 
 
 def _rows_jsonl(path: Path):
-    from .readers import json_lines
-
     for line_no, record in json_lines(path):
         yield line_no, record, None
 
@@ -124,7 +122,7 @@ def _field(row, column):
 
 
 def _rows_json(path: Path):
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = parse_json(path.read_text(encoding=TEXT_ENCODING), path)
     if isinstance(data, dict):
         records = list(data.values())
     elif isinstance(data, list):
@@ -142,8 +140,9 @@ def _rows_json(path: Path):
 def _check_exists(task: Task, path: Path) -> None:
     if not path.is_file():
         raise AdaptxError(
-            f"missing data file {path} for task {task.name!r}; expected the layout of shared/data "
-            f"(see README, 'Local data layout'), or set data.source: hub"
+            f"missing data file {path} for task {task.name!r}; a data folder in the local layout has it "
+            f"(`adaptx data pull {task.name} --out DIR` writes one; docs/data.md#local-data-layout), "
+            f"or set data.source: hub"
         )
 
 
@@ -213,8 +212,6 @@ def _read_local(task: Task, spec, path: Path, data_dir: Path | None = None) -> t
             examples.append(Example(_text(a, col_a, where), text_b, label_index(task, raw_label, where)))
     except UnicodeDecodeError as exc:
         raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise AdaptxError(f"{path}: not valid JSON: {exc}") from exc
     except OSError as exc:
         raise AdaptxError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return examples, {}

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Collection
 
 from .errors import AdaptxError
-from .readers import TaggedSentence, _check_tag, _lines, json_lines
+from .readers import TEXT_ENCODING, TaggedSentence, _check_tag, _lines, json_lines
 
 csv.field_size_limit(sys.maxsize)
 
@@ -142,7 +142,7 @@ def read_cosmosqa(path, num_choices: int = 4) -> list[MultipleChoiceExample]:
         raise AdaptxError(f"missing data file {path}")
     out = []
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
+        with open(path, encoding=TEXT_ENCODING, newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             missing = [c for c in COSMOS_COLUMNS if c not in (header or [])]
@@ -179,7 +179,7 @@ def _text_lines(path: Path):
     line_no = 0
     opener = bz2.open if path.suffix == ".bz2" else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="\n") as handle:
+        with opener(path, "rt", encoding=TEXT_ENCODING, newline="\n") as handle:
             for line_no, line in enumerate(handle, start=1):
                 yield line_no, line.rstrip("\n").rstrip("\r")
     except EOFError as exc:

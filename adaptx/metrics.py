@@ -29,6 +29,8 @@ class Metric:
     per_example: Callable[[list, list], np.ndarray] | None = None  # mean of this == compute(...)
     stats: Callable[[list, list], np.ndarray] | None = None  # [examples, k] counts; their sums decide the score
     from_stats: Callable[[np.ndarray], np.ndarray] | None = None  # [..., k] summed counts -> score(s)
+    # raised when a metric's scores change, so cached evaluation files made with the old one are redone
+    revision: int = 1
 
 
 def _correct(preds: list, golds: list) -> np.ndarray:
@@ -75,13 +77,54 @@ def _seqeval_f1(preds: list, golds: list) -> float:
     return float(f1_score([list(g) for g in golds], [list(p) for p in preds], zero_division=0))
 
 
+# XTREME's POS F1 is seqeval's span F1 as seqeval 0.0.12 computed it (the release XTREME's unpinned
+# `pip install seqeval` got from June 2019 to September 2020). 0.0.12 reads a tag's first character
+# as its chunk prefix and the part after its last '-' as its type, so a UPOS tag is typed by the
+# whole tag: a run of one tag is one chunk, and SCONJ and SYM (prefix 'S', "single") are one chunk
+# per word. seqeval >= 0.0.16 (adaptx's 1.2.2 included) types a tag by what follows its first
+# character: CCONJ and SCONJ become one type 'CONJ', and X becomes '_', the type of the 'O' that joins
+# sentences, so a sentence-final X merges with the next sentence's initial X; on UD data it scores up
+# to a few tenths of a point higher. Only for comparison with XTREME's published numbers;
+# token_accuracy is the meaningful metric.
+
+def _chunks_seqeval_0012(tags: list[str]) -> set[tuple[str, int, int]]:
+    """The (type, first, last) chunks of one sentence under seqeval 0.0.12's rules (prefix mode).
+
+    seqeval joins sentences with an 'O', which ends every chunk whose type is not 'O'; chunking each
+    sentence alone therefore gives the joined corpus's chunks for every tag set without a '-O' type
+    (UPOS, XPOS, IOB NER), and per-sentence counts add up to the corpus's."""
+    chunks: set[tuple[str, int, int]] = set()
+    start, prev_prefix, prev_type = 0, "O", ""
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, type_ = tag[0], tag.split("-")[-1]
+        # a chunk ends after a single/end word, where B/I meet B/S/O, or where the type changes
+        if prev_prefix in "ES" or (prev_prefix in "BI" and prefix in "BSO") or \
+                (prev_prefix not in "O." and prev_type != type_):
+            chunks.add((prev_type, start, i - 1))
+        # one starts at B/S, at E/I after E/S/O, or where the type changes
+        if prefix in "BS" or (prev_prefix in "ESO" and prefix in "EI") or (prefix not in "O." and prev_type != type_):
+            start = i
+        prev_prefix, prev_type = prefix, type_
+    return chunks
+
+
+def _pos_chunk_stats(preds: list, golds: list) -> np.ndarray:
+    """Per sentence: (correct, predicted, gold) seqeval-0.0.12 chunks; their sums give xtreme_pos_f1."""
+    _check_tag_sequences(preds, golds)
+    rows = []
+    for i, (p, g) in enumerate(zip(preds, golds)):
+        for tag in (*p, *g):
+            if not isinstance(tag, str) or not tag:
+                raise AdaptxError(f"metric: sentence {i} has a tag {tag!r}; expected non-empty tag names")
+        predicted, gold = _chunks_seqeval_0012(list(p)), _chunks_seqeval_0012(list(g))
+        rows.append((len(predicted & gold), len(predicted), len(gold)))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+
+
 def _xtreme_pos_f1(preds: list, golds: list) -> float:
-    # XTREME's evaluate.py scores UD-POS with seqeval F1 too: a UPOS tag is read as prefix + type
-    # ('NOUN' -> 'N' + 'OUN') and runs of one tag form a "span". Only for comparison with published
-    # POS numbers; token_accuracy is the meaningful metric.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "NOUN seems not to be NE tag", once per tag
-        return _seqeval_f1(preds, golds)
+    # the corpus F1 is computed from the summed per-sentence counts, so the bootstrap's resampled
+    # statistic is this same function of resampled sentences
+    return float(_f1_from_stats(_pos_chunk_stats(preds, golds).sum(axis=0)))
 
 
 def _entity_stats(preds: list, golds: list) -> np.ndarray:
@@ -92,7 +135,7 @@ def _entity_stats(preds: list, golds: list) -> np.ndarray:
     _check_tag_sequences(preds, golds)
     rows = []
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # POS tags are "not NE tags" to seqeval
+        warnings.simplefilter("ignore")  # a tag outside IOB2 is "not an NE tag" to seqeval
         for p, g in zip(preds, golds):
             predicted, gold = set(get_entities(list(p))), set(get_entities(list(g)))
             rows.append((len(predicted & gold), len(predicted), len(gold)))
@@ -205,7 +248,7 @@ def qa_f1_v2(prediction: str, gold: str, lang: str | None = None) -> float:
     return qa_f1(prediction, gold, lang)
 
 
-def _qa_per_question(score: Callable[[str, str, str | None], float], lang: str | None):
+def _qa_per_question(score: Callable[[str, str, str | None], float], lang: str | None, v2: bool = False):
     def per_question(preds: list, golds: list) -> np.ndarray:
         if len(preds) != len(golds):
             raise AdaptxError(f"metric: {len(preds)} predicted answers for {len(golds)} questions")
@@ -213,9 +256,13 @@ def _qa_per_question(score: Callable[[str, str, str | None], float], lang: str |
         for i, (pred, answers) in enumerate(zip(preds, golds)):
             if not isinstance(pred, str):
                 raise AdaptxError(f"metric: prediction {i} is {type(pred).__name__}, expected the answer text")
-            if isinstance(answers, str) or not answers:
+            if isinstance(answers, str) or not isinstance(answers, (list, tuple)) or not (answers or v2) or \
+                    not all(isinstance(a, str) for a in answers):
                 raise AdaptxError(f"metric: question {i} needs a non-empty list of gold answer texts, got "
-                                  f"{answers!r} (unanswerable or unlabeled questions have no SQuAD v1.1 score)")
+                                  f"{str(answers)[:80]!r} (unanswerable or unlabeled questions have no SQuAD v1.1 "
+                                  "score)")
+            if v2:  # SQuAD 2.0's evaluate script drops golds that normalise to nothing; none left: no answer
+                answers = [a for a in answers if normalize_answer(a, lang)] or [""]
             out[i] = max(score(pred, gold, lang) for gold in answers)  # best over the gold answers
         return out
 
@@ -227,14 +274,15 @@ def qa_metric(measure: str, lang: str | None = None, v2: bool = False) -> Metric
     for that language (the answer's language: the context language). Named 'squad_f1' or 'mlqa_f1:de';
     v2: SQuAD 2.0's scores, where the empty answer is right for unanswerable questions ('squad_v2_f1')."""
     score = {"f1": qa_f1_v2 if v2 else qa_f1, "em": qa_exact_match}[measure]
-    per_question = _qa_per_question(score, lang)
+    per_question = _qa_per_question(score, lang, v2)
 
     def compute(preds: list, golds: list) -> float:
         scores = per_question(preds, golds)
         return float(scores.mean()) if scores.size else 0.0
 
     name = f"squad_{'v2_' if v2 else ''}{measure}" if lang is None else f"mlqa_{measure}:{lang}"
-    return Metric(name, compute, per_question)
+    # revision 2 of SQuAD 2.0's scores: gold answers that normalise to "" are dropped, as the official script does
+    return Metric(name, compute, per_question, revision=2 if v2 else 1)
 
 
 def metric_for_language(name: str, lang: str) -> Metric:
@@ -445,7 +493,9 @@ METRICS: dict[str, Metric] = {
     "accuracy": Metric("accuracy", _accuracy, _correct),
     "seqeval_f1": Metric("seqeval_f1", _seqeval_f1, stats=_entity_stats, from_stats=_f1_from_stats),
     "token_accuracy": Metric("token_accuracy", _token_accuracy, stats=_word_stats, from_stats=_ratio_from_stats),
-    "xtreme_pos_f1": Metric("xtreme_pos_f1", _xtreme_pos_f1, stats=_entity_stats, from_stats=_f1_from_stats),
+    # revision 2: seqeval 0.0.12's chunks, as XTREME's published POS F1 (revision 1 ran seqeval 1.2.2)
+    "xtreme_pos_f1": Metric("xtreme_pos_f1", _xtreme_pos_f1, stats=_pos_chunk_stats, from_stats=_f1_from_stats,
+                            revision=2),
     "squad_f1": qa_metric("f1"),
     "squad_em": qa_metric("em"),
     # SQuAD 2.0 (unanswerable questions: gold [""]); EM already scores "" against "" as a match

@@ -55,7 +55,7 @@ def _check_fits(folder: Path, name: str, cfg) -> None:
     from .plan import plan_stages
     from .tasks import get_task
 
-    made = read_manifest(folder)["made_for"]
+    made = _made_for(folder)
     asks = [f"data.{k}: {getattr(cfg.data, k)!r} (the pack: {made['data'][k]!r})"
             for k in SAMPLING_KEYS if getattr(cfg.data, k) != made["data"][k]]
     other = [t for t in cfg.targets if t not in made["targets"]]
@@ -75,3 +75,18 @@ def _check_fits(folder: Path, name: str, cfg) -> None:
         raise AdaptxError(f"data.dir: {PREFIX}{name} holds only the rows that {made['config']} samples, but this run "
                           f"sets {'; '.join(asks)}. Give a full data folder with --data-dir DIR (for example one "
                           "made by `adaptx data pull TASK... --out DIR`), or keep the pack's settings")
+
+
+def _made_for(folder: Path) -> dict:
+    """The pack manifest's record of the config it was made for, checked field by field (a
+    damaged pack is a message, not a KeyError)."""
+    made = read_manifest(folder).get("made_for")
+    fields = {"config": str, "data": dict, "targets": list, "languages": list, "intermediate_tasks": list}
+    bad = [k for k, kind in fields.items() if not isinstance(made, dict) or not isinstance(made.get(k), kind)]
+    if not bad and any(k not in made["data"] for k in SAMPLING_KEYS):
+        bad = [f"data.{k}" for k in SAMPLING_KEYS if k not in made["data"]]
+    if bad:
+        fields_text = ", ".join(f"made_for.{k}" for k in bad)
+        raise AdaptxError(f"built-in data pack {folder}: {MANIFEST} lacks or mistypes {fields_text} (what the pack "
+                          "was made for); reinstall adaptx")
+    return made

@@ -128,7 +128,7 @@ def _earlier_pull(out: Path) -> tuple[dict[str, dict], list]:
     for name in files_in(out):
         if name.split("/")[0] in (STAGING, INCOMPLETE):
             continue  # our own leftovers of an interrupted pull
-        if name not in known:
+        if name not in known or (out / name).is_symlink():  # a pull writes plain files, never links
             others.append(name)
             continue
         digest = sha256_file(out / name)
@@ -143,7 +143,11 @@ def _earlier_pull(out: Path) -> tuple[dict[str, dict], list]:
                 else "files changed since `adaptx data pull` wrote them")
         raise AdaptxError(f"--out {out} holds {what} ({listed}); nothing was changed. Pull into a new or empty folder, "
                           "or into one that an earlier pull made and nobody edited")
-    return keep, manifest.get("pulls", []) or interrupted.get("pulls", [])
+    history = manifest.get("pulls", []) or interrupted.get("pulls", [])
+    if not isinstance(history, list):
+        raise AdaptxError(f"--out {out}: {MANIFEST} has 'pulls' of type {type(history).__name__}, expected a list of "
+                          "earlier pulls; nothing was changed. Pull into a new or empty folder")
+    return keep, history
 
 
 # -- one file ------------------------------------------------------------------------------

@@ -41,14 +41,57 @@ class BuccData:
     gold: set[tuple[str, str]] = field(default_factory=set)  # (src_id, tgt_id)
 
 
+# Text readers decode with utf-8-sig: a byte-order mark (as Windows editors write one) is not part
+# of the first token, id or header name. Without it the mark leads to wrong errors ("expected 10
+# CoNLL-U columns" for a '\ufeff# text' comment, "source id not in the sentence file" for BUCC).
+TEXT_ENCODING = "utf-8-sig"
+
+# Deeper than any data or manifest format adaptx reads (SQuAD: 9 levels); a deeper document is
+# refused before anything recurses over it (json itself, repr in a message, json.dumps).
+MAX_JSON_DEPTH = 100
+
+
+def parse_json(text: str, where) -> object:
+    """json.loads for a file's text (or one JSON-lines line); invalid JSON and nesting deeper than
+    MAX_JSON_DEPTH are an AdaptxError naming `where`, never a JSONDecodeError or RecursionError."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AdaptxError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        value = None
+        depth = MAX_JSON_DEPTH + 1
+    else:
+        depth = _json_depth(value)
+    if depth > MAX_JSON_DEPTH:
+        raise AdaptxError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep; no data file or "
+                          "manifest adaptx reads nests that deep (a damaged or hostile file)")
+    return value
+
+
+def _json_depth(value) -> int:
+    """Nesting depth of parsed JSON (a scalar: 0), walked without recursion; stops past the limit."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
 def _lines(path: Path):
-    """(line number, line without its line break) of a UTF-8 text file."""
+    """(line number, line without its line break) of a UTF-8 text file (a leading BOM dropped)."""
     path = Path(path)
     if not path.is_file():
         raise AdaptxError(f"missing data file {path}")
     try:
         # split on '\n' only: a stray '\r' inside a sentence must not start a new line
-        with open(path, encoding="utf-8", newline="\n") as handle:
+        with open(path, encoding=TEXT_ENCODING, newline="\n") as handle:
             for line_no, line in enumerate(handle, start=1):
                 yield line_no, line.rstrip("\n").rstrip("\r")
     except UnicodeDecodeError as exc:
@@ -61,10 +104,7 @@ def json_lines(path):
     for line_no, line in _lines(path):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AdaptxError(f"{path}, line {line_no}: not a JSON object ({exc.msg})") from None
+        record = parse_json(line, f"{path}, line {line_no}")
         if not isinstance(record, dict):
             raise AdaptxError(f"{path}, line {line_no}: expected a JSON object, got {type(record).__name__}")
         yield line_no, record
@@ -213,11 +253,9 @@ def read_squad_json(path, require_answers: bool = True, rename_duplicate_ids: bo
     if not path.is_file():
         raise AdaptxError(f"missing data file {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding=TEXT_ENCODING), path)
     except UnicodeDecodeError as exc:
         raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise AdaptxError(f"{path}: not valid JSON: {exc}") from exc
     articles = data.get("data") if isinstance(data, dict) else data
     if not isinstance(articles, list):
         raise AdaptxError(f"{path}: expected SQuAD format, a JSON object with a 'data' list of articles")

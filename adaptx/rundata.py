@@ -17,6 +17,7 @@ from .errors import AdaptxError
 from .fingerprint import sha256_text
 from .kinds import get_kind
 from .kinds.base import Encoding
+from .kinds.retrieval import check_mining_sample
 from .kinds.mixture import MixtureKind
 from .mixture import MLM, MULTITASK, mixture_task
 from .sampling import mixture_weights
@@ -56,7 +57,9 @@ class RunData:
         for target in self.targets:
             for lang, split in self.eval_splits[target.name].items():
                 if split is not None:
-                    self.data(target.name, f"eval-{split}", lang)
+                    encoding = self.data(target.name, f"eval-{split}", lang)
+                    if target.params.get("mining"):  # BUCC scores only samples with enough gold pairs
+                        _check_gold_pairs(target, encoding, self.split(target.name, f"eval-{split}", lang), lang)
 
     # -- evaluation splits ---------------------------------------------------------------
     def _plan_eval_splits(self, task) -> dict[str, str | None]:
@@ -264,3 +267,9 @@ class RunData:
         return {"tasks": list(task.params["tasks"]), "cap": task.params.get("cap"), "mlm": mlm,
                 "examples": {n: len(e.examples) for n, e in parts},
                 "step_share": {n: round(float(w), 4) for (n, _), w in zip(parts, weights)}}
+
+
+def _check_gold_pairs(task: Task, encoding: Encoding, loaded: LoadedSplit, lang: str) -> None:
+    """A BUCC sample needs gold pairs in both halves (threshold and score): refused before training."""
+    check_mining_sample(task.name, [e.gold for e in encoding.examples],
+                        sum(e.gold is not None for e in loaded.examples), f"{loaded.origin} ({lang})")

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, replace
 
 from .config import ExperimentConfig, stable_hash
+from .metrics import metric_for_language
 from .mixture import MLM
 from .modeling import Setup
 from .plan import Stage
@@ -122,6 +123,10 @@ class StageRecipes:
         job = self.job_for(stage)
         train = {k: v for k, v in asdict(job).items() if k not in ("checkpoint_every", "description", "micro_batch_size")}
         trained = self.data.trained_task(stage)
+        # checkpoint selection by a metric whose scores changed may pick another step: a new stage
+        revision = metric_for_language(job.metric, "en").revision
+        if revision > 1:
+            train["metric_revision"] = revision
         return {
             **common, "max_seq_length": self.cfg.max_seq_length, "setup": _setup_recipe(self.setup_for(stage)),
             "train": train,
@@ -146,6 +151,12 @@ class StageRecipes:
     def eval_recipe(self, stage: Stage, lang: str) -> dict:
         task = get_task(stage.task)
         split = self.data.eval_splits[task.name][lang]
-        return {"model": self.hashes[stage.id], "language": lang, "split": split, "metrics": list(task.metrics),
-                "params": {k: v for k, v in task.params.items() if k != "hub_language_filter"},
-                "max_seq_length": self.cfg.max_seq_length, "data": self.data.data_recipe(task.name, f"eval-{split}", lang)}
+        recipe = {"model": self.hashes[stage.id], "language": lang, "split": split, "metrics": list(task.metrics),
+                  "params": {k: v for k, v in task.params.items() if k != "hub_language_filter"},
+                  "max_seq_length": self.cfg.max_seq_length, "data": self.data.data_recipe(task.name, f"eval-{split}", lang)}
+        # a metric whose scores changed (revision > 1) gets new evaluation files; the unchanged ones keep theirs
+        revised = {name: metric.revision for name in task.metrics
+                   if (metric := metric_for_language(name, lang)).revision > 1}
+        if revised:
+            recipe["metric_revisions"] = revised
+        return recipe

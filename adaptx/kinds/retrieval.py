@@ -97,11 +97,8 @@ class RetrievalKind(Kind):
             if s not in best or score > best[s][1]:
                 best[s] = (target_ids[t], score)
         gold = [e.gold for e in encoding.examples]
+        check_mining_sample(task.name, gold, None, task.name)
         tune, scored = _halves(gold, seed)
-        if not any(gold[i] is not None for i in tune):
-            raise AdaptxError(f"{task.name}: {sum(g is not None for g in gold)} gold pair(s) among the "
-                              f"{len(gold)} sampled source sentences; BUCC needs at least 2 (half choose the "
-                              f"threshold, half are scored): raise data.max_eval_examples")
         threshold = best_bucc_threshold([(i, best[i][0], best[i][1]) for i in tune if i in best],
                                         [(i, gold[i]) for i in tune if gold[i] is not None])
         preds = [best[i][0] if i in best and best[i][1] >= threshold else None for i in scored]
@@ -121,6 +118,25 @@ class RetrievalKind(Kind):
         keep = round(len(others) * len(encoding.examples) / total)
         chosen = set(np.random.default_rng(seed).choice(len(others), size=keep, replace=False).tolist())
         return [t for t in targets if t[0] in partners] + [t for i, t in enumerate(others) if i in chosen]
+
+
+MIN_GOLD_PAIRS = 2  # one to choose the threshold on, one to score
+
+
+def check_mining_sample(task_name: str, gold: list, gold_in_file: int | None, where: str) -> None:
+    """Refuse a BUCC sample whose sources hold fewer than MIN_GOLD_PAIRS gold pairs: the threshold
+    half and the scored half (see _halves) each need one. Checked when the data is loaded, before
+    anything trains, and again at evaluation."""
+    found = sum(g is not None for g in gold)
+    if found >= MIN_GOLD_PAIRS:
+        return
+    in_file = "" if gold_in_file is None else f" ({gold_in_file} in the whole split)"
+    fix = ("the split itself has too few: give a BUCC split with more gold alignments"
+           if gold_in_file is not None and gold_in_file < MIN_GOLD_PAIRS
+           else "raise data.max_eval_examples (or set it to null: every source sentence)")
+    raise AdaptxError(f"{where}: {found} gold pair(s) among the {len(gold)} sampled source sentences"
+                      f"{in_file}; {task_name} needs at least {MIN_GOLD_PAIRS} (half choose "
+                      f"the score threshold, half are scored): {fix}")
 
 
 def _halves(gold: list, seed: int) -> tuple[list[int], list[int]]:
