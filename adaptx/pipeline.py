@@ -317,7 +317,8 @@ def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None) -> tuple[Path, 
         raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
     data_dir = resolve_data_dir(data_dir or cfg.data.dir, cfg)  # builtin:NAME -> the data pack shipped with adaptx
     if cfg.data.source == "local" and data_dir is not None and not Path(data_dir).is_dir():
-        raise AdaptxError(f"data folder {data_dir} does not exist (pass --data-dir pointing at a folder like shared/data)")
+        raise AdaptxError(f"data folder {data_dir} does not exist; pass --data-dir with a data folder "
+                          "(`adaptx data pull TASK... --out DIR` writes one; docs/data.md)")
     return run_dir, data_dir
 
 

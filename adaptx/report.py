@@ -274,15 +274,44 @@ def _render_xtreme(x: dict) -> str:
     return "\n".join(lines)
 
 
-def print_report(run_dir) -> int:
-    """Print a run folder's tables. results.json and the files it names may have been edited by hand:
-    a malformed record, prediction file or table is reported on stderr and left out, and the rest is
-    printed. Returns the number of such problems; raises when nothing is left to print."""
+def print_report(run_dir, fmt: str = "md") -> int:
+    """Print a run folder's tables in `fmt` (adaptx.report_formats). results.json and the files it names
+    may have been edited by hand: a malformed record, prediction file or table is reported on stderr and
+    left out, and the rest is printed. Evaluations results.json does not name yet (an interrupted
+    evaluation) are reported too, and what is not evaluated is named (adaptx.report_partial). Returns
+    the number of problems; raises when nothing is left to print."""
     import sys
 
-    path = Path(run_dir) / "results.json"
-    if not path.is_file():
-        raise AdaptxError(f"{path} not found: is {run_dir} an adaptx run folder with at least one finished target stage?")
+    from .report_formats import in_band, render
+    from .report_partial import not_evaluated, recover_evaluations
+
+    run_dir = Path(run_dir)
+    path = run_dir / "results.json"
+    numbered, problems = usable_records(_read_results(path) if path.is_file() else [], str(path))
+    records = _with_readable_predictions(numbered, run_dir, path, problems)
+    found = recover_evaluations(run_dir, records, problems)
+    records += found.records
+    context = _saved_context(run_dir, records, problems)
+    summary = _summary_of_what_is_sound(records, run_dir, context, problems)
+    problems = list(dict.fromkeys(problems))  # one line per distinct problem
+    missing = not_evaluated(found, records, context)
+    if summary is None:
+        if not path.is_file() and not problems:
+            gaps = f" (not evaluated yet: {'; '.join(missing)})" if missing else ""
+            raise AdaptxError(f"{path} not found and no stage has been evaluated: is {run_dir} an adaptx run folder "
+                              f"with at least one finished target stage?{gaps}")
+        raise AdaptxError("\n".join(problems + [f"nothing in {path} is left to report"]))
+    print(render(summary, fmt, render_all(summary), missing))
+    if not in_band(fmt):
+        for line in missing:
+            print(f"adaptx: report: not evaluated yet: {line}", file=sys.stderr)
+    for problem in problems:
+        print(f"adaptx: report: {problem}", file=sys.stderr)
+    return len(problems)
+
+
+def _read_results(path: Path) -> list:
+    """results.json's records, unchecked (usable_records checks each)."""
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except RecursionError:  # json's parser recurses once per nesting level
@@ -291,17 +320,7 @@ def print_report(run_dir) -> int:
         raise AdaptxError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(records, list):
         raise AdaptxError(f"{path}: expected a JSON list of records, got {type(records).__name__}")
-    numbered, problems = usable_records(records, str(path))
-    records = _with_readable_predictions(numbered, Path(run_dir), path, problems)
-    context = _saved_context(Path(run_dir), records, problems)
-    summary = _summary_of_what_is_sound(records, Path(run_dir), context, problems)
-    problems = list(dict.fromkeys(problems))  # one line per distinct problem
-    if summary is None:
-        raise AdaptxError("\n".join(problems + [f"nothing in {path} is left to report"]))
-    print(render_all(summary))
-    for problem in problems:
-        print(f"adaptx: report: {problem}", file=sys.stderr)
-    return len(problems)
+    return records
 
 
 def _with_readable_predictions(numbered: list[tuple[int, dict]], run_dir: Path, path: Path,

@@ -1,0 +1,12 @@
+"""`adaptx analyze`: what finished runs say, beyond the results table.
+
+  analyze.py      the command: read runs, compute, write files and plots (and `after_run`)
+  runs.py         run folders -> records, base model, predictions, fusion attention, stage metrics
+  gains.py        score, gain over the baseline, transfer gap per language (adaptx.stats bootstrap)
+  study.py        the typology question: gap and gain against distance from English
+  correlation.py  Spearman, partial Spearman, slope, and their bootstrap over items and languages
+  typology.py     URIEL distances from lang2vec's data files; the ISO 639-1 -> 639-3 map
+  cc100.py        XLM-R's pretraining data per language (CC-100, a cited table)
+  writeup.py      analysis.md and the CSV files
+  plots.py        the PNGs (matplotlib, Agg)
+"""

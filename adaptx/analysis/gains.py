@@ -1,0 +1,128 @@
+"""Per target, strategy row and language: score, baseline score, gain and transfer gap, with intervals.
+
+Everything comes from one adaptx.stats.Bootstrap per target (items resampled jointly across
+row-aligned languages, seeds resampled; a row and its baseline on the same draws), so the gain's
+interval is paired, and `draws` hands the same resamples to the typology correlations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import AdaptxError
+from ..metrics import metric_for_language
+from ..stats import Bootstrap, item_groups
+from ..strategies import STRATEGIES
+from ..tasks import TASKS
+from .runs import Target, row_name
+
+SOURCE = "en"
+
+
+@dataclass
+class Cell:
+    """One row of gains.csv (percent units; None where it does not apply)."""
+
+    target: str
+    metric: str
+    strategy: str
+    intermediate: str | None
+    language: str
+    seeds: list
+    n: int
+    score: float
+    score_lo: float
+    score_hi: float
+    baseline: str | None = None
+    baseline_score: float | None = None
+    gain: float | None = None
+    gain_lo: float | None = None
+    gain_hi: float | None = None
+    verdict: str | None = None  # better | worse | no clear difference
+    gap: float | None = None  # English minus this language (transfer gap)
+    gap_lo: float | None = None
+    gap_hi: float | None = None
+
+
+def bootstrap(target: Target, **options) -> Bootstrap:
+    """One Bootstrap over every row of a target (items grouped as the task registry says)."""
+    task = TASKS.get(target.task)
+    return Bootstrap(target.rows, lambda lang: metric_for_language(target.metric, lang),
+                     aligned=item_groups(task, target.splits), **options)
+
+
+def baselines(target: Target, messages: list[str]) -> dict[str, str]:
+    """row name -> the row its gains are measured against (the strategy's first baseline present)."""
+    found = {}
+    for name, (strategy, _) in target.keys.items():
+        wanted = STRATEGIES[strategy].baselines if strategy in STRATEGIES else ()
+        present = [b for b in wanted if b in target.rows]
+        if present:
+            found[name] = present[0]
+        elif wanted:
+            messages.append(f"{target.task} {name}: no baseline row ({' or '.join(wanted)}) in these runs; its gains "
+                            f"are not computed (run the {wanted[0]!r} strategy too, or pass a run that has it)")
+    return found
+
+
+def cells(target: Target, boot: Bootstrap, base_of: dict[str, str], messages: list[str]) -> list[Cell]:
+    """gains.csv rows of one target, in row then language order."""
+    out = []
+    for name, row in target.rows.items():
+        strategy, intermediate = target.keys[name]
+        seeds = sorted(row)
+        for lang in _languages(row):
+            try:
+                score = boot.interval(name, [lang])
+                cell = Cell(target.task, target.metric, strategy, intermediate, lang, seeds,
+                            len(row[seeds[0]][lang].ids), _pct(score.point), _pct(score.lo), _pct(score.hi))
+                base = base_of.get(name)
+                if base and lang in _languages(target.rows[base]):
+                    c = boot.compare(name, base, [lang])
+                    cell.baseline, cell.baseline_score = base, _pct(boot.interval(base, [lang]).point)
+                    cell.gain, cell.gain_lo, cell.gain_hi, cell.verdict = _pct(c.delta), _pct(c.lo), _pct(c.hi), c.verdict
+                if lang != SOURCE and SOURCE in _languages(row):
+                    gap = boot.contrast(name, [SOURCE], [lang])
+                    cell.gap, cell.gap_lo, cell.gap_hi = _pct(gap.point), _pct(gap.lo), _pct(gap.hi)
+            except AdaptxError as exc:
+                messages.append(f"{target.task} {name} [{lang}]: {exc}; cell skipped")
+                continue
+            out.append(cell)
+    return out
+
+
+def draws(boot: Bootstrap, name: str, languages: list[str], base: str | None = None) -> np.ndarray:
+    """(resamples, languages) in percent: the row's score per language on each resample, or its gain
+    over `base` (paired: the same items and seeds); seeds resampled as Bootstrap.compare does."""
+    seeds = sorted(boot.rows[name])
+    shared = sorted(set(seeds) & set(boot.rows[base])) if base else seeds
+    rng = np.random.default_rng(boot.rng_seed)
+    picks = rng.integers(0, len(shared or seeds), (boot.resamples, len(shared or seeds)))
+
+    def matrix(row, row_seeds, row_picks):
+        scores = np.stack([np.stack([boot.scores[row, s, lang] for s in row_seeds], axis=1) for lang in languages], 1)
+        return np.take_along_axis(scores, row_picks[:, None, :], axis=2).mean(axis=2)  # (resamples, languages)
+
+    if base is None:
+        return 100 * matrix(name, seeds, picks)
+    if shared:
+        return 100 * (matrix(name, shared, picks) - matrix(base, shared, picks))
+    base_seeds = sorted(boot.rows[base])
+    base_picks = rng.integers(0, len(base_seeds), (boot.resamples, len(base_seeds)))
+    return 100 * (matrix(name, seeds, picks) - matrix(base, base_seeds, base_picks))
+
+
+def label(cell: Cell) -> str:
+    return row_name(cell.strategy, cell.intermediate)
+
+
+def _languages(row: dict) -> list[str]:
+    """Languages every seed of a row has."""
+    seeds = list(row.values())
+    return [lang for lang in seeds[0] if all(lang in s for s in seeds)]
+
+
+def _pct(fraction: float) -> float:
+    return round(100 * fraction, 2)

@@ -1,0 +1,201 @@
+"""`adaptx analyze`: gains with paired intervals, the typology correlations (recovering a known slope
+from simulated runs whose items are shared across languages), partial rho, and bad input."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from adaptx.analysis.analyze import analyze
+from adaptx.analysis.correlation import associate, partial_spearman, reading, slope, spearman
+from adaptx.analysis.typology import typology
+from adaptx.cli import main
+from adaptx.errors import AdaptxError
+from adaptx.tasks import XNLI_LANGUAGES
+from sim_runs import item_correct, with_gain, write_run
+
+RESAMPLES = 300  # enough for stable 95% intervals in these tests, and fast
+
+
+def simulated(folder, slope_points: float, intercept: float = 8.0, n: int = 1500, seed: int = 0, **kwargs):
+    """XNLI's 15 languages; `stack (qqp)` gains intercept + slope * syntactic distance over `none`."""
+    rng = np.random.default_rng(seed)
+    base = item_correct(rng, XNLI_LANGUAGES, n)
+    distance = {lang: d["syntactic"] for lang, d in typology(XNLI_LANGUAGES).distances.items()}
+    stack = {lang: with_gain(rng, base[lang], intercept + slope_points * distance[lang]) for lang in XNLI_LANGUAGES}
+    return write_run(folder, {("none", None): base, ("stack", "qqp"): stack}, **kwargs)
+
+
+def finding(a, row="stack (qqp)", quantity="gain"):
+    return next(f for f in a.findings if f.row == row and f.quantity == quantity)
+
+
+# -- the statistics ----------------------------------------------------------------------
+
+def test_partial_rho_equals_the_hand_computed_case():
+    # ranks = values; spearman by 1 - 6 sum(d^2) / (n (n^2 - 1)), n = 5 (n (n^2 - 1) = 120):
+    # x,y: d = (-1, 1, -1, 1, 0) -> 1 - 24/120 = 0.8; x,z: d = (0, -1, 1, -1, 1) -> 0.8;
+    # y,z: d = (1, -2, 2, -2, 1) -> 1 - 84/120 = 0.3
+    # partial = (0.8 - 0.8 * 0.3) / sqrt((1 - 0.64)(1 - 0.09)) = 0.56 / sqrt(0.3276) = 0.978399...
+    x, y, z = [1, 2, 3, 4, 5], [2, 1, 4, 3, 5], [1, 3, 2, 5, 4]
+    assert spearman(x, y) == pytest.approx(0.8) and spearman(y, z) == pytest.approx(0.3)
+    assert partial_spearman(x, y, z) == pytest.approx(0.56 / np.sqrt(0.3276), abs=1e-12)
+
+
+def test_vectorised_statistics_match_scipy_and_the_scalar_form():
+    rng = np.random.default_rng(1)
+    x, y, z = rng.normal(size=(3, 7, 12))
+    for i in range(7):
+        assert spearman(x, y)[i] == pytest.approx(spearmanr(x[i], y[i]).statistic)
+        assert partial_spearman(x, y, z)[i] == pytest.approx(float(partial_spearman(x[i], y[i], z[i])))
+        assert slope(x, y)[0][i] == pytest.approx(np.polyfit(x[i], y[i], 1)[0])
+
+
+def test_partial_rho_removes_a_relation_that_the_covariate_explains():
+    rng = np.random.default_rng(2)
+    size = rng.normal(size=40)
+    distance, gain = -size + 0.1 * rng.normal(size=40), size + 0.1 * rng.normal(size=40)
+    assert spearman(distance, gain) < -0.9
+    assert abs(partial_spearman(distance, gain, size)) < 0.35
+
+
+def test_too_few_languages_give_no_correlation_and_say_so():
+    assert associate([0.1, 0.2, 0.3], [1, 2, 3], np.ones((10, 3))) is None
+    assert reading("gain", {"syntactic": None}).startswith("too few languages")
+
+
+# -- recovering a known slope from simulated runs -------------------------------------------------
+
+def test_recovers_a_known_slope_inside_its_interval(tmp_path):
+    a = analyze([simulated(tmp_path / "run", slope_points=-25.0)], tmp_path / "out", resamples=RESAMPLES, draw_plots=False)
+    f = finding(a)
+    syntactic = f.associations["syntactic"]
+    assert f.languages == [lang for lang in XNLI_LANGUAGES if lang != "en"]  # zero-shot languages only
+    assert syntactic.slope.lo < -25.0 < syntactic.slope.hi and syntactic.slope.hi < 0
+    assert syntactic.rho.hi < 0 and "gain shrinks with syntactic distance" in f.reading
+    rows = list(csv.DictReader((tmp_path / "out" / "correlations.csv").open()))
+    row = next(r for r in rows if r["row"] == "stack (qqp)" and r["quantity"] == "gain" and r["distance"] == "syntactic")
+    assert row["distance_source"] == "cosine distance of URIEL syntax_knn vectors"
+    assert float(row["slope_lo"]) < -25 < float(row["slope_hi"])
+    assert "gain shrinks with syntactic distance" in (tmp_path / "out" / "analysis.md").read_text()
+
+
+def test_no_slope_gives_an_interval_around_zero(tmp_path):
+    a = analyze([simulated(tmp_path / "run", slope_points=0.0, intercept=5.0)], tmp_path / "out", resamples=RESAMPLES, draw_plots=False)
+    syntactic = finding(a).associations["syntactic"]
+    assert syntactic.slope.lo < 0 < syntactic.slope.hi and syntactic.rho.lo < 0 < syntactic.rho.hi
+
+
+def test_gains_csv_has_one_row_per_strategy_and_language_with_paired_intervals(tmp_path):
+    analyze([simulated(tmp_path / "run", slope_points=-25.0)], tmp_path / "out", resamples=RESAMPLES, draw_plots=False)
+    rows = list(csv.DictReader((tmp_path / "out" / "gains.csv").open()))
+    assert len(rows) == 2 * len(XNLI_LANGUAGES)
+    stack = [r for r in rows if r["strategy"] == "stack"]
+    assert {r["language"] for r in stack} == set(XNLI_LANGUAGES) and all(r["baseline"] == "none" for r in stack)
+    for r in stack:
+        assert float(r["gain"]) == pytest.approx(float(r["score"]) - float(r["baseline_score"]), abs=0.011)
+        assert float(r["gain_lo"]) <= float(r["gain"]) <= float(r["gain_hi"])
+    # the simulated gain in English (distance 0) is 8 points: far outside noise at 1500 items
+    en = next(r for r in stack if r["language"] == "en")
+    assert en["verdict"] == "better" and float(en["gain_lo"]) > 0
+    none_en = next(r for r in rows if r["strategy"] == "none" and r["language"] == "en")
+    assert none_en["gain"] == "" and none_en["gap"] == ""  # a baseline row has no gain; English no gap
+
+
+# -- bad input: a clear message, and the rest analysed --------------------------------------------
+
+def test_other_base_models_and_empty_runs_are_named_and_skipped(tmp_path):
+    first = simulated(tmp_path / "a", slope_points=-25.0, n=300)
+    other = simulated(tmp_path / "b", slope_points=0.0, n=300, base_weights="bbbb", base_model="xlm-roberta-large")
+    (tmp_path / "empty").mkdir()
+    a = analyze([first, other, tmp_path / "empty"], tmp_path / "out", resamples=50, draw_plots=False)
+    assert [r.folder for r in a.runs] == [first]
+    text = " ".join(a.messages)
+    assert f"{other}: base model xlm-roberta-large differs" in text and "skipped" in text
+    assert f"{tmp_path / 'empty'}: no finished evaluations" in text
+    assert (tmp_path / "out" / "gains.csv").is_file()
+    with pytest.raises(AdaptxError, match="nothing to analyse.*no finished evaluations"):
+        analyze([tmp_path / "empty"], tmp_path / "out2")
+
+
+def test_a_language_without_uriel_entry_is_listed_never_dropped(tmp_path):
+    rng = np.random.default_rng(3)
+    langs = ["en", "de", "fr", "sw", "zh", "xx"]
+    base = item_correct(rng, langs, 200)
+    run = write_run(tmp_path / "run", {("none", None): base,
+                                       ("stack", "qqp"): {lang: with_gain(rng, c, 3) for lang, c in base.items()}})
+    a = analyze([run], tmp_path / "out", resamples=50, draw_plots=False)
+    assert "xx" in a.typology.missing and any("without URIEL entries" in m and "xx" in m for m in a.messages)
+    assert {c.language for c in a.cells if c.strategy == "stack"} == set(langs)  # still in gains.csv
+    assert "xx" not in finding(a).languages
+    md = (tmp_path / "out" / "analysis.md").read_text()
+    assert "Languages without URIEL entries" in md and "- xx: no ISO 639-3 code" in md
+
+
+def test_a_missing_baseline_is_a_message_and_the_scores_stay(tmp_path):
+    rng = np.random.default_rng(4)
+    base = item_correct(rng, ["en", "de", "sw"], 100)
+    run = write_run(tmp_path / "run", {("stack", "qqp"): base, ("full-none", None): base})
+    a = analyze([run], tmp_path / "out", resamples=50, draw_plots=False)
+    assert any("stack (qqp): no baseline row (none)" in m for m in a.messages)
+    stack = [c for c in a.cells if c.strategy == "stack"]
+    assert len(stack) == 3 and all(c.gain is None and c.score is not None for c in stack)
+
+
+def test_runs_of_different_targets_and_duplicate_rows_are_explained(tmp_path):
+    rng = np.random.default_rng(5)
+    base = item_correct(rng, ["en", "de"], 80)
+    one = write_run(tmp_path / "one", {("none", None): base})
+    two = write_run(tmp_path / "two", {("none", None): base})
+    paws = write_run(tmp_path / "paws", {("none", None): base}, task="pawsx")
+    a = analyze([one, two, paws], tmp_path / "out", resamples=50, draw_plots=False)
+    assert sorted(t.task for t in a.targets) == ["pawsx", "xnli"]
+    text = " ".join(a.messages)
+    assert f"xnli none: in {one} and {two}; kept the first" in text
+    assert "target tasks pawsx, xnli: each is analysed on its own" in text
+
+
+def test_hand_edited_records_are_messages(tmp_path):
+    run = simulated(tmp_path / "run", slope_points=0.0, n=100)
+    records = json.loads((run / "results.json").read_text())
+    records[0]["value"] = "high"
+    (run / "results.json").write_text(json.dumps(records))
+    a = analyze([run], tmp_path / "out", resamples=50, draw_plots=False)
+    assert any("record 0, field 'value'" in m for m in a.messages)
+
+
+def test_cli_writes_the_files_and_prints_the_readings(tmp_path, capsys):
+    run = simulated(tmp_path / "run", slope_points=-25.0, n=600)
+    assert main(["analyze", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "xnli stack (qqp), gain vs distance: gain shrinks with syntactic distance" in out
+    folder = run / "analysis"  # the default output folder
+    for name in ("analysis.md", "gains.csv", "correlations.csv", "typology.csv", "plots/gains-xnli.png",
+                 "plots/gain-vs-syntactic-xnli.png", "plots/dev-curves.png"):
+        assert (folder / name).is_file(), name
+    assert main(["analyze", str(tmp_path / "nothing-here")]) == 1
+    assert "adaptx: error: nothing to analyse" in capsys.readouterr().err
+
+
+def test_a_searchs_best_folder_is_read_like_a_run(tmp_path):
+    run = simulated(tmp_path / "run", slope_points=0.0, n=100)
+    best = run / "search" / "study" / "best"
+    best.mkdir(parents=True)
+    records = json.loads((run / "results.json").read_text())
+    for r in records:  # as search.py writes them: paths relative to best/, files in the run's stages/
+        r["predictions"] = str(Path("..", "..", "..", r["predictions"]))
+    (best / "results.json").write_text(json.dumps(records))
+    a = analyze([best], resamples=50, draw_plots=False)
+    assert a.out == best / "analysis" and len(a.cells) == 2 * len(XNLI_LANGUAGES) and a.runs[0].base == "embedded"
+
+
+def test_a_fuse_row_without_recorded_attention_says_how_to_get_it(tmp_path):
+    rng = np.random.default_rng(6)
+    base = item_correct(rng, ["en", "de"], 50)
+    run = write_run(tmp_path / "run", {("none", None): base, ("fuse", "qqp+sst2"): base})
+    a = analyze([run], tmp_path / "out", resamples=20, draw_plots=False)
+    assert any("fuse (qqp+sst2): no fusion attention" in m and "rerun `adaptx run`" in m for m in a.messages)
+    assert not (tmp_path / "out" / "fusion-attention.csv").exists()
