@@ -19,11 +19,17 @@ import torch
 from torch import nn
 
 from .errors import AdaptxError
+from .fileio import read_json
 from .kinds import get_kind
 from .strategies import get_strategy
+from .weight_files import require_safetensors
 
 SETUP_FILE = "setup.json"
 HEAD_FILE = "head.safetensors"
+# the adapters library's weight file names (adapters.utils): with use_safetensors=True it still falls
+# back to pickles (pytorch_adapter.bin) when these are missing, so adaptx checks for them first
+ADAPTER_WEIGHTS = "adapter.safetensors"
+FUSION_WEIGHTS = "model_adapter_fusion.safetensors"
 
 
 @dataclass
@@ -150,8 +156,10 @@ def check_adapter_compatible(adapter_dir: Path, fingerprint: dict) -> None:
     meta_path = adapter_dir / "adaptx-adapter.json"
     if not meta_path.is_file():
         raise AdaptxError(f"{adapter_dir}: not an adaptx adapter folder (no adaptx-adapter.json)")
-    meta = json.loads(meta_path.read_text())
-    theirs = meta.get("base_fingerprint", {})
+    theirs = read_json(meta_path, "delete the stage folder that saved it to retrain it", dict).get("base_fingerprint")
+    if not isinstance(theirs, dict):
+        raise AdaptxError(f"{meta_path}: base_fingerprint: expected an object; delete the stage folder that saved "
+                          "it to retrain it")
     diffs = {k: (theirs.get(k), v) for k, v in fingerprint.items() if theirs.get(k) != v}
     if diffs:
         detail = ", ".join(f"{k}: adapter {a} vs base {b}" for k, (a, b) in diffs.items())
@@ -196,7 +204,7 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
         for name in setup.frozen_adapters:
             folder = Path((adapter_dirs or {}).get(name, ""))
             check_adapter_compatible(folder, setup.base_fingerprint)
-            encoder.load_adapter(str(folder), load_as=name, with_head=False, use_safetensors=True)
+            _load_adapter(encoder, folder, name)
         if setup.merge:
             _merge_adapters(encoder, setup)
         if setup.own_adapter:
@@ -307,24 +315,37 @@ def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None 
     setup_path = out_dir / SETUP_FILE
     if not setup_path.is_file():
         raise AdaptxError(f"{out_dir}: no {SETUP_FILE}; not a saved adaptx model")
+    remedy = f"delete the stage folder {out_dir.parent} to redo it"
     try:
-        setup = Setup(**json.loads(setup_path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
-        raise AdaptxError(f"{setup_path}: unreadable ({exc}); delete the stage folder {out_dir.parent} to redo it") from exc
+        setup = Setup(**read_json(setup_path, remedy, dict))
+    except TypeError as exc:
+        raise AdaptxError(f"{setup_path}: unreadable ({exc}); {remedy}") from exc
+    head_file = require_safetensors(out_dir, "saved model", remedy, (HEAD_FILE,))[0]
     if setup.uses_adapters:
         encoder = base_loader(None)
         model = build_model(encoder, setup, adapter_dirs, autocast_dtype)
         if setup.own_adapter:
-            model.encoder.load_adapter(str(out_dir / f"adapter-{setup.own_adapter}"), load_as=setup.own_adapter,
-                                       with_head=False, use_safetensors=True)
+            _load_adapter(model.encoder, out_dir / f"adapter-{setup.own_adapter}", setup.own_adapter)
         if setup.fusion:
+            require_safetensors(out_dir / "fusion", "fusion folder", remedy, (FUSION_WEIGHTS,))
             model.encoder.load_adapter_fusion(str(out_dir / "fusion"), ",".join(setup.fusion), use_safetensors=True)
         _activate(model.encoder, setup)  # load_adapter re-activates what it loads: restore the composition
         model.set_fusion_temperature(setup.fusion_temperature)
     else:
         model = build_model(base_loader(out_dir / "encoder"), setup, autocast_dtype=autocast_dtype)
-    model.head.load_state_dict(load_file(str(out_dir / HEAD_FILE)))
+    try:
+        model.head.load_state_dict(load_file(str(head_file)))
+    except RuntimeError as exc:  # missing, unexpected or reshaped tensors
+        raise AdaptxError(f"{head_file} does not fit the head {SETUP_FILE} describes ({str(exc).splitlines()[0]}); "
+                          f"{remedy}") from exc
     return model.eval()
+
+
+def _load_adapter(encoder, folder: Path, name: str) -> None:
+    """One saved adapter, from safetensors only (never the library's pickle fallback)."""
+    require_safetensors(folder, f"adapter {name!r} folder", "delete the stage folder that saved it to retrain it",
+                        (ADAPTER_WEIGHTS,))
+    encoder.load_adapter(str(folder), load_as=name, with_head=False, use_safetensors=True)
 
 
 def _activate(encoder, setup: Setup) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import AdaptxError
 from .fingerprint import folder_digest
+from .weight_files import require_safetensors
 
 EMBEDDED = "embedded"
 
@@ -32,6 +33,8 @@ BASE_FAMILIES = {
     ("xlm-roberta", 768, 12, 250037): ("xlm-roberta-base", PAPER_RATES),
 }
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.h5", "*.msgpack")
+SAFETENSORS_REMEDY = ("save it with safetensors (model.save_pretrained(DIR, safe_serialization=True)), or, for a "
+                      "fine-tuned encoder in a stage folder, delete that stage folder to retrain it")
 
 # `random:<architecture>`: the architecture's shape with random weights, for benchmarks and tests
 # of the XLM-R-Large-sized path without downloading it (never for results: `adaptx run` refuses it
@@ -179,10 +182,13 @@ def load_encoder(source: str, dtype: str = "fp32"):
         finally:
             torch.set_rng_state(state)
         return model
+    if Path(source).is_dir():  # a hub id is read with use_safetensors=True below (XLM-R has safetensors there)
+        require_safetensors(Path(source), "model folder", SAFETENSORS_REMEDY)
+    # use_safetensors=True: transformers never falls back to a pickled pytorch_model.bin
     try:
-        return AutoModel.from_pretrained(source, dtype=torch_dtype, add_pooling_layer=False)
+        return AutoModel.from_pretrained(source, dtype=torch_dtype, add_pooling_layer=False, use_safetensors=True)
     except TypeError:  # architectures without a pooler take no add_pooling_layer
-        return AutoModel.from_pretrained(source, dtype=torch_dtype)
+        return AutoModel.from_pretrained(source, dtype=torch_dtype, use_safetensors=True)
 
 
 def saved_encoder_loader(base_source: str, dtype: str):
@@ -217,6 +223,8 @@ def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpoi
     if folder.is_dir() and not any(p.is_file() for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern)):
         raise AdaptxError(f"base model folder {folder} has a config.json but no weights "
                           f"(no {', '.join(WEIGHT_PATTERNS)}); expected a complete Hugging Face model folder")
+    if folder.is_dir():  # refused now, before any stage loads it
+        require_safetensors(folder, "base model folder", SAFETENSORS_REMEDY)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, use_fast=True, fix_mistral_regex=False)
         model = load_encoder(source, resolved) if weights else None
@@ -238,17 +246,30 @@ def load_base_model(name: str = EMBEDDED, dtype: str = "fp32", gradient_checkpoi
                      dtype_reason=reason)
 
 
-def export_model(name: str, out_dir: str | Path) -> Path:
-    """Write a base model as a standard Hugging Face folder (config, safetensors, tokenizer)."""
+def _copy_plain(source: Path, out: Path) -> None:
+    """Copy a folder's files into new folders and files, which get the modes the user's umask gives:
+    shutil.copytree would also copy the cache folder's mode, 0700 from mkdtemp, and the export would
+    be readable by its owner only."""
     import shutil
 
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.rglob("*")):  # a folder sorts before what it holds
+        target = out / path.relative_to(source)
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            shutil.copyfile(path, target)
+
+
+def export_model(name: str, out_dir: str | Path) -> Path:
+    """Write a base model as a standard Hugging Face folder (config, safetensors, tokenizer)."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise AdaptxError(f"export folder {out} exists and is not empty; choose a new or empty folder")
     source = Path(resolve_source(name))
     if name == EMBEDDED:  # already a plain HF folder: copy it, notice included
         try:
-            shutil.copytree(source, out, dirs_exist_ok=True)
+            _copy_plain(source, out)
         except OSError as exc:
             raise AdaptxError(f"cannot write export folder {out}: {exc.strerror or exc}") from exc
         return out

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import logs
 from .errors import AdaptxError
 from .kinds import get_kind
 from .kinds.base import Encoding
@@ -79,7 +80,8 @@ def predict(model: nn.Module, data: Encoding, pad_id: int, batch_size: int = 64,
         current.append(i)
     batches = (batches + [current] if current else batches)[rank::world]
     pairs = []
-    for idx in tqdm(batches, desc=progress, disable=progress is None or rank != 0, leave=False, unit="batch"):
+    bar = {"disable": True} if progress is None else logs.bar_options(rank)
+    for idx in tqdm(batches, desc=progress, leave=False, unit="batch", **bar):
         features = [data.features[i] for i in idx]
         batch = kind.collate(features, pad_id)
         outputs = forward_batch(model, batch, device)
@@ -98,6 +100,8 @@ def predict(model: nn.Module, data: Encoding, pad_id: int, batch_size: int = 64,
 # -- checkpoints ---------------------------------------------------------------------------
 
 def _save_checkpoint(path: Path, model, optimizer, best: dict | None, meta: dict) -> None:
+    import tempfile
+
     from safetensors.torch import save_file
 
     meta = dict(meta, temperature=model.fusion_temperature())
@@ -114,14 +118,26 @@ def _save_checkpoint(path: Path, model, optimizer, best: dict | None, meta: dict
     if torch.cuda.is_available():
         tensors["rng/cuda"] = torch.cuda.get_rng_state()
     meta = dict(meta, param_groups=state["param_groups"])
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"adaptx": json.dumps(meta)})
-    os.replace(tmp, path)
+    # a temporary name of this writer's own beside the target, then one rename: two writers (a run
+    # and a search worker in one folder) never write into the same file, and a reader sees a whole one
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        save_file(tensors, tmp, metadata={"adaptx": json.dumps(meta)})
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _load_checkpoint(path: Path, model, optimizer) -> tuple[dict, dict | None]:
     from safetensors import safe_open
 
+    from .safetensors_check import safetensors_problem
+
+    problem = safetensors_problem(path)
+    if problem:
+        raise AdaptxError(f"checkpoint {path} is unreadable ({problem.removeprefix(f'{path}: ')}); delete it to "
+                          "restart this stage from its first step (finished stages are not affected)")
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = json.loads(handle.metadata()["adaptx"])
@@ -248,25 +264,92 @@ def _accumulate(trained, model, kind, train: Encoding, parts: list[list[int]], t
     return step_loss, regularized
 
 
-def _resume(checkpoint: Path, model, optimizer, scheduler, job: TrainJob, world: int, rank: int, on_evaluate):
+def _resume(checkpoint: Path, model, optimizer, scheduler, job: TrainJob, world: int, rank: int, on_evaluate) -> dict:
     """Load a checkpoint into the model and optimizer and fast-forward the schedule to its step.
-    Returns (step, best dev score, best weights, history, best fusion temperature)."""
+    Returns its metadata (step, best_score, history, best_temperature, loss_window) and best weights."""
     meta, best = _load_checkpoint(checkpoint, model, optimizer)
-    step, best_score, history = meta["step"], meta["best_score"], meta["history"]
-    for entry in history if on_evaluate is not None else []:  # the observer sees the whole curve
+    for entry in meta["history"] if on_evaluate is not None else []:  # the observer sees the whole curve
         on_evaluate(entry["step"], entry["dev_score"])
+    if rank == 0:
+        logs.info(f"  {job.description}: resuming at step {meta['step']} of {job.steps} from {checkpoint.name}")
     if meta.get("processes", 1) != world and rank == 0:
-        print(f"  note: resuming {job.description} with {world} process(es); its checkpoint was written with "
-              f"{meta.get('processes', 1)}: the effective batch is the same, dropout draws differ", flush=True)
+        logs.info(f"  note: resuming {job.description} with {world} process(es); its checkpoint was written with "
+                  f"{meta.get('processes', 1)}: the effective batch is the same, dropout draws differ")
     with warnings.catch_warnings():  # fast-forward: the schedule is a pure function of the step
         warnings.simplefilter("ignore", UserWarning)
-        for _ in range(step):
+        for _ in range(meta["step"]):
             scheduler.step()
-    return step, best_score, best, history, meta.get("best_temperature")
+    return dict(meta, best=best)
+
+
+class _Selection:
+    """English-dev model selection and the training curve: the history (each evaluation's dev score
+    and the mean training loss of the steps since the previous one), the best weights so far."""
+
+    def __init__(self, model, dev: Encoding, job: TrainJob, pad_id: int, runtime, on_evaluate, monitor):
+        from .metrics import metric_for_language
+
+        self.model, self.dev, self.job, self.pad_id, self.runtime = model, dev, job, pad_id, runtime
+        self.on_evaluate, self.monitor = on_evaluate, monitor
+        self.metric = metric_for_language(job.metric, "en")  # selection is on English dev
+        self.golds = get_kind(dev.kind).golds(dev)
+        self.best_score, self.best, self.history, self.best_temperature = -1.0, None, [], None
+        self.loss_window = [0.0, 0]  # summed step losses and steps since the last evaluation
+
+    def restore(self, meta: dict) -> None:
+        self.best_score, self.best, self.history = meta["best_score"], meta["best"], meta["history"]
+        self.best_temperature = meta.get("best_temperature")
+        self.loss_window = list(meta.get("loss_window", [0.0, 0]))  # older checkpoints: the window restarts
+
+    def add_loss(self, loss: float) -> None:
+        self.loss_window[0] += loss
+        self.loss_window[1] += 1
+
+    def evaluate(self, at: int) -> None:
+        model = self.model
+        score = self.metric.compute(predict(model, self.dev, self.pad_id, runtime=self.runtime), self.golds)
+        total, count = self.loss_window
+        entry = {"step": at, "dev_score": score}
+        if count:  # not part of any stage hash: metrics.json and checkpoints only
+            entry["train_loss"] = round(total / count, 6)
+        self.history.append(entry)
+        self.loss_window = [0.0, 0]
+        if score > self.best_score:
+            self.best_score = score
+            self.best = {n: p.detach().clone() for n, p in model.trainable_parameters().items()}
+            self.best_temperature = model.fusion_temperature()
+        self.monitor.evaluated(at, self.job.metric, score, entry.get("train_loss"))
+        if self.on_evaluate is not None:
+            self.on_evaluate(at, score)
+
+    def checkpoint_meta(self, step: int, world: int) -> dict:
+        return {"step": step, "best_score": self.best_score, "history": self.history,
+                "best_temperature": self.best_temperature, "processes": world, "loss_window": self.loss_window}
+
+    def select_best(self) -> int:
+        """Put the best English-dev weights (and their fusion temperature) back; returns their step."""
+        with torch.no_grad():
+            for name, p in self.model.trainable_parameters().items():
+                p.copy_(self.best[name])
+        self.model.set_fusion_temperature(self.best_temperature)
+        return next(h["step"] for h in self.history if h["dev_score"] == self.best_score)
+
+
+def _optimizer_step(optimizer, scheduler, scaler, params: dict, job: TrainJob) -> None:
+    if scaler:
+        scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(list(params.values()), job.max_grad_norm)
+    if scaler:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
 
 
 def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: int, checkpoint: Path,
-                runtime=None, on_evaluate=None) -> dict:
+                runtime=None, on_evaluate=None, monitor=None) -> dict:
     """Train `model.trainable_parameters()`; keep the weights that score best on English dev.
 
     Every step sees `job.batch_size` examples (the effective batch): each process takes its share
@@ -274,21 +357,25 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     of processes give the same update (up to float rounding and dropout draws). Dev is scored with
     `job.metric` every `job.eval_every` steps and at the end; the best weights (and the fusion
     temperature they go with) are restored before returning. Resumes from `checkpoint` when it
-    exists; only the main process writes it. Returns a summary (steps, best dev score, history,
-    seconds, micro-batch).
+    exists; only the main process writes it. Returns a summary (steps, best dev score, history with
+    the mean training loss between evaluations, seconds, micro-batch).
+
+    A SIGINT or SIGTERM during the steps lets the current step finish, checkpoints it and raises
+    adaptx.interrupts.Interrupted naming the step (a rerun resumes there); a second one stops at once.
 
     on_evaluate(step, score), when given, is called after every English-dev evaluation (first for
     each one restored from a checkpoint); it only observes, and may raise to stop training (a
     search's pruner does), which leaves the last checkpoint in place. Unused, nothing changes.
+    monitor: an adaptx.progress.StageMonitor (time estimates, TensorBoard); by default one that
+    prints this stage's estimate.
     """
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
-    from .metrics import metric_for_language
+    from .interrupts import Interrupted, stop_requests
+    from .progress import StageMonitor
 
-    metric = metric_for_language(job.metric, "en")  # selection is on English dev
     kind = get_kind(train.kind)
-    dev_golds = kind.golds(dev)
     world, rank = (runtime.world_size, runtime.rank) if runtime else (1, 0)
     if job.batch_size < world:
         raise AdaptxError(f"{job.description}: train.batch_size {job.batch_size} is smaller than the {world} "
@@ -297,70 +384,65 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     if not params:
         raise AdaptxError(f"{job.description}: nothing to train (no trainable parameters)")
     optimizer = _optimizer(params, job)
-    warmup = int(job.warmup_ratio * job.steps)
-    scheduler = get_linear_schedule_with_warmup(optimizer, warmup, job.steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(job.warmup_ratio * job.steps), job.steps)
     micro = fit_micro_batch(model, train, job, pad_id, runtime)
     # loss scaling keeps fp16 gradients from underflowing; bf16 and fp32 need none
     scaler = torch.amp.GradScaler("cuda") if runtime is not None and runtime.needs_loss_scaling else None
-
-    step, best_score, best, history, best_temperature = 0, -1.0, None, [], None
+    monitor = monitor or StageMonitor(job.description)
+    selection = _Selection(model, dev, job, pad_id, runtime, on_evaluate, monitor)
+    step = 0
     if checkpoint.is_file():
-        step, best_score, best, history, best_temperature = _resume(checkpoint, model, optimizer, scheduler, job,
-                                                                    world, rank, on_evaluate)
+        meta = _resume(checkpoint, model, optimizer, scheduler, job, world, rank, on_evaluate)
+        step = meta["step"]
+        selection.restore(meta)
+    saved = step
 
-    def evaluate_dev(at: int) -> None:
-        nonlocal best_score, best, best_temperature
-        score = metric.compute(predict(model, dev, pad_id, runtime=runtime), dev_golds)
-        history.append({"step": at, "dev_score": score})
-        if score > best_score:
-            best_score = score
-            best = {n: p.detach().clone() for n, p in model.trainable_parameters().items()}
-            best_temperature = model.fusion_temperature()
-        if on_evaluate is not None:
-            on_evaluate(at, score)
+    def save(at: int) -> None:
+        nonlocal saved
+        if rank == 0 and at != saved:
+            _save_checkpoint(checkpoint, model, optimizer, selection.best, selection.checkpoint_meta(at, world))
+        saved = at
 
     trained = runtime.accelerator.prepare_model(model) if world > 1 else model  # DDP: gradients all-reduced
     device = next(model.parameters()).device
     model.train()
     started = time.perf_counter()
-    bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False, disable=rank != 0)
     sample = kind.sampler(train, job.batch_size, job.seed)  # step -> batch: a pure function of (seed, step)
     terms = [kind.loss_terms(f) for f in train.features]
     regularized = False
-    while step < job.steps:
-        batch = sample(step)
-        total = max(1, sum(terms[i] for i in batch))  # loss terms in the whole batch (all processes)
-        parts = _micro_batches(batch[rank::world], micro)
-        step_loss, used_regularizer = _accumulate(trained, model, kind, train, parts, total, pad_id, device, world,
-                                                  scaler, job, step)
-        regularized = regularized or used_regularizer
-        if scaler:
-            scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(list(params.values()), job.max_grad_norm)
-        if scaler:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{step_loss:.3f}")
-        if step % job.eval_every == 0 and step < job.steps:
-            evaluate_dev(step)
-        if step % job.checkpoint_every == 0 and step < job.steps and rank == 0:
-            _save_checkpoint(checkpoint, model, optimizer, best,
-                             {"step": step, "best_score": best_score, "history": history,
-                              "best_temperature": best_temperature, "processes": world})
-    bar.close()
-    if not history or history[-1]["step"] != job.steps:
-        evaluate_dev(job.steps)
-    with torch.no_grad():  # model selection: restore the best English-dev weights
-        for name, p in model.trainable_parameters().items():
-            p.copy_(best[name])
-    model.set_fusion_temperature(best_temperature)
-    best_step = next(h["step"] for h in history if h["dev_score"] == best_score)
-    return {"steps": job.steps, "metric": job.metric, "best_dev_score": best_score, "best_step": best_step,
-            "history": history, "fusion_regularizer": regularized, "micro_batch_size": micro,
+    monitor.start(step, job.steps, main=rank == 0)
+    bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False, **logs.bar_options(rank))
+    try:
+        with stop_requests() as stops:
+            while step < job.steps:
+                batch = sample(step)
+                total = max(1, sum(terms[i] for i in batch))  # loss terms in the whole batch (all processes)
+                parts = _micro_batches(batch[rank::world], micro)
+                step_loss, used_regularizer = _accumulate(trained, model, kind, train, parts, total, pad_id, device,
+                                                          world, scaler, job, step)
+                regularized = regularized or used_regularizer
+                _optimizer_step(optimizer, scheduler, scaler, params, job)
+                step += 1
+                selection.add_loss(step_loss)
+                bar.update(1)
+                bar.set_postfix(loss=f"{step_loss:.3f}")
+                monitor.stepped(step, step_loss)
+                if step % job.eval_every == 0 and step < job.steps:
+                    selection.evaluate(step)
+                if step % job.checkpoint_every == 0 and step < job.steps:
+                    save(step)
+                if stops.requested(device):
+                    break
+            if not stops.requested(device) and (not selection.history or selection.history[-1]["step"] != job.steps):
+                selection.evaluate(job.steps)
+            if stops.requested(device):  # this step's state is whole: keep it, then stop
+                save(step)
+                raise Interrupted(stops.signum, f"{job.description} stopped at step {step} of {job.steps}; its "
+                                                f"checkpoint holds that step: rerun the same command to resume there")
+    finally:
+        bar.close()
+        monitor.close()
+    best_step = selection.select_best()
+    return {"steps": job.steps, "metric": job.metric, "best_dev_score": selection.best_score, "best_step": best_step,
+            "history": selection.history, "fusion_regularizer": regularized, "micro_batch_size": micro,
             "train_seconds": round(time.perf_counter() - started, 1)}
