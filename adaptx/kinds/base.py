@@ -56,6 +56,15 @@ class Encoding:
         return [e.label for e in self.examples]
 
 
+def text_field(row: dict, name: str, where: str) -> str:
+    """row[name] of a user's input row, which must be text (a number or null is a broken row)."""
+    value = row.get(name)
+    if not isinstance(value, str):
+        found = "missing" if name not in row else f"{'null' if value is None else type(value).__name__} ({value!r:.60})"
+        raise AdaptxError(f"{where}: field {name!r} is {found}; expected text")
+    return value
+
+
 def pad_batch(features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
     """Dynamic padding to the longest feature of this batch, and the attention mask."""
     width = max(len(f) for f in features)
@@ -119,6 +128,26 @@ class Kind:
     def probe_features(self, encoding: Encoding, size: int) -> list[Feature]:
         """The `size` features whose batch takes the most memory (to size micro-batches)."""
         return sorted(encoding.features, key=len, reverse=True)[:size]
+
+    # -- predicting new rows with a trained model (adaptx.predict); kinds whose head predicts override --
+
+    def input_fields(self, task) -> str:
+        """What one input row of `task` holds, in words (for messages and docs); '' if the kind does not
+        predict rows."""
+        return ""
+
+    def example_from_row(self, task, row: dict, where: str):
+        """One example of this kind from a user's input row (the task's fields; no gold answer needed)."""
+        raise AdaptxError(f"{task.name} is a {self.name} task: it has no prediction head to predict input rows with")
+
+    def scores(self, outputs: torch.Tensor, batch: dict, features: list[Feature]) -> list:
+        """Per feature, what `records` needs besides the results: the prediction's probabilities."""
+        raise NotImplementedError
+
+    def records(self, results: list, scores: list, encoding: Encoding) -> list[dict]:
+        """One JSON-ready record per example: what `decode` makes of the results, in words (labels as
+        strings, QA spans with their character offsets), and its probability."""
+        raise NotImplementedError
 
 
 KINDS: dict[str, Kind] = {}  # name -> the kind's one instance, in registration (import) order

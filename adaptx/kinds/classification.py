@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..errors import AdaptxError
-from .base import Encoding, Feature, Kind, pad_batch, register
+from .base import Encoding, Feature, Kind, pad_batch, register, text_field
 
 
 class ClassificationHead(nn.Module):
@@ -62,3 +62,48 @@ class ClassificationKind(Kind):
 
     def golds(self, encoding):
         return [e.label for e in encoding.examples]
+
+    def input_fields(self, task):
+        (first, second), *others = input_columns(task)
+        named = " and ".join(filter(None, (first, second)))
+        alternatives = ", ".join(" and ".join(filter(None, pair)) for pair in others)
+        return f"{named} (or {alternatives})" if alternatives else named
+
+    def example_from_row(self, task, row, where):
+        from ..data import Example
+
+        for first, second in input_columns(task):
+            if first in row and (second is None or second in row):
+                return Example(text_field(row, first, where), text_field(row, second, where) if second else None, 0)
+        what = "sentence pairs" if input_columns(task)[0][1] else "single sentences"
+        raise AdaptxError(f"{where}: {task.name} classifies {what}: expected the fields {self.input_fields(task)}; "
+                          f"found {', '.join(map(repr, row)) or 'none'}")
+
+    def scores(self, outputs, batch, features):
+        return outputs.float().softmax(-1).tolist()
+
+    def records(self, results, scores, encoding):
+        labels = encoding.task.labels
+        return [{"label": labels[p], "score": probs[p], "probabilities": dict(zip(labels, probs))}
+                for p, probs in zip(self.decode(results, encoding), scores)]
+
+
+def _specs(task):
+    """Every file and hub split a task reads (hub first: its column names are the readable ones)."""
+    for table in (task.hub, task.local):
+        for entry in table.values():
+            yield from entry.values() if isinstance(entry, dict) else entry if isinstance(entry, tuple) else (entry,)
+
+
+def input_columns(task) -> list[tuple[str, str | None]]:
+    """The (first text, second text or None) field names an input row of `task` may use: the named
+    columns of the task's own files and hub splits, then text_a/text_b (single sentences: text)."""
+    specs = [s for s in _specs(task) if len(s.columns) >= 2]
+    single = any(s.columns[1] is None for s in specs)
+    pairs = []
+    for spec in specs:
+        if not isinstance(spec.columns[0], int):  # indices name no field
+            firsts = spec.columns[0] if isinstance(spec.columns[0], tuple) else (spec.columns[0],)
+            pairs += [(first, spec.columns[1]) for first in firsts]
+    pairs += [("text", None)] if single else [("text_a", "text_b")]
+    return list(dict.fromkeys(pairs))

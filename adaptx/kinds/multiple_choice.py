@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import AdaptxError
-from .base import Encoding, Feature, Kind, pad_batch, register
+from .base import Encoding, Feature, Kind, pad_batch, register, text_field
 from .classification import ClassificationHead
 
 
@@ -75,3 +75,40 @@ class MultipleChoiceKind(Kind):
 
     def golds(self, encoding):
         return [e.label for e in encoding.examples]
+
+    def input_fields(self, task):
+        return ("choices (a list of answer texts, or fields choice0, choice1, ...) and context and/or question "
+                "(a question alone is the context, as CommonsenseQA's reader puts its stem)")
+
+    def example_from_row(self, task, row, where):
+        from ..intermediate_readers import MultipleChoiceExample
+
+        choices = row.get("choices")
+        if choices is None:  # a TSV row: one column per choice
+            prefix = next((p for p in ("choice", "answer", "ending") if f"{p}0" in row), "choice")
+            choices = [row[f"{prefix}{i}"] for i in range(len(row)) if f"{prefix}{i}" in row]
+        if not isinstance(choices, list) or len(choices) < 2:
+            raise AdaptxError(f"{where}: {task.name} needs at least two answer choices: expected the fields "
+                              f"{self.input_fields(task)}; found {', '.join(map(repr, row)) or 'none'}")
+        texts = [text_field({"choice": c}, "choice", f"{where}, choice {i}") for i, c in enumerate(choices)]
+        context = text_field(row, "context", where) if "context" in row else ""
+        question = text_field(row, "question", where) if "question" in row else ""
+        if not context.strip():
+            context, question = question, ""
+        if not context.strip():
+            raise AdaptxError(f"{where}: {task.name} needs a context or a question (expected the fields "
+                              f"{self.input_fields(task)})")
+        return MultipleChoiceExample(str(row.get("id", "")), context, question, tuple(texts), 0)
+
+    def scores(self, outputs, batch, features):
+        return self._scores(outputs, batch).softmax(-1).tolist()
+
+    def records(self, results, scores, encoding):
+        labels = encoding.task.labels
+        out = []
+        for p, probs, example in zip(self.decode(results, encoding), scores, encoding.examples):
+            record = {"choice": p, "answer": example.choices[p], "score": probs[p], "probabilities": probs}
+            if len(labels) == len(example.choices):  # the task names its choices (CommonsenseQA: A..E)
+                record["label"] = labels[p]
+            out.append(record)
+        return out

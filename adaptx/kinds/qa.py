@@ -12,10 +12,13 @@ wins when the no-answer score beats the best span.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from .base import Encoding, Feature, Kind, pad_batch, register
+from ..errors import AdaptxError
+from .base import Encoding, Feature, Kind, pad_batch, register, text_field
 
 DOC_STRIDE = 128
 MAX_QUERY_LENGTH = 64
@@ -98,21 +101,84 @@ class QAKind(Kind):
         return out
 
     def decode(self, results, encoding):
-        best = [(-float("inf"), "") for _ in encoding.examples]
-        null = [float("inf")] * len(encoding.examples)
-        for feature, result in zip(encoding.features, results):
-            i, offsets = feature.example, feature.data["offsets"]
-            context = encoding.examples[i].context
-            null[i] = min(null[i], result["null"])
-            for s, s_logit in result["starts"]:
-                for e, e_logit in result["ends"]:
-                    if offsets[s] is None or offsets[e] is None or e < s or e - s + 1 > MAX_ANSWER_LENGTH:
-                        continue
-                    if s_logit + e_logit > best[i][0]:
-                        # sliced from the original context; offsets of "▁word" pieces may cover the space before
-                        best[i] = (s_logit + e_logit, context[offsets[s][0] : offsets[e][1]].strip())
-        unanswerable = encoding.task.params.get("no_answer", False)
-        return ["" if unanswerable and null[i] > score else text for i, (score, text) in enumerate(best)]
+        return [text for text, _ in answers(results, encoding)]
 
     def golds(self, encoding):
         return [[text for text, _ in e.answers] or [""] for e in encoding.examples]
+
+    def input_fields(self, task):
+        return "question and context"
+
+    def example_from_row(self, task, row, where):
+        from ..readers import QAExample
+
+        missing = [name for name in ("question", "context") if name not in row]
+        if missing:
+            raise AdaptxError(f"{where}: {task.name} answers questions from a context: expected the fields "
+                              f"{self.input_fields(task)}; {' and '.join(missing)} missing (found "
+                              f"{', '.join(map(repr, row)) or 'none'})")
+        return QAExample(str(row.get("id", "")), text_field(row, "question", where), text_field(row, "context", where),
+                         [])
+
+    def scores(self, outputs, batch, features):
+        """Per window: the log-normalisers of its start and end logits over the context and the first
+        token, so that a span's probability is softmax(start) x softmax(end) (transformers' QA pipeline)."""
+        out = []
+        for i, feature in enumerate(features):
+            logits = outputs[i, : len(feature)].float()
+            keep = torch.tensor([k == 0 or o is not None for k, o in enumerate(feature.data["offsets"])])
+            out.append((float(logits[keep, 0].logsumexp(0)), float(logits[keep, 1].logsumexp(0))))
+        return out
+
+    def records(self, results, scores, encoding):
+        """The answer, its character span [start, end) in the context and its probability; no answer:
+        start and end None, and the probability of "no answer" in the window with the lowest no-answer
+        score (the one decode compares with the best span)."""
+        windows: dict[int, list[int]] = {}
+        for j, feature in enumerate(encoding.features):
+            windows.setdefault(feature.example, []).append(j)
+        out = []
+        for i, (text, span) in enumerate(answers(results, encoding)):
+            if span is not None:
+                start_norm, end_norm = scores[span[3]]
+                out.append({"answer": text, "start": span[1], "end": span[2],
+                            "score": math.exp(span[0] - start_norm - end_norm)})
+                continue
+            j = min(windows.get(i, []), key=lambda w: results[w]["null"], default=None)
+            score = None if j is None else math.exp(results[j]["null"] - scores[j][0] - scores[j][1])
+            out.append({"answer": "", "start": None, "end": None, "score": score})
+        return out
+
+
+def answers(results: list, encoding: Encoding) -> list[tuple[str, tuple | None]]:
+    """Per example: its answer text and best span (best_spans), or ("", None) where there is no valid
+    span, or where the task has unanswerable questions and the no-answer score beats the best span."""
+    spans, null = best_spans(results, encoding)
+    unanswerable = encoding.task.params.get("no_answer", False)
+    return [("", None) if span is None or (unanswerable and null[i] > span[0])
+            else (encoding.examples[i].context[span[1]:span[2]], span) for i, span in enumerate(spans)]
+
+
+def best_spans(results: list, encoding: Encoding) -> tuple[list, list[float]]:
+    """Per example, its best span over all its windows as (start logit + end logit, character start,
+    character end, window index), or None when no window has a valid span; and per example its
+    lowest no-answer score. A span is among the n-best starts and ends of its window, ends at or
+    after its start and is at most MAX_ANSWER_LENGTH tokens long; its characters come from the
+    ORIGINAL context, without the whitespace that offsets of "▁word" pieces may cover."""
+    best: list = [None] * len(encoding.examples)
+    null = [float("inf")] * len(encoding.examples)
+    for j, (feature, result) in enumerate(zip(encoding.features, results)):
+        i, offsets = feature.example, feature.data["offsets"]
+        null[i] = min(null[i], result["null"])
+        for s, s_logit in result["starts"]:
+            for e, e_logit in result["ends"]:
+                if offsets[s] is None or offsets[e] is None or e < s or e - s + 1 > MAX_ANSWER_LENGTH:
+                    continue
+                if best[i] is None or s_logit + e_logit > best[i][0]:
+                    best[i] = (s_logit + e_logit, offsets[s][0], offsets[e][1], j)
+    for i, span in enumerate(best):
+        if span is not None:
+            text = encoding.examples[i].context[span[1]:span[2]]
+            start = span[1] + len(text) - len(text.lstrip())
+            best[i] = (span[0], start, max(start, span[2] - (len(text) - len(text.rstrip()))), span[3])
+    return best, null

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import AdaptxError
-from .base import Encoding, Feature, Kind, pad_batch, register
+from .base import Encoding, Feature, Kind, pad_batch, register, text_field
 
 IGNORE = -100  # label of positions that are not a word's first sub-token (ignored by the loss)
 
@@ -138,3 +138,32 @@ class TaggingKind(Kind):
 
     def golds(self, encoding):
         return [list(e.tags) for e in encoding.examples]
+
+    def input_fields(self, task):
+        return "tokens (a list of words, or one text split at whitespace) or text (split at whitespace)"
+
+    def example_from_row(self, task, row, where):
+        from ..readers import TaggedSentence
+
+        name = next((n for n in ("tokens", "words", "text") if n in row), None)
+        words = row.get(name)
+        if isinstance(words, str):
+            words = words.split()
+        if not isinstance(words, list) or not words:
+            raise AdaptxError(f"{where}: {task.name} tags words: expected the field {self.input_fields(task)}, with "
+                              f"at least one word; found {', '.join(map(repr, row)) or 'none'}"
+                              f"{f' ({name} is {row[name]!r:.60})' if name else ''}")
+        words = [text_field({"token": w}, "token", f"{where}, {name}[{i}]") for i, w in enumerate(words)]
+        return TaggedSentence(words, [task.labels[0]] * len(words))  # placeholder tags: nothing is scored
+
+    def scores(self, outputs, batch, features):
+        best = outputs.float().softmax(-1).max(-1).values.tolist()
+        return [[(w, best[i][pos]) for pos, w in f.data["words"]] for i, f in enumerate(features)]
+
+    def records(self, results, scores, encoding):
+        probs = [[None] * len(e.words) for e in encoding.examples]  # None: a word without tokens
+        for feature, words in zip(encoding.features, scores):
+            for w, p in words:
+                probs[feature.example][w] = p
+        return [{"tokens": list(e.words), "tags": tags, "scores": p}
+                for e, tags, p in zip(encoding.examples, self.decode(results, encoding), probs)]

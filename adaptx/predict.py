@@ -1,0 +1,257 @@
+"""Use a trained model: `adaptx.load(SOURCE)` and `adaptx predict SOURCE --input FILE`.
+
+    predictor = adaptx.load("runs/quickstart")          # or a stage folder, or "zoo:NAME"
+    predictor.predict([{"premise": "A man is eating.", "hypothesis": "Someone eats."}])
+    # [{"label": "entailment", "score": 0.71, "probabilities": {...}}]
+
+The model is rebuilt exactly as the run evaluated it (adaptx.modeling.load_model: its setup, head,
+adapters and fusion, on the base whose weights it was trained on, in the dtype it was evaluated
+in), and rows go through the same path as the run's evaluation rows: the task's kind encodes them,
+decodes the model's outputs into predictions (kinds/*.py) and says them in words with their
+probabilities. Batches are length-sorted as adaptx.train.predict sorts them, so the rows of an
+evaluation file get the predictions written in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from .errors import AdaptxError
+from .fingerprint import base_fingerprint
+from .kinds import get_kind
+from .predict_sources import SavedModel, resolve
+from .tasks import get_task
+
+__all__ = ["Predictor", "load", "read_rows", "write_records"]
+
+
+@dataclass
+class Predictor:
+    """A trained model with its tokenizer and task, ready to predict rows of that task."""
+
+    model: object  # adaptx.modeling.TaskModel, in eval mode on `device`
+    tokenizer: object
+    task_entry: object  # adaptx.tasks.Task (its labels: the model's)
+    max_length: int
+    device: torch.device
+    dtype: str
+    stage: str | None  # the stage id (None: a zoo entry)
+    source: str  # what was loaded, in words
+    note: str = ""  # why this stage (a run folder's default)
+
+    @property
+    def task(self) -> str:
+        return self.task_entry.name
+
+    @property
+    def kind(self) -> str:
+        return self.task_entry.kind
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.task_entry.labels)
+
+    @property
+    def fields(self) -> str:
+        """What one input row holds, in words."""
+        return get_kind(self.kind).input_fields(self.task_entry)
+
+    def __repr__(self) -> str:
+        return (f"Predictor({self.task}, {self.kind}, {self.source}, {self.device.type} {self.dtype}; rows: "
+                f"{self.fields})")
+
+    def predict(self, rows, batch_size: int = 64) -> list[dict]:
+        """One prediction per row, in order. A row is a dict of the task's fields (see `fields`; other
+        fields are ignored, an `id` is copied to its prediction); a plain string is {"text": it}."""
+        if isinstance(rows, (str, dict)):
+            raise AdaptxError("predict() takes a list of rows; wrap a single row in a list: predict([row])")
+        return self.predict_rows([(f"row {i + 1}", row) for i, row in enumerate(rows)], batch_size)
+
+    def predict_rows(self, rows: list[tuple[str, object]], batch_size: int = 64) -> list[dict]:
+        """predict() for (where, row) pairs: `where` (a file and line) names a row in errors."""
+        kind = get_kind(self.kind)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise AdaptxError(f"batch size {batch_size!r}: expected a whole number of rows >= 1")
+        rows = [(where, {"text": row} if isinstance(row, str) else row) for where, row in rows]
+        for where, row in rows:
+            if not isinstance(row, dict):
+                raise AdaptxError(f"{where}: expected an object with the fields {self.fields}, got "
+                                  f"{type(row).__name__}")
+        if not rows:
+            return []
+        examples = [kind.example_from_row(self.task_entry, row, where) for where, row in rows]
+        encoding = kind.encode(self.task_entry, examples, self.tokenizer, self.max_length)
+        results, scores = self._run(kind, encoding, batch_size)
+        records = kind.records(results, scores, encoding)
+        return [{"id": row["id"], **record} if "id" in row else record for (_, row), record in zip(rows, records)]
+
+    @torch.inference_mode()
+    def _run(self, kind, encoding, batch_size: int) -> tuple[list, list]:
+        """The kind's results and scores of every feature, in length-sorted batches."""
+        from .train import forward_batch
+
+        features = encoding.features
+        order = sorted(range(len(encoding)), key=lambda i: (kind.group(features[i]), len(features[i])))
+        results, scores = [None] * len(encoding), [None] * len(encoding)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch_features = [features[i] for i in idx]
+            batch = kind.collate(batch_features, self.tokenizer.pad_token_id)
+            outputs = forward_batch(self.model, batch, self.device)
+            for i, result, score in zip(idx, kind.results(outputs, batch, batch_features),
+                                        kind.scores(outputs, batch, batch_features)):
+                results[i], scores[i] = result, score
+        return results, scores
+
+
+def load(source, stage: str | None = None, device: str = "auto", dtype: str | None = None, zoo=None,
+         base: str | None = None) -> Predictor:
+    """A Predictor for a run folder (its best evaluated target stage unless `stage` names one: a stage id,
+    folder name or strategy), a stage folder, `zoo:NAME` (in `zoo`, else $ADAPTX_ZOO, else ./adapter_zoo)
+    or a zoo entry folder. device: auto | cpu | cuda | cuda:N. dtype: the frozen base's (default: the one
+    the model was evaluated in). base: the base model, when the run's name for it no longer loads (a moved
+    folder); its weights must be the ones the model was trained on."""
+    saved = resolve(source, stage, zoo)
+    task = _task(saved)
+    kind = get_kind(task.kind)
+    if not kind.input_fields(task):
+        raise AdaptxError(f"{saved.description}: a {task.kind} model ({task.name}) does not predict input rows")
+    from .models import load_base_model, saved_encoder_loader
+    from .modeling import load_model
+    from .runtime import Runtime, resolve_device, resolve_dtype
+
+    name = base or saved.base
+    if not name:
+        raise AdaptxError(f"{saved.description}: the base model it was trained on is not recorded by name; pass "
+                          "base= (--base): the folder or hub id of that base model")
+    base_model = load_base_model(name, dtype="fp32", weights=False)
+    if saved.identity and base_fingerprint(base_model.identity()) != base_fingerprint(saved.identity):
+        raise AdaptxError(f"{saved.description} was trained on other weights than base model {name!r} has now "
+                          f"({base_fingerprint(saved.identity)} vs {base_fingerprint(base_model.identity())}); pass "
+                          "base= (--base) the exact base model it was trained on")
+    target = resolve_device(device)
+    wanted = dtype or ("fp32" if saved.dtype == "fp16" and target.type != "cuda" else saved.dtype)
+    resolved, why = resolve_dtype(wanted, target)
+    runtime = Runtime(target, resolved, why)
+    with _quiet("adapters.loading"):  # load_model loads each saved adapter over the one build_model added: expected
+        model = load_model(saved.model_dir, saved_encoder_loader(base_model.source, runtime.dtype), saved.adapter_dirs,
+                           runtime.autocast_dtype)
+    if model.setup.kind != task.kind or model.setup.num_labels != len(task.labels):
+        raise AdaptxError(f"{saved.model_dir}: a {model.setup.kind} model with {model.setup.num_labels} outputs, but "
+                          f"its task {task.name} is {task.kind} with {len(task.labels)} labels here; it was trained "
+                          "with another label set (another adaptx version?) or its folder was edited")
+    max_length = min(saved.max_length, base_model.max_length())
+    return Predictor(model.to(runtime.device), base_model.tokenizer, task, max_length, runtime.device, runtime.dtype,
+                     saved.stage, saved.description, saved.note)
+
+
+@contextmanager
+def _quiet(name: str):
+    """A library logger's warnings off for a moment (stderr tells what was predicted with, nothing else)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _task(saved: SavedModel):
+    """The registry's task, with the labels the model was trained with (CCG reads them from its data)."""
+    try:
+        task = get_task(saved.task)
+    except AdaptxError as exc:
+        raise AdaptxError(f"{saved.description}: its task {saved.task!r} is not a registered task (a multi-task "
+                          "mixture?); predicting covers single-task models") from exc
+    return replace(task, labels=tuple(saved.labels)) if saved.labels else task
+
+
+# -- files: JSON lines or TSV in, JSON lines out -----------------------------------------------
+
+def read_rows(path) -> list[tuple[str, dict]]:
+    """(where, row) of every row of a JSON-lines file (one object per line; '-': standard input) or a
+    TSV file with a header row."""
+    text = str(path)
+    if text == "-":
+        return _json_rows("<stdin>", sys.stdin)
+    path = Path(text)
+    if not path.is_file():
+        raise AdaptxError(f"--input {path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".json", ".tsv"):
+        raise AdaptxError(f"--input {path}: expected a .jsonl file (one JSON object per line) or a .tsv file (a "
+                          f"header row naming the fields, then one row per line), not {suffix or 'no extension'}")
+    try:
+        with open(path, encoding="utf-8-sig", newline="" if suffix == ".tsv" else None) as handle:
+            rows = _tsv_rows(path, handle) if suffix == ".tsv" else _json_rows(path, handle)
+    except UnicodeDecodeError as exc:
+        raise AdaptxError(f"--input {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    if not rows:
+        raise AdaptxError(f"--input {path}: no rows")
+    return rows
+
+
+def _json_rows(name, handle) -> list[tuple[str, dict]]:
+    rows = []
+    for line_no, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}, line {line_no}"
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise AdaptxError(f"{where}: not a JSON object ({getattr(exc, 'msg', 'nested too deeply')}); "
+                              "expected one object per line") from None
+        if not isinstance(row, dict):
+            raise AdaptxError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        rows.append((where, row))
+    return rows
+
+
+def _tsv_rows(path: Path, handle) -> list[tuple[str, dict]]:
+    reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)  # text may hold bare quotes
+    header, rows = None, []
+    for line_no, cells in enumerate(reader, start=1):
+        if not cells or cells == [""]:
+            continue
+        if header is None:
+            header = cells
+            continue
+        if len(cells) != len(header):  # a stray tab would shift the text into the wrong field
+            raise AdaptxError(f"{path}, line {line_no}: {len(cells)} tab-separated fields, but the header "
+                              f"({', '.join(header)}) has {len(header)}")
+        rows.append((f"{path}, line {line_no}", dict(zip(header, cells))))
+    return rows
+
+
+def write_records(records: list[dict], out=None) -> None:
+    """JSON lines, one prediction per line: to `out`, else standard output."""
+    text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    from .fileio import atomic_write_text
+
+    try:
+        atomic_write_text(Path(out), text)
+    except OSError as exc:
+        raise AdaptxError(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
+
+
+def predict_file(source, input_path, out=None, stage=None, device="auto", dtype=None, zoo=None, base=None,
+                 batch_size: int = 64) -> tuple[int, Predictor]:
+    """`adaptx predict`: predict every row of `input_path` (read before the model loads, so a malformed
+    file fails at once) and write the predictions. Returns (rows, predictor)."""
+    rows = read_rows(input_path)
+    predictor = load(source, stage, device, dtype, zoo, base)
+    write_records(predictor.predict_rows(rows, batch_size), out)
+    return len(rows), predictor

@@ -1,0 +1,230 @@
+"""Which saved model a prediction source names: a run folder (one of its stages), a stage folder, or
+a zoo entry (`zoo:NAME` or the entry's folder). Reads the folders' JSON files only; adaptx.predict
+loads the model.
+
+A run folder's default stage is its best target stage by the run's own results table (the headline
+metric averaged over the evaluated languages); a run that evaluated several target tasks, or has no
+results table and several stages with a model, asks for --stage, listing the stages that predict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import AdaptxError
+from .stage_store import read_json, saved_adapter_folder, stage_folder_name
+from .tasks import get_task
+from .zoo import CARD_FILE, entry_adapter_dirs, require_entry, zoo_root
+from .zoo_refs import is_zoo_ref, zoo_ref_name
+
+
+@dataclass
+class SavedModel:
+    """Everything needed to rebuild a saved model and feed it rows."""
+
+    model_dir: Path  # the folder load_model reads (setup.json, head, adapters or encoder)
+    base: str | None  # the base model's name (None: unknown; the caller must pass one)
+    identity: dict  # what the base's weights must be (a stage recipe's `base`, a card's base identity)
+    task: str
+    labels: list[str] | None  # None: the task's registered labels
+    dtype: str  # the frozen base's dtype the model was trained and evaluated in
+    max_length: int
+    stage: str | None = None  # the stage id (None: a zoo entry)
+    description: str = ""
+    adapter_dirs: dict[str, Path] = field(default_factory=dict)  # frozen adapters it loads
+    note: str = ""  # why this stage (a run folder's default)
+
+
+def _json(path: Path, remedy: str) -> dict:
+    data = read_json(path, remedy)
+    if not isinstance(data, dict):
+        raise AdaptxError(f"{path}: expected a JSON object; {remedy}")
+    return data
+
+
+def resolve(source, stage: str | None = None, zoo=None) -> SavedModel:
+    """The saved model `source` names (run folder, stage folder, zoo:NAME or a zoo entry folder)."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if stage is not None and (is_zoo_ref(text) or (path / "manifest.json").is_file() or (path / CARD_FILE).is_file()):
+        raise AdaptxError(f"--stage picks a stage of a run folder; {text} is a "
+                          f"{'zoo entry' if is_zoo_ref(text) or (path / CARD_FILE).is_file() else 'stage folder'} "
+                          "already: leave --stage out")
+    if is_zoo_ref(text):
+        return from_zoo(Path(zoo_root(zoo)), zoo_ref_name(text))
+    if (path / CARD_FILE).is_file():
+        return from_zoo(path.parent, path.name)
+    if (path / "manifest.json").is_file():
+        return from_stage(path)
+    if (path / "stages").is_dir():
+        folder, note = choose_stage(path, stage)
+        return _with_note(from_stage(folder), note)
+    raise AdaptxError(f"{text}: not a run folder (runs/NAME, with stages/), a stage folder "
+                      "(runs/NAME/stages/ID-HASH, with manifest.json), zoo:NAME or a zoo entry folder (with "
+                      f"{CARD_FILE})")
+
+
+def _with_note(saved: SavedModel, note: str) -> SavedModel:
+    saved.note = note
+    return saved
+
+
+def from_zoo(root: Path, name: str) -> SavedModel:
+    entry, card = require_entry(root, name)  # every file's sha256 checked against the card
+    training = card.get("training") or {}
+    return SavedModel(entry, card["base"].get("id"), card["base"].get("identity") or {}, card["task"],
+                      list(card["head"]["labels"]), training.get("dtype") or "fp32",
+                      training.get("max_seq_length") or 128, None, f"zoo:{name} ({entry})",
+                      entry_adapter_dirs(entry, card))
+
+
+def from_stage(folder: Path) -> SavedModel:
+    """A finished stage folder; its frozen adapters come from the stage folders it needs or the zoo."""
+    remedy = "pass a finished stage folder (runs/NAME/stages/ID-HASH)"
+    manifest = _json(folder / "manifest.json", remedy)
+    stage_id, recipe = manifest.get("stage"), manifest.get("recipe")
+    if manifest.get("status") != "done" or not isinstance(recipe, dict):
+        raise AdaptxError(f"{folder}: stage status is {manifest.get('status')!r}, not 'done'; finish the run "
+                          "(`adaptx run` resumes it) before predicting with it")
+    metrics = _json(folder / "metrics.json", remedy)
+    if not (folder / "model").is_dir():
+        raise AdaptxError(f"{folder}: stage {stage_id} has no trained model ({metrics.get('task')} is evaluated "
+                          "straight from the encoder's sentence vectors: a retrieval task has no prediction head)")
+    setup = _json(folder / "model" / "setup.json", "the stage is incomplete: run it again")
+    if setup.get("heads"):
+        raise AdaptxError(f"{folder}: stage {stage_id} is a multi-task model (one head per task: "
+                          f"{', '.join(setup['heads'])}); predicting with one of its heads is not supported")
+    dirs = {name: _frozen_adapter(folder, recipe, name) for name in setup.get("frozen_adapters") or []}
+    run_config, identity = _run_config(folder.parent.parent), recipe.get("base") or {}
+    base = run_config.get("base_model") or identity.get("hub_id") or identity.get("random")
+    return SavedModel(folder / "model", base, identity, metrics.get("task"), metrics.get("labels"),
+                      recipe.get("dtype") or "fp32", recipe.get("max_seq_length") or run_config.get("max_seq_length")
+                      or 128, stage_id, f"stage {stage_id} ({folder})", dirs)
+
+
+def _frozen_adapter(folder: Path, recipe: dict, name: str) -> Path:
+    """Where a frozen adapter of a stage is: a zoo entry's (checked) or a stage folder it needs."""
+    zoo_source = (recipe.get("zoo") or {}).get(name)
+    if zoo_source:
+        root = Path(zoo_root(_run_config(folder.parent.parent).get("zoo_dir")))
+        entry, card = require_entry(root, zoo_source["entry"])
+        return entry / card["adapter"]["folder"]
+    for stage_id, config_hash in (recipe.get("needs") or {}).items():
+        found = saved_adapter_folder(folder.parent / stage_folder_name(stage_id, config_hash), name)
+        if found is not None:
+            return found
+    raise AdaptxError(f"{folder}: adapter {name!r} it builds on is in none of the stage folders it needs "
+                      f"({', '.join(recipe.get('needs') or {}) or 'none'}) under {folder.parent}; were they deleted?")
+
+
+def _run_config(run_dir: Path) -> dict:
+    """The run's config.yaml as written by `adaptx run` (a search's: its first trial's), or {}."""
+    import yaml
+
+    config = run_dir / "config.yaml"
+    if not config.is_file():
+        config = next(iter(sorted(run_dir.glob("search/*/trials/*/config.yaml"))), config)
+    try:
+        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise AdaptxError(f"{config}: unreadable ({type(exc).__name__}); it names the run's base model") from exc
+    return loaded if isinstance(loaded, dict) else {}
+
+
+# -- a run folder's stages -----------------------------------------------------------------
+
+@dataclass
+class _Stage:
+    folder: Path
+    id: str
+    task: str
+    strategy: str
+    intermediate: str | None
+    score: tuple[str, float, int] | None = None  # (metric, average over languages, languages) from results.json
+
+    def line(self, ambiguous: bool) -> str:
+        what = self.strategy + (f" on {self.intermediate}" if self.intermediate else "")
+        score = f"; zero-shot {self.score[0]} {self.score[1]:.1f} (average of {self.score[2]} languages)" \
+            if self.score else ""
+        return f"  {self.folder.name if ambiguous else self.id}  ({self.task}, {what}{score})"
+
+
+def _predicting_stages(run_dir: Path) -> list[_Stage]:
+    """The finished stages with a trained model, in folder order."""
+    found = []
+    for folder in sorted((run_dir / "stages").iterdir()):
+        if folder.name.startswith(".") or not (folder / "model" / "setup.json").is_file():
+            continue
+        try:
+            manifest = _json(folder / "manifest.json", "")
+            metrics = _json(folder / "metrics.json", "")
+        except AdaptxError:
+            continue  # unfinished or damaged: not offered
+        if manifest.get("status") == "done":
+            found.append(_Stage(folder, str(manifest.get("stage")), str(metrics.get("task")),
+                                str(metrics.get("strategy")), metrics.get("intermediate")))
+    return found
+
+
+def _score_stages(run_dir: Path, stages: list[_Stage]) -> None:
+    """Each target stage's headline zero-shot score in results.json (which names its folder)."""
+    path = run_dir / "results.json"
+    records = read_json(path, "delete it and run `adaptx run` again to rewrite it") if path.is_file() else []
+    by_folder: dict[str, list[float]] = {}
+    metric_of: dict[str, str] = {}
+    for record in records if isinstance(records, list) else []:
+        if not isinstance(record, dict) or not isinstance(record.get("predictions"), str):
+            continue
+        folder = Path(record["predictions"]).parts[1] if len(Path(record["predictions"]).parts) > 1 else ""
+        try:
+            headline = get_task(record.get("task")).metric
+        except AdaptxError:
+            continue
+        if record.get("metric") == headline and isinstance(record.get("value"), (int, float)):
+            by_folder.setdefault(folder, []).append(float(record["value"]))
+            metric_of[folder] = headline
+    for stage in stages:
+        values = by_folder.get(stage.folder.name)
+        if values:
+            stage.score = (metric_of[stage.folder.name], sum(values) / len(values), len(values))
+
+
+def _listing(stages: list[_Stage]) -> str:
+    ids = [s.id for s in stages]
+    return "\n".join(s.line(ids.count(s.id) > 1) for s in stages)
+
+
+def choose_stage(run_dir: Path, wanted: str | None) -> tuple[Path, str]:
+    """(stage folder, why it was chosen) of a run folder: the stage `wanted` names (its id, folder
+    name, or a strategy that one evaluated stage has), else the best-scoring evaluated stage."""
+    stages = _predicting_stages(run_dir)
+    if not stages:
+        raise AdaptxError(f"{run_dir}: no finished stage with a trained model (retrieval stages have none); run "
+                          "`adaptx run` first")
+    _score_stages(run_dir, stages)
+    scored = [s for s in stages if s.score]
+    if wanted is not None:
+        matches = ([s for s in stages if s.folder.name == wanted] or [s for s in stages if s.id == wanted]
+                   or [s for s in scored if s.strategy == wanted])
+        if len(matches) > 1:
+            matches = [s for s in matches if s.score] or matches  # the evaluated one is the run's current stage
+        if len(matches) == 1:
+            return matches[0].folder, f"stage {matches[0].id}"
+        unfit = [f for f in sorted((run_dir / "stages").iterdir()) if wanted in (f.name, f.name.rsplit("-", 1)[0])]
+        if not matches and len(unfit) == 1:
+            return unfit[0], f"stage {wanted}"  # a stage without a model: from_stage says why (retrieval, unfinished)
+        problem = f"--stage {wanted!r} names {len(matches)} stages" if matches else f"no stage {wanted!r}"
+        raise AdaptxError(f"{run_dir}: {problem}; pass one of these ids (or a folder name, or the strategy of an "
+                          f"evaluated stage):\n{_listing(matches or stages)}")
+    if len(stages) == 1:
+        return stages[0].folder, f"stage {stages[0].id}, the run's only stage with a model"
+    tasks = {s.task for s in scored}
+    if len(tasks) != 1:
+        why = f"it evaluated {len(tasks)} target tasks" if tasks else "it has no results table (results.json)"
+        raise AdaptxError(f"{run_dir}: {why}; pick the stage to predict with: --stage ID (stage= in Python), one "
+                          f"of:\n{_listing(stages)}")
+    best = max(scored, key=lambda s: s.score[1])  # of equal scores, the first by folder name
+    others = ", ".join(s.id for s in scored if s is not best)
+    return best.folder, (f"stage {best.id}: the best average zero-shot {best.score[0]} ({best.score[1]:.1f}) in "
+                         f"{run_dir / 'results.json'}" + (f"; --stage picks another ({others})" if others else ""))
