@@ -12,8 +12,6 @@ scores it on a run's evaluated rows (`trivial_predictions`) without the training
 
 from __future__ import annotations
 
-import collections
-
 from .metrics import metric_for_language
 
 
@@ -24,18 +22,8 @@ def trivial_spec(experiment, task_name: str) -> dict | None:
     from .kinds import get_kind  # here, not above: `adaptx report` needs only trivial_predictions, not torch
 
     task = experiment.task(task_name)
-    if task.kind in ("mixture", "retrieval", "mlm"):
-        return None
     kind = get_kind(task.kind)
-    if task.kind == "qa":
-        return {"what": "always no answer", "per": "example", "value": ""}
-    train = kind.golds(experiment.data(task_name, "train"))
-    if task.kind == "tagging":
-        tag = collections.Counter(t for sentence in train for t in sentence).most_common(1)[0][0]
-        return {"what": f"always {tag}", "per": "word", "value": tag}
-    majority = collections.Counter(train).most_common(1)[0][0]
-    what = f"always {task.labels[majority]}" if task.kind == "classification" else f"always choice {majority}"
-    return {"what": what, "per": "example", "value": majority}
+    return kind.trivial(task, lambda: kind.golds(experiment.data(task_name, "train")))
 
 
 def trivial_specs(experiment) -> dict[str, dict]:

@@ -129,6 +129,15 @@ class Kind:
         """The `size` features whose batch takes the most memory (to size micro-batches)."""
         return sorted(encoding.features, key=len, reverse=True)[:size]
 
+    # -- the trivial baseline (adaptx.baselines): the prediction that needs no model ------------------
+
+    def trivial(self, task, train_golds) -> dict | None:
+        """The prediction that needs no model, from the English training golds (`train_golds()` reads
+        them: only kinds that need them pay for it), as plain data:
+        {"what": description, "per": "example" | "word", "value": the prediction}; None where the kind
+        has none (retrieval: chance is one in the number of candidates; mixtures; masked LM)."""
+        return None
+
     # -- predicting new rows with a trained model (adaptx.predict); kinds whose head predicts override --
 
     def input_fields(self, task) -> str:

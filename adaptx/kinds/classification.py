@@ -3,6 +3,8 @@ example, a pooled head, cross-entropy, argmax."""
 
 from __future__ import annotations
 
+import collections
+
 import torch
 from torch import nn
 
@@ -35,6 +37,11 @@ class ClassificationHead(nn.Module):
 @register
 class ClassificationKind(Kind):
     name = "classification"
+
+    def trivial(self, task, train_golds) -> dict:
+        """Always the majority label of the training sample."""
+        majority = collections.Counter(train_golds()).most_common(1)[0][0]
+        return {"what": f"always {task.labels[majority]}", "per": "example", "value": majority}
 
     def encode(self, task, examples, tokenizer, max_length: int) -> Encoding:
         a = [e.text_a for e in examples]

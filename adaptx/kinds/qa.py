@@ -41,6 +41,10 @@ class SpanHead(nn.Module):
 class QAKind(Kind):
     name = "qa"
 
+    def trivial(self, task, train_golds) -> dict:
+        """Always no answer (right for SQuAD 2.0's unanswerable questions, 0 elsewhere)."""
+        return {"what": "always no answer", "per": "example", "value": ""}
+
     def encode(self, task, examples, tokenizer, max_length: int) -> Encoding:
         skipped: dict = {}
         questions = []
