@@ -28,6 +28,7 @@ import copy
 import csv
 import io
 import json
+import logging
 import math
 import os
 import shutil
@@ -72,8 +73,8 @@ def run_search(config_path, data_dir=None, out_dir=None, storage: str | None = N
     where = str(config_path)
     cfg = load_config(config_path, overrides)
     if cfg.search is None:
-        raise AdaptxError(f"{where}: no search: section; add one (adapters, compositions, space; see README "
-                          "'Searching compositions') or use `adaptx run`")
+        raise AdaptxError(f"{where}: no search: section; add one (adapters, compositions, space; see "
+                          "docs/search.md) or use `adaptx run`")
     spec = parse_search(cfg, where)
     n_trials = spec.trials if trials is None else trials
     if n_trials < 1:
@@ -691,7 +692,8 @@ def _write_outputs(study, context: _Context) -> None:
 
 def _plots(study, spec: SearchSpec, folder: Path) -> None:
     """optimization history and parameter importances (and the Pareto front) as PNG, via Optuna's
-    matplotlib backend; a plot Optuna cannot draw yet (e.g. importances of one trial) is skipped."""
+    matplotlib backend; importances wait for two finished trials that differ in a setting, and a plot
+    Optuna cannot draw is skipped."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -700,8 +702,11 @@ def _plots(study, spec: SearchSpec, folder: Path) -> None:
     from optuna.exceptions import ExperimentalWarning
 
     target = (lambda t: t.values[0]) if spec.multi_objective else None
-    plots = {"history.png": lambda: ovm.plot_optimization_history(study, target=target, target_name="English dev"),
-             "importances.png": lambda: ovm.plot_param_importances(study, target=target, target_name="English dev")}
+    plots = {"history.png": lambda: ovm.plot_optimization_history(study, target=target, target_name="English dev")}
+    if _settings_varied(study):
+        plots["importances.png"] = lambda: ovm.plot_param_importances(study, target=target, target_name="English dev")
+    else:
+        print("adaptx: importances.png not drawn yet: it needs two finished trials that differ in a setting", flush=True)
     if spec.multi_objective:
         plots["pareto.png"] = lambda: ovm.plot_pareto_front(study, target_names=["English dev", spec.objectives[1]])
     for name, draw in plots.items():
@@ -722,6 +727,35 @@ def _plots(study, spec: SearchSpec, folder: Path) -> None:
             plt.close("all")
 
 
+def _settings_varied(study) -> bool:
+    """Whether parameter importances mean anything: two finished trials, and a setting that differs
+    between them (Optuna draws one trial's importances as if they were findings)."""
+    from optuna.trial import TrialState
+
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if not t.user_attrs.get(SURPLUS_ATTR)]
+    keys = {k for t in complete for k in t.params}
+    return len(complete) >= 2 and any(len({repr(t.params.get(k)) for t in complete}) > 1 for k in keys)
+
+
+class _ExpectedReload(logging.Filter):
+    """Drops the adapters library's "Overwriting existing adapter" warning: rebuilding a saved stage
+    (adaptx.modeling.load_model) adds its adapter, then loads the saved weights over it, by design."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Overwriting existing adapter")
+
+
+@contextmanager
+def _quiet_reloads():
+    logger, quiet = logging.getLogger("adapters.loading"), _ExpectedReload()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def _evaluate_best(best, context: _Context) -> None:
     """The best trial zero-shot in every language of the target task, from its stage in this run folder
     (a trial run on another machine without a shared folder: `adaptx run best.yaml` retrains it)."""
@@ -733,7 +767,8 @@ def _evaluate_best(best, context: _Context) -> None:
         print(f"adaptx: the best trial's stage is not in {context.run_dir} (run elsewhere?): "
               f"`adaptx run {context.folder / 'best.yaml'}` trains and evaluates it", flush=True)
         return
-    records = exp.evaluate(target)
+    with _quiet_reloads():
+        records = exp.evaluate(target)
     out = context.folder / "best"
     out.mkdir(exist_ok=True)
     for record in records:  # predictions stay in the stage folder: point at them from here

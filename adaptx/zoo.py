@@ -28,14 +28,14 @@ from .fingerprint import base_fingerprint, sha256_file
 from .safetensors_check import safetensors_problem
 from .stage_store import saved_adapter_folder, stage_folder_name
 from .strategies import STRATEGIES, TARGET_STRATEGIES, builds_on, get_strategy
+from .zoo_index import (INDEX_FILE, entry_dirs, index_problems, index_record, load_index, record_problem,
+                        write_index)
 from .zoo_refs import NAME_RE, ZOO_PREFIX, check_name, is_zoo_ref, zoo_adapter_name, zoo_ref_name  # noqa: F401
 
 ENV_VAR = "ADAPTX_ZOO"
 DEFAULT_ZOO = "adapter_zoo"
 CARD_FILE = "card.json"
-INDEX_FILE = "index.json"
 ENTRY_FORMAT = "adaptx-zoo-entry/1"
-INDEX_FORMAT = "adaptx-zoo-index/1"
 # the only file types an entry may hold: a pickle (.bin, .pt, .pkl, ...) can run code when loaded
 ALLOWED_SUFFIXES = (".safetensors", ".json")
 # strategy -> what a published stage of it is (adaptx.strategies: the strategies that can be published)
@@ -285,32 +285,6 @@ def require_entry(zoo: Path, name: str) -> tuple[Path, dict]:
     return entry, card
 
 
-# -- the index ---------------------------------------------------------------------------
-def index_record(card: dict, card_sha256: str) -> dict:
-    """What `adaptx zoo list` shows and filters on, without opening the entry."""
-    return {"version": card["version"], "task": card["task"], "kind": card["kind"], "strategy": card["strategy"],
-            "base_id": card["base"]["id"], "base_family": card["base"].get("family"),
-            "base_fingerprint": card["base"]["fingerprint"],
-            "method": card["adapter"]["method"] if card["adapter"] else "fusion",
-            "members": [m["name"] for m in card["members"]], "en_dev": card["metrics"]["en_dev"],
-            "created_at": card["created_at"], "card_sha256": card_sha256}
-
-
-def load_index(zoo: Path) -> dict:
-    path = zoo / INDEX_FILE
-    if not path.is_file():
-        return {"format": INDEX_FORMAT, "entries": {}}
-    index = read_json_object(path, "run `adaptx zoo verify --rebuild-index` to rebuild it from the entries")
-    if index.get("format") != INDEX_FORMAT or not isinstance(index.get("entries"), dict):
-        raise AdaptxError(f"{path}: not an {INDEX_FORMAT} index; run `adaptx zoo verify --rebuild-index`")
-    return index
-
-
-def _write_index(zoo: Path, entries: dict) -> None:
-    text = json.dumps({"format": INDEX_FORMAT, "entries": dict(sorted(entries.items()))}, indent=1)
-    atomic_write_text(zoo / INDEX_FILE, text + "\n")
-
-
 def _move_into_place(tmp_entry: Path, entry: Path) -> None:
     try:
         tmp_entry.rename(entry)
@@ -319,75 +293,7 @@ def _move_into_place(tmp_entry: Path, entry: Path) -> None:
                           "(was it added at the same time by someone else?)") from exc
 
 
-def entry_dirs(zoo: Path) -> list[Path]:
-    """Entry folders (hidden folders are temporary work of add/pull/remove)."""
-    return sorted(p for p in zoo.iterdir() if p.is_dir() and not p.name.startswith(".")) if zoo.is_dir() else []
-
-
-# -- commands: list, show, verify, remove ------------------------------------------------
-# index record field -> type: what `adaptx zoo list` shows and filters on
-RECORD_FIELDS = {"version": str, "task": str, "kind": str, "strategy": str, "members": list, "base_id": str,
-                 "base_fingerprint": str, "en_dev": dict, "created_at": str}
-
-
-def record_problem(name, record) -> str | None:
-    """Why an index record cannot be listed (a hand-edited or hostile index.json), or None."""
-    if not NAME_RE.match(name):
-        return f"the record name {name[:80]!r} is not a zoo entry name"
-    if not isinstance(record, dict):
-        return f"the record of {name!r} is a JSON {type(record).__name__}, not an object"
-    bad = [k for k, kind in RECORD_FIELDS.items() if not isinstance(record.get(k), kind)]
-    if not bad:
-        dev = record["en_dev"]
-        bad += [] if all(isinstance(m, str) for m in record["members"]) else ["members"]
-        bad += [] if isinstance(record.get("base_family"), (str, type(None))) else ["base_family"]
-        bad += [] if isinstance(dev.get("metric"), str) and (dev.get("value") is None or (
-            isinstance(dev.get("value"), (int, float)) and not isinstance(dev.get("value"), bool))) else ["en_dev"]
-    if bad:
-        return f"the record of {name!r} has missing or mistyped fields ({', '.join(bad)})"
-    return None
-
-
-def index_problems(zoo: Path) -> list[str]:
-    """Index records `adaptx zoo list` skips, each with the remedy."""
-    return [f"{zoo / INDEX_FILE}: {problem}; not listed: run `adaptx zoo verify --rebuild-index`"
-            for name, record in sorted(load_index(zoo)["entries"].items())
-            if (problem := record_problem(name, record))]
-
-
-def list_entries(zoo: Path, task: str | None = None, base: str | None = None) -> list[tuple[str, dict]]:
-    """(name, index record) from the index alone; base matches the id, family or fingerprint (prefix).
-    Records that cannot be shown are left out (index_problems says which)."""
-    entries = {n: r for n, r in load_index(zoo)["entries"].items() if record_problem(n, r) is None}
-
-    def base_matches(record: dict) -> bool:
-        fingerprint = record["base_fingerprint"]
-        return base in (record["base_id"], record.get("base_family")) or fingerprint.startswith(base) or (
-            fingerprint.split(":", 1)[-1].startswith(base))
-
-    return [(n, r) for n, r in sorted(entries.items())
-            if (task is None or r["task"] == task) and (base is None or base_matches(r))]
-
-
-def format_entries(rows: list[tuple[str, dict]], zoo: Path) -> str:
-    if not rows:
-        indexed = load_index(zoo)["entries"]
-        unindexed = [p.name for p in entry_dirs(zoo) if p.name not in indexed]
-        hint = (f" ({len(unindexed)} folders not in {INDEX_FILE}: run `adaptx zoo verify --rebuild-index`)"
-                if unindexed else "")
-        found = f" match ({len(indexed)} in {zoo})" if indexed else f" in {zoo}"
-        return f"no zoo entries{found}{hint}"
-    lines = ["| name | version | kind | task | members | base | en dev | created |",
-             "|---|---|---|---|---|---|---:|---|"]
-    for name, r in rows:
-        dev = r["en_dev"]
-        score = "-" if dev["value"] is None else f"{dev['value']:.3f}"
-        lines.append(f"| {name} | {r['version']} | {r['kind']} ({r['strategy']}) | {r['task']} | "
-                     f"{'+'.join(r['members']) or '-'} | {r['base_id']} ({r['base_fingerprint'][:19]}) | "
-                     f"{dev['metric']} {score} | {r['created_at'][:10]} |")
-    return "\n".join(lines)
-
-
+# -- commands: show, verify, remove (list: adaptx.zoo_index) -----------------------
 def show_entry(zoo: Path, name: str) -> dict:
     """The card of a verified entry."""
     return require_entry(zoo, name)[1]
@@ -421,7 +327,7 @@ def verify_zoo(zoo: Path, name: str | None = None, rebuild_index: bool = False) 
     if rebuild_index:
         entries = {n: r for n, r in index["entries"].items()  # records of entries not checked now, if sound
                    if record_problem(n, r) is None and (zoo / n).is_dir() and n not in [d.name for d in dirs]}
-        _write_index(zoo, {**entries, **rebuilt})
+        write_index(zoo, {**entries, **rebuilt})
     return len(dirs), problems
 
 
@@ -437,7 +343,7 @@ def remove_entry(zoo: Path, name: str) -> None:
     if linked or entry.is_dir():
         entry.rename(trash)
     try:
-        _write_index(zoo, {n: r for n, r in index["entries"].items() if n != name})
+        write_index(zoo, {n: r for n, r in index["entries"].items() if n != name})
     except OSError:
         if os.path.lexists(trash):
             trash.rename(entry)
@@ -708,7 +614,7 @@ def add_entry(zoo: Path, stage_dir: str | Path, name: str, version: str = "1") -
             _move_into_place(tmp, zoo / name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    _write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
+    write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
     return zoo / name
 
 
@@ -845,5 +751,5 @@ def pull_entry(zoo: Path, repo_id: str, name: str, revision: str | None = None) 
             _move_into_place(entry, zoo / name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    _write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
+    write_index(zoo, {**index["entries"], name: index_record(card, sha256_file(zoo / name / CARD_FILE))})
     return zoo / name

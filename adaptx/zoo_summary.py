@@ -1,0 +1,117 @@
+"""`adaptx zoo show NAME`: a verified entry's card as a short readable summary (`--json`: the card itself).
+
+The card has passed adaptx.zoo's checks (required fields present and typed) before it gets here;
+fields a card may lack (an older adaptx, a hand-made entry) are shown as '-'.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import AdaptxError
+from .strategies import STRATEGIES
+from .zoo_index import kind_label
+
+MAX_LABELS = 8  # CCG has hundreds of categories: the summary shows the first few and the count
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def _or_dash(value) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def _budget(training: dict) -> str:
+    head = f" (head {training['head_lr']:g})" if isinstance(training.get("head_lr"), (int, float)) else ""
+    parts = [f"{training['steps']} steps x batch {training['batch_size']}, lr {training['lr']}{head}"]
+    if training.get("dtype"):
+        parts.append(str(training["dtype"]))
+    if training.get("max_seq_length"):
+        parts.append(f"max length {training['max_seq_length']}")
+    if isinstance(training.get("trainable_parameters"), int):
+        parts.append(f"{training['trainable_parameters']:,} trainable parameters")
+    return ", ".join(parts)
+
+
+def _data(data: dict) -> str:
+    if not isinstance(data, dict):
+        return "-"
+    seed = data.get("sample_seed")
+    return (f"train {_or_dash(data.get('train'))} ({_or_dash(data.get('train_rows'))} rows), dev "
+            f"{_or_dash(data.get('dev'))} ({_or_dash(data.get('dev_rows'))} rows)"
+            + ("" if seed is None else f", sample seed {seed}"))
+
+
+def _what(card: dict) -> str:
+    adapter, fusion = card["adapter"], card["fusion"]
+    if adapter:
+        method = f"{adapter.get('method')} adapter, reduction factor {adapter.get('reduction_factor')}"
+    else:
+        method = "AdapterFusion"
+    if fusion:
+        method += f" over {', '.join(map(str, fusion.get('adapters') or [])) or '-'}"
+    head = card["head"]
+    return f"{method}; head: {head.get('pooling')} pooling, dropout {head.get('dropout')}"
+
+
+def _members(card: dict) -> str:
+    def source(member):
+        origin = member.get("source") or {}
+        return f"zoo:{origin['zoo']}" if isinstance(origin, dict) and "zoo" in origin else "its run's stage"
+
+    return "; ".join(f"{m['name']} ({m['task']}, from {source(m)})" for m in card["members"]) or "-"
+
+
+def format_card(entry: Path, card: dict) -> str:
+    """The summary lines of a verified entry (its files are measured on disk); a field of an
+    unexpected shape (a hand-made card) is an error that points at --json."""
+    try:
+        return _format(entry, card)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise AdaptxError(f"{entry / 'card.json'}: a field has an unexpected shape ({type(exc).__name__}: {exc}); "
+                          f"`adaptx zoo show {entry.name} --json` prints the card as it is") from exc
+
+
+def _labels(labels) -> str:
+    shown = ", ".join(map(str, labels[:MAX_LABELS])) or "-"
+    return shown if len(labels) <= MAX_LABELS else f"{shown}, … ({len(labels)} labels)"
+
+
+def _format(entry: Path, card: dict) -> str:
+    base, dev = card["base"], card["metrics"]["en_dev"]
+    value = dev.get("value")
+    score = "-" if not isinstance(value, (int, float)) else f"{value:.3f}"
+    step = f" at step {dev['step']}" if dev.get("step") is not None else ""
+    rows = f" ({dev['rows']} rows)" if dev.get("rows") is not None else ""
+    family = f", {base['family']}" if base.get("family") else ""
+    sizes = {rel: (entry / rel).stat().st_size for rel in sorted(card["files"])}
+    width = max((len(rel) for rel in sizes), default=0)
+    fields = [
+        ("kind", kind_label(card)),
+        ("task", f"{card['task']} (labels: {_labels(list(card['head'].get('labels') or []))})"),
+        ("base", f"{base['id']}{family} (fingerprint {str(base['fingerprint'])[:19]}…)"),
+        ("method", _what(card)),
+        ("members", _members(card)),
+        ("English dev", f"{dev.get('metric')} {score}{step}{rows}"),
+        ("budget", _budget(card["training"])),
+        ("data", _data(card["training"].get("data"))),
+        ("languages", ", ".join(map(str, card["languages"])) or "-"),
+        ("seed", str(card["seed"])),
+        ("created", f"{card['created_at'][:10]} with adaptx {card['adaptx_version']}"),
+    ]
+    lines = [f"{card['name']} (version {card['version']}): verified, every file matches its card", ""]
+    lines += [f"  {label + ':':<13}{text}" for label, text in fields]
+    lines += ["", f"  files ({_size(sum(sizes.values()))}):"]
+    lines += [f"    {rel:<{width}}  {_size(n):>9}" for rel, n in sizes.items()]
+    reuse = STRATEGIES.get(card["strategy"])
+    tip = f"the whole card: `adaptx zoo show {card['name']} --json`"
+    if reuse is not None and reuse.standalone:  # only an adapter trained on the base alone can be stacked or fused
+        tip += f"; reuse it in a config as intermediate_tasks: [zoo:{card['name']}]"
+    lines += ["", tip]
+    return "\n".join(lines)
