@@ -8,6 +8,7 @@ the paper's rates suit XLM-R Large over many epochs, not a small model over a fe
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import math
@@ -29,6 +30,7 @@ FUSION_PRESETS = ("dynamic", "static")
 DTYPES = ("fp32", "bf16", "fp16", "auto")  # runtime.DTYPES, not imported: runtime loads torch
 EVAL_SPLITS = ("dev", "test")
 EVALS_PER_RUN = 5  # eval_every: null evaluates English dev this many times per training run
+DENSITY_DEFAULTS = {"ties": 0.2, "dare": 0.5}  # combine.density: null
 
 
 def checked(problem, **field_args):
@@ -120,16 +122,32 @@ class FusionSettings:
 
 @dataclass
 class CombineSettings:
-    """The `average` (outputs of the frozen intermediate adapters averaged by an Average block) and
-    `merge` (their weights merged into one frozen adapter by average_adapter) strategies."""
+    """The strategies that combine frozen intermediate adapters without a fusion layer: `average`
+    (outputs averaged by an Average block), the weight-space merges into one adapter `merge`,
+    `task_arithmetic`, `ties` and `dare`, and `scaled` (a learned scale per adapter and layer).
+    Which setting each reads: adaptx.strategies (docs/merging.md)."""
 
     # one weight per intermediate task, e.g. {qqp: 0.7, sst2: 0.3}, used as given (not normalised;
-    # negative allowed, as in LoraHub); null: 1/n each
+    # negative allowed, as in LoraHub); null: 1/n each (ties: 1 each, its disjoint mean averages)
     weights: dict | None = None
     train_target_adapter: bool = True  # false: only the new head trains on the combined adapters
+    # task_arithmetic, ties, dare: lambda, the factor on the merged adapter (Ilharco et al. 2023)
+    scale: float = in_range("(0, inf)", default=1.0)
+    # ties: the fraction of each adapter matrix's entries kept (largest magnitudes); dare: the chance
+    # each entry is kept (drop rate 1 - density). null: ties 0.2 (the paper's k = 20%), dare 0.5
+    density: float | None = checked(lambda v: None if math.isfinite(v) and 0 < v <= 1 else
+                                    f"must be in (0, 1] (the fraction kept), got {v}", default=None)
+    sign_method: str = one_of({"total": "sign of the summed values, the paper's", "frequency": "majority of signs"},
+                              default="total")  # ties: how each entry's sign is elected
+    scale_per_layer: bool = True  # scaled: one scale per adapter and layer; false: one per adapter, all layers
 
-    def weights_for(self, tasks: list[str]) -> list[float]:
-        return [float(self.weights[t]) for t in tasks] if self.weights else [1.0 / len(tasks)] * len(tasks)
+    def weights_for(self, tasks: list[str], merge_method: str | None = None) -> list[float]:
+        if self.weights:
+            return [float(self.weights[t]) for t in tasks]
+        return [1.0] * len(tasks) if merge_method == "ties" else [1.0 / len(tasks)] * len(tasks)
+
+    def density_for(self, merge_method: str) -> float:
+        return float(self.density) if self.density is not None else DENSITY_DEFAULTS[merge_method]
 
 
 @dataclass
@@ -235,6 +253,7 @@ class ExperimentConfig:
     base_dtype: str = one_of(DTYPES, default="auto")
     device: str = checked(_device_problem, default="auto")  # auto (a GPU when there is one) | cpu | cuda | cuda:N
     allow_random_base: bool = False  # random:<arch> base models are for benchmarks and tests only
+    smoke: bool = False  # set by `adaptx run --smoke` (adaptx.smoke): a tiny check run whose numbers mean nothing
     gradient_checkpointing: bool = False
     intermediate_tasks: list[str] = field(default_factory=list)
     target_task: str | list[str] = "xnli"  # one target task, or a list (one run, an XTREME summary)
@@ -335,9 +354,58 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), parsed
 
 
+def _dotted_keys(cls, prefix: str = "") -> list[str]:
+    """Every key of a config class by its dotted name, sections and the fields inside them."""
+    hints, keys = get_type_hints(cls), []
+    for f in fields(cls):
+        keys.append(prefix + f.name)
+        if dataclasses.is_dataclass(hints[f.name]):
+            keys += _dotted_keys(hints[f.name], prefix + f.name + ".")
+    return keys
+
+
+def _close_keys(key: str) -> list[str]:
+    """Known dotted keys a mistyped one may have meant: similar names, and the same name in another section."""
+    known = _dotted_keys(ExperimentConfig)
+    leaf = key.rsplit(".", 1)[-1]
+    same_leaf = [k for k in known if k.rsplit(".", 1)[-1] == leaf and k != key]
+    return list(dict.fromkeys(same_leaf + difflib.get_close_matches(key, known, n=3)))[:3]
+
+
+def _check_override(path: list[str], value: Any, text: str) -> None:
+    """An override's key is a config key and its value fits that key, else an error that blames the
+    override (not the YAML file) and names the closest known keys. Keys below a free mapping
+    (search:, combine.weights, train.target_batch_size) are checked with the whole config."""
+    cls, where = ExperimentConfig, f"override {shown(text)}"
+    for i, part in enumerate(path):
+        known = {f.name: f for f in fields(cls)}
+        if part not in known:
+            key = ".".join(path[:i + 1])
+            close = _close_keys(".".join(path))
+            meant = f"did you mean {' or '.join(close)}? " if close else ""
+            raise AdaptxError(f"{where}: {key}: unknown key; {meant}allowed keys "
+                              f"{'in ' + '.'.join(path[:i]) if i else 'at the top level'}: {', '.join(known)}")
+        hint = get_type_hints(cls)[part]
+        if i == len(path) - 1:
+            _check_type(value, hint, where, ".".join(path), known[part].metadata.get("problem"))
+            return
+        if not dataclasses.is_dataclass(hint):
+            return
+        cls = hint
+
+
+def _blame(where: str, key: str, overrides: dict[str, str] | None) -> str:
+    """Who set a key that breaks a rule: the override naming it (or a section above it), else the file."""
+    for name, text in (overrides or {}).items():
+        if key == name or key.startswith((name + ".", name + "[")):
+            return f"override {shown(text)}"
+    return f"{where} (with overrides {', '.join(overrides.values())})" if overrides else where
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     for text in overrides or []:
         path, value = parse_override(text)
+        _check_override(path, value, text)
         node = raw
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -347,12 +415,13 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def validate(cfg: ExperimentConfig, where: str) -> None:
+def validate(cfg: ExperimentConfig, where: str, overrides: dict[str, str] | None = None) -> None:
     """The rules that relate several settings (each field's own was checked as it was read), before
-    anything is loaded. Checks that need the base model (max_seq_length, reduction factor) run once it is."""
+    anything is loaded. Checks that need the base model (max_seq_length, reduction factor) run once it is.
+    overrides: dotted key -> the `key=value` that set it, so that a broken rule blames the override."""
 
     def fail(key: str, message: str):
-        raise AdaptxError(f"{where}: {key}: {message}")
+        raise AdaptxError(f"{_blame(where, key, overrides)}: {key}: {message}")
 
     def unique(key: str, values: list) -> None:
         for i, value in enumerate(values):
@@ -473,10 +542,10 @@ def _check_training(cfg: ExperimentConfig, fail, unique) -> None:
                 fail(where_, f"must be a whole number, got {value}")
 
 
-def build_config(raw: dict, where: str) -> ExperimentConfig:
+def build_config(raw: dict, where: str, overrides: dict[str, str] | None = None) -> ExperimentConfig:
     """A validated config from a mapping (what load_config does after reading the file)."""
     cfg = _build(ExperimentConfig, raw, where)
-    validate(cfg, where)
+    validate(cfg, where, overrides)
     return cfg
 
 
@@ -527,7 +596,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         raw = load_yaml(text, str(path)) or {}
         if not isinstance(raw, dict):
             raise AdaptxError(f"{path}: expected a mapping of config keys at the top level")
-    return build_config(apply_overrides(raw, overrides or []), where)
+    given = {".".join(parse_override(text)[0]): text for text in overrides or []}
+    return build_config(apply_overrides(raw, overrides or []), where, given)
 
 
 def stable_hash(obj: Any) -> str:

@@ -21,6 +21,8 @@ from torch import nn
 from .errors import AdaptxError
 from .fileio import read_json
 from .kinds import get_kind
+from .merging import dare, ties
+from .scaled import attach_scales
 from .strategies import get_strategy
 from .weight_files import require_safetensors
 
@@ -30,6 +32,7 @@ HEAD_FILE = "head.safetensors"
 # back to pickles (pytorch_adapter.bin) when these are missing, so adaptx checks for them first
 ADAPTER_WEIGHTS = "adapter.safetensors"
 FUSION_WEIGHTS = "model_adapter_fusion.safetensors"
+SCALES_FILE = "scales.safetensors"  # the scaled composition's learned scales
 
 
 @dataclass
@@ -51,6 +54,10 @@ class Setup:
     average: list[str] = field(default_factory=list)  # frozen adapters whose outputs are averaged (Average block)
     merge: list[str] = field(default_factory=list)  # frozen adapters merged in weight space into one (average_adapter)
     combine_weights: list[float] = field(default_factory=list)  # one per average/merge adapter, used as given
+    # task_arithmetic, ties, dare (adaptx.merging): lambda ("scale"), "density", "sign_method", DARE's "seed"
+    merge_settings: dict = field(default_factory=dict)
+    scaled: list[str] = field(default_factory=list)  # frozen adapters under learned scales (adaptx.scaled)
+    scale_per_layer: bool | None = None  # scaled: one scale per adapter and layer (False: one per adapter)
     base_fingerprint: dict = field(default_factory=dict)
     # multi-task training (kind 'mixture'): one head per task, task -> {"kind", "num_labels"}; each
     # batch names the task whose head it goes through
@@ -179,6 +186,9 @@ def _set_trainable(model: TaskModel, setup: Setup) -> None:
         p.requires_grad_(own or fused)
     for p in model.head.parameters():
         p.requires_grad_(True)
+    if hasattr(model, "scales"):  # the scaled composition's scales (adaptx.scaled)
+        for p in model.scales.parameters():
+            p.requires_grad_(True)
 
 
 def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] | None = None,
@@ -196,6 +206,7 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
     for module in head.modules():  # a masked-LM head scores against the encoder's own word embeddings
         if hasattr(module, "tie"):
             module.tie(encoder.get_input_embeddings())
+    scales = None
     if setup.uses_adapters:
         import adapters
         from adapters.composition import Fuse
@@ -213,7 +224,8 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
             encoder.add_adapter_fusion(Fuse(*setup.fusion), config=setup.fusion_config or "dynamic")
             _keep_fusion_attention_in_fp32(encoder)
         _activate(encoder, setup)
-        if setup.average:
+        scales = attach_scales(encoder, setup.scaled, setup.scale_per_layer is not False) if setup.scaled else None
+        if setup.average or setup.scaled:
             # the library's Average block weighs its children with an fp32 tensor, which turns a bf16
             # stream into fp32 before the next base LayerNorm; fp32 LayerNorms take either dtype
             for module in encoder.modules():
@@ -224,6 +236,8 @@ def build_model(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Path] 
             if ".adapters." in f".{name}." or "adapter_fusion_layer" in name:
                 module.float()
     model = TaskModel(encoder, head, setup, autocast_dtype)
+    if scales is not None:
+        model.scales = scales
     _set_trainable(model, setup)
     return model
 
@@ -233,19 +247,43 @@ def merged_adapter_name(setup: Setup) -> str:
 
 
 def _merge_adapters(encoder: nn.Module, setup: Setup) -> None:
-    """The merge strategy: one new adapter whose every weight is sum_i w_i * weight_i of the loaded
-    adapters (adapters' `average_adapter`, weights as given, not normalised: LoraHub-style weights
-    may be negative or not sum to 1). The sources are deleted, so only the merged adapter runs.
-    Nothing of it is saved: it is rebuilt from the frozen adapters and the weights on load."""
+    """The weight-space merges: one new adapter from the loaded ones, whose sources are then deleted,
+    so only the merged adapter runs. `merge` and `task_arithmetic`: every weight is
+    scale * sum_i w_i * weight_i (adapters' `average_adapter`, weights as given, not normalised:
+    LoraHub-style weights may be negative or not sum to 1). `ties` and `dare`: the library creates the
+    merged adapter (and refuses adapters of different configurations), adaptx.merging computes its
+    weights. Saved with the stage (save_model) and loaded from there, so a stage predicts with the
+    exact adapter it was trained on."""
     if len(setup.combine_weights) != len(setup.merge):
         raise AdaptxError(f"merge: {len(setup.combine_weights)} weights for {len(setup.merge)} adapters")
+    method, settings = get_strategy(setup.strategy).merge_method or "linear", setup.merge_settings
+    scale, name, n = float(settings.get("scale", 1.0)), merged_adapter_name(setup), len(setup.merge)
+    linear = [scale * w for w in setup.combine_weights] if method == "linear" else [1.0 / n] * n
     try:
-        encoder.average_adapter(merged_adapter_name(setup), list(setup.merge), weights=list(setup.combine_weights),
-                                normalize_weights=False)
+        encoder.average_adapter(name, list(setup.merge), weights=linear, normalize_weights=False)
     except ValueError as exc:  # e.g. adapters of different configurations (reduction factors)
         raise AdaptxError(f"cannot merge adapters {', '.join(setup.merge)}: {exc}") from exc
-    for name in setup.merge:
-        encoder.delete_adapter(name)
+    if method != "linear":
+        states = [_adapter_state(encoder, source) for source in setup.merge]
+        if method == "ties":
+            merged = ties(states, setup.combine_weights, settings["density"], settings["sign_method"], scale)
+        else:
+            merged = dare(states, setup.combine_weights, settings["density"], settings["seed"], scale)
+        params = dict(encoder.named_parameters())
+        with torch.no_grad():
+            for key, value in merged.items():
+                params[key.replace(_ANY_ADAPTER, f".adapters.{name}.")].copy_(value)
+    for source in setup.merge:
+        encoder.delete_adapter(source)
+
+
+_ANY_ADAPTER = ".adapters.<merged>."  # an adapter's parameter names with its own name taken out
+
+
+def _adapter_state(encoder: nn.Module, name: str) -> dict[str, torch.Tensor]:
+    """One adapter's parameters, named without the adapter's name (so two adapters' names match)."""
+    marker = f".adapters.{name}."
+    return {n.replace(marker, _ANY_ADAPTER): p.detach() for n, p in encoder.named_parameters() if marker in n}
 
 
 def _keep_fusion_attention_in_fp32(encoder: nn.Module) -> None:
@@ -290,12 +328,13 @@ def save_model(model: TaskModel, out_dir: Path) -> None:
     enc = model.encoder
     if setup.uses_adapters:
         if setup.own_adapter:
-            folder = out_dir / f"adapter-{setup.own_adapter}"
-            folder.mkdir(exist_ok=True)
-            enc.save_adapter(str(folder), setup.own_adapter, with_head=False, use_safetensors=True)
-            meta = {"name": setup.own_adapter, "base_fingerprint": setup.base_fingerprint,
-                    "adapter_config": setup.adapter_config, "reduction_factor": setup.reduction_factor}
-            (folder / "adaptx-adapter.json").write_text(json.dumps(meta, indent=2))
+            _save_adapter(enc, out_dir, setup.own_adapter, setup.base_fingerprint, setup.adapter_config)
+        if setup.merge:  # an ordinary adapter folder: stack it, fuse it or publish it like any other
+            _save_adapter(enc, out_dir, merged_adapter_name(setup), setup.base_fingerprint, setup.adapter_config,
+                          merged_from={"strategy": setup.strategy, "adapters": setup.merge,
+                                       "weights": setup.combine_weights, "settings": setup.merge_settings})
+        if setup.scaled:
+            save_file({"omega": model.scales.omega.detach().contiguous()}, str(out_dir / SCALES_FILE))
         if setup.fusion:
             folder = out_dir / "fusion"
             folder.mkdir(exist_ok=True)
@@ -305,6 +344,16 @@ def save_model(model: TaskModel, out_dir: Path) -> None:
     save_file({k: v.detach().contiguous() for k, v in model.head.state_dict().items()}, str(out_dir / HEAD_FILE))
     setup.fusion_temperature = model.fusion_temperature()
     (out_dir / SETUP_FILE).write_text(json.dumps(asdict(setup), indent=2))
+
+
+def _save_adapter(encoder, out_dir: Path, name: str, fingerprint: dict, method: str, **extra) -> None:
+    """One adapter as safetensors plus adaptx-adapter.json (what check_adapter_compatible reads)."""
+    folder = out_dir / f"adapter-{name}"
+    folder.mkdir(exist_ok=True)
+    encoder.save_adapter(str(folder), name, with_head=False, use_safetensors=True)
+    meta = {"name": name, "base_fingerprint": fingerprint, "adapter_config": method,
+            "reduction_factor": encoder.adapters_config.get(name)["reduction_factor"], **extra}
+    (folder / "adaptx-adapter.json").write_text(json.dumps(meta, indent=2))
 
 
 def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None = None,
@@ -326,6 +375,11 @@ def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None 
         model = build_model(encoder, setup, adapter_dirs, autocast_dtype)
         if setup.own_adapter:
             _load_adapter(model.encoder, out_dir / f"adapter-{setup.own_adapter}", setup.own_adapter)
+        merged = out_dir / f"adapter-{merged_adapter_name(setup)}"
+        if setup.merge and merged.is_dir():  # the saved merge (stages saved before it was saved: rebuilt)
+            _load_adapter(model.encoder, merged, merged_adapter_name(setup))
+        if setup.scaled:
+            _load_scales(model, out_dir / SCALES_FILE, remedy)
         if setup.fusion:
             require_safetensors(out_dir / "fusion", "fusion folder", remedy, (FUSION_WEIGHTS,))
             model.encoder.load_adapter_fusion(str(out_dir / "fusion"), ",".join(setup.fusion), use_safetensors=True)
@@ -339,6 +393,18 @@ def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None 
         raise AdaptxError(f"{head_file} does not fit the head {SETUP_FILE} describes ({str(exc).splitlines()[0]}); "
                           f"{remedy}") from exc
     return model.eval()
+
+
+def _load_scales(model: TaskModel, path: Path, remedy: str) -> None:
+    from safetensors.torch import load_file
+
+    require_safetensors(path.parent, "saved model", remedy, (path.name,))
+    omega = load_file(str(path)).get("omega")
+    if omega is None or omega.shape != model.scales.omega.shape:
+        raise AdaptxError(f"{path}: expected a tensor 'omega' of shape {tuple(model.scales.omega.shape)} (source "
+                          f"adapters x adapter layers); {remedy}")
+    with torch.no_grad():
+        model.scales.omega.copy_(omega)
 
 
 def _load_adapter(encoder, folder: Path, name: str) -> None:
@@ -355,6 +421,8 @@ def _activate(encoder, setup: Setup) -> None:
 
     if setup.merge:
         below = merged_adapter_name(setup)
+    elif setup.scaled:  # weights of 1: the block's mean keeps the residual; the scales sit in hooks
+        below = Average(*setup.scaled, weights=[1.0] * len(setup.scaled), normalize_weights=False)
     elif setup.average:
         below = Average(*setup.average, weights=list(setup.combine_weights) or None, normalize_weights=False)
     else:

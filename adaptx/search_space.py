@@ -3,13 +3,15 @@
 ```yaml
 search:
   adapters: [qqp, sst2, mnli]        # the pool (default: intermediate_tasks); task names or zoo:NAME
-  compositions: [stack, fuse, average, merge]   # none | stack | fuse | average | merge
+  compositions: [stack, fuse, average, merge]   # none | stack | fuse | average | merge | task_arithmetic
+                                               # | ties | dare | scaled
   max_adapters: 3                    # largest subset fuse/average/merge combine (default: the whole pool)
   space:                             # dotted config keys, as in `adaptx run ... key=value`
     fusion.preset: [dynamic, static]                    # a list: one of these values
     train.lr_fusion: {low: 5.0e-4, high: 5.0e-3, log: true}   # a range: float, or int when both ends are
                                                               # (an int range's step is a whole number)
-    combine.weights: {low: -0.5, high: 1.5}            # one weight per combined adapter (average, merge)
+    combine.weights: {low: -0.5, high: 1.5}            # one weight per combined adapter (average, merges)
+    combine.density: {low: 0.1, high: 0.9}             # ties, dare (docs/merging.md)
   objectives: [dev]                  # or [dev, adapters | trainable_parameters | latency]
   pruner: median                     # median | halving | hyperband | none (default: median; none with 2 objectives)
   sampler: tpe                       # tpe | random
@@ -20,10 +22,11 @@ search:
                                      # letters, digits, '-', '_', as zoo entry names (it names search/<study>/)
 ```
 
-A trial picks a composition, then its adapters (`stack`: one of the pool; `fuse`/`average`/
-`merge`: a subset of 2..max_adapters), then a value for every key of `space` that applies to
-that composition: `fusion.*` and `train.lr_fusion` to fuse only, `combine.*` to average and
-merge only, everything else to all. Only settings of the target stage can be searched: the
+A trial picks a composition, then its adapters (`stack`: one of the pool; the others: a subset of
+2..max_adapters), then a value for every key of `space` that applies to that composition:
+`fusion.*` and `train.lr_fusion` to fuse only, each `combine.*` key to the compositions that read
+it (COMBINE_KEYS: weights to average and the merges, density to ties and dare, ...), everything
+else to all. Only settings of the target stage can be searched: the
 intermediate adapters are trained once and shared by every trial, so keys that would change them
 (`adapter.reduction_factor`, `train.lr_adapter`, `train.lr_head`, ...) are refused with the
 target-only key to use instead. Every value is checked against the config's own validation
@@ -46,7 +49,10 @@ from .zoo_refs import NAME_RE
 
 MULTI = tuple(c for c in COMPOSITIONS if get_strategy(c).combines == 2)  # compositions of 2 or more adapters
 FUSING = tuple(c for c in COMPOSITIONS if get_strategy(c).fusion)  # fuse: fusion.* and train.lr_fusion settings
-COMBINING = tuple(c for c in MULTI if c not in FUSING)  # average and merge: combine.* settings
+COMBINING = tuple(c for c in MULTI if c not in FUSING)  # average, the merges, scaled: combine.* settings
+# each combine.* setting applies to the compositions that read it (adaptx.strategies: Strategy.settings)
+COMBINE_KEYS = {key: tuple(c for c in COMBINING if key in get_strategy(c).settings)
+                for key in dict.fromkeys(k for c in COMBINING for k in get_strategy(c).settings)}
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "halving", "hyperband", "none")
 COSTS = ("adapters", "trainable_parameters", "latency")
@@ -54,7 +60,7 @@ SECTION_KEYS = ("adapters", "compositions", "max_adapters", "space", "objectives
                 "sampler", "seed", "trials", "timeout", "study", "heartbeat_interval", "grace_period")
 WEIGHTS_KEY = "combine.weights"
 # what a key applies to; keys not listed apply to every composition
-ONLY_FOR = {"fusion.": FUSING, "train.lr_fusion": FUSING, "combine.": COMBINING}
+ONLY_FOR = {**COMBINE_KEYS, "fusion.": FUSING, "train.lr_fusion": FUSING, "combine.": COMBINING}
 # settings of the target stage only: nothing that every trial shares changes with them
 SEARCHABLE = ("fusion.", "combine.", "train.lr_fusion", "train.target_lr_adapter", "train.target_lr_head",
               "train.target_steps", "train.target_epochs", "adapter.target_reduction_factor")

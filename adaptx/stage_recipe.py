@@ -24,13 +24,28 @@ from .zoo_refs import is_zoo_ref
 
 
 def _setup_recipe(setup: Setup) -> dict:
-    """A setup as stage hashes see it: the average/merge fields only where used, so the hashes of
-    stages that existed before those strategies stay what they were."""
+    """A setup as stage hashes see it: the fields of later strategies (average, merge, the merges'
+    settings, scaled) only where used, so the hashes of stages that existed before them stay what
+    they were."""
     recipe = asdict(setup)
-    for key in ("average", "merge", "combine_weights", "heads"):
-        if not recipe[key]:
+    for key in ("average", "merge", "combine_weights", "heads", "merge_settings", "scaled", "scale_per_layer"):
+        if recipe[key] in ([], {}, None):
             del recipe[key]
     return recipe
+
+
+def _merge_settings(cfg: ExperimentConfig, strategy, seed: int) -> dict:
+    """The resolved settings of a merge (empty for `merge`, which reads none): lambda, TIES' density
+    and sign election, DARE's density and the seed of its masks (the stage's seed)."""
+    method, c = strategy.merge_method, cfg.combine
+    settings = {"scale": c.scale} if "combine.scale" in strategy.settings else {}
+    if method in ("ties", "dare"):
+        settings["density"] = c.density_for(method)
+    if method == "ties":
+        settings["sign_method"] = c.sign_method
+    if method == "dare":
+        settings["seed"] = seed
+    return settings
 
 
 class StageRecipes:
@@ -72,10 +87,16 @@ class StageRecipes:
                 own = f"{stage.task}-top" if stage.task in names else stage.task
             return Setup(s, own_adapter=own, frozen_adapters=names, fusion=names,
                          fusion_config=cfg.fusion.library_settings(), **adapter)
-        # the frozen adapters averaged (outputs) or merged (weights), a new target adapter (optional) + head
+        # the frozen adapters averaged (outputs), merged (weights) or scaled (outputs, learned scales),
+        # a new target adapter (optional) + head
         own = stage.task if cfg.combine.train_target_adapter else None
-        return Setup(s, own_adapter=own, frozen_adapters=names, **{s: names},
-                     combine_weights=cfg.combine.weights_for(stage.intermediates), **adapter)
+        if strategy.learns_scales:
+            return Setup(s, own_adapter=own, frozen_adapters=names, scaled=names,
+                         scale_per_layer=cfg.combine.scale_per_layer, **adapter)
+        method = strategy.merge_method
+        return Setup(s, own_adapter=own, frozen_adapters=names, **{"merge" if method else "average": names},
+                     combine_weights=cfg.combine.weights_for(stage.intermediates, method),
+                     merge_settings=_merge_settings(cfg, strategy, stage.seed), **adapter)
 
     def adapter_name(self, name: str, seed: int) -> str:
         """The name an adapter is saved and loaded under: '<task>-s<seed>-<base tag>' (base tag: 8 hex
@@ -87,7 +108,7 @@ class StageRecipes:
         """setup_for with every adapter under its saved name (adapter_name)."""
         setup = self.setup_for(stage)
         named = {key: [self.adapter_name(n, stage.seed) for n in getattr(setup, key)]
-                 for key in ("frozen_adapters", "fusion", "average", "merge")}
+                 for key in ("frozen_adapters", "fusion", "average", "merge", "scaled")}
         own = self.adapter_name(setup.own_adapter, stage.seed) if setup.own_adapter else None
         return replace(setup, own_adapter=own, **named)
 

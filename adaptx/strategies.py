@@ -30,6 +30,13 @@ class Strategy:
     # applies to a target whose kind does not train (retrieval, evaluated from the encoder)
     without_target_training: bool = False
     default: bool = False  # run by a config that lists no strategies
+    # a weight-space merge of the adapters it combines into one adapter: "linear" (adapters'
+    # average_adapter), "ties" or "dare" (adaptx.merging); None: no merge
+    merge_method: str | None = None
+    # learns one scale per combined adapter (and layer) over their outputs (adaptx.scaled)
+    learns_scales: bool = False
+    # the combine.* settings it reads (what a search varies for it; the others do not apply to it)
+    settings: tuple[str, ...] = ()
 
     @property
     def full_model(self) -> bool:
@@ -52,15 +59,26 @@ class Strategy:
         return self.report_order is not None and not self.full_model
 
 
+_WEIGHTED = ("combine.weights", "combine.train_target_adapter")
 _ROWS = (
     Strategy("none", None, 0, "adapter", report_order=0, zoo_kind="target", without_target_training=True,
              default=True),
     Strategy("stack", "adapter", 1, "adapter", ("none",), 1, "target", without_target_training=True, default=True),
     Strategy("fuse", "adapter", 2, "fusion", ("none",), 2, "fusion", default=True),
-    Strategy("full", "full", 1, "full", ("full-none", "none"), 6, without_target_training=True, default=True),
-    Strategy("full-none", None, 0, "full", report_order=5, default=True),
-    Strategy("average", "adapter", 2, "adapter", ("none",), 3),
-    Strategy("merge", "adapter", 2, "adapter", ("none",), 4),
+    Strategy("full", "full", 1, "full", ("full-none", "none"), 10, without_target_training=True, default=True),
+    Strategy("full-none", None, 0, "full", report_order=9, default=True),
+    Strategy("average", "adapter", 2, "adapter", ("none",), 3, settings=_WEIGHTED),
+    Strategy("merge", "adapter", 2, "adapter", ("none",), 4, merge_method="linear", settings=_WEIGHTED),
+    # weight-space merges into one adapter (docs/merging.md): one adapter's inference cost
+    Strategy("task_arithmetic", "adapter", 2, "adapter", ("none",), 5, "target", merge_method="linear",
+             settings=(*_WEIGHTED, "combine.scale")),
+    Strategy("ties", "adapter", 2, "adapter", ("none",), 6, "target", merge_method="ties",
+             settings=(*_WEIGHTED, "combine.scale", "combine.density", "combine.sign_method")),
+    Strategy("dare", "adapter", 2, "adapter", ("none",), 7, "target", merge_method="dare",
+             settings=(*_WEIGHTED, "combine.scale", "combine.density")),
+    # ScaLearn-style: a learned scale per source adapter and layer over their outputs
+    Strategy("scaled", "adapter", 2, "adapter", ("none",), 8, "target", learns_scales=True,
+             settings=("combine.scale_per_layer", "combine.train_target_adapter")),
     # the intermediate stages
     Strategy("intermediate", None, 0, "adapter", zoo_kind="intermediate"),
     Strategy("full-intermediate", None, 0, "full"),
