@@ -8,6 +8,7 @@ from .kinds import get_kind
 from .mixture import MLM, MULTITASK
 from .plan import Stage
 from .rundata import RunData
+from .smoke import NOTE
 from .strategies import get_strategy
 from .zoo_refs import is_zoo_ref
 
@@ -21,7 +22,8 @@ def describe_run(cfg: ExperimentConfig, data: RunData, runtime, run_dir, family:
         lrs.append(f"{kind} {value if value is not None else 'body rate'} ({'config' if own else 'default'})")
     rows = cfg.data.max_eval_examples or "all"
     defaults = family or "unrecognised architecture: the paper's XLM-R rates"
-    lines = [
+    lines = [f"adaptx: {NOTE}"] if cfg.smoke else []
+    lines += [
         f"adaptx: {len(stages)} stages -> {run_dir} (base {cfg.base_model}: {family or 'unknown family'}, "
         f"{runtime.dtype} [{runtime.dtype_reason}] on {runtime.device_name()}"
         f"{f', {runtime.world_size} processes' if runtime.world_size > 1 else ''})",
@@ -48,6 +50,22 @@ def describe_run(cfg: ExperimentConfig, data: RunData, runtime, run_dir, family:
     if skipped:
         lines.append(f"adaptx: not applicable without target training: {', '.join(sorted(skipped))}")
     return "\n".join(lines)
+
+
+def run_config(cfg: ExperimentConfig, run_dir, data_dir) -> dict:
+    """The config as this run used it, for its config.yaml: the run folder it wrote to (--out or
+    output_dir) and the data folder it read (a built-in pack by its name, builtin:NAME)."""
+    from pathlib import Path
+
+    from .packs import PACKS_DIR, PREFIX
+
+    resolved = cfg.to_dict()
+    resolved["output_dir"] = str(run_dir)
+    folder = Path(data_dir).resolve() if data_dir is not None else None
+    # a pack's install path differs between machines; its name does not
+    pack = folder is not None and folder.parent == PACKS_DIR
+    resolved["data"]["dir"] = f"{PREFIX}{folder.name}" if pack else (str(folder) if folder else None)
+    return resolved
 
 
 def _describe_intermediate(cfg: ExperimentConfig, data: RunData) -> list[str]:

@@ -23,7 +23,8 @@ import torch
 import yaml
 
 from .config import ExperimentConfig, load_config, stable_hash
-from .describe import average_text, describe_run, stage_notes, train_summary
+from . import logs
+from .describe import average_text, describe_run, run_config, stage_notes, train_summary
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import base_fingerprint, sha256_text
@@ -34,9 +35,10 @@ from .models import RANDOM_PREFIX, load_base_model, load_encoder, saved_encoder_
 from .modeling import build_model, load_model, save_model
 from .packs import resolve_data_dir
 from .plan import Stage, plan_stages
-from .report import write_results
 from .rundata import RunData
+from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
+from .smoke import load_run_config, write_run_results
 from .stage_recipe import StageRecipes
 from .stage_store import HASH_CHARS, StageStore, check_run_folder_free, hold_run_folder, write_json
 from .strategies import get_strategy
@@ -63,6 +65,8 @@ def check_against_base(cfg: ExperimentConfig, base) -> None:
 
 class Experiment:
     """One run: its base model, data, stage recipes and stage folders; trains and evaluates stages."""
+
+    monitor: RunMonitor | None = None  # time estimates and TensorBoard, while run_experiment runs it
 
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, data_dir: str | None, runtime: Runtime | None = None):
         if cfg.base_model.startswith(RANDOM_PREFIX) and not cfg.allow_random_base:
@@ -204,7 +208,7 @@ class Experiment:
         done = self.store.finished(stage.id)
         if done is not None:
             if main:
-                print(f"= {stage.id}: done before, skipped ({train_summary(done)})", flush=True)
+                logs.info(f"= {stage.id}: done before, skipped ({train_summary(done)})")
             return done
         recipe = self.recipes.recipe(stage)
         started = self.store.begin(stage.id, recipe) if main else time.time()
@@ -222,12 +226,13 @@ class Experiment:
         train_data, dev = self.data(trained, "train"), self.data(trained, "dev")
         self.runtime.reset_peak_memory()
         summary = train_model(model, train_data, dev, self.recipes.job_for(stage), self.pad_id,
-                              self.store.checkpoint(stage.id), self.runtime, on_evaluate=on_evaluate)
+                              self.store.checkpoint(stage.id), self.runtime, on_evaluate=on_evaluate,
+                              monitor=self.monitor.stage_monitor(stage.id) if self.monitor else None)
         metrics.update(self._trained_metrics(stage, model, summary))
         if main:
             save_model(model, self.stage_dir(stage.id) / "model")
             self.store.finish(stage.id, recipe, started, metrics)
-            print(f"+ {stage.id}: {train_summary(metrics)}", flush=True)
+            logs.info(f"+ {stage.id}: {train_summary(metrics)}")
         self.runtime.wait()  # later stages in every process read what the main process just wrote
         self._trained = (stage.id, model)  # evaluation right after training reuses the model in memory
         return metrics
@@ -286,9 +291,9 @@ class Experiment:
         if self.runtime.is_main:
             scores = {r["language"]: r["value"] for r in records if r["metric"] == task.metric}
             missing = self.rundata.missing_languages(task.name)
-            print(f"  {stage.id}: zero-shot {task.metric} {average_text(scores)}"
-                  f"{f'; missing here: {chr(44).join(missing)}' if missing else ''} "
-                  f"({time.perf_counter() - started:.0f}s)", flush=True)
+            logs.info(f"  {stage.id}: zero-shot {task.metric} {average_text(scores)}"
+                      f"{f'; missing here: {chr(44).join(missing)}' if missing else ''} "
+                      f"({time.perf_counter() - started:.0f}s)")
         self.runtime.wait()
         return records
 
@@ -315,22 +320,24 @@ def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None) -> tuple[Path, 
     run_dir = Path(out_dir or cfg.output_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
-    data_dir = resolve_data_dir(data_dir or cfg.data.dir, cfg)  # builtin:NAME -> the data pack shipped with adaptx
+    # builtin:NAME -> the data pack shipped with adaptx (a smoke run samples a slice of it: no fit check)
+    data_dir = resolve_data_dir(data_dir or cfg.data.dir, None if cfg.smoke else cfg)
     if cfg.data.source == "local" and data_dir is not None and not Path(data_dir).is_dir():
         raise AdaptxError(f"data folder {data_dir} does not exist; pass --data-dir with a data folder "
                           "(`adaptx data pull TASK... --out DIR` writes one; docs/data.md)")
     return run_dir, data_dir
 
 
-def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None) -> Path:
+def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None, smoke=False, tensorboard=False) -> Path:
     """Run (or resume) every stage of a config; write results.json and results.md; print the table.
 
     Everything that can be checked is checked before the run folder is touched: the config,
     the data folder, the base model, every data file, every existing stage folder. Only then
     is the run's config.yaml written (atomically), so a refused run changes nothing.
     One `adaptx run` at a time holds a run folder (a second one is refused, told who holds it).
+    smoke: shrink the run (adaptx.smoke); tensorboard: training curves in <run>/tensorboard.
     """
-    cfg = load_config(config_path, overrides)
+    cfg = load_run_config(config_path, overrides, smoke)
     run_dir, data_dir = open_run(cfg, data_dir, out_dir)
     check_run_folder_free(run_dir)  # the quick answer, before the model and data load
     experiment = Experiment(cfg, run_dir, data_dir)
@@ -338,7 +345,9 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None) -> 
     experiment.prepare(stages)
     # the main process holds the folder for the whole run (the others of a multi-process run follow it)
     with hold_run_folder(run_dir, f"adaptx run {config_path}") if experiment.runtime.is_main else nullcontext():
-        return _run_held(experiment, cfg, stages, data_dir)
+        experiment.monitor = RunMonitor.for_run(experiment, stages, tensorboard)
+        with logs.run_log(run_dir, enabled=experiment.runtime.is_main):
+            return _run_held(experiment, cfg, stages, data_dir)
 
 
 def train_stage(experiment: Experiment, stage: Stage) -> dict:
@@ -347,8 +356,8 @@ def train_stage(experiment: Experiment, stage: Stage) -> dict:
     runtime = experiment.runtime
 
     def waiting():
-        print(f"  {stage.id}: another process (an `adaptx search` worker?) is training this stage in "
-              f"{experiment.run_dir}; waiting for it", flush=True)
+        logs.info(f"  {stage.id}: another process (an `adaptx search` worker?) is training this stage in "
+                  f"{experiment.run_dir}; waiting for it")
 
     with experiment.store.lock(stage.id, on_wait=waiting) if runtime.is_main else nullcontext():
         runtime.wait()  # the other processes of a multi-process run start once the main one holds the stage
@@ -358,22 +367,20 @@ def train_stage(experiment: Experiment, stage: Stage) -> dict:
 def _run_held(experiment: Experiment, cfg: ExperimentConfig, stages: list[Stage], data_dir) -> Path:
     run_dir, main = experiment.run_dir, experiment.runtime.is_main
     if main:
-        print(experiment.describe(stages), flush=True)
-        resolved = cfg.to_dict()
-        resolved["data"]["dir"] = str(Path(data_dir).resolve()) if data_dir else None
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        logs.info(experiment.describe(stages))
+        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run_config(cfg, run_dir, data_dir), sort_keys=False))
     started = time.perf_counter()
     records: list[dict] = []
     for stage in stages:
-        train_stage(experiment, stage)
-        if stage.evaluate:
-            records += experiment.evaluate(stage)
-            if main:
-                write_results(run_dir, records, experiment.report_context())  # partial results survive a crash
+        with experiment.monitor.stage(stage.id):  # each kind of training's speed, for the run's estimate
+            train_stage(experiment, stage)
+            if stage.evaluate:
+                records += experiment.evaluate(stage)
+                if main:  # partial results survive a crash
+                    write_run_results(run_dir, records, experiment.report_context(), cfg.smoke)
     if main:
-        table = write_results(run_dir, records, experiment.report_context())
-        print(table)
-        print(f"adaptx: finished in {time.perf_counter() - started:.0f}s; results in {run_dir}/results.json and results.md")
+        logs.result(write_run_results(run_dir, records, experiment.report_context(), cfg.smoke))
+        logs.result(f"adaptx: finished in {time.perf_counter() - started:.0f}s; results in {run_dir}/results.json and results.md")
         from .analysis.analyze import after_run  # matplotlib and scipy load only here
 
         after_run(run_dir)  # gains, typology and plots in run_dir/analysis

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .errors import AdaptxError
+from .hugepages import huge_pages_setting
 
 DTYPES = ("fp32", "bf16", "fp16", "auto")
 _TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -149,7 +150,7 @@ class Runtime:
         """Where and how a stage ran, for its metrics.json."""
         return {"device": self.device_name(), "device_type": self.device.type, "dtype": self.dtype,
                 "dtype_reason": self.dtype_reason, "processes": self.world_size, "cpu_flags": relevant_cpu_flags(),
-                "torch": torch.__version__, **self.extra}
+                "torch": torch.__version__, "huge_pages": huge_pages_setting(), **self.extra}
 
 
 def make_runtime(device_spec: str, dtype_spec: str) -> Runtime:

@@ -1,0 +1,105 @@
+"""What ships with adaptx by name: experiment configs (`adaptx run quickstart` from any folder,
+`adaptx config list | show NAME | cp NAME PATH`) and data packs (`builtin:NAME`).
+
+The configs are the repository's top-level configs/ folder. An installed adaptx carries them as
+adaptx/_configs (setup.py copies them in at build time); a source checkout or an editable install
+reads configs/ itself. A config's name is its path under that folder without `.yaml`
+(`quickstart`, `xtreme/xnli`). What a user types is a path when it ends in .yaml/.yml or names an
+existing file, and a shipped config's name otherwise.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .errors import AdaptxError
+
+_HERE = Path(__file__).resolve().parent
+SUFFIXES = (".yaml", ".yml")
+
+
+def configs_dir() -> Path | None:
+    """The shipped configs: inside the installed package, else the source checkout's configs/."""
+    for folder in (_HERE / "_configs", _HERE.parent / "configs"):
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def shipped_configs() -> dict[str, Path]:
+    """name -> file of every shipped config, sorted by name."""
+    folder = configs_dir()
+    if folder is None:
+        return {}
+    files = sorted(p for p in folder.rglob("*.yaml") if p.is_file())
+    return {p.relative_to(folder).with_suffix("").as_posix(): p for p in files}
+
+
+def is_path(text: str) -> bool:
+    return str(text).endswith(SUFFIXES) or Path(text).is_file()
+
+
+def config_file(name: str) -> Path:
+    """The file of a shipped config, or a message listing the names there are."""
+    found = shipped_configs().get(str(name).removesuffix(".yaml"))
+    if found is None:
+        names = ", ".join(shipped_configs()) or "none (this installation ships no configs)"
+        raise AdaptxError(f"no shipped config named {name!r}; shipped configs: {names}. A config file of your own "
+                          "is a path ending in .yaml (`adaptx config list` shows the shipped ones)")
+    return found
+
+
+def resolve_config(text) -> Path:
+    """What `adaptx run/search CONFIG` reads: the path as given, or the shipped config of that name."""
+    return Path(text) if is_path(str(text)) else config_file(str(text))
+
+
+def summary(path: Path) -> str:
+    """A config's first comment line (what it runs), for `adaptx config list`."""
+    try:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("#"):
+                return line.lstrip("#").strip().rstrip(":,;")
+            if line.strip():
+                break
+    except (OSError, UnicodeDecodeError):
+        pass
+    return ""
+
+
+def format_config_list() -> str:
+    configs = shipped_configs()
+    if not configs:
+        return "this installation ships no configs"
+    width = max(map(len, configs))
+    lines = [f"{name:<{width}}  {summary(path)}".rstrip() for name, path in configs.items()]
+    return "\n".join(lines + ["", "run one with `adaptx run NAME`; copy one to edit with `adaptx config cp NAME PATH`"])
+
+
+def copy_config(name: str, dest) -> Path:
+    """Copy a shipped config to `dest` (a file path, or an existing folder to put NAME.yaml in);
+    an existing file is never overwritten."""
+    source = config_file(name)
+    target = Path(dest)
+    if target.is_dir():
+        target = target / source.name
+    if target.exists():
+        raise AdaptxError(f"{target} already exists; give another path, or delete it first")
+    if not target.parent.is_dir():
+        raise AdaptxError(f"folder {target.parent} does not exist; create it first, or give another path")
+    if target.suffix not in SUFFIXES:
+        raise AdaptxError(f"{target}: give the copy a .yaml name, so that `adaptx run` reads it as a path")
+    shutil.copyfile(source, target)
+    return target
+
+
+def pack_folder(text: str) -> Path:
+    """The folder of a built-in data pack named `builtin:NAME` (unchecked: `adaptx data verify` checks it)."""
+    from .packs import PACKS_DIR, PREFIX, builtin_packs
+
+    name = str(text)[len(PREFIX):]
+    if name not in builtin_packs():
+        raise AdaptxError(f"{text!r}: adaptx has no built-in data pack {name!r}; built-in packs: "
+                          f"{', '.join(PREFIX + p for p in builtin_packs()) or 'none'}")
+    return PACKS_DIR / name

@@ -1,0 +1,74 @@
+"""`adaptx run CONFIG --smoke`: the same run shrunk until it finishes in about a minute on a CPU.
+
+Every stage of the config still runs end to end (every strategy, intermediate and target
+training, zero-shot evaluation, the results table), but with a couple of training steps on a
+few short rows and a few evaluation rows in two languages, into a folder of its own
+(`<output_dir>-smoke`), so it never mixes with real results. It checks an installation and a
+config, not a method: the banner, the run's config.yaml (`smoke: true`) and results.md all say
+that its numbers mean nothing. With a built-in data pack the run samples its few rows from the
+pack's (a pack otherwise refuses any other sampling, see adaptx.packs): a smoke run makes no
+claim about which rows a full run would see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import ExperimentConfig, load_config
+from .fileio import atomic_write_text
+from .report import write_results
+from .tasks import get_task
+
+STEPS = 2  # per trained stage: the estimate, a checkpointable step and an evaluation all happen
+BATCH = 4
+MAX_SEQ_LENGTH = 32
+TRAIN_ROWS, DEV_ROWS, EVAL_ROWS = 32, 8, 8
+NOTE = ("SMOKE RUN (--smoke): every stage trained for a couple of steps on a handful of rows; it checks that "
+        "the whole run works end to end. These numbers mean nothing.")
+
+
+def smoke_languages(cfg: ExperimentConfig) -> list[str]:
+    """English and one other language of each target (the config's own choice first)."""
+    chosen = ["en"]
+    for target in cfg.targets:
+        offered = [lang for lang in (cfg.languages or get_task(target).languages) if lang in get_task(target).languages]
+        others = [lang for lang in offered if lang != "en"]
+        if others and not set(others[:1]) & set(chosen):
+            chosen.append(others[0])
+    return chosen
+
+
+def smoke_overrides(cfg: ExperimentConfig) -> list[str]:
+    """The dotted overrides that shrink `cfg` into its smoke run (the user's own overrides go after)."""
+    seq = min(cfg.max_seq_length, MAX_SEQ_LENGTH)
+    overrides = [
+        "smoke=true", f"output_dir={cfg.output_dir.rstrip('/')}-smoke", f"seeds=[{cfg.seeds[0]}]",
+        f"languages=[{', '.join(smoke_languages(cfg))}]", f"max_seq_length={seq}",
+        f"train.intermediate_steps={STEPS}", f"train.target_steps={STEPS}", "train.target_epochs=null",
+        f"train.batch_size={BATCH}", "train.target_batch_size={}", f"train.micro_batch_size={BATCH}",
+        f"train.eval_every={STEPS}", f"train.checkpoint_every={STEPS}",
+        f"data.max_train_examples={TRAIN_ROWS}", f"data.max_dev_examples={DEV_ROWS}",
+        f"data.max_eval_examples={EVAL_ROWS}",
+    ]
+    if cfg.intermediate.mlm.source:
+        overrides.append(f"intermediate.mlm.max_texts={TRAIN_ROWS}")
+    return overrides
+
+
+def load_run_config(config_path, overrides=None, smoke: bool = False) -> ExperimentConfig:
+    """The config a run uses: the file with the overrides, shrunk first when `smoke`."""
+    cfg = load_config(config_path, overrides)
+    if not smoke:
+        return cfg
+    return load_config(config_path, smoke_overrides(cfg) + list(overrides or []))
+
+
+def write_run_results(run_dir, records: list[dict], context: dict, smoke: bool) -> str:
+    """write_results, with the smoke note at the top of results.md (and of the returned tables)."""
+    text = write_results(run_dir, records, context)
+    if not smoke:
+        return text
+    path = Path(run_dir) / "results.md"
+    head, _, rest = path.read_text(encoding="utf-8").partition("\n")
+    atomic_write_text(path, f"{head}\n\n> **{NOTE}**\n{rest}")
+    return f"{NOTE}\n\n{text}"
