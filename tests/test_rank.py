@@ -159,7 +159,13 @@ def grid(tiny_model_dir, tmp_path_factory):
         gen = torch.Generator().manual_seed(0)
         save_file({k: torch.randn(v.shape, generator=gen) * 0.5 for k, v in load_file(str(weights)).items()},
                   str(weights))
-    return {"root": root, "config": config, "data": data, "run": root / "run", "zoo": root / "zoo"}
+        # the measured grid: each candidate, named as the ranking names it, stacked under the target
+        grid_config = root / "grid.yaml"
+        grid_config.write_text(yaml.safe_dump({**CONFIG, "intermediate_tasks": CANDIDATES,
+                                               "base_model": str(tiny_model_dir), "zoo_dir": str(root / "zoo")}))
+        pipeline.run_experiment(grid_config, data_dir=data, out_dir=root / "grid")
+    return {"root": root, "config": config, "data": data, "run": root / "run", "zoo": root / "zoo",
+            "grid": root / "grid"}
 
 
 CANDIDATES = ["zoo:mnli-tiny", "zoo:qqp-tiny", "sst2"]
@@ -205,7 +211,7 @@ def test_rank_puts_the_planted_adapter_first_and_is_deterministic(grid, tmp_path
 
 def test_rank_scores_the_estimators_against_the_measured_grid(grid, tmp_path, adaptx_home):
     lines = run_rank(grid["config"], CANDIDATES, out=tmp_path, run_dir=grid["run"], data_dir=grid["data"],
-                     device="cpu", options=Options(max_examples=120), grid=[grid["run"]])
+                     device="cpu", options=Options(max_examples=120), grid=[grid["grid"]])
     scores = rows_of(tmp_path / "scores.csv")
     assert {(s["strategy"], s["measure"]) for s in scores} == {("stack", "en"), ("stack", "others")}
     assert {s["estimator"] for s in scores} == {"logme", "textemb", "always_mnli", "random"}
@@ -221,7 +227,7 @@ def test_rank_scores_the_estimators_against_the_measured_grid(grid, tmp_path, ad
 
     ranking = ranking_module.rank(grid["config"], CANDIDATES, out=tmp_path / "r", run_dir=grid["run"],
                                   data_dir=grid["data"], device="cpu", options=Options(max_examples=120))
-    (stack,) = [g for g in read_grids([grid["run"]], ranking, []) if g.strategy == "stack"]
+    (stack,) = [g for g in read_grids([grid["grid"]], ranking, []) if g.strategy == "stack"]
     point = stack.points["others"]
     (rand,) = [s for s in score(ranking, [stack]) if s.estimator == "random" and s.measure == "others"]
     assert rand.regret[1].point == pytest.approx(point.max() - point.mean())
