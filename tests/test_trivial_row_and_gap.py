@@ -5,24 +5,14 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 
-from adaptx import pipeline
 from adaptx.baselines import trivial_predictions, trivial_predictor, trivial_spec, trivial_specs
 from adaptx.report import summarize_all, write_results
+from test_baselines import experiment  # noqa: F401 - the fixture: one tiny run of four targets
 from test_report import labels, line_of, write_run
-from tiny_data import write_tiny_data
-from tiny_xtreme import write_tiny_xtreme
 
 
-def test_the_trivial_spec_is_plain_data_that_predicts_as_the_predictor_does(tmp_path, tiny_model_dir, adaptx_home):
-    data = write_tiny_xtreme(write_tiny_data(tmp_path / "data"))
-    config = {"base_model": str(tiny_model_dir), "intermediate_tasks": ["qqp"],
-              "target_task": ["xnli", "udpos", "xquad", "tatoeba"], "strategies": ["none"], "max_seq_length": 32,
-              "data": {"max_eval_examples": 8, "max_dev_examples": 6}}
-    path = tmp_path / "exp.yaml"
-    path.write_text(yaml.safe_dump(config))
-    experiment = pipeline.Experiment(pipeline.load_config(path), tmp_path / "run", data)
+def test_the_trivial_spec_is_plain_data_that_predicts_as_the_predictor_does(experiment):
     specs = trivial_specs(experiment)
     assert set(specs) == {"xnli", "udpos", "xquad"}  # retrieval trains nothing: no trivial baseline
     assert json.loads(json.dumps(specs)) == specs  # it travels in results-summary.json's context
