@@ -1,0 +1,218 @@
+"""What a run says and records: -q/-v, run.log, TQDM_DISABLE, the training loss per evaluation in
+metrics.json, the remaining-time estimate, --tensorboard without the package, and --smoke."""
+
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adaptx import logs
+from adaptx.cli import main
+from adaptx.progress import RunMonitor, StageMonitor, duration
+from adaptx.smoke import NOTE
+from tiny_data import write_tiny_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def normal_verbosity():
+    yield
+    logs.configure(logs.NORMAL)  # a test's -q must not leak into the next
+
+
+@pytest.fixture
+def tiny_run(tmp_path, tiny_model_dir, adaptx_home):
+    """A config (two strategies, 4 steps each, an evaluation every 2), its data and output folder."""
+    data = write_tiny_data(tmp_path / "data")
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({
+        "base_model": str(tiny_model_dir), "intermediate_tasks": ["qqp"], "target_task": "xnli",
+        "languages": ["en", "de"], "strategies": ["none", "stack"], "max_seq_length": 16,
+        "train": {"intermediate_steps": 4, "target_steps": 4, "batch_size": 4, "eval_every": 2,
+                  "checkpoint_every": 2},
+        "data": {"max_eval_examples": 6, "max_dev_examples": 6}}))
+    return config, data, tmp_path / "run"
+
+
+def test_training_loss_is_recorded_at_every_evaluation_in_metrics_json(tiny_run):
+    config, data, out = tiny_run
+    assert main(["run", str(config), "--data-dir", str(data), "--out", str(out)]) == 0
+    folders = sorted((out / "stages").glob("*-s0-*"))
+    assert len(folders) == 3  # the qqp adapter, none, stack
+    for folder in folders:
+        history = json.loads((folder / "metrics.json").read_text())["train"]["history"]
+        assert [h["step"] for h in history] == [2, 4]
+        losses = [h["train_loss"] for h in history]
+        # the mean loss of the steps since the previous evaluation: a cross-entropy, so finite and > 0
+        assert all(isinstance(x, float) and math.isfinite(x) and x > 0 for x in losses), losses
+
+
+def test_quiet_prints_the_table_only_and_run_log_keeps_every_line_plainly(tiny_run, capsys):
+    config, data, out = tiny_run
+    assert main(["-q", "run", str(config), "--data-dir", str(data), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| strategy | en | de |" in printed  # the result is shown under -q
+    assert "en dev" not in printed and "[estimate]" not in printed  # progress lines are not
+    log = (out / "run.log").read_text(encoding="utf-8")
+    assert "\r" not in log
+    assert "target-xnli-none-s0: step 2/4: train loss" in log  # run.log keeps INFO even under -q
+    assert "| strategy | en | de |" in log
+    first = log.splitlines()[0]
+    time.strptime(first[:19], "%Y-%m-%d %H:%M:%S")  # every line starts with its time
+
+
+def test_normal_verbosity_prints_progress_and_the_rerun_appends_to_run_log(tiny_run, capsys):
+    config, data, out = tiny_run
+    assert main(["run", str(config), "--data-dir", str(data), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "target-xnli-none-s0: step 2/4: train loss" in printed and "[estimate]" in printed
+    size = (out / "run.log").stat().st_size
+    assert main(["run", str(config), "--data-dir", str(data), "--out", str(out)]) == 0  # all stages reused
+    assert (out / "run.log").stat().st_size > size
+
+
+def test_verbose_shows_debug_lines_and_the_libraries_warnings():
+    logs.configure(logs.VERBOSE)
+    assert logs.LOGGER.isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("adapters").getEffectiveLevel() == logging.WARNING
+    logs.configure(logs.QUIET)
+    assert not logs.LOGGER.isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("adapters").getEffectiveLevel() == logging.ERROR  # "Overwriting ..." hidden
+
+
+def test_quiet_and_verbose_go_before_or_after_the_command(capsys):
+    from adaptx.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["-q", "report", "x"]).verbosity == logs.QUIET
+    assert parser.parse_args(["report", "x", "-v"]).verbosity == logs.VERBOSE
+    assert parser.parse_args(["report", "x"]).verbosity == logs.NORMAL
+    with pytest.raises(SystemExit):
+        parser.parse_args(["report", "x", "-q", "-v"])  # one or the other
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+BAR_PROBE = """
+import sys
+class Terminal:
+    def __init__(self, stream): self.stream = stream
+    def isatty(self): return True
+    def write(self, text): return self.stream.write(text)
+    def flush(self): self.stream.flush()
+sys.stderr = Terminal(sys.stderr)
+from tqdm import tqdm
+from adaptx import logs
+logs.configure(int(sys.argv[1]))
+print(tqdm(range(3), **logs.bar_options()).disable)
+"""
+
+
+@pytest.mark.parametrize("env, verbosity, disabled", [
+    ({}, logs.NORMAL, False), ({"TQDM_DISABLE": "1"}, logs.NORMAL, True), ({}, logs.QUIET, True)])
+def test_progress_bars_follow_tqdm_disable_and_quiet(env, verbosity, disabled):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TQDM_")} | env
+    done = subprocess.run([sys.executable, "-c", BAR_PROBE, str(verbosity)], capture_output=True, text=True,
+                          env=environ, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == str(disabled)
+
+
+def test_no_bar_is_drawn_where_standard_error_is_not_a_terminal():
+    assert logs.bar_options() == {"disable": True}  # pytest captures stderr: not a terminal
+    assert logs.bar_options(rank=1) == {"disable": True}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_estimate_covers_this_stage_and_the_later_ones_at_their_measured_speed(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr("adaptx.progress.time.perf_counter", clock)
+    run = RunMonitor([("a", "adapter", 10), ("b", "fusion", 20), ("c", "adapter", 30)])
+    with run.stage("a"):  # a finished adapter stage: 10 steps in 20 s -> 2 s/step for adapter stages
+        clock.now = 20.0
+    assert run.rates == {"adapter": 2.0} and "a" not in run.steps
+
+    lines = []
+    monkeypatch.setattr("adaptx.progress.logs.info", lines.append)
+    monitor = run.stage_monitor("b")
+    monitor.start(0, 20)
+    for step in range(1, 6):  # fusion: 5 s/step from the first timed step on
+        monitor.stepped(step, 1.0)
+        clock.now += 5.0
+    line, = lines  # printed once, after 3 timed steps
+    # at step 4: 16 fusion steps left x 5 s = 80 s; stage c: 30 adapter steps x 2 s = 60 s; 140 s ~ 2 min
+    assert "b: step 4/20, 5.00 s/step: about 80 s left in this stage" in line
+    assert "about 2 min left in the run (30 more training steps in later stages)" in line
+    assert "assumed" not in line
+
+
+def test_a_kind_not_yet_timed_is_assumed_as_fast_and_the_estimate_says_so(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr("adaptx.progress.time.perf_counter", clock)
+    lines = []
+    monkeypatch.setattr("adaptx.progress.logs.info", lines.append)
+    monitor = StageMonitor("a", RunMonitor([("a", "adapter", 8), ("b", "full", 50)]))
+    monitor.start(0, 8)
+    for step in range(1, 5):
+        monitor.stepped(step, 1.0)
+        clock.now += 1.0
+    text, = lines  # at step 4: 1 s/step; 4 steps left here and 50 full-model steps, not yet timed
+    assert "about 54 s left in the run" in text and "kinds not yet timed assumed this fast" in text
+
+
+@pytest.mark.parametrize("seconds, text", [(44.6, "45 s"), (720, "12 min"), (7500, "2 h 05 min")])
+def test_durations_read_like_a_person_would_say_them(seconds, text):
+    assert duration(seconds) == text
+
+
+def test_tensorboard_without_the_package_is_a_one_line_answer(tiny_run, capsys, monkeypatch):
+    try:  # the package is not a dependency of adaptx
+        import tensorboard  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("tensorboard is installed here: the error this test checks cannot happen")
+    config, data, out = tiny_run
+    assert main(["run", str(config), "--data-dir", str(data), "--out", str(out), "--tensorboard"]) == 1
+    err = capsys.readouterr().err
+    assert "--tensorboard needs the tensorboard package" in err and "pip install tensorboard" in err
+    assert not out.exists()  # refused before anything was written
+
+
+def test_smoke_runs_every_strategy_into_its_own_folder_and_says_its_numbers_mean_nothing(tmp_path, tiny_model_dir,
+                                                                                          adaptx_home, capsys):
+    data = write_tiny_data(tmp_path / "data")
+    config = tmp_path / "exp.yaml"
+    strategies = ["none", "stack", "fuse", "full", "full-none"]
+    config.write_text(yaml.safe_dump({
+        "base_model": str(tiny_model_dir), "intermediate_tasks": ["qqp"], "target_task": "xnli",
+        "strategies": strategies, "languages": ["en", "sw", "de"], "max_seq_length": 16, "output_dir": str(tmp_path / "real"),
+        "fusion": {"include_target_adapter": True},
+        "train": {"intermediate_steps": 500, "target_steps": 900, "batch_size": 16}}))
+    assert main(["run", str(config), "--data-dir", str(data), "--smoke"]) == 0
+    printed = capsys.readouterr().out
+    assert NOTE in printed
+    assert not (tmp_path / "real").exists()  # real results are never mixed with a smoke run's
+    out = tmp_path / "real-smoke"
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["smoke"] is True and saved["train"]["target_steps"] == 2
+    assert NOTE in (out / "results.md").read_text()
+    records = json.loads((out / "results.json").read_text())
+    assert {r["strategy"] for r in records} == set(strategies)
+    assert {r["language"] for r in records} == {"en", "sw"}  # English and the config's first other language
+    for folder in (out / "stages").iterdir():
+        assert json.loads((folder / "metrics.json").read_text())["train"]["history"][-1]["step"] == 2
