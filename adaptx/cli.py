@@ -202,9 +202,11 @@ def _zoo(args):
 def _cmd_zoo_list(args) -> int:
     from . import zoo_index
 
-    _, root = _zoo(args)
-    print(zoo_index.format_entries(zoo_index.list_entries(root, args.task, args.base), root))
-    problems = zoo_index.index_problems(root)  # records that could not be listed: the rest still is
+    from .zoo_roots import zoos
+
+    listed = zoos(args.zoo)  # the user zoo, then the one shipped with adaptx
+    print(zoo_index.format_listing(listed, args.task, args.base))
+    problems = [p for zoo in listed for p in zoo_index.index_problems(zoo.path)]  # the rest is still listed
     for problem in problems:
         print(f"adaptx: zoo: {problem}", file=sys.stderr)
     return 1 if problems else 0
@@ -279,7 +281,8 @@ def _add_zoo_commands(sub) -> None:
     zoo = sub.add_parser("zoo", help="publish, find, verify and reuse trained adapters (an adapter zoo folder)")
     actions = zoo.add_subparsers(dest="zoo_command", metavar="ACTION")
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--zoo", help="the zoo folder (default: $ADAPTX_ZOO, else ./adapter_zoo)")
+    where.add_argument("--zoo", help="your zoo folder (default: $ADAPTX_ZOO, else ./adapter_zoo); entries are "
+                                     "also read from the zoo shipped with adaptx")
 
     def action(name, func, help_text, *arguments):
         parser = actions.add_parser(name, parents=[where], help=help_text)

@@ -1,9 +1,10 @@
 """What ships with adaptx by name: experiment configs (`adaptx run quickstart` from any folder,
-`adaptx config list | show NAME | cp NAME PATH`) and data packs (`builtin:NAME`).
+`adaptx config list | show NAME | cp NAME PATH`), data packs (`builtin:NAME`) and the adapter zoo
+(`zoo:NAME`, `adaptx zoo list`).
 
-The configs are the repository's top-level configs/ folder. An installed adaptx carries them as
-adaptx/_configs (setup.py copies them in at build time); a source checkout or an editable install
-reads configs/ itself. A config's name is its path under that folder without `.yaml`
+The configs and the zoo are the repository's top-level configs/ and adapter_zoo/ folders. An
+installed adaptx carries them as adaptx/_configs and adaptx/_zoo (setup.py copies them in at build
+time); a source checkout or an editable install reads configs/ and adapter_zoo/ themselves. A config's name is its path under that folder without `.yaml`
 (`quickstart`, `xtreme/xnli`). What a user types is a path when it ends in .yaml/.yml or names an
 existing file, and a shipped config's name otherwise.
 """
@@ -23,6 +24,15 @@ def configs_dir() -> Path | None:
     """The shipped configs: inside the installed package, else the source checkout's configs/."""
     for folder in (_HERE / "_configs", _HERE.parent / "configs"):
         if folder.is_dir():
+            return folder
+    return None
+
+
+def zoo_dir() -> Path | None:
+    """The shipped adapter zoo: inside the installed package, else the source checkout's adapter_zoo/
+    (only a folder with an index.json: site-packages/adapter_zoo of some other package is not ours)."""
+    for folder in (_HERE / "_zoo", _HERE.parent / "adapter_zoo"):
+        if (folder / "index.json").is_file():
             return folder
     return None
 

@@ -1,7 +1,7 @@
 """The adapter zoo: trained adapters published once, verified, and reused by runs and people.
 
-A zoo is a folder (`--zoo DIR`, else `$ADAPTX_ZOO`, else `./adapter_zoo`) with one folder per
-entry and an `index.json` that `adaptx zoo list` reads without opening the entries. An entry
+A zoo is a folder (`--zoo DIR`, else `$ADAPTX_ZOO`, else `./adapter_zoo`; the zoo shipped with
+adaptx is read beside it: adaptx.zoo_roots) with one folder per entry and an `index.json` that `adaptx zoo list` reads without opening the entries. An entry
 is a loadable adaptx model: its adapters in the `adapters` library's safetensors format
 (`adapter-<name>/`), `fusion/` for a fusion, `head.safetensors`, `setup.json` (the exact
 active composition) and `card.json`, which says what it is, what it was trained on (base
@@ -31,9 +31,8 @@ from .strategies import STRATEGIES, TARGET_STRATEGIES, builds_on, get_strategy
 from .zoo_index import (INDEX_FILE, entry_dirs, index_problems, index_record, load_index, record_problem,
                         write_index)
 from .zoo_refs import NAME_RE, ZOO_PREFIX, check_name, is_zoo_ref, zoo_adapter_name, zoo_ref_name  # noqa: F401
+from .zoo_roots import DEFAULT_ZOO, ENV_VAR, holding, is_shipped, shipped_zoo, user_zoo  # noqa: F401
 
-ENV_VAR = "ADAPTX_ZOO"
-DEFAULT_ZOO = "adapter_zoo"
 CARD_FILE = "card.json"
 ENTRY_FORMAT = "adaptx-zoo-entry/1"
 # the only file types an entry may hold: a pickle (.bin, .pt, .pkl, ...) can run code when loaded
@@ -89,15 +88,8 @@ MEMBER_FIELDS = ("name", "task", "folder", "weights", "sha256", "source")
 
 
 # -- names and roots ---------------------------------------------------------------------
-def zoo_root(explicit: str | Path | None = None) -> Path:
-    """The zoo folder: the one given, else $ADAPTX_ZOO, else ./adapter_zoo (refused if a file is there)."""
-    root = Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_ZOO).expanduser()
-    if root.exists() and not root.is_dir():
-        given = "--zoo (or the config's zoo_dir)" if explicit else f"${ENV_VAR}" if os.environ.get(ENV_VAR) else (
-            "the default zoo folder")
-        raise AdaptxError(f"zoo folder {root} is a file, not a folder; point {given} at a zoo folder (a new or "
-                          "existing folder holding index.json and one folder per entry)")
-    return root
+# the user zoo (what add/pull/remove write); reading an entry also looks in the shipped zoo (require_entry)
+zoo_root = user_zoo
 
 
 class _ZooFolder:
@@ -273,11 +265,15 @@ def check_entry(entry: Path, index: dict | None = None) -> tuple[dict | None, li
 
 
 def require_entry(zoo: Path, name: str) -> tuple[Path, dict]:
-    """A verified entry (card, files, index), or an error listing every problem."""
-    entry = zoo / check_name(name)
+    """A verified entry (card, files, index) of `zoo`, else of the shipped zoo, or an error listing every
+    problem."""
+    zoo = holding(zoo, check_name(name))
+    entry = zoo / name
     if not entry.is_dir():
         names = sorted(load_index(zoo)["entries"])
-        raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(names) or 'none'}); "
+        shipped = shipped_zoo()
+        also = f"; nor in the zoo shipped with adaptx ({shipped})" if shipped is not None and not is_shipped(zoo) else ""
+        raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(names) or 'none'}){also}; "
                           f"see `adaptx zoo list --zoo {zoo}`")
     card, problems = check_entry(entry, load_index(zoo))
     if problems:
@@ -302,8 +298,11 @@ def show_entry(zoo: Path, name: str) -> dict:
 def verify_zoo(zoo: Path, name: str | None = None, rebuild_index: bool = False) -> tuple[int, list[str]]:
     """(entries checked, problems). rebuild_index: write the index from every entry that passes its own
     checks (card and files), so an entry added or edited by hand is accepted explicitly, never silently."""
+    zoo = holding(zoo, check_name(name)) if name and not rebuild_index else zoo
     if not zoo.is_dir():
-        raise AdaptxError(f"zoo folder {zoo} does not exist (set --zoo or ${ENV_VAR})")
+        shipped = shipped_zoo()
+        hint = f"; the zoo shipped with adaptx: `adaptx zoo verify --zoo {shipped}`" if shipped is not None else ""
+        raise AdaptxError(f"zoo folder {zoo} does not exist (set --zoo or ${ENV_VAR}){hint}")
     index = load_index(zoo)
     dirs = [zoo / check_name(name)] if name else entry_dirs(zoo)
     if name and not dirs[0].is_dir():
@@ -336,6 +335,9 @@ def remove_entry(zoo: Path, name: str) -> None:
     hidden folder that list and verify ignore, never half an entry)."""
     entry = zoo / check_name(name)
     index = load_index(zoo)
+    if holding(zoo, name) != zoo:
+        raise AdaptxError(f"zoo entry {name!r} is shipped with adaptx ({shipped_zoo()}), not in your zoo {zoo}; "
+                          "shipped entries are not removed (an entry of that name in your zoo would shadow it)")
     linked = entry.is_symlink()  # a link (even a dangling one) is removed itself; its target is never touched
     if not linked and not entry.is_dir() and name not in index["entries"]:
         raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(sorted(index['entries'])) or 'none'})")

@@ -97,20 +97,37 @@ def kind_label(record: dict) -> str:
     return f"{record['kind']} ({record['strategy']})" if record["kind"] in _SHARED_KINDS else record["kind"]
 
 
-def format_entries(rows: list[tuple[str, dict]], zoo: Path) -> str:
-    if not rows:
-        indexed = load_index(zoo)["entries"]
-        unindexed = [p.name for p in entry_dirs(zoo) if p.name not in indexed]
-        hint = (f" ({len(unindexed)} folders not in {INDEX_FILE}: run `adaptx zoo verify --rebuild-index`)"
+def _row(name: str, r: dict, where: str) -> str:
+    dev = r["en_dev"]
+    score = "-" if dev["value"] is None else f"{dev['value']:.3f}"
+    return (f"| {name} | {r['version']} | {kind_label(r)} | {r['task']} | {'+'.join(r['members']) or '-'} | "
+            f"{r['base_id']} ({r['base_fingerprint'][:19]}) | {dev['metric']} {score} | {r['created_at'][:10]} | "
+            f"{where} |")
+
+
+def _nothing_found(zoos) -> str:
+    parts = []
+    for zoo in zoos:
+        indexed = load_index(zoo.path)["entries"]
+        unindexed = [p.name for p in entry_dirs(zoo.path) if p.name not in indexed]
+        hint = (f", {len(unindexed)} folders not in {INDEX_FILE}: run `adaptx zoo verify --rebuild-index`"
                 if unindexed else "")
-        found = f" match ({len(indexed)} in {zoo})" if indexed else f" in {zoo}"
-        return f"no zoo entries{found}{hint}"
-    lines = ["| name | version | kind | task | members | base | en dev | created |",
-             "|---|---|---|---|---|---|---:|---|"]
-    for name, r in rows:
-        dev = r["en_dev"]
-        score = "-" if dev["value"] is None else f"{dev['value']:.3f}"
-        lines.append(f"| {name} | {r['version']} | {kind_label(r)} | {r['task']} | "
-                     f"{'+'.join(r['members']) or '-'} | {r['base_id']} ({r['base_fingerprint'][:19]}) | "
-                     f"{dev['metric']} {score} | {r['created_at'][:10]} |")
-    return "\n".join(lines)
+        parts.append(f"{len(indexed)} in {zoo.path}{hint}")
+    return f"no zoo entries match ({'; '.join(parts)})" if any(
+        load_index(z.path)["entries"] for z in zoos) else f"no zoo entries in {' or '.join(str(z.path) for z in zoos)}"
+
+
+def format_listing(zoos, task: str | None = None, base: str | None = None) -> str:
+    """The entries of every zoo (adaptx.zoo_roots.zoos: the user zoo, then the shipped one), each row naming
+    its zoo; a shipped entry that a user entry of the same name shadows says so. Then which folders they are."""
+    seen, lines = set(), []
+    for zoo in zoos:
+        for name, record in list_entries(zoo.path, task, base):
+            lines.append(_row(name, record, zoo.origin + (" (shadowed by user)" if name in seen else "")))
+        seen |= set(load_index(zoo.path)["entries"])
+    if not lines:
+        return _nothing_found(zoos)
+    header = ["| name | version | kind | task | members | base | en dev | created | zoo |",
+              "|---|---|---|---|---|---|---:|---|---|"]
+    where = [f"{zoo.origin} zoo: {zoo.path} ({zoo.how})" for zoo in zoos]
+    return "\n".join(header + lines + [""] + where)
