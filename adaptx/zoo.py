@@ -30,8 +30,8 @@ from .stage_store import saved_adapter_folder, stage_folder_name
 from .strategies import STRATEGIES, TARGET_STRATEGIES, builds_on, get_strategy
 from .zoo_index import (INDEX_FILE, entry_dirs, index_problems, index_record, load_index, record_problem,
                         write_index)
-from .zoo_refs import NAME_RE, ZOO_PREFIX, check_name, is_zoo_ref, zoo_adapter_name, zoo_ref_name  # noqa: F401
-from .zoo_roots import DEFAULT_ZOO, ENV_VAR, holding, is_shipped, shipped_zoo, user_zoo  # noqa: F401
+from .zoo_refs import NAME_RE, check_name, is_zoo_ref, zoo_ref_name
+from .zoo_roots import ENV_VAR, holding, is_shipped, shipped_zoo, user_zoo
 
 CARD_FILE = "card.json"
 ENTRY_FORMAT = "adaptx-zoo-entry/1"

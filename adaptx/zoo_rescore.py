@@ -19,8 +19,9 @@ from .rundata import RunData
 from .runtime import make_runtime
 from .tasks import get_task
 from .train import predict
-from .zoo import (CARD_FILE, STANDALONE, ZOO_PREFIX, check_trained_on, entry_adapter_dirs, entry_dirs, read_json_object,
+from .zoo import (CARD_FILE, STANDALONE, check_trained_on, entry_adapter_dirs, entry_dirs, read_json_object,
                   require_entry)
+from .zoo_refs import ZOO_PREFIX
 
 
 def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
