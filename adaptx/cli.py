@@ -257,9 +257,12 @@ def _cmd_zoo_remove(args) -> int:
 
 
 def _cmd_zoo_export(args) -> int:
-    zoo, root = _zoo(args)
-    out = zoo.export_entry(root, args.name, args.out_dir)
-    print(f"exported {args.name!r} to {out} (adapters' load_adapter(DIR, use_safetensors=True) reads it)")
+    from .zoo_export import export_entry
+
+    _, root = _zoo(args)
+    out = export_entry(root, args.name, args.out_dir)
+    print(f"exported {args.name!r} to {out} (adapters' load_adapter(DIR, use_safetensors=True) reads it with its "
+          "head; its README.md shows how)")
     return 0
 
 

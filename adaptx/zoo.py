@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -665,42 +666,7 @@ def entry_adapter_dirs(entry: Path, card: dict) -> dict[str, Path]:
     return {m["name"]: entry / m["folder"] for m in card["members"]}
 
 
-def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
-    """Write an entry as plain AdapterHub folders: a single-adapter entry becomes one adapter folder
-    (`load_adapter(DIR, use_safetensors=True)`); a stack/fusion becomes DIR/<adapter>/ per adapter plus
-    DIR/fusion/ (`load_adapter_fusion(DIR/fusion, ..., use_safetensors=True)`). The head, setup and
-    card go along as files the library ignores."""
-    entry, card = require_entry(zoo, name)
-    out = Path(out_dir)
-    inside = out.resolve()  # through any link: where the files would really land
-    if inside == zoo.resolve() or zoo.resolve() in inside.parents:
-        own = inside == entry.resolve() or entry.resolve() in inside.parents
-        where = f"the entry itself ({entry})" if own else f"the zoo folder {zoo}"
-        raise AdaptxError(f"export folder {out} is inside {where}; an export is a copy for use outside the zoo "
-                          f"(extra files in an entry break its verification): choose a folder outside {zoo}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise AdaptxError(f"export folder {out} exists and is not empty; choose a new or empty folder")
-    single = not card["members"] and card["fusion"] is None
-    tmp = out.parent / f".{out.name}.export-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        for rel in [*card["files"], CARD_FILE]:
-            target = rel
-            if single and rel.startswith(card["adapter"]["folder"] + "/"):
-                target = rel.split("/", 1)[1]
-            elif rel.startswith("adapter-"):
-                target = rel[len("adapter-"):]
-            (tmp / target).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(entry / rel, tmp / target)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    except OSError as exc:
-        raise AdaptxError(f"cannot write export folder {out}: {exc.strerror or exc}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+# export: adaptx.zoo_export (plain AdapterHub folders, the head in the library's format)
 
 
 # -- the Hugging Face hub ----------------------------------------------------------------
@@ -712,14 +678,26 @@ def push_entry(zoo: Path, name: str, repo_id: str, revision: str | None = None) 
     """Upload a verified entry to `repo_id` under `<name>/` (a hub repo can hold a whole zoo)."""
     import huggingface_hub
 
+    from .zoo_modelcard import model_card
+
     entry, card = require_entry(zoo, name)
     message = f"adaptx zoo: {name} {card['version']} ({card['kind']}, {card['task']})"
+    # the entry's files plus README.md (the model card the hub renders), staged aside: the entry itself
+    # never holds a file its card does not list
+    staged = Path(tempfile.mkdtemp(prefix=f"adaptx-push-{name}-"))
     try:
-        huggingface_hub.upload_folder(repo_id=repo_id, folder_path=str(entry), path_in_repo=name, revision=revision,
-                                      commit_message=message, allow_patterns=[f"*{s}" for s in ALLOWED_SUFFIXES])
+        for rel in [*card["files"], CARD_FILE]:
+            (staged / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(entry / rel, staged / rel)
+        (staged / "README.md").write_text(model_card(card, repo_id), encoding="utf-8")
+        huggingface_hub.upload_folder(repo_id=repo_id, folder_path=str(staged), path_in_repo=name, revision=revision,
+                                      commit_message=message,
+                                      allow_patterns=[f"*{s}" for s in ALLOWED_SUFFIXES] + ["README.md"])
     except (OSError, ValueError) as exc:  # the hub's HTTP and offline errors derive from these
         raise AdaptxError(f"cannot push {name!r} to the hub repo {repo_id}: {_first_line(exc)} (logged in with "
                           "write access? `huggingface-cli login` or HF_TOKEN)") from exc
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def pull_entry(zoo: Path, repo_id: str, name: str, revision: str | None = None) -> Path:

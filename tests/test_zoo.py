@@ -2,6 +2,7 @@
 refuse adapters of another base, reuse entries from configs as zoo:NAME, and the hub round trip."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from adaptx import pipeline, zoo, zoo_rescore
+from adaptx import pipeline, zoo, zoo_export, zoo_rescore
 from adaptx.cli import main
 from adaptx.errors import AdaptxError
 from tiny_data import write_tiny_data
@@ -147,7 +148,7 @@ def test_fusion_entry_carries_members_head_and_setup_and_reloads_exactly(trained
         torch.testing.assert_close(from_zoo(batch["input_ids"], batch["attention_mask"]), expected, rtol=0, atol=0)
 
     out = tmp_path / "fusion-export"
-    zoo.export_entry(zoo_dir, "xnli-fuse-tiny", out)
+    zoo_export.export_entry(zoo_dir, "xnli-fuse-tiny", out)
     code = (
         "import sys, adapters; from transformers import AutoModel\n"
         f"m = AutoModel.from_pretrained({str(tiny_model_dir)!r}); adapters.init(m)\n"
@@ -361,7 +362,14 @@ def test_hub_push_and_pull_round_trip_verifies_before_use(trained, zoo_dir, tmp_
     _local_hub(monkeypatch, hub, calls)
     entry = add(trained, "target-xnli-fuse-qqp+sst2-s0", "xnli-fuse-tiny", zoo_dir)
     assert main(["zoo", "push", "xnli-fuse-tiny", "me/adapters"]) == 0
-    assert tree(hub / "me" / "adapters" / "xnli-fuse-tiny") == tree(entry)
+    pushed = tree(hub / "me" / "adapters" / "xnli-fuse-tiny")
+    readme = pushed.pop("README.md").decode()  # the model card the hub renders, beside the entry's own files
+    assert pushed == tree(entry)
+    assert readme.startswith("---\nlibrary_name: \"adapter-transformers\"\n") and "\n# xnli-fuse-tiny\n" in readme
+    card = json.loads((entry / "card.json").read_text())
+    for fact in ("| task | xnli |", "| kind | fusion (fuse) |", card["base"]["fingerprint"], "adaptx zoo pull me/adapters "
+                 "xnli-fuse-tiny", f"{card['training']['steps']} steps x batch {card['training']['batch_size']}"):
+        assert fact in readme, fact
 
     other = tmp_path / "other-zoo"
     assert main(["zoo", "pull", "me/adapters", "xnli-fuse-tiny", "--zoo", str(other)]) == 0
@@ -529,3 +537,89 @@ def test_a_stage_of_a_search_run_folder_takes_the_base_and_seed_from_a_trial_con
     assert _run_config(stage) == {"base_model": "embedded", "data": {"sample_seed": 3}}
     (tmp_path / "run" / "config.yaml").write_text("base_model: other\n")  # a plain run's own config wins
     assert _run_config(stage) == {"base_model": "other"}
+
+
+def _as_mean_pooling(entry: Path, name: str) -> Path:
+    """A copy of an entry whose head pools by the masked mean (setup.json and card re-signed)."""
+    copy = entry.parent / name
+    shutil.copytree(entry, copy)
+    setup = json.loads((copy / "setup.json").read_text())
+    (copy / "setup.json").write_text(json.dumps({**setup, "pooling": "mean"}))
+    card = json.loads((copy / "card.json").read_text())
+    card.update(name=name, head={**card["head"], "pooling": "mean"})
+    card["files"]["setup.json"] = zoo.sha256_file(copy / "setup.json")
+    (copy / "card.json").write_text(json.dumps(card))
+    assert zoo.verify_zoo(entry.parent, rebuild_index=True)[1] == []
+    return copy
+
+
+def test_an_export_loads_with_plain_adapters_and_reproduces_adaptx_predictions_exactly(trained, zoo_dir,
+                                                                                          tiny_model_dir, tmp_path):
+    """adaptx's head in the library's flex-head format beside the adapter: a fresh interpreter with only
+    adapters + transformers gets adaptx's logits, for first-token and (with cls_output) mean pooling."""
+    from adaptx.modeling import load_model
+    from adaptx.models import load_encoder
+    from transformers import AutoTokenizer
+
+    first = add(trained, "intermediate-adapter-qqp-s0", "qqp-first", zoo_dir)
+    mean = _as_mean_pooling(first, "qqp-mean")
+    texts = ["the cat sat on the mat", "a dog", "one more sentence here"]
+    batch = AutoTokenizer.from_pretrained(str(tiny_model_dir))(texts, padding=True, return_tensors="pt")
+    expected, outs = {}, {}
+    old = os.umask(0o077)  # a private umask: the export must still be readable by others
+    try:
+        for entry in (first, mean):
+            card = json.loads((entry / "card.json").read_text())
+            model = load_model(entry, lambda _f: load_encoder(str(tiny_model_dir), "fp32"),
+                               zoo.entry_adapter_dirs(entry, card))
+            with torch.no_grad():
+                expected[entry.name] = model(batch["input_ids"], batch["attention_mask"]).tolist()
+            outs[entry.name] = zoo_export.export_entry(zoo_dir, entry.name, tmp_path / "export" / entry.name)
+    finally:
+        os.umask(old)
+    for out in outs.values():
+        assert {oct(p.stat().st_mode & 0o777) for p in [out, *out.rglob("*")] if p.is_dir()} == {"0o755"}
+        assert {oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_file()} == {"0o644"}
+        assert sorted(p.name for p in out.iterdir()) == [
+            "README.md", "adapter.safetensors", "adapter_config.json", "adaptx-adapter.json", "card.json",
+            "head_config.json", "model_head.safetensors", "setup.json"]
+    assert "cls_output=pooled" in (outs["qqp-mean"] / "README.md").read_text()
+    code = (  # the README's own loading code, in a fresh interpreter without adaptx
+        "import json, sys, torch, adapters; from transformers import AutoTokenizer\n"
+        f"base, outs, texts = {str(tiny_model_dir)!r}, {json.dumps({k: str(v) for k, v in outs.items()})}, {texts!r}\n"
+        "batch = AutoTokenizer.from_pretrained(base)(texts, padding=True, return_tensors='pt')\n"
+        "got = {}\n"
+        "for entry, out in outs.items():\n"
+        "    model = adapters.AutoAdapterModel.from_pretrained(base).eval()\n"
+        "    name = model.load_adapter(out, use_safetensors=True, set_active=True)\n"
+        "    with torch.no_grad():\n"
+        "        if entry == 'qqp-first':\n"
+        "            logits = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).logits\n"
+        "        else:\n"
+        "            o = model.base_model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])\n"
+        "            mask = batch['attention_mask'].unsqueeze(-1).to(o.last_hidden_state.dtype)\n"
+        "            pooled = (o.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)\n"
+        "            logits = model.heads[name](o, cls_output=pooled, return_dict=True).logits\n"
+        "    got[entry] = logits.tolist()\n"
+        "assert 'adaptx' not in sys.modules; print(json.dumps(got))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    for name in expected:
+        torch.testing.assert_close(torch.tensor(got[name]), torch.tensor(expected[name]), rtol=0, atol=1e-6)
+        assert torch.tensor(got[name]).argmax(-1).tolist() == torch.tensor(expected[name]).argmax(-1).tolist()
+    assert expected["qqp-first"] != expected["qqp-mean"]  # the two poolings really differ
+
+
+def test_an_export_names_the_embedded_base_by_its_hub_id(tmp_path):
+    shipped = Path(__file__).resolve().parents[1] / "adapter_zoo"
+    out = zoo_export.export_entry(shipped, "mnli-e5small-s0", tmp_path / "mnli")
+    assert json.loads((out / "adapter_config.json").read_text())["model_name"] == "intfloat/multilingual-e5-small"
+    head = json.loads((out / "head_config.json").read_text())
+    assert (head["model_class"], head["model_name"], head["config"]["num_labels"]) == (
+        "BertAdapterModel", "intfloat/multilingual-e5-small", 3)
+    assert head["config"]["label2id"] == {"entailment": 0, "neutral": 1, "contradiction": 2}
+    readme = (out / "README.md").read_text()
+    assert 'base_model: "intfloat/multilingual-e5-small"' in readme and "| English dev | accuracy 0.533" in readme
+    assert not any("/root/" in p.read_text() or "/.cache/" in p.read_text() for p in out.glob("*.json"))

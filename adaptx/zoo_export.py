@@ -1,0 +1,182 @@
+"""`adaptx zoo export`: a verified entry as folders plain `adapters` + `transformers` load, no adaptx needed.
+
+A single-adapter entry (intermediate, `none`) becomes one folder holding the adapter and, beside it,
+its prediction head in the library's own flex-head format (head_config.json + model_head.safetensors):
+`model = AutoAdapterModel.from_pretrained(BASE); model.load_adapter(DIR, use_safetensors=True,
+set_active=True)` loads both. A stack or fusion entry becomes DIR/<adapter>/ per adapter, DIR/fusion/
+(`load_adapter_fusion(DIR/fusion, ...)`) and DIR/head/ (`load_head(DIR/head, ...)`). The
+adapter_config.json files name the base by its hub id (the embedded base: intfloat/multilingual-e5-small)
+instead of the folder it was loaded from on the training machine. README.md (the model card and the
+loading code), setup.json and card.json go along. Files are written 0644 and folders 0755, whatever
+the umask, so an export can be shared as it is.
+
+adaptx's classification head (adaptx.kinds.classification) is the library's two-layer classification
+head with the same layer order (dropout, dense, tanh, dropout, out_proj): its tensors are renamed, not
+changed. Mean pooling is the one difference: the library's head reads the first token unless it is
+given `cls_output`, so the README shows the one line that passes the masked mean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .errors import AdaptxError
+from .zoo import CARD_FILE, require_entry
+from .zoo_modelcard import base_hub_id, model_card
+
+HEAD_CONFIG = "head_config.json"  # adapters.utils.HEAD_CONFIG_NAME
+HEAD_WEIGHTS = "model_head.safetensors"  # adapters.utils.SAFE_HEAD_WEIGHTS_NAME
+# adaptx ClassificationHead tensor -> index of the same layer in the library's head (nn.Sequential of
+# Dropout, Linear, Activation, Dropout, Linear)
+CLASSIFICATION_LAYERS = {"dense": 1, "out_proj": 4}
+FILE_MODE, FOLDER_MODE = 0o644, 0o755
+
+
+def _library_versions() -> tuple[str, dict]:
+    """(adapters' version label, model_type -> flex-head model class name): the names its loaders check."""
+    import adapters
+    from adapters.models.auto.adapter_model import ADAPTER_MODEL_MAPPING_NAMES
+
+    return f"adapters.{adapters.__version__}", dict(ADAPTER_MODEL_MAPPING_NAMES)
+
+
+def _base_shape(entry: Path, card: dict) -> dict:
+    """model_type and hidden_size of the base, from an adapter_config.json of the entry."""
+    for rel in sorted(card["files"]):
+        if rel.endswith("/adapter_config.json"):
+            config = json.loads((entry / rel).read_text(encoding="utf-8"))
+            if isinstance(config.get("model_type"), str) and isinstance(config.get("hidden_size"), int):
+                return {"model_type": config["model_type"], "hidden_size": config["hidden_size"]}
+    raise AdaptxError(f"{entry / CARD_FILE}: no adapter_config.json with model_type and hidden_size; the head "
+                      "cannot be written in the adapters library's format without them")
+
+
+def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) -> bool:
+    """Write the entry's head as the library's flex head named `head_name` into `folder`; False (nothing
+    written) for a kind whose head the library has no exact counterpart of."""
+    from safetensors.torch import load_file, save_file
+
+    setup = json.loads((entry / card["setup"]).read_text(encoding="utf-8"))
+    if setup.get("kind", "classification") != "classification":
+        return False
+    version, classes = _library_versions()
+    shape = _base_shape(entry, card)
+    model_class = classes.get(shape["model_type"])
+    if model_class is None:
+        raise AdaptxError(f"{entry}: the adapters library has no flex-head model for model_type "
+                          f"{shape['model_type']!r}; the head cannot be exported in its format")
+    state = load_file(str(entry / card["head"]["file"]))
+    tensors = {}
+    for key, tensor in state.items():
+        layer, _, param = key.partition(".")
+        if layer not in CLASSIFICATION_LAYERS or param not in ("weight", "bias"):
+            raise AdaptxError(f"{entry / card['head']['file']}: tensor {key!r}; expected the classification head's "
+                              "dense.* and out_proj.*")
+        tensors[f"heads.{head_name}.{CLASSIFICATION_LAYERS[layer]}.{param}"] = tensor.contiguous()
+    labels = list(card["head"]["labels"])
+    label2id = {str(label): i for i, label in enumerate(labels)}
+    head = {"head_type": "classification", "num_labels": len(labels), "layers": 2, "activation_function": "tanh",
+            "label2id": label2id, "use_pooler": False, "bias": True, "dropout_prob": card["head"].get("dropout")}
+    config = {"config": head, "hidden_size": shape["hidden_size"], "label2id": label2id, "model_class": model_class,
+              "model_name": base_hub_id(card) or card["base"]["id"], "model_type": shape["model_type"],
+              "name": head_name, "version": version,
+              # ignored by the library: how adaptx pools before this head (mean: pass cls_output, README.md)
+              "adaptx": {"pooling": card["head"].get("pooling"), "entry": card["name"]}}
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(folder / HEAD_WEIGHTS))
+    (folder / HEAD_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return True
+
+
+def _name_the_base(path: Path, hub_id: str | None) -> None:
+    """adapter_config.json's model_name: the base's hub id, not the training machine's folder."""
+    if hub_id is None:
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["model_name"] = hub_id
+    path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def _readable_by_others(folder: Path) -> None:
+    os.chmod(folder, FOLDER_MODE)
+    for path in folder.rglob("*"):
+        os.chmod(path, FOLDER_MODE if path.is_dir() else FILE_MODE)
+
+
+def _usage(card: dict, single: bool, has_head: bool) -> str:
+    base = base_hub_id(card) or card["base"]["id"]
+    pooling = card["head"].get("pooling")
+    if not single:
+        names = [m["name"] for m in card["members"]] + ([card["adapter"]["name"]] if card["adapter"] else [])
+        load = ([f"for name in {names!r}:", "    model.load_adapter(f'DIR/{name}', use_safetensors=True)"] +
+                ([f"model.load_adapter_fusion('DIR/fusion', {','.join(card['fusion']['adapters'])!r}, "
+                  "use_safetensors=True)"] if card["fusion"] else []) +
+                (["name = model.load_head('DIR/head', use_safetensors=True)"] if has_head else []) +
+                ["# then activate the composition setup.json records (its strategy, fusion and own_adapter)"])
+    else:
+        load = ["name = model.load_adapter('DIR', use_safetensors=True, set_active=True)  # the adapter and its head"]
+    lines = ["import adapters, torch", "from transformers import AutoTokenizer", "",
+             f"tokenizer = AutoTokenizer.from_pretrained({base!r})",
+             f"model = adapters.AutoAdapterModel.from_pretrained({base!r}).eval()", *load,
+             "batch = tokenizer(['a sentence', 'another one'], padding=True, return_tensors='pt')",
+             "with torch.no_grad():"]
+    if pooling == "mean":  # the library's head takes the first token unless it is handed the pooled vector
+        lines += ["    out = model.base_model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])",
+                  "    mask = batch['attention_mask'].unsqueeze(-1).to(out.last_hidden_state.dtype)",
+                  "    pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)",
+                  "    logits = model.heads[name](out, cls_output=pooled, return_dict=True).logits"]
+    else:
+        lines += ["    logits = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).logits"]
+    labels = card["head"]["labels"]
+    lines += [f"labels = {labels!r}", "print([labels[i] for i in logits.argmax(-1).tolist()])"]
+    return "\n".join(["", "## Load this folder", "", "DIR is this folder.", "", "```python", *lines, "```", ""])
+
+
+def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
+    """Write a verified entry as plain AdapterHub folders (the module docstring says which); the folder is
+    written aside and renamed into place, so a failed export leaves nothing."""
+    entry, card = require_entry(zoo, name)
+    zoo = entry.parent
+    out = Path(out_dir)
+    inside = out.resolve()  # through any link: where the files would really land
+    if inside == zoo.resolve() or zoo.resolve() in inside.parents:
+        own = inside == entry.resolve() or entry.resolve() in inside.parents
+        where = f"the entry itself ({entry})" if own else f"the zoo folder {zoo}"
+        raise AdaptxError(f"export folder {out} is inside {where}; an export is a copy for use outside the zoo "
+                          f"(extra files in an entry break its verification): choose a folder outside {zoo}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise AdaptxError(f"export folder {out} exists and is not empty; choose a new or empty folder")
+    single = not card["members"] and card["fusion"] is None
+    hub_id = base_hub_id(card)
+    tmp = out.parent / f".{out.name}.export-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        head_name = card["adapter"]["name"] if single else card["name"]
+        has_head = write_library_head(entry, card, tmp if single else tmp / "head", head_name)
+        for rel in [*card["files"], CARD_FILE]:
+            if rel == card["head"]["file"] and has_head:
+                continue  # written above in the library's format
+            target = rel
+            if single and rel.startswith(card["adapter"]["folder"] + "/"):
+                target = rel.split("/", 1)[1]
+            elif rel.startswith("adapter-"):
+                target = rel[len("adapter-"):]
+            (tmp / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(entry / rel, tmp / target)
+            if Path(target).name == "adapter_config.json":
+                _name_the_base(tmp / target, hub_id)
+        (tmp / "README.md").write_text(model_card(card) + _usage(card, single, has_head), encoding="utf-8")
+        _readable_by_others(tmp)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except OSError as exc:
+        raise AdaptxError(f"cannot write export folder {out}: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

