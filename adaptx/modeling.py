@@ -414,6 +414,17 @@ def _load_adapter(encoder, folder: Path, name: str) -> None:
     encoder.load_adapter(str(folder), load_as=name, with_head=False, use_safetensors=True)
 
 
+def average_block_weights(setup: Setup) -> list[float]:
+    """The weights to give the library's Average block so that its output is sum_i w_i * h_i.
+
+    adapters 1.3 returns mean_i(weights_i * h_i), a mean over the n children *after* weighting, so
+    weights w_i given as they are would yield sum_i w_i * h_i / n: with the default 1/n each, every
+    adapter layer's output (residual included) shrank to 1/n of the average. n * w_i undoes the mean."""
+    n = len(setup.average)
+    weights = list(setup.combine_weights) or [1.0 / n] * n
+    return [n * w for w in weights]
+
+
 def _activate(encoder, setup: Setup) -> None:
     """The active composition, bottom to top: (intermediate adapter | fusion | average of adapters |
     merged adapter) under the own adapter."""
@@ -424,7 +435,7 @@ def _activate(encoder, setup: Setup) -> None:
     elif setup.scaled:  # weights of 1: the block's mean keeps the residual; the scales sit in hooks
         below = Average(*setup.scaled, weights=[1.0] * len(setup.scaled), normalize_weights=False)
     elif setup.average:
-        below = Average(*setup.average, weights=list(setup.combine_weights) or None, normalize_weights=False)
+        below = Average(*setup.average, weights=average_block_weights(setup), normalize_weights=False)
     else:
         below = Fuse(*setup.fusion) if setup.fusion else (setup.frozen_adapters[0] if setup.frozen_adapters else None)
     composition = Stack(below, setup.own_adapter) if below is not None and setup.own_adapter else below or setup.own_adapter

@@ -31,6 +31,10 @@ def _setup_recipe(setup: Setup) -> dict:
     for key in ("average", "merge", "combine_weights", "heads", "merge_settings", "scaled", "scale_per_layer"):
         if recipe[key] in ([], {}, None):
             del recipe[key]
+    if "average" in recipe:
+        # outputs combined as sum_i w_i h_i (modeling.average_block_weights); stages trained before,
+        # when the library's mean divided by n once more, must not be reused
+        recipe["average_output"] = "weighted_sum"
     return recipe
 
 

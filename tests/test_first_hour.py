@@ -153,6 +153,14 @@ def test_no_message_in_the_package_names_a_folder_users_do_not_have():
     assert not found, found
 
 
+def test_no_shipped_config_or_doc_a_user_reads_names_that_folder():
+    """`adaptx config show NAME` prints these files; README and docs/ are what a user reads."""
+    files = [*sorted((ROOT / "configs").rglob("*.yaml")), *sorted((ROOT / "configs").rglob("*.md")), ROOT / "README.md"]
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in files
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "../shared/data" in line]
+    assert not found, found
+
+
 # -- a search with one finished trial ------------------------------------------------------------
 
 @pytest.fixture(scope="module")

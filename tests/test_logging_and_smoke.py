@@ -216,3 +216,16 @@ def test_smoke_runs_every_strategy_into_its_own_folder_and_says_its_numbers_mean
     assert {r["language"] for r in records} == {"en", "sw"}  # English and the config's first other language
     for folder in (out / "stages").iterdir():
         assert json.loads((folder / "metrics.json").read_text())["train"]["history"][-1]["step"] == 2
+
+
+def test_the_saved_config_records_the_out_folder_the_run_used(tiny_run):
+    config, data, out = tiny_run
+    assert main(["-q", "run", str(config), "--data-dir", str(data), "--out", str(out), "strategies=[none]"]) == 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert Path(saved["output_dir"]).resolve() == out.resolve()  # not the YAML's default runs/<name>
+
+
+def test_data_verify_takes_the_builtin_pack_by_the_name_configs_use(capsys):
+    assert main(["data", "verify", "builtin:quickstart"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("builtin:quickstart: ") and printed.rstrip().endswith("all match")

@@ -174,6 +174,28 @@ def hidden(model, ids, mask):
     return model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
 
 
+def test_average_weighs_the_adapters_outputs_and_keeps_the_residual(tiny_model_dir_no_dropout, inter_dirs):
+    """weights (1, 0) are adapter qqp alone, (0, 1) sst2 alone; the default 1/n each is r + the mean of
+    the up-projections, so the residual stream is not shrunk (adapters' Average means after weighting)."""
+    from adapters.composition import Average, Stack
+
+    base = tiny_model_dir_no_dropout
+    ids, mask = torch.randint(5, 20, (2, 7)), torch.ones(2, 7, dtype=torch.long)
+    reference = build(base, "stack", inter_dirs)
+    with torch.no_grad():
+        for weights, alone in (([1.0, 0.0], "qqp"), ([0.0, 1.0], "sst2")):
+            model = build(base, "average", inter_dirs, average=["qqp", "sst2"], combine_weights=weights)
+            reference.encoder.load_state_dict(model.encoder.state_dict(), strict=False)
+            reference.encoder.set_active_adapters(Stack(alone, "xnli"))
+            assert torch.allclose(hidden(model, ids, mask), hidden(reference, ids, mask), atol=1e-6)
+        mean = build(base, "average", inter_dirs, average=["qqp", "sst2"])  # default weights: 1/2 each
+        reference.encoder.load_state_dict(mean.encoder.state_dict(), strict=False)
+        # the library's block with weights 1 is mean_k(r + up_k) = r + sum_k up_k / n, as docs/merging.md says
+        reference.encoder.set_active_adapters(Stack(Average("qqp", "sst2", weights=[1.0, 1.0],
+                                                            normalize_weights=False), "xnli"))
+        assert torch.allclose(hidden(mean, ids, mask), hidden(reference, ids, mask), atol=1e-6)
+
+
 def test_scaled_is_residual_plus_the_scaled_up_projections(tiny_model_dir_no_dropout, inter_dirs):
     """omega = (1, 0) in every layer is adapter qqp alone; (2, 0) is qqp with its up-projection doubled;
     the start (1/n each) is the mean of the adapters' outputs (library Average, weights 1)."""
