@@ -112,5 +112,6 @@ def rescore_zoo(zoo: Path, name: str | None, data_dir, device: str = "auto",
                 f"{got['device']}); card {got['card_value']:.4f}: {verdict}")
         lines.append(line)
         if abs(diff) > tolerance:
-            problems.append(line + f" (tolerance {tolerance}; another device or dtype can flip near-tie predictions)")
+            problems.append(line + f" (tolerance {tolerance}; another device, dtype or CPU kernel can flip near-tie predictions: "
+                                    "on a CPU with amx_bf16, ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 gives the kernels of CPUs without it)")
     return lines, problems
