@@ -131,7 +131,7 @@ def write_planted_mnli(root, n=150, seed=3):
 CONFIG = {
     "intermediate_tasks": ["mnli", "qqp", "sst2"], "target_task": "xnli", "languages": ["en", "de"],
     "strategies": ["stack"], "max_seq_length": 16, "head": {"pooling": "mean"},
-    "train": {"intermediate_steps": 40, "target_steps": 2, "batch_size": 16, "checkpoint_every": 100,
+    "train": {"intermediate_steps": 120, "target_steps": 2, "batch_size": 16, "checkpoint_every": 200,
               "lr_adapter": 1e-2, "lr_head": 1e-2},
     "data": {"max_eval_examples": 12, "max_dev_examples": 12},
 }
