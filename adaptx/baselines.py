@@ -70,3 +70,46 @@ def trivial_score(experiment, task_name: str, split: str = "dev", lang: str = "e
     task = experiment.task(task_name)
     golds = get_kind(task.kind).golds(experiment.data(task_name, split, lang))
     return what, metric_for_language(metric or task.metric, lang).compute(predict(golds), golds)
+
+
+def versus_trivial(experiment, task_name: str, model) -> dict | None:
+    """Does a trained model beat the trivial baseline on the English dev rows it was selected on?
+    Both are scored with the task's metric on the same rows, and a paired bootstrap over those rows
+    gives the 95% interval of the difference (the model's best weights must be in place). A mixture
+    (multi-task) compares with every part's trivial prediction at once. None where there is no
+    trivial baseline (retrieval, masked LM)."""
+    from .kinds import get_kind
+    from .stats import Evaluation, paired_bootstrap
+    from .train import predict
+
+    parts = experiment.rundata.parts(task_name, "dev") or [task_name]
+    specs = {name: trivial_spec(experiment, name) for name in parts}
+    if any(spec is None for spec in specs.values()):
+        return None
+    task, dev = experiment.task(task_name), experiment.data(task_name, "dev")
+    golds = get_kind(task.kind).golds(dev)
+    if parts != [task_name]:  # a mixture: (part, metric, value) triples, each part's own trivial value
+        trivial = [(name, metric, trivial_predictions(specs[name], [gold])[0]) for name, metric, gold in golds]
+        what = "; ".join(f"{name}: {spec['what']}" for name, spec in specs.items())
+    else:
+        trivial, what = trivial_predictions(specs[task_name], golds), specs[task_name]["what"]
+    preds = predict(model, dev, experiment.pad_id, runtime=experiment.runtime)
+    metric = metric_for_language(task.metric, "en")
+    ids = list(range(len(golds)))
+    rows = [{0: {"en": Evaluation.from_lists(ids, p, golds, f"{task_name} English dev")}} for p in (preds, trivial)]
+    comparison = paired_bootstrap(*rows, metric, ["en"], names=("model", "trivial"))
+    return {"trivial": what, "trivial_score": metric.compute(trivial, golds), "score": metric.compute(preds, golds),
+            "delta": comparison.delta, "lo": comparison.lo, "hi": comparison.hi, "verdict": comparison.verdict,
+            "rows": len(golds)}
+
+
+def versus_trivial_text(result: dict | None) -> str:
+    """One line for a stage summary: beats the trivial baseline or, said plainly, does not."""
+    if result is None:
+        return ""
+    gap = (f"{100 * result['delta']:+.1f} points (95% interval {100 * result['lo']:+.1f} to {100 * result['hi']:+.1f}) "
+           f"over the trivial baseline ({result['trivial']}: {result['trivial_score']:.3f})")
+    if result["verdict"] == "better":
+        return f"beats its trivial baseline: {gap}"
+    return (f"DOES NOT beat its trivial baseline: {gap}; it has not learned its task (train longer, change the "
+            "learning rate, or leave it out)")

@@ -163,6 +163,9 @@ class TrainSettings:
     # budgets in epochs of the (sampled) English training set, overriding target_steps: one number,
     # or one per target task (the paper's: XNLI 2, PAWS-X 5, POS 10, NER 10, QA 2)
     target_epochs: float | dict | None = None
+    # the same for intermediate stages, overriding intermediate_steps: one number, or one per
+    # intermediate task (e.g. {squad2: 10} for a task with few training rows)
+    intermediate_epochs: float | dict | None = None
     target_batch_size: dict = field(default_factory=dict)  # per target task, e.g. {xquad: 16}; else batch_size
     batch_size: int = at_least(1, default=32)  # the effective batch of one optimizer step, whatever the hardware
     micro_batch_size: int | str = "auto"  # per forward pass; gradients accumulate up to batch_size
@@ -184,10 +187,10 @@ class TrainSettings:
     def eval_interval(self, steps: int) -> int:
         return self.eval_every or max(1, steps // EVALS_PER_RUN)
 
-    def epochs_for(self, task: str) -> float | None:
-        if isinstance(self.target_epochs, dict):
-            return self.target_epochs.get(task)
-        return self.target_epochs
+    def epochs_for(self, task: str, phase: str = "target") -> float | None:
+        """The epoch budget of a target (phase 'target') or intermediate ('intermediate') task, if set."""
+        epochs = self.intermediate_epochs if phase == "intermediate" else self.target_epochs
+        return epochs.get(task) if isinstance(epochs, dict) else epochs
 
 
 @dataclass
@@ -431,7 +434,9 @@ def validate(cfg: ExperimentConfig, where: str, overrides: dict[str, str] | None
     intermediates = _check_tasks(cfg, fail, unique)
     _validate_intermediate_options(cfg, intermediates, fail, unique)
     _check_strategies(cfg, fail)
-    _check_training(cfg, fail, unique)
+    from .mixture import MULTITASK
+
+    _check_training(cfg, [*intermediates, MULTITASK], fail, unique)
     if cfg.search is not None:  # the search space is checked with the config; its probes are built here
         parse_search(cfg, where)
 
@@ -515,7 +520,7 @@ def _check_strategies(cfg: ExperimentConfig, fail) -> None:
              "fusion.include_target_adapter: true")
 
 
-def _check_training(cfg: ExperimentConfig, fail, unique) -> None:
+def _check_training(cfg: ExperimentConfig, intermediates: list[str], fail, unique) -> None:
     """Seeds, micro-batches that divide the batch, and the per-target budgets."""
     if not cfg.seeds:
         fail("seeds", "empty; give at least one seed")
@@ -528,14 +533,21 @@ def _check_training(cfg: ExperimentConfig, fail, unique) -> None:
         if not 1 <= micro <= t.batch_size or t.batch_size % micro:
             fail("train.micro_batch_size", f"{micro} must divide train.batch_size ({t.batch_size}) "
                  "(gradients accumulate over batch_size / micro_batch_size micro-batches)")
-    epochs = t.target_epochs if isinstance(t.target_epochs, dict) else {"*": t.target_epochs}
-    for key, mapping in (("train.target_epochs", epochs), ("train.target_batch_size", t.target_batch_size)):
+    def per_task(value) -> dict:
+        return value if isinstance(value, dict) else {"*": value}
+
+    for key, mapping, tasks, role in (
+            ("train.target_epochs", per_task(t.target_epochs), cfg.targets, "a target"),
+            # any intermediate task: one budget table serves a config whose task list an override narrows
+            ("train.intermediate_epochs", per_task(t.intermediate_epochs), intermediates, "an intermediate"),
+            ("train.target_batch_size", t.target_batch_size, cfg.targets, "a target")):
         for task_name, value in mapping.items():
-            if value is None and key == "train.target_epochs":
+            if value is None and key.endswith("_epochs"):
                 continue
             where_ = key if task_name == "*" else f"{key}.{task_name}"
-            if task_name != "*" and task_name not in cfg.targets:
-                fail(where_, f"{shown(task_name)} is not a target task of this config ({', '.join(cfg.targets)})")
+            if task_name != "*" and task_name not in tasks:
+                fail(where_, f"{shown(task_name)} is not {role} task{' of this config' if role == 'a target' else ''} "
+                     f"({', '.join(tasks)})")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
                 fail(where_, f"must be a number > 0, got {shown(value)}")
             if key == "train.target_batch_size" and value != int(value):

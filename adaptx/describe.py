@@ -3,6 +3,7 @@ stage summary should know."""
 
 from __future__ import annotations
 
+from .baselines import versus_trivial_text
 from .config import ExperimentConfig
 from .kinds import get_kind
 from .mixture import MLM, MULTITASK
@@ -138,6 +139,8 @@ def train_summary(metrics: dict) -> str:
         return "nothing to train (evaluated from the encoder)"
     text = (f"en dev {train['metric']} {train['best_dev_score']:.3f} (best of {len(train['history'])} evaluations, "
             f"step {train['best_step']}), {train['train_seconds']:.0f}s training")
+    if train.get("versus_trivial"):
+        text += f"; {versus_trivial_text(train['versus_trivial'])}"
     distance = metrics.get("fusion", {}).get("value_distance_from_identity")
     if distance is not None:
         text += f", fusion value matrices {distance:.3f} from identity"

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from .baselines import versus_trivial
 from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
 from .describe import average_text, describe_run, run_config, stage_notes, train_summary
@@ -241,6 +242,8 @@ class Experiment:
         """What metrics.json records of a trained stage besides its identity."""
         trained, strategy = self.trained_task(stage), get_strategy(stage.strategy)
         train_data, dev = self.data(trained, "train"), self.data(trained, "dev")
+        if stage.kind != "target":  # an intermediate model that learned nothing cannot help a target
+            summary["versus_trivial"] = versus_trivial(self, trained, model)
         metrics = {"train": summary,
                    "data": {"train": self.origin(trained, "train"), "train_rows": len(train_data),
                             "dev": self.origin(trained, "dev"), "dev_rows": len(dev)},

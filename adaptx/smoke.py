@@ -45,6 +45,7 @@ def smoke_overrides(cfg: ExperimentConfig) -> list[str]:
         "smoke=true", f"output_dir={cfg.output_dir.rstrip('/')}-smoke", f"seeds=[{cfg.seeds[0]}]",
         f"languages=[{', '.join(smoke_languages(cfg))}]", f"max_seq_length={seq}",
         f"train.intermediate_steps={STEPS}", f"train.target_steps={STEPS}", "train.target_epochs=null",
+        "train.intermediate_epochs=null",
         f"train.batch_size={BATCH}", "train.target_batch_size={}", f"train.micro_batch_size={BATCH}",
         f"train.eval_every={STEPS}", f"train.checkpoint_every={STEPS}",
         f"data.max_train_examples={TRAIN_ROWS}", f"data.max_dev_examples={DEV_ROWS}",

@@ -124,6 +124,8 @@ class StageRecipes:
             batch_size = int(t.target_batch_size.get(stage.task, t.batch_size))
             epochs = t.epochs_for(stage.task)
             steps = math.ceil(epochs * len(data.data(stage.task, "train")) / batch_size) if epochs else t.target_steps
+        elif epochs := t.epochs_for(stage.task, "intermediate"):
+            steps = math.ceil(epochs * len(data.data(data.trained_task(stage), "train")) / batch_size)
         lr, head_lr = cfg.lr(lr_kind, self.lr_defaults), cfg.lr("head", self.lr_defaults)
         if stage.kind == "target":  # target-only rates (a search varies them; intermediate stages keep theirs)
             lr = t.target_lr_adapter if lr_kind == "adapter" and t.target_lr_adapter is not None else lr

@@ -371,6 +371,20 @@ TASKS.update({
         train_note=_holdout_note("HellaSwag's validation set (10042 items)", "context", "its train set"),
         description="HellaSwag sentence completion, 4-way multiple choice",
     ),
+    "paws": Task(
+        name="paws", role="intermediate", kind="classification", labels=("different", "paraphrase"),
+        languages=("en",),
+        # PAWS-X trains on the same English file, so a PAWS adapter stacked under PAWS-X repeats its data
+        local={part: LocalFile("paws_en/paws_wiki_final_test.tsv", "tsv", (1, 2, 3), part=part)
+               for part in ("train", "dev")},
+        hub={"train": HubSplit("google-research-datasets/paws", "labeled_final", "train", ("sentence1", "sentence2", "label")),
+             "dev": HubSplit("google-research-datasets/paws", "labeled_final", "validation",
+                             ("sentence1", "sentence2", "label"))},
+        params={"holdout": {**_HOLDOUT, "group": "text_a"}},
+        train_note=_holdout_note("PAWS-Wiki's labeled test set (8000 pairs)", "first sentence",
+                                 "PAWS-Wiki's train set"),
+        description="PAWS-Wiki (English) paraphrase adversaries from word scrambling",
+    ),
     "squad2": Task(
         name="squad2", role="intermediate", kind="qa", labels=(), languages=("en",),
         local=_holdout_files("squad2/slice_dev-v2.0.json", "squad_json"),

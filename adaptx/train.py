@@ -390,17 +390,21 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     scaler = torch.amp.GradScaler("cuda") if runtime is not None and runtime.needs_loss_scaling else None
     monitor = monitor or StageMonitor(job.description)
     selection = _Selection(model, dev, job, pad_id, runtime, on_evaluate, monitor)
-    step = 0
+    step, seconds_before = 0, 0.0  # the training time before a resume counts too
     if checkpoint.is_file():
         meta = _resume(checkpoint, model, optimizer, scheduler, job, world, rank, on_evaluate)
-        step = meta["step"]
+        step, seconds_before = meta["step"], float(meta.get("train_seconds", 0.0))
         selection.restore(meta)
     saved = step
+
+    def seconds() -> float:
+        return round(seconds_before + time.perf_counter() - started, 1)
 
     def save(at: int) -> None:
         nonlocal saved
         if rank == 0 and at != saved:
-            _save_checkpoint(checkpoint, model, optimizer, selection.best, selection.checkpoint_meta(at, world))
+            _save_checkpoint(checkpoint, model, optimizer, selection.best,
+                             dict(selection.checkpoint_meta(at, world), train_seconds=seconds()))
         saved = at
 
     trained = runtime.accelerator.prepare_model(model) if world > 1 else model  # DDP: gradients all-reduced
@@ -445,4 +449,4 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     best_step = selection.select_best()
     return {"steps": job.steps, "metric": job.metric, "best_dev_score": selection.best_score, "best_step": best_step,
             "history": selection.history, "fusion_regularizer": regularized, "micro_batch_size": micro,
-            "train_seconds": round(time.perf_counter() - started, 1)}
+            "train_seconds": seconds()}

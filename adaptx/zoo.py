@@ -564,10 +564,16 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
                      "steps": recipe["train"]["steps"], "batch_size": recipe["train"]["batch_size"],
                      "lr": recipe["train"]["lr"], "head_lr": recipe["train"].get("head_lr"),
                      "dtype": recipe.get("dtype"), "max_seq_length": recipe.get("max_seq_length"),
-                     "trainable_parameters": metrics.get("trainable_parameters")},
+                     "trainable_parameters": metrics.get("trainable_parameters"),
+                     # how it got there: every English-dev evaluation, the time, and where it ran
+                     "dev_curve": [[h["step"], h["dev_score"]] for h in train.get("history", [])],
+                     "train_seconds": train.get("train_seconds"),
+                     "hardware": {k: v for k, v in (metrics.get("hardware") or {}).items()
+                                  if k in ("device", "device_type", "dtype", "processes", "cpu_flags", "torch")}},
         "seed": recipe["train"]["seed"],
         "metrics": {"en_dev": {"metric": train["metric"], "value": train["best_dev_score"], "step": train["best_step"],
-                               "rows": data["dev"]["n"]}},
+                               "rows": data["dev"]["n"],
+                               **({"versus_trivial": train["versus_trivial"]} if train.get("versus_trivial") else {})}},
         "license": {"data": licenses, "source": LICENSE_SOURCE},
         "adaptx_version": __version__, "versions": manifest.get("versions", {}),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

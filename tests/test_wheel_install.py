@@ -19,10 +19,10 @@ import venv
 from pathlib import Path
 
 import pytest
+from shipped_zoo import SHIPPED
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = ["setup.py", "pyproject.toml", "MANIFEST.in", "README.md", "adaptx", "configs", "adapter_zoo"]
-SHIPPED = ["mnli-e5small-s0", "qqp-e5small-s0", "sst2-e5small-s0"]
 
 
 def _build_tools_missing() -> str | None:

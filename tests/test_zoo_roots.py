@@ -11,9 +11,9 @@ import pytest
 from adaptx import shipped, zoo, zoo_roots
 from adaptx.cli import main
 from adaptx.errors import AdaptxError
+from shipped_zoo import SHIPPED
 
 SHIPPED_ZOO = Path(__file__).resolve().parents[1] / "adapter_zoo"
-SHIPPED = ["mnli-e5small-s0", "qqp-e5small-s0", "sst2-e5small-s0"]
 
 
 @pytest.fixture
