@@ -196,7 +196,7 @@ def _add_predict_command(sub) -> None:
 def _zoo(args):
     from . import zoo
 
-    return zoo, zoo.zoo_root(args.zoo)
+    return zoo, zoo.user_zoo(args.zoo)
 
 
 def _cmd_zoo_list(args) -> int:

@@ -132,9 +132,6 @@ class Experiment:
     def data(self, task_name, split, lang="en"):
         return self.rundata.data(task_name, split, lang)
 
-    def source_for(self, task_name):
-        return self.rundata.source_for(task_name)
-
     def trained_task(self, stage: Stage) -> str:
         return self.rundata.trained_task(stage)
 
@@ -239,11 +236,10 @@ class Experiment:
         return metrics
 
     def _trained_metrics(self, stage: Stage, model, summary: dict) -> dict:
-        """What metrics.json records of a trained stage besides its identity."""
+        """What metrics.json records of a trained stage besides its identity (intermediate: versus_trivial)."""
         trained, strategy = self.trained_task(stage), get_strategy(stage.strategy)
         train_data, dev = self.data(trained, "train"), self.data(trained, "dev")
-        if stage.kind != "target":  # an intermediate model that learned nothing cannot help a target
-            summary["versus_trivial"] = versus_trivial(self, trained, model)
+        summary = summary if stage.kind == "target" else dict(summary, versus_trivial=versus_trivial(self, trained, model))
         metrics = {"train": summary,
                    "data": {"train": self.origin(trained, "train"), "train_rows": len(train_data),
                             "dev": self.origin(trained, "dev"), "dev_rows": len(dev)},

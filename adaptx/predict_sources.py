@@ -15,7 +15,8 @@ from pathlib import Path
 from .errors import AdaptxError
 from .stage_store import read_json, saved_adapter_folder, stage_folder_name
 from .tasks import get_task
-from .zoo import CARD_FILE, entry_adapter_dirs, require_entry, zoo_root
+from .zoo import CARD_FILE, entry_adapter_dirs, require_entry
+from .zoo_roots import user_zoo
 from .zoo_refs import is_zoo_ref, zoo_ref_name
 
 
@@ -52,7 +53,7 @@ def resolve(source, stage: str | None = None, zoo=None) -> SavedModel:
                           f"{'zoo entry' if is_zoo_ref(text) or (path / CARD_FILE).is_file() else 'stage folder'} "
                           "already: leave --stage out")
     if is_zoo_ref(text):
-        return from_zoo(Path(zoo_root(zoo)), zoo_ref_name(text))
+        return from_zoo(Path(user_zoo(zoo)), zoo_ref_name(text))
     if (path / CARD_FILE).is_file():
         return from_zoo(path.parent, path.name)
     if (path / "manifest.json").is_file():
@@ -107,7 +108,7 @@ def _frozen_adapter(folder: Path, recipe: dict, name: str) -> Path:
     """Where a frozen adapter of a stage is: a zoo entry's (checked) or a stage folder it needs."""
     zoo_source = (recipe.get("zoo") or {}).get(name)
     if zoo_source:
-        root = Path(zoo_root(_run_config(folder.parent.parent).get("zoo_dir")))
+        root = Path(user_zoo(_run_config(folder.parent.parent).get("zoo_dir")))
         entry, card = require_entry(root, zoo_source["entry"])
         return entry / card["adapter"]["folder"]
     for stage_id, config_hash in (recipe.get("needs") or {}).items():

@@ -89,8 +89,8 @@ MEMBER_FIELDS = ("name", "task", "folder", "weights", "sha256", "source")
 
 
 # -- names and roots ---------------------------------------------------------------------
-# the user zoo (what add/pull/remove write); reading an entry also looks in the shipped zoo (require_entry)
-zoo_root = user_zoo
+# user_zoo (adaptx.zoo_roots) is what add/pull/remove write; reading an entry also looks in the shipped
+# zoo (require_entry)
 
 
 class _ZooFolder:
@@ -657,7 +657,7 @@ def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, dict]]:
     """zoo:NAME -> (adapter folder, card) for every zoo adapter the config's strategies use."""
     if not builds_on(cfg.strategies, "adapter"):
         return {}
-    root = zoo_root(getattr(cfg, "zoo_dir", None))
+    root = user_zoo(getattr(cfg, "zoo_dir", None))
     return {t: resolve_zoo_adapter(t, root, base_identity) for t in cfg.intermediate_tasks if is_zoo_ref(t)}
 
 

@@ -30,23 +30,27 @@ class Zoo:
     how: str  # what chose the folder, for people: "--zoo", "$ADAPTX_ZOO", "default ./adapter_zoo", "installed with adaptx"
 
 
-def _user_choice(explicit) -> tuple[Path, str]:
+def _user_choice(explicit) -> tuple[Path, str, str]:
+    """(folder, the setting to change in a message, what chose it for a listing)."""
     if explicit:
-        return Path(explicit).expanduser(), "--zoo (or the config's zoo_dir)"
+        return Path(explicit).expanduser(), "--zoo", "--zoo (or the config's zoo_dir)"
     if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
-    return Path(DEFAULT_ZOO), f"the default zoo folder ./{DEFAULT_ZOO}"
+        return Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}", f"${ENV_VAR}"
+    return Path(DEFAULT_ZOO), f"--zoo or ${ENV_VAR}", f"the default zoo folder ./{DEFAULT_ZOO}"
+
+
+def _checked(root: Path, setting: str) -> Path:
+    if root.exists() and not root.is_dir():
+        raise AdaptxError(f"zoo folder {root} is a file, not a folder; point {setting} at a zoo folder (a new or "
+                          "existing folder holding index.json and one folder per entry)")
+    return root
 
 
 def user_zoo(explicit: str | Path | None = None) -> Path:
     """The zoo add/pull/remove write: the one given, else $ADAPTX_ZOO, else ./adapter_zoo (refused if a file
     is there)."""
-    root, how = _user_choice(explicit)
-    if root.exists() and not root.is_dir():
-        given = how.split(" (")[0] if explicit else how
-        raise AdaptxError(f"zoo folder {root} is a file, not a folder; point {given} at a zoo folder (a new or "
-                          "existing folder holding index.json and one folder per entry)")
-    return root
+    root, setting, _ = _user_choice(explicit)
+    return _checked(root, setting)
 
 
 def shipped_zoo() -> Path | None:
@@ -63,7 +67,8 @@ def _same(a: Path, b: Path) -> bool:
 def zoos(explicit: str | Path | None = None) -> list[Zoo]:
     """The zoos a listing shows, in resolution order: the user zoo, then the shipped one (once if they are
     the same folder)."""
-    root, how = user_zoo(explicit), _user_choice(explicit)[1]
+    root, setting, how = _user_choice(explicit)
+    _checked(root, setting)
     shipped = shipped_zoo()
     if shipped is not None and _same(root, shipped):
         return [Zoo(shipped, SHIPPED, f"installed with adaptx, also {how}")]

@@ -336,7 +336,7 @@ def test_ccg_reads_the_local_folder_even_when_the_run_reads_the_hub(data, tiny_m
     overrides = [f"base_model={tiny_model_dir}", "intermediate_tasks=[ccg, qqp]", "strategies=[stack]",
                  "languages=[en]", "max_seq_length=32", "data.source=hub"]
     experiment = pipeline.Experiment(pipeline.load_config(None, overrides), tmp_path / "run", str(data))
-    assert experiment.source_for("ccg") == "local" and experiment.source_for("qqp") == "hub"
+    assert experiment.rundata.source_for("ccg") == "local" and experiment.rundata.source_for("qqp") == "hub"
     assert experiment.split("ccg", "train").origin.startswith(str(data / "ccg" / "wsj02-21.stagged"))
     no_folder = pipeline.Experiment(pipeline.load_config(None, overrides), tmp_path / "run", None)
     with pytest.raises(AdaptxError, match=r"task 'ccg' has no hub source .* pass --data-dir DIR or set data.dir"):

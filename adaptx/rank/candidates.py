@@ -18,7 +18,7 @@ from ..models import load_base_model
 from ..plan import Stage, plan_stages
 from ..stage_store import saved_adapter_folder
 from ..tasks import get_task
-from ..zoo import zoo_root
+from ..zoo_roots import zoos
 from ..zoo_index import index_problems, list_entries
 from ..zoo_refs import ZOO_PREFIX, is_zoo_ref
 from .features import REDUCTIONS
@@ -58,10 +58,18 @@ def candidate_tokens(cfg, requested: list[str] | None, notes: list[str]) -> list
 
 
 def _all_zoo_entries(cfg, notes: list[str]) -> list[str]:
-    root = zoo_root(cfg.zoo_dir)
+    """Every intermediate entry of the user zoo and of the shipped one (a user entry shadows a shipped
+    entry of the same name, as zoo:NAME resolves), trained on the config's base."""
+    folders = zoos(cfg.zoo_dir)
+    root = " and ".join(str(z.path) for z in folders)
     mine = base_fingerprint(load_base_model(cfg.base_model, dtype="fp32", weights=False).identity())
-    entries = [(name, r) for name, r in list_entries(root) if r["strategy"] == "intermediate"]
-    notes += [f"zoo: {problem}" for problem in index_problems(root)]
+    entries: dict[str, dict] = {}
+    for zoo in folders:
+        for name, record in list_entries(zoo.path):
+            if record["strategy"] == "intermediate":
+                entries.setdefault(name, record)
+        notes += [f"zoo: {problem}" for problem in index_problems(zoo.path)]
+    entries = list(entries.items())
     other = [name for name, r in entries if r["base_fingerprint"] != mine]
     if other:
         notes.append(f"--candidates all: left out {len(other)} zoo entries trained on another base model "
