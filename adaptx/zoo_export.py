@@ -10,9 +10,10 @@ instead of the folder it was loaded from on the training machine. README.md (the
 loading code), setup.json and card.json go along. Files are written 0644 and folders 0755, whatever
 the umask, so an export can be shared as it is.
 
-adaptx's classification head (adaptx.kinds.classification) is the library's two-layer classification
-head with the same layer order (dropout, dense, tanh, dropout, out_proj): its tensors are renamed, not
-changed. Mean pooling is the one difference: the library's head reads the first token unless it is
+adaptx's classification and multiple-choice heads (adaptx.kinds) are the library's two-layer
+classification and multiple-choice heads with the same layer order (dropout, dense, tanh, dropout,
+out_proj), and its QA span head is the library's one-layer question-answering head: their tensors
+are renamed, not changed (LIBRARY_HEADS). Tagging heads are exported in adaptx's format. Mean pooling is the one difference: the library's head reads the first token unless it is
 given `cls_output`, so the README shows the one line that passes the masked mean.
 """
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import AdaptxError
 from .zoo import CARD_FILE, require_entry
@@ -29,9 +32,30 @@ from .zoo_modelcard import base_hub_id, model_card
 
 HEAD_CONFIG = "head_config.json"  # adapters.utils.HEAD_CONFIG_NAME
 HEAD_WEIGHTS = "model_head.safetensors"  # adapters.utils.SAFE_HEAD_WEIGHTS_NAME
-# adaptx ClassificationHead tensor -> index of the same layer in the library's head (nn.Sequential of
-# Dropout, Linear, Activation, Dropout, Linear)
-CLASSIFICATION_LAYERS = {"dense": 1, "out_proj": 4}
+
+
+@dataclass(frozen=True)
+class LibraryHead:
+    """The library's counterpart of one adaptx kind's head."""
+
+    head_type: str
+    # the library's head is an nn.Sequential of [Dropout, Linear, Activation] * (layers - 1), then
+    # Dropout, Linear; `renamed` maps each adaptx head tensor's layer to the index of the same layer
+    layers: int
+    renamed: dict
+    sized: Callable[[list], dict]  # the head config's size fields, from the card's labels
+    labelled: bool = False  # its outputs are the card's labels (classification), not choices or spans
+    pooled: bool = True  # reads one vector per input (adaptx's pooling applies), not every token
+
+
+LIBRARY_HEADS = {  # adaptx kind -> its head in the library's format; other kinds export without a head
+    "classification": LibraryHead("classification", 2, {"dense": 1, "out_proj": 4},
+                                  lambda labels: {"num_labels": len(labels), "use_pooler": False, "bias": True},
+                                  labelled=True),
+    "multiple_choice": LibraryHead("multiple_choice", 2, {"dense": 1, "out_proj": 4},
+                                   lambda labels: {"num_choices": len(labels), "use_pooler": False}),
+    "qa": LibraryHead("question_answering", 1, {"out": 1}, lambda labels: {"num_labels": 2}, pooled=False),
+}
 FILE_MODE, FOLDER_MODE = 0o644, 0o755
 
 
@@ -54,14 +78,16 @@ def _base_shape(entry: Path, card: dict) -> dict:
                       "cannot be written in the adapters library's format without them")
 
 
-def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) -> bool:
-    """Write the entry's head as the library's flex head named `head_name` into `folder`; False (nothing
-    written) for a kind whose head the library has no exact counterpart of."""
+def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) -> LibraryHead | None:
+    """Write the entry's head as the library's flex head named `head_name` into `folder`; returns which
+    head it wrote, or None (nothing written) for a kind whose head the library has no counterpart of."""
     from safetensors.torch import load_file, save_file
 
     setup = json.loads((entry / card["setup"]).read_text(encoding="utf-8"))
-    if setup.get("kind", "classification") != "classification":
-        return False
+    kind = setup.get("kind", "classification")
+    if kind not in LIBRARY_HEADS:
+        return None
+    spec = LIBRARY_HEADS[kind]
     version, classes = _library_versions()
     shape = _base_shape(entry, card)
     model_class = classes.get(shape["model_type"])
@@ -72,14 +98,14 @@ def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) ->
     tensors = {}
     for key, tensor in state.items():
         layer, _, param = key.partition(".")
-        if layer not in CLASSIFICATION_LAYERS or param not in ("weight", "bias"):
-            raise AdaptxError(f"{entry / card['head']['file']}: tensor {key!r}; expected the classification head's "
-                              "dense.* and out_proj.*")
-        tensors[f"heads.{head_name}.{CLASSIFICATION_LAYERS[layer]}.{param}"] = tensor.contiguous()
+        if layer not in spec.renamed or param not in ("weight", "bias"):
+            raise AdaptxError(f"{entry / card['head']['file']}: tensor {key!r}; expected the {kind} head's "
+                              f"{' and '.join(f'{n}.*' for n in spec.renamed)}")
+        tensors[f"heads.{head_name}.{spec.renamed[layer]}.{param}"] = tensor.contiguous()
     labels = list(card["head"]["labels"])
-    label2id = {str(label): i for i, label in enumerate(labels)}
-    head = {"head_type": "classification", "num_labels": len(labels), "layers": 2, "activation_function": "tanh",
-            "label2id": label2id, "use_pooler": False, "bias": True, "dropout_prob": card["head"].get("dropout")}
+    label2id = {str(label): i for i, label in enumerate(labels)} if spec.labelled else None
+    head = {"head_type": spec.head_type, "layers": spec.layers, "activation_function": "tanh", "label2id": label2id,
+            "dropout_prob": card["head"].get("dropout"), **spec.sized(labels)}
     config = {"config": head, "hidden_size": shape["hidden_size"], "label2id": label2id, "model_class": model_class,
               "model_name": base_hub_id(card) or card["base"]["id"], "model_type": shape["model_type"],
               "name": head_name, "version": version,
@@ -88,7 +114,7 @@ def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) ->
     folder.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(folder / HEAD_WEIGHTS))
     (folder / HEAD_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    return True
+    return spec
 
 
 def _name_the_base(path: Path, hub_id: str | None) -> None:
@@ -106,7 +132,7 @@ def _readable_by_others(folder: Path) -> None:
         os.chmod(path, FOLDER_MODE if path.is_dir() else FILE_MODE)
 
 
-def _usage(card: dict, single: bool, has_head: bool) -> str:
+def _usage(card: dict, single: bool, head: LibraryHead | None) -> str:
     base = base_hub_id(card) or card["base"]["id"]
     pooling = card["head"].get("pooling")
     if not single:
@@ -114,24 +140,34 @@ def _usage(card: dict, single: bool, has_head: bool) -> str:
         load = ([f"for name in {names!r}:", "    model.load_adapter(f'DIR/{name}', use_safetensors=True)"] +
                 ([f"model.load_adapter_fusion('DIR/fusion', {','.join(card['fusion']['adapters'])!r}, "
                   "use_safetensors=True)"] if card["fusion"] else []) +
-                (["name = model.load_head('DIR/head', use_safetensors=True)"] if has_head else []) +
+                (["name = model.load_head('DIR/head', use_safetensors=True)"] if head else []) +
                 ["# then activate the composition setup.json records (its strategy, fusion and own_adapter)"])
     else:
         load = ["name = model.load_adapter('DIR', use_safetensors=True, set_active=True)  # the adapter and its head"]
+    inputs = ("# one row per (question, choice): the choices of a question are consecutive rows"
+              if head and head.head_type == "multiple_choice" else "")
     lines = ["import adapters, torch", "from transformers import AutoTokenizer", "",
              f"tokenizer = AutoTokenizer.from_pretrained({base!r})",
              f"model = adapters.AutoAdapterModel.from_pretrained({base!r}).eval()", *load,
+             *([inputs] if inputs else []),
              "batch = tokenizer(['a sentence', 'another one'], padding=True, return_tensors='pt')",
              "with torch.no_grad():"]
-    if pooling == "mean":  # the library's head takes the first token unless it is handed the pooled vector
-        lines += ["    out = model.base_model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])",
-                  "    mask = batch['attention_mask'].unsqueeze(-1).to(out.last_hidden_state.dtype)",
-                  "    pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)",
-                  "    logits = model.heads[name](out, cls_output=pooled, return_dict=True).logits"]
+    if head and not head.pooled:  # a span head reads every token
+        lines += ["    out = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])",
+                  "print(out.start_logits.argmax(-1).tolist(), out.end_logits.argmax(-1).tolist())  # answer spans"]
     else:
-        lines += ["    logits = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).logits"]
-    labels = card["head"]["labels"]
-    lines += [f"labels = {labels!r}", "print([labels[i] for i in logits.argmax(-1).tolist()])"]
+        if pooling == "mean":  # the library's head takes the first token unless it is handed the pooled vector
+            lines += ["    out = model.base_model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])",
+                      "    mask = batch['attention_mask'].unsqueeze(-1).to(out.last_hidden_state.dtype)",
+                      "    pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)",
+                      "    logits = model.heads[name](out, cls_output=pooled, return_dict=True).logits"]
+        else:
+            lines += ["    logits = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).logits"]
+        if head is None or head.labelled:
+            labels = card["head"]["labels"]
+            lines += [f"labels = {labels!r}", "print([labels[i] for i in logits.argmax(-1).tolist()])"]
+        else:
+            lines += ["print(logits.argmax(-1).tolist())  # the chosen choice of each question"]
     return "\n".join(["", "## Load this folder", "", "DIR is this folder.", "", "```python", *lines, "```", ""])
 
 
@@ -157,9 +193,9 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
         head_name = card["adapter"]["name"] if single else card["name"]
-        has_head = write_library_head(entry, card, tmp if single else tmp / "head", head_name)
+        head = write_library_head(entry, card, tmp if single else tmp / "head", head_name)
         for rel in [*card["files"], CARD_FILE]:
-            if rel == card["head"]["file"] and has_head:
+            if rel == card["head"]["file"] and head:
                 continue  # written above in the library's format
             target = rel
             if single and rel.startswith(card["adapter"]["folder"] + "/"):
@@ -170,7 +206,7 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
             shutil.copyfile(entry / rel, tmp / target)
             if Path(target).name == "adapter_config.json":
                 _name_the_base(tmp / target, hub_id)
-        (tmp / "README.md").write_text(model_card(card) + _usage(card, single, has_head), encoding="utf-8")
+        (tmp / "README.md").write_text(model_card(card) + _usage(card, single, head), encoding="utf-8")
         _readable_by_others(tmp)
         if out.exists():
             out.rmdir()

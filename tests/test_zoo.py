@@ -612,6 +612,63 @@ def test_an_export_loads_with_plain_adapters_and_reproduces_adaptx_predictions_e
     assert expected["qqp-first"] != expected["qqp-mean"]  # the two poolings really differ
 
 
+def test_multiple_choice_and_qa_exports_load_with_plain_adapters_and_give_adaptx_logits(tiny_model_dir, zoo_dir,
+                                                                                       tmp_path):
+    """HellaSwag's choice head and SQuAD 2.0's span head in the library's multiple_choice and
+    question_answering formats: a fresh interpreter without adaptx gets the same scores."""
+    from adaptx.modeling import load_model
+    from adaptx.models import load_encoder
+    from tiny_intermediate import write_tiny_intermediate
+    from transformers import AutoTokenizer
+
+    data = write_tiny_intermediate(write_tiny_data(tmp_path / "data"))
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({**BASE_CONFIG, "base_model": str(tiny_model_dir), "strategies": ["stack"],
+                                      "intermediate_tasks": ["hellaswag", "squad2"], "max_seq_length": 32,
+                                      "languages": ["en"]}))
+    pipeline.run_experiment(config, data_dir=data, out_dir=tmp_path / "run")
+    stages = {p.name.rsplit("-", 1)[0]: p for p in (tmp_path / "run" / "stages").iterdir()}
+    texts = [" ".join([t] * 4) for t in ("the cat sat on the mat", "a dog ran in the park",
+                                         "one more sentence is here", "and a last one too")]
+    batch = AutoTokenizer.from_pretrained(str(tiny_model_dir))(texts, padding="max_length", max_length=12,
+                                                               truncation=True, return_tensors="pt")
+    assert batch["attention_mask"].all()  # no padding: adaptx masks padded positions of spans, the library not
+    expected, outs = {}, {}
+    for task in ("hellaswag", "squad2"):
+        entry = add({"stages": stages}, f"intermediate-adapter-{task}-s0", task, zoo_dir)
+        card = json.loads((entry / "card.json").read_text())
+        model = load_model(entry, lambda _f: load_encoder(str(tiny_model_dir), "fp32"),
+                           zoo.entry_adapter_dirs(entry, card))
+        with torch.no_grad():
+            expected[task] = model(batch["input_ids"], batch["attention_mask"]).tolist()
+        outs[task] = zoo_export.export_entry(zoo_dir, task, tmp_path / "export" / task)
+        assert (outs[task] / "model_head.safetensors").is_file() and not (outs[task] / "head.safetensors").exists()
+    heads = {t: json.loads((outs[t] / "head_config.json").read_text())["config"] for t in outs}
+    assert (heads["hellaswag"]["head_type"], heads["hellaswag"]["num_choices"]) == ("multiple_choice", 4)
+    assert (heads["squad2"]["head_type"], heads["squad2"]["layers"]) == ("question_answering", 1)
+    assert "start_logits" in (outs["squad2"] / "README.md").read_text()
+    code = (
+        "import json, sys, torch, adapters; from transformers import AutoTokenizer\n"
+        f"base, outs, texts = {str(tiny_model_dir)!r}, {json.dumps({k: str(v) for k, v in outs.items()})}, {texts!r}\n"
+        "batch = AutoTokenizer.from_pretrained(base)(texts, padding='max_length', max_length=12, truncation=True, "
+        "return_tensors='pt')\n"
+        "got = {}\n"
+        "for task, out in outs.items():\n"
+        "    model = adapters.AutoAdapterModel.from_pretrained(base).eval()\n"
+        "    model.load_adapter(out, use_safetensors=True, set_active=True)\n"
+        "    with torch.no_grad():\n"
+        "        o = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])\n"
+        "    got[task] = o.logits.reshape(-1).tolist() if task == 'hellaswag' else "
+        "torch.stack([o.start_logits, o.end_logits], -1).tolist()\n"
+        "assert 'adaptx' not in sys.modules; print(json.dumps(got))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    for task in expected:  # hellaswag: one score per (question, choice) row; squad2: start and end per token
+        torch.testing.assert_close(torch.tensor(got[task]), torch.tensor(expected[task]), rtol=0, atol=1e-6)
+
+
 def test_an_export_names_the_embedded_base_by_its_hub_id(tmp_path):
     shipped = Path(__file__).resolve().parents[1] / "adapter_zoo"
     out = zoo_export.export_entry(shipped, "mnli-e5small-s0", tmp_path / "mnli")
