@@ -107,9 +107,9 @@ def versus_trivial_text(result: dict | None) -> str:
     """One line for a stage summary: beats the trivial baseline or, said plainly, does not."""
     if result is None:
         return ""
-    gap = (f"{100 * result['delta']:+.1f} points (95% interval {100 * result['lo']:+.1f} to {100 * result['hi']:+.1f}) "
-           f"over the trivial baseline ({result['trivial']}: {result['trivial_score']:.3f})")
+    gap = (f"({result['trivial']}: {result['trivial_score']:.3f}): {100 * result['delta']:+.1f} points, "
+           f"95% interval {100 * result['lo']:+.1f} to {100 * result['hi']:+.1f}")
     if result["verdict"] == "better":
-        return f"beats its trivial baseline: {gap}"
-    return (f"DOES NOT beat its trivial baseline: {gap}; it has not learned its task (train longer, change the "
+        return f"beats its trivial baseline {gap}"
+    return (f"DOES NOT beat its trivial baseline {gap}; it has not learned its task (train longer, change the "
             "learning rate, or leave it out)")

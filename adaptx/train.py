@@ -397,14 +397,12 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
         selection.restore(meta)
     saved = step
 
-    def seconds() -> float:
-        return round(seconds_before + time.perf_counter() - started, 1)
-
     def save(at: int) -> None:
         nonlocal saved
         if rank == 0 and at != saved:
+            seconds = round(seconds_before + time.perf_counter() - started, 1)
             _save_checkpoint(checkpoint, model, optimizer, selection.best,
-                             dict(selection.checkpoint_meta(at, world), train_seconds=seconds()))
+                             dict(selection.checkpoint_meta(at, world), train_seconds=seconds))
         saved = at
 
     trained = runtime.accelerator.prepare_model(model) if world > 1 else model  # DDP: gradients all-reduced
@@ -449,4 +447,4 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     best_step = selection.select_best()
     return {"steps": job.steps, "metric": job.metric, "best_dev_score": selection.best_score, "best_step": best_step,
             "history": selection.history, "fusion_regularizer": regularized, "micro_batch_size": micro,
-            "train_seconds": seconds()}
+            "train_seconds": round(seconds_before + time.perf_counter() - started, 1)}

@@ -83,8 +83,10 @@ def test_zoo_show_summarises_the_entry_and_prints_the_card_with_json(capsys):
     assert main(["zoo", "show", "mnli-e5small-s0", "--zoo", str(SHIPPED_ZOO)]) == 0
     out = capsys.readouterr().out
     for expected in ("kind:        intermediate", "task:        mnli", "base:        embedded, multilingual-e5-small",
-                     "method:      seq_bn adapter, reduction factor 16", "English dev: accuracy 0.533 at step 120",
-                     "budget:      150 steps x batch 16", "languages:   en", "adapter.safetensors", "files (1.5 MB)"):
+                     "method:      seq_bn adapter, reduction factor 16", "English dev: accuracy 0.665 at step 900 (1000 rows)",
+                     "vs trivial:  beats its trivial baseline (always entailment: 0.347): +31.8 points",
+                     "budget:      1000 steps x batch 16", "dev curve:   100: 0.439, 200: 0.515", "900: 0.665*,",
+                     "languages:   en", "adapter.safetensors", "files (1.5 MB)"):
         assert expected in out, expected
     assert len(out.splitlines()) < 30 and not out.lstrip().startswith("{")
     assert main(["zoo", "show", "mnli-e5small-s0", "--zoo", str(SHIPPED_ZOO), "--json"]) == 0
@@ -97,7 +99,7 @@ def test_zoo_list_names_the_strategy_only_where_the_kind_does_not(capsys):
 
     assert main(["zoo", "list", "--zoo", str(SHIPPED_ZOO)]) == 0
     out = capsys.readouterr().out
-    assert "| mnli-e5small-s0 | 1 | intermediate | mnli |" in out and "intermediate (intermediate)" not in out
+    assert "| mnli-e5small-s0 | 2 | intermediate | mnli |" in out and "intermediate (intermediate)" not in out
     assert kind_label({"kind": "target", "strategy": "stack"}) == "target (stack)"  # none or stack: it matters
     assert kind_label({"kind": "fusion", "strategy": "fuse"}) == "fusion"
 

@@ -73,7 +73,7 @@ def test_all_strategies_end_to_end(setup, capsys):
         assert check["lo"] <= check["delta"] <= check["hi"] and check["trivial"].startswith("always ")
     assert "versus_trivial" not in json.loads((stages["target-xnli-none-s0"] / "metrics.json").read_text())["train"]
     printed = capsys.readouterr().out
-    assert printed.count("its trivial baseline: ") == 4  # on each intermediate stage's summary line
+    assert printed.count("its trivial baseline (") == 4  # on each intermediate stage's summary line
     assert "| strategy | en | de | sw | avg | avg w/o en |" in printed
     assert "model selection on 6 English dev rows" in printed
     assert main(["report", str(out)]) == 0
@@ -168,8 +168,9 @@ def test_crash_mid_stage_resumes_to_the_same_result(setup, monkeypatch, tmp_path
     from safetensors import safe_open
 
     with safe_open(str(crashed / "checkpoint.safetensors"), "pt") as f:
-        seconds_before = json.loads(f.metadata()["adaptx"])["train_seconds"]
-    assert seconds_before >= 0.8  # 4 steps of >= 0.2 s each were checkpointed
+        meta = json.loads(f.metadata()["adaptx"])
+    seconds_before = meta["train_seconds"]
+    assert meta["step"] >= 2 and seconds_before >= 0.19 * meta["step"]  # each checkpointed step slept 0.2 s
     monkeypatch.setattr(TaskModel, "forward", real_forward)
     pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=overrides)
     # the training time of a resumed stage includes the time before the crash
