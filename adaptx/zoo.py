@@ -55,6 +55,8 @@ DATA_LICENSES = {
              "dev": "XNLI: CC BY-NC 4.0"},
     "pawsx": {"train": "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)",
               "dev": "PAWS-X: free for any purpose (google-research-datasets/paws LICENSE)"},
+    "paws": {"train": "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)",
+             "dev": "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)"},
     "snli": {"train": "SNLI: CC BY-SA 4.0", "dev": "SNLI: CC BY-SA 4.0"},
     "anli": {"train": "ANLI: CC BY-NC 4.0", "dev": "ANLI: CC BY-NC 4.0"},
     "anli+mnli+snli": {"train": "ANLI: CC BY-NC 4.0; MultiNLI: OANC and permissive licenses; SNLI: CC BY-SA 4.0",
