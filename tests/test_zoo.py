@@ -553,6 +553,17 @@ def _as_mean_pooling(entry: Path, name: str) -> Path:
     return copy
 
 
+def _scores_without_adaptx(code: str, expected: dict) -> dict:
+    """Run `code` (which prints {name: scores} as its last line) in a fresh interpreter and check each
+    name's scores equal adaptx's `expected` ones; returns what it printed."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    for name in expected:
+        torch.testing.assert_close(torch.tensor(got[name]), torch.tensor(expected[name]), rtol=0, atol=1e-6)
+    return got
+
+
 def test_an_export_loads_with_plain_adapters_and_reproduces_adaptx_predictions_exactly(trained, zoo_dir,
                                                                                           tiny_model_dir, tmp_path):
     """adaptx's head in the library's flex-head format beside the adapter: a fresh interpreter with only
@@ -603,11 +614,8 @@ def test_an_export_loads_with_plain_adapters_and_reproduces_adaptx_predictions_e
         "    got[entry] = logits.tolist()\n"
         "assert 'adaptx' not in sys.modules; print(json.dumps(got))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    got = json.loads(result.stdout.strip().splitlines()[-1])
+    got = _scores_without_adaptx(code, expected)
     for name in expected:
-        torch.testing.assert_close(torch.tensor(got[name]), torch.tensor(expected[name]), rtol=0, atol=1e-6)
         assert torch.tensor(got[name]).argmax(-1).tolist() == torch.tensor(expected[name]).argmax(-1).tolist()
     assert expected["qqp-first"] != expected["qqp-mean"]  # the two poolings really differ
 
@@ -662,11 +670,7 @@ def test_multiple_choice_and_qa_exports_load_with_plain_adapters_and_give_adaptx
         "torch.stack([o.start_logits, o.end_logits], -1).tolist()\n"
         "assert 'adaptx' not in sys.modules; print(json.dumps(got))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    got = json.loads(result.stdout.strip().splitlines()[-1])
-    for task in expected:  # hellaswag: one score per (question, choice) row; squad2: start and end per token
-        torch.testing.assert_close(torch.tensor(got[task]), torch.tensor(expected[task]), rtol=0, atol=1e-6)
+    _scores_without_adaptx(code, expected)  # hellaswag: one score per (question, choice) row; squad2: start, end
 
 
 def test_an_export_names_the_embedded_base_by_its_hub_id(tmp_path):
