@@ -274,6 +274,9 @@ class ExperimentConfig:
     multitask: MultitaskSettings = field(default_factory=MultitaskSettings)
     intermediate: IntermediateSettings = field(default_factory=IntermediateSettings)
     zoo_dir: str | None = None  # where zoo:NAME intermediate adapters live (null: $ADAPTX_ZOO, else ./adapter_zoo)
+    # intermediate task -> zoo:NAME: the adapter strategies take that task's adapter from the zoo instead
+    # of training it; the full strategies still fine-tune on the task's data (adaptx.plan)
+    zoo_adapters: dict[str, str] = field(default_factory=dict)
     search: dict | None = None  # `adaptx search`'s space and settings (adaptx.search); `adaptx run` ignores it
 
     def lr(self, kind: str, defaults: dict) -> float | None:
@@ -470,6 +473,13 @@ def _check_tasks(cfg: ExperimentConfig, fail, unique) -> list[str]:
                  f"{', '.join(intermediates)}, {MULTITASK} (the mixture of multitask.tasks), or {ZOO_PREFIX}NAME "
                  "for a published adapter (adaptx zoo list)")
     unique("intermediate_tasks", cfg.intermediate_tasks)
+    for task, token in cfg.zoo_adapters.items():
+        if task not in intermediates and task != MULTITASK:  # a task not listed now is simply not used
+            fail(f"zoo_adapters.{shown(task)}", f"unknown intermediate task; zoo_adapters maps an intermediate task "
+                 f"({', '.join(intermediates)}, {MULTITASK}) to the published adapter the adapter strategies use")
+        if not is_zoo_ref(token) or not NAME_RE.match(zoo_ref_name(token)):
+            fail(f"zoo_adapters.{task}", f"{shown(token)}: expected {ZOO_PREFIX}NAME with NAME an entry of the adapter "
+                 "zoo (see `adaptx zoo list`), e.g. zoo:qqp-e5small-s0")
     known = list(dict.fromkeys(lang for target in cfg.targets for lang in get_task(target).languages))
     names = " or ".join(cfg.targets)
     if cfg.languages is not None:
@@ -494,8 +504,9 @@ def _check_strategies(cfg: ExperimentConfig, fail) -> None:
     full = [s.name for s in listed if s.builds_on == "full"]
     if zoo_refs and full:
         fail("strategies", f"{full[0]!r} fine-tunes the whole model on each intermediate task's data, and "
-             f"{zoo_refs[0]} is a published adapter, not data to fine-tune on; drop {full[0]!r} or list only task "
-             "names in intermediate_tasks")
+             f"{zoo_refs[0]} is a published adapter, not data to fine-tune on; drop {full[0]!r}, or list the task by "
+             f"name and map it to the adapter in zoo_adapters (e.g. zoo_adapters: {{qqp: {ZOO_PREFIX}qqp-e5small-s0}}: "
+             "the adapter strategies use the published adapter, the full ones fine-tune on qqp)")
     # the averaging strategies say what they need in their own message below
     needs_inter = sorted(s.name for s in listed if s.builds_on is not None and s.name not in averaging)
     if needs_inter and not tasks:

@@ -112,10 +112,12 @@ def stage_notes(cfg: ExperimentConfig, data: RunData, zoo: dict, stage: Stage) -
                          "and bias")
     if stage.kind == "target" and stage.trains:
         target_train = data.split(stage.task, "train").digest
+        source_of = dict(zip(stage.intermediates, stage.adapters.values()))  # a zoo_adapters task reads the zoo
         for task in stage.intermediates:
-            if not is_zoo_ref(task) and data.is_mixture(task):
+            source = source_of.get(task, task)
+            if not is_zoo_ref(source) and data.is_mixture(task):
                 continue  # a mixture's parts are named in its own stage's notes
-            digest = (zoo[task][1]["training"]["data"]["train_sha256"] if is_zoo_ref(task)
+            digest = (zoo[source][1]["training"]["data"]["train_sha256"] if is_zoo_ref(source)
                       else data.split(task, "train").digest)
             if task != stage.task and digest == target_train:
                 notes.append(f"intermediate task {task} trains on the same English data as {stage.task}'s "

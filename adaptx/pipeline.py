@@ -157,7 +157,8 @@ class Experiment:
 
         return {"targets": [t.name for t in self.targets], "base_family": self.family,
                 "missing": {t.name: self.rundata.missing_languages(t.name) for t in self.targets},
-                "trivial": trivial_specs(self)}
+                "trivial": trivial_specs(self),
+                "zoo_adapters": {t: tok for t, tok in self.cfg.zoo_adapters.items() if tok in self.zoo}}
 
     def describe(self, stages: list[Stage]) -> str:
         return describe_run(self.cfg, self.rundata, self.runtime, self.run_dir, self.family, self.lr_defaults, stages)

@@ -56,24 +56,28 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
     return stages
 
 
-def _adapter_stage(task: str, seed: int) -> str:
-    """The stage that trains an intermediate adapter (a zoo:NAME adapter comes from the zoo)."""
-    return task if is_zoo_ref(task) else f"intermediate-adapter-{task}-s{seed}"
+def adapter_source(cfg: ExperimentConfig, task: str, seed: int) -> str:
+    """Where the adapter strategies get intermediate task `task`'s adapter: a zoo:NAME token (listed as
+    such, or mapped to the task in zoo_adapters), else the stage that trains it."""
+    token = task if is_zoo_ref(task) else cfg.zoo_adapters.get(task)
+    return token or f"intermediate-adapter-{task}-s{seed}"
 
 
 def _full_stage(task: str, seed: int) -> str:
     return f"intermediate-full-{task}-s{seed}"
 
 
-def _name(task: str) -> str:
-    return zoo_adapter_name(task) if is_zoo_ref(task) else task
+def _name(cfg: ExperimentConfig, task: str) -> str:
+    """The adapter's name in the model (a zoo adapter's never equals a task name)."""
+    token = task if is_zoo_ref(task) else cfg.zoo_adapters.get(task)
+    return zoo_adapter_name(token) if token else task
 
 
 def _intermediate_stages(cfg: ExperimentConfig, seed: int) -> list[Stage]:
     stages = []
     if builds_on(cfg.strategies, "adapter"):
-        stages += [Stage(_adapter_stage(task, seed), "intermediate-adapter", task, "intermediate", seed)
-                   for task in cfg.intermediate_tasks if not is_zoo_ref(task)]
+        stages += [Stage(source, "intermediate-adapter", task, "intermediate", seed)
+                   for task in cfg.intermediate_tasks if not is_zoo_ref(source := adapter_source(cfg, task, seed))]
     if builds_on(cfg.strategies, "full"):
         stages += [Stage(_full_stage(task, seed), "intermediate-full", task, "full-intermediate", seed)
                    for task in cfg.intermediate_tasks]
@@ -96,9 +100,11 @@ def _target_stages(cfg: ExperimentConfig, target: str, seed: int) -> list[Stage]
             stages.append(Stage(_target_id(target, name, None, seed), "target", target, name, seed, evaluate=True))
         elif strategy.combines == 1:  # one run per intermediate task
             for task in cfg.intermediate_tasks:
-                source = _adapter_stage(task, seed) if strategy.builds_on == "adapter" else _full_stage(task, seed)
-                adapters = {_name(task): source} if strategy.builds_on == "adapter" else {}
-                stages.append(Stage(_target_id(target, name, _name(task), seed), "target", target, name, seed,
+                on_adapter = strategy.builds_on == "adapter"
+                source = adapter_source(cfg, task, seed) if on_adapter else _full_stage(task, seed)
+                adapters = {_name(cfg, task): source} if on_adapter else {}
+                label = _name(cfg, task) if is_zoo_ref(task) else task
+                stages.append(Stage(_target_id(target, name, label, seed), "target", target, name, seed,
                                     [task], adapters, stage_sources([source]), evaluate=True, trains=trains))
         else:  # every intermediate adapter in one stage
             adapters, labels = _combined(cfg, strategy, target, seed)
@@ -112,9 +118,10 @@ def _combined(cfg: ExperimentConfig, strategy, target: str, seed: int) -> tuple[
     fusion combines the single-task adapters (fusing them is the adapter-native alternative to
     `multitask`), with the target task's own adapter where the config includes it."""
     if not strategy.fusion:
-        return {_name(t): _adapter_stage(t, seed) for t in cfg.intermediate_tasks}, list(cfg.intermediate_tasks)
+        return ({_name(cfg, t): adapter_source(cfg, t, seed) for t in cfg.intermediate_tasks},
+                list(cfg.intermediate_tasks))
     singles = [t for t in cfg.intermediate_tasks if t != MULTITASK]
-    adapters = {_name(t): _adapter_stage(t, seed) for t in singles}
+    adapters = {_name(cfg, t): adapter_source(cfg, t, seed) for t in singles}
     if cfg.fusion.include_target_adapter:
         adapters[target] = _target_id(target, "none", None, seed)
     return adapters, [*singles, target][:len(adapters)]

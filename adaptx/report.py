@@ -162,6 +162,7 @@ def summarize_all(records: list[dict], run_dir, context: dict) -> dict:
     for (task, metric), recs in groups.items():
         table = summarize(recs, run_dir, trivial=trivial.get(task))
         table["missing"] = context.get("missing", {}).get(task, [])
+        table["zoo_adapters"] = context.get("zoo_adapters") or {}
         tables.append(table)
     return {"context": context, "tables": tables, "xtreme": xtreme_summary(tables, context)}
 
@@ -446,6 +447,10 @@ def _legend_notes(summary: dict) -> list[str]:
     if summary.get("trivial"):
         notes.append(f"trivial = {summary['trivial']['what']}, the prediction that needs no model "
                      "(from the English training sample), scored on the same rows")
+    if summary.get("zoo_adapters"):  # zoo_adapters: the adapter rows' intermediate adapter was published, not trained
+        used = ", ".join(f"{task} = {token}" for task, token in summary["zoo_adapters"].items())
+        notes.append(f"adapter rows use the published intermediate adapter ({used}); full rows fine-tune on "
+                     "the task here")
     return notes
 
 

@@ -139,4 +139,7 @@ def context_problem(context) -> str | None:
         return f"context.missing: {short(missing)}, expected task -> list of languages"
     if not isinstance(context.get("base_family"), (str, type(None))):
         return f"context.base_family: {short(context.get('base_family'))}, expected a name or null"
+    used = context.get("zoo_adapters", {})
+    if not isinstance(used, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in used.items()):
+        return f"context.zoo_adapters: {short(used)}, expected task -> zoo:NAME"
     return None

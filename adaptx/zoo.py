@@ -660,7 +660,16 @@ def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, dict]]:
     if not builds_on(cfg.strategies, "adapter"):
         return {}
     root = user_zoo(getattr(cfg, "zoo_dir", None))
-    return {t: resolve_zoo_adapter(t, root, base_identity) for t in cfg.intermediate_tasks if is_zoo_ref(t)}
+    found = {t: resolve_zoo_adapter(t, root, base_identity) for t in cfg.intermediate_tasks if is_zoo_ref(t)}
+    for task, token in cfg.zoo_adapters.items():  # a listed task's adapter mapped to an entry of that task
+        if task not in cfg.intermediate_tasks:
+            continue
+        found[token] = resolve_zoo_adapter(token, root, base_identity)
+        if found[token][1]["task"] != task:
+            raise AdaptxError(f"zoo_adapters.{task}: {token} was trained on {found[token][1]['task']!r}, not {task!r}; "
+                              f"map {task} to an entry of that task (adaptx zoo list), or list {token} in "
+                              "intermediate_tasks on its own")
+    return found
 
 
 def zoo_recipe(token: str, card: dict) -> dict:

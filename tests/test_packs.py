@@ -30,7 +30,8 @@ PACK = packs.PACKS_DIR / "quickstart"
 
 
 def tiny(tiny_model_dir, *more):
-    return [f"base_model={tiny_model_dir}", "max_seq_length=16", *more]
+    # zoo_adapters={}: the shipped QQP adapter fits only the embedded base, so a tiny run trains its own
+    return [f"base_model={tiny_model_dir}", "max_seq_length=16", "zoo_adapters={}", *more]
 
 
 def script():

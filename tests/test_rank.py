@@ -194,7 +194,7 @@ def test_rank_puts_the_planted_adapter_first_and_is_deterministic(grid, tmp_path
     textemb = {r["candidate"]: float(r["textemb"]) for r in rows}
     assert textemb["zoo:mnli-tiny"] == pytest.approx(1.0) and max(textemb["zoo:qqp-tiny"], textemb["sst2"]) < 1
     assert {r["always_mnli"] for r in rows} == {"1.0", "0.0"}
-    assert all(float(r["logme_seconds"]) > 0 and float(r["textemb_seconds"]) > 0 for r in rows)
+    assert all(float(r["logme_seconds"]) >= 0 and float(r["textemb_seconds"]) >= 0 for r in rows)  # every cost recorded
     assert any("xnli by LogME: zoo:mnli-tiny" in line for line in lines)
 
     ranked(grid, tmp_path / "b")  # again: the same scores (costs aside)

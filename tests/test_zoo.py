@@ -16,6 +16,7 @@ import yaml
 from adaptx import pipeline, zoo, zoo_export, zoo_rescore
 from adaptx.cli import main
 from adaptx.errors import AdaptxError
+from shipped_zoo import shipped_card
 from tiny_data import write_tiny_data
 
 BASE_CONFIG = {
@@ -304,11 +305,45 @@ def test_a_run_with_zoo_adapters_trains_no_intermediate_stage_and_matches_the_ru
     assert trained_here(capsys) == ["target-xnli-stack-zoo-qqp-tiny-s0-s0", fuse]
 
 
+def test_zoo_adapters_give_the_adapter_rows_a_published_adapter_while_full_still_trains_on_the_task(
+        trained, zoo_dir, tiny_model_dir, tmp_path, capsys):
+    add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({**BASE_CONFIG, "base_model": str(tiny_model_dir), "strategies": ["stack", "full"],
+                                      "intermediate_tasks": ["qqp"], "zoo_adapters": {"qqp": "zoo:qqp-tiny-s0"}}))
+    out = tmp_path / "run"
+    capsys.readouterr()
+    pipeline.run_experiment(config, data_dir=trained["data"], out_dir=out)
+    # no intermediate adapter is trained; the full strategy fine-tunes on QQP itself
+    assert trained_here(capsys) == ["intermediate-full-qqp-s0", "target-xnli-stack-qqp-s0", "target-xnli-full-qqp-s0"]
+    mine = {p.name.rsplit("-", 1)[0]: p for p in (out / "stages").iterdir()}
+    for lang in ("en", "de"):  # the published adapter holds the trained run's weights: the same stack predictions
+        ours = json.loads(next((mine["target-xnli-stack-qqp-s0"] / "eval").glob(f"{lang}-*.json")).read_text())[lang]
+        theirs = json.loads(next((trained["stages"]["target-xnli-stack-qqp-s0"] / "eval").glob(f"{lang}-*.json"))
+                            .read_text())[lang]
+        assert (ours["ids"], ours["pred"]) == (theirs["ids"], theirs["pred"])
+    manifest = json.loads((mine["target-xnli-stack-qqp-s0"] / "manifest.json").read_text())
+    assert manifest["recipe"]["zoo"]["zoo-qqp-tiny-s0"]["entry"] == "qqp-tiny-s0"
+    assert {(r["strategy"], r["intermediate"]) for r in json.loads((out / "results.json").read_text())} == {
+        ("stack", "qqp"), ("full", "qqp")}
+    assert "adapter rows use the published intermediate adapter (qqp = zoo:qqp-tiny-s0)" in (
+        out / "results.md").read_text()
+
+    # an entry of another task is refused before anything trains
+    config.write_text(yaml.safe_dump({**BASE_CONFIG, "base_model": str(tiny_model_dir), "strategies": ["stack"],
+                                      "intermediate_tasks": ["sst2"], "zoo_adapters": {"sst2": "zoo:qqp-tiny-s0"}}))
+    with pytest.raises(AdaptxError, match=r"zoo_adapters.sst2: zoo:qqp-tiny-s0 was trained on 'qqp', not 'sst2'"):
+        pipeline.run_experiment(config, data_dir=trained["data"], out_dir=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
 @pytest.mark.parametrize("overrides, match", [
     (["strategies=[stack, full]", "intermediate_tasks=[zoo:qqp-s0]"],
      r"strategies: 'full' fine-tunes the whole model .* zoo:qqp-s0 is a published adapter"),
     (["strategies=[stack]", "intermediate_tasks=[zoo:a.b]"], r"intermediate_tasks\[0\]: 'zoo:a.b': expected zoo:NAME"),
     (["strategies=[stack]", "intermediate_tasks=[qqq]"], r"unknown intermediate task 'qqq'; allowed: .* or zoo:NAME"),
+    (["intermediate_tasks=[qqp]", "zoo_adapters={qqq: 'zoo:x'}"], r"zoo_adapters.'qqq': unknown intermediate task"),
+    (["intermediate_tasks=[qqp]", "zoo_adapters={qqp: qqp-s0}"], r"zoo_adapters.qqp: 'qqp-s0': expected zoo:NAME"),
 ])
 def test_config_errors_for_zoo_references(overrides, match):
     from adaptx.config import load_config
@@ -682,5 +717,6 @@ def test_an_export_names_the_embedded_base_by_its_hub_id(tmp_path):
         "BertAdapterModel", "intfloat/multilingual-e5-small", 3)
     assert head["config"]["label2id"] == {"entailment": 0, "neutral": 1, "contradiction": 2}
     readme = (out / "README.md").read_text()
-    assert 'base_model: "intfloat/multilingual-e5-small"' in readme and "| English dev | accuracy 0.533" in readme
+    en_dev = shipped_card("mnli-e5small-s0")["metrics"]["en_dev"]["value"]
+    assert 'base_model: "intfloat/multilingual-e5-small"' in readme and f"| English dev | accuracy {en_dev:.3f}" in readme
     assert not any("/root/" in p.read_text() or "/.cache/" in p.read_text() for p in out.glob("*.json"))

@@ -109,7 +109,7 @@ def resolve(exp, tokens: list[str]) -> list[Candidate]:
         cand = Candidate(token, task, {s.task: s for s in stages if s.kind == "target" and s.intermediates == [token]})
         stage = next(iter(cand.stages.values()))
         try:
-            if is_zoo_ref(token):
+            if is_zoo_ref(next(iter(stage.adapters.values()))):  # listed as zoo:NAME, or mapped in zoo_adapters
                 cand.adapter_dirs = exp.adapter_dirs(stage)
             else:
                 cand.adapter_dirs, cand.note = _trained(exp, stages, stage)

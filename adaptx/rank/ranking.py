@@ -153,7 +153,7 @@ def _textemb(exp, data, base, cand: Candidate, rows: list[Row], embedded: dict, 
                                           exp.base.tokenizer.pad_token_id))
     seconds = time.time() - started
     for row in rows:
-        row.textemb, row.textemb_seconds = cosine(mine, embedded[row.target]), round(seconds, 2)
+        row.textemb, row.textemb_seconds = cosine(mine, embedded[row.target]), round(seconds, 4)
 
 
 def _logme(exp, cand: Candidate, rows: list[Row], probes: dict, pooling: str) -> None:
@@ -166,7 +166,7 @@ def _logme(exp, cand: Candidate, rows: list[Row], probes: dict, pooling: str) ->
         t0 = time.time()
         enc, rows_read = probes[row.target]
         row.logme = logme(features(model, enc, rows_read, exp.base.tokenizer.pad_token_id, pooling), rows_read.labels)
-        row.logme_seconds = round(time.time() - t0 + load, 2)
+        row.logme_seconds = round(time.time() - t0 + load, 4)  # tiny models take milliseconds
         logs.info(f"adaptx rank: {row.target} <- {cand.token}: LogME {row.logme:.4f} ({row.logme_seconds:.1f} s)")
     del model
 
