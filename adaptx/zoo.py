@@ -548,7 +548,8 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
     licenses = {t: DATA_LICENSES.get(t, unknown) for t in licensed}
     data = recipe["data"]
     origin_tasks = list(mixture["tasks"]) if mixture else [task.name]
-    sample_seed = (_run_config(stage_dir).get("data") or {}).get("sample_seed")
+    run_data = _run_config(stage_dir).get("data") or {}
+    sample_seed, max_dev = run_data.get("sample_seed"), run_data.get("max_dev_examples")
     return {
         "format": ENTRY_FORMAT, "name": name, "version": str(version), "task": task.name, "kind": KINDS[strategy],
         "strategy": strategy, "languages": list(task.languages) if strategy in TARGET_STRATEGIES else ["en"],  # intermediate: English
@@ -562,7 +563,10 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
                               "dev": _portable_origin(metrics["data"]["dev"], origin_tasks),
                               "dev_sha256": data["dev"]["content"], "dev_rows": data["dev"]["n"],
                               "dev_ids_digest": data["dev"].get("rows"),
-                              "sample_seed": sample_seed if isinstance(sample_seed, int) else None},
+                              "sample_seed": sample_seed if isinstance(sample_seed, int) else None,
+                              # a mixture samples its dev rows per task: rescoring needs the cap, not the total
+                              "max_dev_examples": max_dev if isinstance(max_dev, int) else None},
+                     **({"mixture": {"tasks": list(mixture["tasks"]), "cap": mixture.get("cap")}} if mixture else {}),
                      "steps": recipe["train"]["steps"], "batch_size": recipe["train"]["batch_size"],
                      "lr": recipe["train"]["lr"], "head_lr": recipe["train"].get("head_lr"),
                      "dtype": recipe.get("dtype"), "max_seq_length": recipe.get("max_seq_length"),

@@ -34,17 +34,13 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
         raise AdaptxError(f"zoo:{name} is a {card['kind']} entry ({card['strategy']}); rescoring loads an entry as "
                           "zoo:NAME, which only an intermediate or `none` adapter entry can be")
     training, data = card["training"], _rescore_fields(name, card)
-    try:
-        get_task(card["task"])
-    except AdaptxError as exc:
-        raise AdaptxError(f"zoo:{name}: task {card['task']!r} is not a registered task (a multi-task mixture?); "
-                          "rescoring covers single-task entries") from exc
     # the config of a run that would stack this entry: its base, dtype, sequence length and dev sample
     overrides = [f"base_model={json.dumps(card['base']['id'])}", f"intermediate_tasks=[{ZOO_PREFIX}{name}]",
                  "strategies=[stack]", "languages=[en]", f"max_seq_length={training.get('max_seq_length') or 128}",
                  f"base_dtype={training.get('dtype') or 'auto'}", f"device={device}", "data.source=local",
                  f"data.max_dev_examples={data['dev_rows']}", f"data.sample_seed={data.get('sample_seed') or 0}",
                  f"zoo_dir={json.dumps(str(zoo))}"]
+    overrides += _mixture_overrides(name, card)
     cfg = load_config(None, overrides)
     runtime = make_runtime(cfg.device, cfg.base_dtype)
     base = load_base_model(cfg.base_model, dtype="fp32", weights=False)
@@ -66,6 +62,23 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     value = metric_for_language(en_dev["metric"], "en").compute(preds, get_kind(dev.kind).golds(dev))
     return {"name": name, "task": task, "metric": en_dev["metric"], "value": value, "card_value": en_dev["value"],
             "rows": len(dev), "dtype": runtime.dtype, "device": runtime.device_name()}
+
+
+def _mixture_overrides(name: str, card: dict) -> list[str]:
+    """A multi-task entry's dev rows are its mixture's: the same tasks, cap and per-task dev sample
+    (the config's `multitask` names the mixture; RunData builds its dev split as training did)."""
+    try:
+        get_task(card["task"])
+        return []
+    except AdaptxError:
+        pass
+    mixture, max_dev = card["training"].get("mixture"), card["training"]["data"].get("max_dev_examples")
+    if not (isinstance(mixture, dict) and isinstance(mixture.get("tasks"), list) and isinstance(max_dev, int)):
+        raise AdaptxError(f"zoo:{name}: task {card['task']!r} is not a registered task, and its card does not record "
+                          "a mixture (training.mixture.tasks, training.data.max_dev_examples) to rebuild its dev rows "
+                          "from; publish the entry again from its stage")
+    return [f"intermediate_tasks=[{card['task']}]", f"multitask.tasks={json.dumps(mixture['tasks'])}",
+            f"multitask.cap={json.dumps(mixture.get('cap'))}", f"data.max_dev_examples={max_dev}"]
 
 
 def _rescore_fields(name: str, card: dict) -> dict:

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 SHIPPED_ROOT = Path(__file__).resolve().parents[1] / "adapter_zoo"
-SHIPPED = sorted(f"{task}-e5small-s0" for task in ("commonsenseqa", "cosmosqa", "mnli", "paws", "qqp", "snli", "sst2"))
+SHIPPED = sorted(f"{task}-e5small-s0" for task in ("commonsenseqa", "cosmosqa", "hellaswag", "mnli", "multitask", "paws", "qqp", "snli", "sst2"))
 
 
 def shipped_card(name: str) -> dict:

@@ -22,7 +22,8 @@ def test_the_shipped_entries_are_small_verified_intermediate_adapters_of_the_emb
         assert (card["kind"], card["base"]["id"], card["base"]["family"]) == (
             "intermediate", "embedded", "multilingual-e5-small")
         assert not any(v.startswith("/") for k, v in card["training"]["data"].items() if k in ("train", "dev"))
-        assert sum(p.stat().st_size for p in (ROOT / name).rglob("*") if p.is_file()) < 2_000_000
+        heads = 9 if name.startswith("multitask") else 1  # the multi-task adapter keeps one head per task
+        assert sum(p.stat().st_size for p in (ROOT / name).rglob("*") if p.is_file()) < 2_000_000 * heads
     assert sorted(json.loads((ROOT / "index.json").read_text())["entries"]) == SHIPPED
 
 
