@@ -60,8 +60,9 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     preds = predict(model.to(runtime.device), dev, base.tokenizer.pad_token_id, runtime=runtime)
     en_dev = card["metrics"]["en_dev"]
     value = metric_for_language(en_dev["metric"], "en").compute(preds, get_kind(dev.kind).golds(dev))
+    # rows: examples, as the card counts them (a QA question may span several windows of `dev`)
     return {"name": name, "task": task, "metric": en_dev["metric"], "value": value, "card_value": en_dev["value"],
-            "rows": len(dev), "dtype": runtime.dtype, "device": runtime.device_name()}
+            "rows": got["n"], "dtype": runtime.dtype, "device": runtime.device_name()}
 
 
 def _mixture_overrides(name: str, card: dict) -> list[str]:
