@@ -665,6 +665,8 @@ def _write_outputs(study, context: _Context) -> None:
              f"{sum(r['state'] == 'FAIL' for r in rows)} failed. "
              f"{'* best trial' if not pareto else '* on the Pareto front'}.", "",
              "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    if best is not None and (se := _objective_se(context, best)) is not None:
+        lines[2] += f" One standard error of a trial's English dev score: about {se:.1f} points (binomial)."
     for row in rows:
         mark = " *" if (best is not None and row["trial"] == best.number and not pareto) or row["trial"] in pareto else ""
         lines.append("| " + " | ".join(_cell(row.get(c)) + (mark if c == "trial" else "") for c in shown) + " |")
@@ -687,7 +689,17 @@ def _write_outputs(study, context: _Context) -> None:
     print("\n".join(lines[4:]), flush=True)
     print(f"adaptx: best trial {best.number}: {best.user_attrs.get('composition')} {best.user_attrs.get('adapters')}, "
           f"English dev {best.values[0]:.4f}; config {folder / 'best.yaml'}", flush=True)
-    _evaluate_best(best, context)
+    if _evaluate_best(best, context) and spec.compare_defaults:
+        from .search_defaults import compare_with_defaults
+
+        compare_with_defaults(best, context)
+
+
+def _objective_se(context: _Context, trial) -> float | None:
+    from .search_defaults import objective_standard_error
+
+    path = context.run_dir / "stages" / str(trial.user_attrs.get("stage")) / "metrics.json"
+    return objective_standard_error(json.loads(path.read_text())) if path.is_file() else None
 
 
 def _plots(study, spec: SearchSpec, folder: Path) -> None:
@@ -756,7 +768,7 @@ def _quiet_reloads():
         logger.removeFilter(quiet)
 
 
-def _evaluate_best(best, context: _Context) -> None:
+def _evaluate_best(best, context: _Context) -> bool:
     """The best trial zero-shot in every language of the target task, from its stage in this run folder
     (a trial run on another machine without a shared folder: `adaptx run best.yaml` retrains it)."""
     from .report import write_results
@@ -766,7 +778,7 @@ def _evaluate_best(best, context: _Context) -> None:
     if not exp.store.is_done(target.id):
         print(f"adaptx: the best trial's stage is not in {context.run_dir} (run elsewhere?): "
               f"`adaptx run {context.folder / 'best.yaml'}` trains and evaluates it", flush=True)
-        return
+        return False
     with _quiet_reloads():
         records = exp.evaluate(target)
     out = context.folder / "best"
@@ -776,5 +788,6 @@ def _evaluate_best(best, context: _Context) -> None:
     table = write_results(out, records, exp.report_context())
     print(table, flush=True)
     print(f"adaptx: zero-shot results of the best trial in {out}/results.md", flush=True)
+    return True
 
 

@@ -20,6 +20,8 @@ search:
   timeout: null                      # seconds per worker, finite and > 0 (--timeout overrides)
   study: null                        # the study's name (default: the config's name; --study overrides):
                                      # letters, digits, '-', '_', as zoo entry names (it names search/<study>/)
+  compare_defaults: true             # at the end: the best trial vs the config's own strategies on held-apart
+  holdout_examples: 2000             # English rows (this many, null: all; adaptx.search_defaults)
 ```
 
 A trial picks a composition, then its adapters (`stack`: one of the pool; the others: a subset of
@@ -57,7 +59,8 @@ SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "halving", "hyperband", "none")
 COSTS = ("adapters", "trainable_parameters", "latency")
 SECTION_KEYS = ("adapters", "compositions", "max_adapters", "space", "objectives", "pruner", "pruner_warmup_steps",
-                "sampler", "seed", "trials", "timeout", "study", "heartbeat_interval", "grace_period")
+                "sampler", "seed", "trials", "timeout", "study", "heartbeat_interval", "grace_period",
+                "compare_defaults", "holdout_examples")
 WEIGHTS_KEY = "combine.weights"
 # what a key applies to; keys not listed apply to every composition
 ONLY_FOR = {**COMBINE_KEYS, "fusion.": FUSING, "train.lr_fusion": FUSING, "combine.": COMBINING}
@@ -114,6 +117,9 @@ class SearchSpec:
     # no pruning before this target step: compositions learn at different speeds (a stacked
     # adapter starts slower than a fusion) and an early report can stop one that would catch up
     pruner_warmup_steps: int = 0
+    # the best trial against the config's own strategies on English rows no selection saw
+    compare_defaults: bool = True
+    holdout_examples: int | None = 2000  # None: every row of the English evaluation split
 
     @property
     def multi_objective(self) -> bool:
@@ -327,8 +333,15 @@ def _parse_settings(section: dict, fail) -> dict:
     if beats["grace_period"] <= beats["heartbeat_interval"]:
         fail("grace_period", f"must exceed heartbeat_interval ({beats['heartbeat_interval']} s), or live trials "
              "would be taken for dead ones")
+    compare = section.get("compare_defaults", True)
+    if not isinstance(compare, bool):
+        fail("compare_defaults", f"expected true or false, got {shown(compare)}")
+    holdout = section.get("holdout_examples", 2000)
+    if holdout is not None and (isinstance(holdout, bool) or not isinstance(holdout, int) or holdout < 1):
+        fail("holdout_examples", f"expected a whole number of English rows >= 1, or null for all, got {shown(holdout)}")
     return {"objectives": objectives, "pruner": pruner, "sampler": sampler, "seed": seed, "trials": trials,
-            "timeout": timeout, "study": study, **beats, "pruner_warmup_steps": warmup}
+            "timeout": timeout, "study": study, **beats, "pruner_warmup_steps": warmup,
+            "compare_defaults": compare, "holdout_examples": holdout}
 
 
 def study_name_problem(name) -> str | None:

@@ -251,6 +251,38 @@ def test_trials_complete_share_intermediate_adapters_and_the_best_config_reruns(
     assert len(optuna.load_study(study_name="experiment", storage=f"sqlite:///{out / 'search.db'}").trials) == 5
 
 
+def test_the_best_trial_is_compared_with_the_configs_defaults_on_held_apart_english_rows(tiny, capsys):
+    from adaptx.search_defaults import objective_standard_error
+    from adaptx.stats import paired_bootstrap, Evaluation
+    from adaptx.metrics import metric_for_language
+
+    write, data, out = tiny
+    config = write({"compositions": ["stack", "average"], "pruner": "none", "trials": 2, "seed": 0,
+                    "holdout_examples": 5}, strategies=["stack", "average"])
+    folder = run_search(config, data_dir=data, out_dir=out)
+    summary = json.loads((folder / "versus-defaults.json").read_text())
+    # the config's own compositions: stack of each intermediate task, average of both
+    assert sorted(d["default"] for d in summary["defaults"]) == ["average (qqp+sst2)", "stack (qqp)", "stack (sst2)"]
+    assert summary["rows"] == 5 and summary["language"] == "en" and summary["split"] == "test"
+    picked = max(summary["defaults"], key=lambda d: d["default_dev"])
+    assert summary["picked_default"] == picked["default"]
+    for d in summary["defaults"]:  # delta = best minus default, on the same rows; inside its interval
+        assert d["delta"] == pytest.approx(summary["best_score"] - d["score"], abs=0.02)
+        assert d["lo"] <= d["delta"] <= d["hi"]
+        assert d["verdict"] == ("better" if d["lo"] > 0 else "worse" if d["hi"] < 0 else "no clear difference")
+    assert "(picked)" in (folder / "versus-defaults.md").read_text()
+    assert "held-apart English test rows" in capsys.readouterr().out
+    # the held-apart rows are their own evaluation files: the zero-shot ones (6 rows) are untouched
+    best_stage = next((out / "stages").glob(f"{json.loads((folder / 'best' / 'results.json').read_text())[0]['predictions'].split('/')[-3]}"))
+    sizes = sorted(len(json.loads(p.read_text())["en"]["ids"]) for p in (best_stage / "eval").glob("en-test-*.json"))
+    assert sizes == [5, 6]
+    # one binomial standard error, by hand: 100 * sqrt(0.5 * 0.5 / 1000) = 1.58 points
+    assert objective_standard_error({"train": {"metric": "accuracy", "best_dev_score": 0.5},
+                                     "data": {"dev_rows": 1000}}) == pytest.approx(1.5811, abs=1e-4)
+    assert objective_standard_error({"train": {"metric": "f1", "best_dev_score": 0.5}, "data": {"dev_rows": 9}}) is None
+    assert "One standard error of a trial's English dev score" in (folder / "trials.md").read_text()
+
+
 def test_two_objectives_give_a_pareto_front(tiny):
     write, data, out = tiny
     config = write({"compositions": ["stack", "merge"], "objectives": ["dev", "adapters"], "trials": 3, "seed": 1,
