@@ -50,9 +50,8 @@ class RunData:
         if (mine.max_eval_examples, mine.eval_split) != (theirs.max_eval_examples, theirs.eval_split):
             # other evaluation rows (search_defaults' held-apart English rows): sampled anew, not shared
             other._encoded = {k: v for k, v in self._encoded.items() if not k[1].startswith("eval-")}
-        if cfg.languages != self.cfg.languages or (mine.eval_split != theirs.eval_split):
-            other.languages = {t.name: [lang for lang in (cfg.languages or t.languages) if lang in t.languages]
-                               for t in other.targets}
+        if cfg.languages != self.cfg.languages or mine.eval_split != theirs.eval_split:
+            other.languages = {t.name: [x for x in (cfg.languages or t.languages) if x in t.languages] for t in other.targets}
             other.eval_splits = {t.name: other._plan_eval_splits(t) for t in other.targets}
         return other
 

@@ -50,7 +50,6 @@ def compare_with_defaults(best, context) -> dict | None:
     held = {"languages": [LANGUAGE], "data.max_eval_examples": spec.holdout_examples}
     default_cfg = build_config(context.trial_config(held, context.run_dir), "the config's defaults")
     exp, stages, _ = context.prepared(default_cfg)
-    targets = [s for s in stages if s.evaluate]
     missing = [s for s in stages if not exp.store.is_done(s.id)]
     if missing:
         print(f"adaptx: training the config's own compositions to compare the best trial with "

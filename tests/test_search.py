@@ -253,8 +253,6 @@ def test_trials_complete_share_intermediate_adapters_and_the_best_config_reruns(
 
 def test_the_best_trial_is_compared_with_the_configs_defaults_on_held_apart_english_rows(tiny, capsys):
     from adaptx.search_defaults import objective_standard_error
-    from adaptx.stats import paired_bootstrap, Evaluation
-    from adaptx.metrics import metric_for_language
 
     write, data, out = tiny
     config = write({"compositions": ["stack", "average"], "pruner": "none", "trials": 2, "seed": 0,
