@@ -109,7 +109,8 @@ def _cmd_report(args) -> int:
 def _cmd_analyze(args) -> int:
     from .analysis.analyze import analyze, summary_lines
 
-    print("\n".join(summary_lines(analyze(args.runs, args.out, draw_plots=not args.no_plots))))
+    analysis = analyze(args.runs, args.out, draw_plots=not args.no_plots, against=args.against)
+    print("\n".join(summary_lines(analysis)))
     return 0
 
 
@@ -417,6 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or a search's search/<study>/best)")
     analyze.add_argument("--out", help="output folder (default: the first RUN's analysis/)")
     analyze.add_argument("--no-plots", action="store_true", help="tables and analysis.md only (no PNGs)")
+    analyze.add_argument("--against", metavar="ROW",
+                         help="measure every row's gains against this row (e.g. fuse, or 'stack (mnli)') instead of "
+                              "each strategy's own baseline (none)")
     analyze.set_defaults(func=_cmd_analyze)
     _add_rank_command(sub)
     _add_predict_command(sub)

@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from adaptx.analysis.analyze import analyze
+from adaptx.analysis.gains import ZERO_SHOT_AVERAGE
 from adaptx.analysis.correlation import associate, partial_spearman, reading, slope, spearman
 from adaptx.analysis.typology import typology
 from adaptx.cli import main
@@ -92,7 +93,8 @@ def test_no_slope_gives_an_interval_around_zero(tmp_path):
 def test_gains_csv_has_one_row_per_strategy_and_language_with_paired_intervals(tmp_path):
     analyze([simulated(tmp_path / "run", slope_points=-25.0)], tmp_path / "out", resamples=RESAMPLES, draw_plots=False)
     rows = list(csv.DictReader((tmp_path / "out" / "gains.csv").open()))
-    assert len(rows) == 2 * len(XNLI_LANGUAGES)
+    assert len(rows) == 2 * (len(XNLI_LANGUAGES) + 1)  # each language and the zero-shot average
+    rows = [r for r in rows if r["language"] != ZERO_SHOT_AVERAGE]
     stack = [r for r in rows if r["strategy"] == "stack"]
     assert {r["language"] for r in stack} == set(XNLI_LANGUAGES) and all(r["baseline"] == "none" for r in stack)
     for r in stack:
@@ -103,6 +105,39 @@ def test_gains_csv_has_one_row_per_strategy_and_language_with_paired_intervals(t
     assert en["verdict"] == "better" and float(en["gain_lo"]) > 0
     none_en = next(r for r in rows if r["strategy"] == "none" and r["language"] == "en")
     assert none_en["gain"] == "" and none_en["gap"] == ""  # a baseline row has no gain; English no gap
+
+
+def test_the_zero_shot_average_is_paired_and_any_row_can_be_the_reference(tmp_path):
+    """Three rows on the same items: `fuse` +6 points over none everywhere, `ties` +5 (1 below fuse).
+    The average cell is the mean of the zero-shot languages' scores; with --against fuse every other
+    row's gain is measured against fuse on the same resampled items."""
+    rng = np.random.default_rng(5)
+    base = item_correct(rng, XNLI_LANGUAGES, 1500)
+    fuse = {lang: with_gain(rng, base[lang], 6.0) for lang in XNLI_LANGUAGES}
+    ties = {lang: with_gain(rng, base[lang], 5.0) for lang in XNLI_LANGUAGES}
+    run = write_run(tmp_path / "run", {("none", None): base, ("fuse", "mnli+qqp"): fuse, ("ties", "mnli+qqp"): ties})
+    zero_shot = [lang for lang in XNLI_LANGUAGES if lang != "en"]
+
+    a = analyze([run], tmp_path / "own", resamples=RESAMPLES, draw_plots=False)
+    averages = {c.strategy: c for c in a.cells if c.language == ZERO_SHOT_AVERAGE}
+    per_lang = {(c.strategy, c.language): c.score for c in a.cells}
+    for strategy, cell in averages.items():
+        assert cell.score == pytest.approx(np.mean([per_lang[strategy, lang] for lang in zero_shot]), abs=0.01)
+        assert cell.n == 1500 * len(zero_shot)
+    assert averages["fuse"].baseline == "none" and averages["fuse"].verdict == "better"
+    assert averages["fuse"].gain_lo < 6.0 < averages["fuse"].gain_hi
+    assert not any(f.languages and ZERO_SHOT_AVERAGE in f.languages for f in a.findings)  # not a language
+
+    a = analyze([run], tmp_path / "fuse", resamples=RESAMPLES, draw_plots=False, against="fuse (mnli+qqp)")
+    averages = {c.strategy: c for c in a.cells if c.language == ZERO_SHOT_AVERAGE}
+    assert averages["fuse"].baseline is None and averages["fuse"].gain is None  # the reference itself
+    assert averages["ties"].baseline == "fuse (mnli+qqp)" and averages["none"].verdict == "worse"
+    assert averages["ties"].gain_lo < -1.0 < averages["ties"].gain_hi and averages["ties"].gain_hi < 0.5
+    assert "ties (mnli+qqp) vs fuse (mnli+qqp)" in (tmp_path / "fuse" / "analysis.md").read_text()
+
+    a = analyze([run], tmp_path / "nope", resamples=50, draw_plots=False, against="scaled")
+    assert any("no row 'scaled' to measure against" in m for m in a.messages)
+    assert {c.baseline for c in a.cells if c.strategy == "ties"} == {"none"}
 
 
 # -- bad input: a clear message, and the rest analysed --------------------------------------------
@@ -129,7 +164,7 @@ def test_a_language_without_uriel_entry_is_listed_never_dropped(tmp_path):
                                        ("stack", "qqp"): {lang: with_gain(rng, c, 3) for lang, c in base.items()}})
     a = analyze([run], tmp_path / "out", resamples=50, draw_plots=False)
     assert "xx" in a.typology.missing and any("without URIEL entries" in m and "xx" in m for m in a.messages)
-    assert {c.language for c in a.cells if c.strategy == "stack"} == set(langs)  # still in gains.csv
+    assert {c.language for c in a.cells if c.strategy == "stack"} == {*langs, ZERO_SHOT_AVERAGE}  # still in gains.csv
     assert "xx" not in finding(a).languages
     md = (tmp_path / "out" / "analysis.md").read_text()
     assert "Languages without URIEL entries" in md and "- xx: no ISO 639-3 code" in md
@@ -142,7 +177,7 @@ def test_a_missing_baseline_is_a_message_and_the_scores_stay(tmp_path):
     a = analyze([run], tmp_path / "out", resamples=50, draw_plots=False)
     assert any("stack (qqp): no baseline row (none)" in m for m in a.messages)
     stack = [c for c in a.cells if c.strategy == "stack"]
-    assert len(stack) == 3 and all(c.gain is None and c.score is not None for c in stack)
+    assert len(stack) == 3 + 1 and all(c.gain is None and c.score is not None for c in stack)
 
 
 def test_runs_of_different_targets_and_duplicate_rows_are_explained(tmp_path):
@@ -189,7 +224,7 @@ def test_a_searchs_best_folder_is_read_like_a_run(tmp_path):
         r["predictions"] = str(Path("..", "..", "..", r["predictions"]))
     (best / "results.json").write_text(json.dumps(records))
     a = analyze([best], resamples=50, draw_plots=False)
-    assert a.out == best / "analysis" and len(a.cells) == 2 * len(XNLI_LANGUAGES) and a.runs[0].base == "embedded"
+    assert a.out == best / "analysis" and len(a.cells) == 2 * (len(XNLI_LANGUAGES) + 1) and a.runs[0].base == "embedded"
 
 
 def test_a_fuse_row_without_recorded_attention_says_how_to_get_it(tmp_path):

@@ -38,9 +38,11 @@ class Analysis:
     files: list[Path] = field(default_factory=list)
 
 
-def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool = True) -> Analysis:
+def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool = True,
+            against: str | None = None) -> Analysis:
     """Analyse the runs and write every output file (PNGs unless draw_plots is False); problems with
-    parts of the input are messages."""
+    parts of the input are messages. `against`: a row name (e.g. "fuse") every other row's gains are
+    measured against, instead of each strategy's own baseline."""
     folders = [Path(f) for f in folders]
     if not folders:
         raise AdaptxError("adaptx analyze needs at least one run folder")
@@ -65,7 +67,7 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
         except AdaptxError as exc:
             messages.append(f"{target.task} ({target.metric}): {exc}; not analysed")
             continue
-        base_of = baselines(target, messages)
+        base_of = baselines(target, messages, against)
         mine = cells(target, boot, base_of, messages)
         a.cells += mine
         if target.metric == _primary_metric(target, targets):  # the typology question on the task's own metric

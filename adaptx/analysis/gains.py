@@ -19,6 +19,7 @@ from ..tasks import TASKS
 from .runs import Target, row_name
 
 SOURCE = "en"
+ZERO_SHOT_AVERAGE = "avg w/o en"  # the language column of a row's average over its zero-shot languages
 
 
 @dataclass
@@ -53,8 +54,14 @@ def bootstrap(target: Target, **options) -> Bootstrap:
                      aligned=item_groups(task, target.splits), **options)
 
 
-def baselines(target: Target, messages: list[str]) -> dict[str, str]:
-    """row name -> the row its gains are measured against (the strategy's first baseline present)."""
+def baselines(target: Target, messages: list[str], against: str | None = None) -> dict[str, str]:
+    """row name -> the row its gains are measured against: `against` for every other row when given
+    (e.g. "fuse": is a cheaper composition as good as fusion?), else the strategy's first baseline present."""
+    if against is not None:
+        if against in target.rows:
+            return {name: against for name in target.rows if name != against}
+        messages.append(f"{target.task}: no row {against!r} to measure against (rows: {', '.join(target.rows)}); "
+                        "gains are over each strategy's own baseline instead")
     found = {}
     for name, (strategy, _) in target.keys.items():
         wanted = STRATEGIES[strategy].baselines if strategy in STRATEGIES else ()
@@ -90,7 +97,38 @@ def cells(target: Target, boot: Bootstrap, base_of: dict[str, str], messages: li
                 messages.append(f"{target.task} {name} [{lang}]: {exc}; cell skipped")
                 continue
             out.append(cell)
+        average = _average_cell(target, boot, name, base_of.get(name), messages)
+        if average is not None:
+            out.append(average)
     return out
+
+
+def _average_cell(target: Target, boot: Bootstrap, name: str, base: str | None, messages: list[str]) -> Cell | None:
+    """The row's average over its zero-shot languages (those its baseline has too, so the gain is paired),
+    as a Cell whose language is ZERO_SHOT_AVERAGE; None with fewer than two such languages."""
+    row = target.rows[name]
+    langs = [lang for lang in _languages(row) if lang != SOURCE
+             and (base is None or lang in _languages(target.rows[base]))]
+    if len(langs) < 2:
+        return None
+    strategy, intermediate = target.keys[name]
+    seeds = sorted(row)
+    try:
+        score = boot.interval(name, langs)
+        cell = Cell(target.task, target.metric, strategy, intermediate, ZERO_SHOT_AVERAGE, seeds,
+                    sum(len(row[seeds[0]][lang].ids) for lang in langs), _pct(score.point), _pct(score.lo),
+                    _pct(score.hi))
+        if base:
+            c = boot.compare(name, base, langs)
+            cell.baseline, cell.baseline_score = base, _pct(boot.interval(base, langs).point)
+            cell.gain, cell.gain_lo, cell.gain_hi, cell.verdict = _pct(c.delta), _pct(c.lo), _pct(c.hi), c.verdict
+        if SOURCE in _languages(row):
+            gap = boot.contrast(name, [SOURCE], langs)
+            cell.gap, cell.gap_lo, cell.gap_hi = _pct(gap.point), _pct(gap.lo), _pct(gap.hi)
+    except AdaptxError as exc:
+        messages.append(f"{target.task} {name} [{ZERO_SHOT_AVERAGE}]: {exc}; cell skipped")
+        return None
+    return cell
 
 
 def draws(boot: Bootstrap, name: str, languages: list[str], base: str | None = None) -> np.ndarray:
