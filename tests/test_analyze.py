@@ -213,6 +213,9 @@ def test_cli_writes_the_files_and_prints_the_readings(tmp_path, capsys):
         assert (folder / name).is_file(), name
     assert main(["analyze", str(tmp_path / "nothing-here")]) == 1
     assert "adaptx: error: nothing to analyse" in capsys.readouterr().err
+    assert main(["analyze", str(run), "--out", str(tmp_path / "vs"), "--no-plots", "--against", "stack (qqp)"]) == 0
+    rows = list(csv.DictReader((tmp_path / "vs" / "gains.csv").open()))
+    assert {r["baseline"] for r in rows if r["strategy"] == "none"} == {"stack (qqp)"}
 
 
 def test_a_searchs_best_folder_is_read_like_a_run(tmp_path):
