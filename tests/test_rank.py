@@ -285,6 +285,17 @@ def test_an_untrained_task_candidate_is_scored_by_textemb_only(grid, tmp_path, a
     assert "no trained adapter for 'mnli'" in row["note"] and "train it first" in row["note"]
 
 
+def test_a_mixture_candidate_is_scored_by_textemb_on_its_parts_texts(grid, tmp_path, adaptx_home):
+    """`multitask` has no texts of its own: TextEmb embeds its parts' (here MNLI and QQP, equal shares)."""
+    run_rank(grid["config"], ["zoo:mnli-tiny", "zoo:qqp-tiny", "multitask"], out=tmp_path, run_dir=tmp_path / "empty",
+             data_dir=grid["data"], device="cpu", options=Options(max_examples=60),
+             overrides=["multitask.tasks=[mnli, qqp]"])
+    rows = {r["candidate"]: r for r in rows_of(tmp_path / "rank.csv")}
+    mixture, mnli, qqp = (float(rows[c]["textemb"]) for c in ("multitask", "zoo:mnli-tiny", "zoo:qqp-tiny"))
+    assert "TextEmb" not in rows["multitask"]["note"] and rows["multitask"]["logme"] == ""  # no trained adapter
+    assert mnli == pytest.approx(1.0) and mixture not in (mnli, qqp)
+
+
 def test_cli_rank_with_all_and_overrides(grid, tmp_path, adaptx_home, capsys):
     out = tmp_path / "cli"
     code = main(["rank", str(grid["config"]), "--candidates", "all", "data.sample_seed=0", "--out", str(out),

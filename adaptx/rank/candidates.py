@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import AdaptxError
 from ..fingerprint import base_fingerprint
 from ..kinds import get_kind
+from ..mixture import MULTITASK
 from ..models import load_base_model
 from ..plan import Stage, plan_stages
 from ..stage_store import saved_adapter_folder
@@ -30,7 +31,8 @@ MIN_CANDIDATES = 2
 @dataclass
 class Candidate:
     token: str  # as intermediate_tasks lists it: zoo:NAME or a task name
-    task: str  # its English task (a zoo entry's card task): whose training texts TextEmb embeds
+    task: str  # its English task (a zoo entry's card task)
+    text_tasks: tuple[str, ...] = ()  # whose English training texts TextEmb embeds: the task, or a mixture's parts
     stages: dict[str, Stage] = field(default_factory=dict)  # target -> the stack stage a grid would train
     adapter_dirs: dict[str, Path] | None = None  # saved adapter name -> folder; None: no trained adapter
     note: str = ""  # why LogME cannot score it, or where its adapter came from
@@ -106,7 +108,8 @@ def resolve(exp, tokens: list[str]) -> list[Candidate]:
     out = []
     for token in tokens:
         task = exp.zoo[token][1]["task"] if is_zoo_ref(token) else token
-        cand = Candidate(token, task, {s.task: s for s in stages if s.kind == "target" and s.intermediates == [token]})
+        cand = Candidate(token, task, stages={s.task: s for s in stages if s.kind == "target" and s.intermediates == [token]},
+                         text_tasks=_text_tasks(exp, token, task))
         stage = next(iter(cand.stages.values()))
         try:
             if is_zoo_ref(next(iter(stage.adapters.values()))):  # listed as zoo:NAME, or mapped in zoo_adapters
@@ -117,6 +120,17 @@ def resolve(exp, tokens: list[str]) -> list[Candidate]:
             cand.note = f"LogME not scored: {exc}"
         out.append(cand)
     return out
+
+
+def _text_tasks(exp, token: str, task: str) -> tuple[str, ...]:
+    """A mixture adapter learned from its parts' texts (the card's training.mixture.tasks, or the
+    config's multitask.tasks); any other adapter from its task's."""
+    if is_zoo_ref(token):
+        mixture = (exp.zoo[token][1].get("training") or {}).get("mixture") or {}
+        parts = mixture.get("tasks") if isinstance(mixture, dict) else None
+    else:
+        parts = exp.cfg.multitask.tasks if token == MULTITASK else None
+    return tuple(parts) if parts else (task,)
 
 
 def _trained(exp, stages: list[Stage], stack: Stage) -> tuple[dict[str, Path], str]:

@@ -139,18 +139,30 @@ def _score(exp, data: RunData, cands: list[Candidate], opts: Options) -> list[Ta
 
 
 def _textemb(exp, data, base, cand: Candidate, rows: list[Row], embedded: dict, opts: Options) -> None:
-    """The candidate's mean text embedding (its own English training texts, plain base) against each
-    target's; its cost is the candidate's embedding, once for all targets."""
+    """The candidate's mean text embedding (its English training texts, plain base; a mixture's parts
+    in equal shares of the same number of texts) against each target's; its cost is the candidate's
+    embedding, once for all targets."""
     started = time.time()
-    try:
-        enc = data.data(cand.task, "train")
-    except AdaptxError as exc:
+    parts = cand.text_tasks or (cand.task,)
+    share = max(1, opts.max_examples // len(parts))
+    pad = exp.base.tokenizer.pad_token_id
+    texts, missing = [], []
+    for part in parts:
+        try:
+            enc = data.data(part, "train")
+        except AdaptxError as exc:
+            missing.append(f"{part} ({str(exc).splitlines()[0]})")
+            continue
+        texts.append(text_embeddings(base, enc, share if len(parts) > 1 else opts.max_examples,
+                                     exp.cfg.data.sample_seed, pad))
+    if missing:
+        what = "TextEmb not scored" if not texts else f"TextEmb from {len(texts)} of its {len(parts)} tasks"
         for row in rows:
-            row.note = "; ".join(filter(None, [row.note, f"TextEmb not scored: no English training texts of "
-                                                         f"{cand.task} here ({str(exc).splitlines()[0]})"]))
+            row.note = "; ".join(filter(None, [row.note, f"{what}: no English training texts here of "
+                                                         + ", ".join(missing)]))
+    if not texts:
         return
-    mine = mean_embedding(text_embeddings(base, enc, opts.max_examples, exp.cfg.data.sample_seed,
-                                          exp.base.tokenizer.pad_token_id))
+    mine = mean_embedding(np.concatenate(texts))
     seconds = time.time() - started
     for row in rows:
         row.textemb, row.textemb_seconds = cosine(mine, embedded[row.target]), round(seconds, 4)
