@@ -135,9 +135,21 @@ def test_the_zero_shot_average_is_paired_and_any_row_can_be_the_reference(tmp_pa
     assert averages["ties"].gain_lo < -1.0 < averages["ties"].gain_hi and averages["ties"].gain_hi < 0.5
     assert "ties (mnli+qqp) vs fuse (mnli+qqp)" in (tmp_path / "fuse" / "analysis.md").read_text()
 
+    a = analyze([run], tmp_path / "short", resamples=50, draw_plots=False, against="fuse")  # the one fuse row
+    assert {c.baseline for c in a.cells if c.strategy == "ties"} == {"fuse (mnli+qqp)"}
+
     a = analyze([run], tmp_path / "nope", resamples=50, draw_plots=False, against="scaled")
     assert any("no row 'scaled' to measure against" in m for m in a.messages)
     assert {c.baseline for c in a.cells if c.strategy == "ties"} == {"none"}
+
+
+def test_against_a_strategy_with_several_rows_asks_for_one(tmp_path):
+    rng = np.random.default_rng(6)
+    base = item_correct(rng, ["en", "de"], 200)
+    run = write_run(tmp_path / "run", {("none", None): base, ("stack", "mnli"): base, ("stack", "qqp"): base})
+    a = analyze([run], tmp_path / "out", resamples=20, draw_plots=False, against="stack")
+    assert any("2 rows of strategy 'stack'; name one" in m for m in a.messages)
+    assert {c.baseline for c in a.cells if c.strategy == "stack"} == {"none"}
 
 
 # -- bad input: a clear message, and the rest analysed --------------------------------------------

@@ -58,9 +58,13 @@ def baselines(target: Target, messages: list[str], against: str | None = None) -
     """row name -> the row its gains are measured against: `against` for every other row when given
     (e.g. "fuse": is a cheaper composition as good as fusion?), else the strategy's first baseline present."""
     if against is not None:
-        if against in target.rows:
-            return {name: against for name in target.rows if name != against}
-        messages.append(f"{target.task}: no row {against!r} to measure against (rows: {', '.join(target.rows)}); "
+        # a row's full name, or a strategy that names exactly one row ("fuse" for "fuse (a+b+c)")
+        named = [against] if against in target.rows else [n for n, (strategy, _) in target.keys.items()
+                                                          if strategy == against]
+        if len(named) == 1:
+            return {name: named[0] for name in target.rows if name != named[0]}
+        why = f"{len(named)} rows of strategy {against!r}; name one" if named else f"no row {against!r}"
+        messages.append(f"{target.task}: {why} to measure against (rows: {', '.join(target.rows)}); "
                         "gains are over each strategy's own baseline instead")
     found = {}
     for name, (strategy, _) in target.keys.items():
