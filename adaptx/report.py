@@ -15,6 +15,7 @@ from .baselines import trivial_predictions, trivial_spec_problem
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .metrics import metric_for_language
+from . import published as refs  # (a local `published` below is the table's dict)
 from .report_files import (RECORD_FIELDS, RERUN, check_records, context_problem, evaluation_lists, prediction_path,
                            score, usable_records)
 from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation, item_groups
@@ -24,11 +25,8 @@ from .xtreme_score import GROUPS, XTREME_TASKS, aggregate, task_metrics, task_sc
 
 RECORD_KEYS = tuple(RECORD_FIELDS)  # every field of a results.json record (checked in adaptx.report_files)
 STRATEGY_ORDER = REPORT_ORDER  # rows in the strategies' report order (adaptx.strategies)
-# XTREME leaderboard figures for XLM-R Large and its best English intermediate task (X-STILTs;
-# RemBERT paper Table 16 for the tasks it lists); retrieval: XLM-R Large only (GUIDE §1)
-PUBLISHED = {"xnli": (79.2, 80.0), "pawsx": (86.4, 87.9), "udpos": (73.8, 74.9), "panx": (65.4, 64.0),
-             "xquad": (76.6, 78.7), "mlqa": (71.6, 72.4), "tydiqa": (65.1, 76.0), "bucc": (66.0, None),
-             "tatoeba": (57.3, None)}
+# (XLM-R Large, X-STILTs) published test figures per task: adaptx.published, which names the sources
+PUBLISHED = {task: (ref.xlmr, ref.xstilts) for task, ref in {**refs.REFERENCES, **refs.RETRIEVAL}.items()}
 TRIVIAL = "trivial baseline"  # its row's name in the bootstrap (no strategy's row name has a space)
 GAP = "gap"  # the transfer gap column: English minus the average of the other languages
 SPLIT_WORDS = {"dev": "dev (held apart from model selection)"}
@@ -208,7 +206,7 @@ def xtreme_summary(tables: list[dict], context: dict) -> dict | None:
                     "tasks": {name: round(v, 2) for name, v in scores.items() if v is not None},
                     "categories": {g: _round(v) for g, v in agg["groups"].items()}, "overall": _round(agg["overall"])})
     published = None
-    if context.get("base_family") == "xlm-roberta-large":
+    if context.get("base_family") == refs.FAMILY:
         published = {name: PUBLISHED.get(name) for name in chosen}
     return {"tasks": chosen, "metrics": {name: list(metrics[name]) for name in chosen},
             "categories": {g: list(GROUPS[g]) for g in aggregate(dict.fromkeys(chosen))["groups"]},
@@ -265,8 +263,8 @@ def _render_xtreme(x: dict) -> str:
             values = [cell(comparable[t][i] if t in comparable else None) for t in tasks]
             lines.append(f"| {label} | " + " | ".join(values) + " |" + " – |" * (len(cats) + 1))
         lines.append("")
-        lines.append("published: XTREME leaderboard figures (test sets; X-STILTs for the best intermediate task); "
-                     "adaptx's numbers above come from the evaluated splits and rows named in each table")
+        lines.append(f"published: {refs.SOURCE}; retrieval: {refs.RETRIEVAL_SOURCE}. adaptx's numbers "
+                     "above come from the evaluated splits and rows named in each table")
         f1_only = [f"{t} {'/'.join('–' if v is None else f'{v:.1f}' for v in x['published'][t])}"
                    for t in tasks if x["published"].get(t) and t not in comparable]
         if f1_only:

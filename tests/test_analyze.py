@@ -152,6 +152,30 @@ def test_against_a_strategy_with_several_rows_asks_for_one(tmp_path):
     assert {c.baseline for c in a.cells if c.strategy == "stack"} == {"none"}
 
 
+def test_an_xlmr_large_run_is_shown_beside_the_published_numbers_with_their_source(tmp_path):
+    """On XLM-R Large (the family the run's results-summary.json records) each row's all-language
+    average stands beside the published XLM-R Large and X-STILTs figures, the source named; a run on
+    another base gets no such section."""
+    rng = np.random.default_rng(7)
+    base = item_correct(rng, XNLI_LANGUAGES, 400)
+    rows = {("none", None): base, ("stack", "mnli"): {lang: with_gain(rng, base[lang], 5.0) for lang in XNLI_LANGUAGES}}
+    run = write_run(tmp_path / "xlmr", rows, base_model="xlm-roberta-large")
+    (run / "results-summary.json").write_text(json.dumps({"context": {"base_family": "xlm-roberta-large"}}))
+    a = analyze([run], tmp_path / "out", resamples=RESAMPLES, draw_plots=False)
+    mine = {r.row: r for r in a.published}
+    assert set(mine) == {"none", "stack (mnli)"} and mine["none"].languages == mine["none"].of == 15
+    expected = 100 * np.mean([np.mean(base[lang]) for lang in XNLI_LANGUAGES])
+    assert mine["none"].score == pytest.approx(expected, abs=0.01) and mine["none"].lo < expected < mine["none"].hi
+    text = (tmp_path / "out" / "analysis.md").read_text()
+    assert "| XLM-R Large (published) | 15 | 79.2 |" in text and "| X-STILTs (published) | 15 | 80.0 |" in text
+    assert "RemBERT, arXiv:2010.12821), Table 16" in text
+
+    other = write_run(tmp_path / "e5", rows)
+    (other / "results-summary.json").write_text(json.dumps({"context": {"base_family": "multilingual-e5-small"}}))
+    a = analyze([other], tmp_path / "out-e5", resamples=50, draw_plots=False)
+    assert a.published == [] and "published" not in (tmp_path / "out-e5" / "analysis.md").read_text().lower()
+
+
 # -- bad input: a clear message, and the rest analysed --------------------------------------------
 
 def test_other_base_models_and_empty_runs_are_named_and_skipped(tmp_path):

@@ -7,6 +7,7 @@
   correlation.py  Spearman, partial Spearman, slope, and their bootstrap over items and languages
   typology.py     URIEL distances from lang2vec's data files; the ISO 639-1 -> 639-3 map
   cc100.py        XLM-R's pretraining data per language (CC-100, a cited table)
+  published_rows.py  each row's all-language average beside adaptx.published's figures (XLM-R Large runs)
   writeup.py      analysis.md and the CSV files
   plots.py        the PNGs (matplotlib, Agg)
 """

@@ -17,6 +17,7 @@ from ..tasks import TASKS
 from . import plots
 from .correlation import MIN_LANGUAGES
 from .gains import Cell, baselines, bootstrap, cells, label
+from .published_rows import BesidePublished, beside_published, on_published_base
 from .runs import Run, Target, collect_targets, read_runs, stage_metrics
 from .study import Finding, findings, rows
 from .typology import DISTANCES, Typology, typology
@@ -36,6 +37,7 @@ class Analysis:
     findings: list[Finding] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    published: list[BesidePublished] = field(default_factory=list)  # runs on XLM-R Large only
 
 
 def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool = True,
@@ -72,6 +74,8 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
         a.cells += mine
         if target.metric == _primary_metric(target, targets):  # the typology question on the task's own metric
             a.findings += findings(target, boot, mine, base_of, typ)
+        if on_published_base(runs):
+            a.published += beside_published(target, boot, messages)
     _write(a, draw_plots)
     return a
 

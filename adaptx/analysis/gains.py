@@ -84,19 +84,19 @@ def cells(target: Target, boot: Bootstrap, base_of: dict[str, str], messages: li
     for name, row in target.rows.items():
         strategy, intermediate = target.keys[name]
         seeds = sorted(row)
-        for lang in _languages(row):
+        for lang in row_languages(row):
             try:
                 score = boot.interval(name, [lang])
                 cell = Cell(target.task, target.metric, strategy, intermediate, lang, seeds,
-                            len(row[seeds[0]][lang].ids), _pct(score.point), _pct(score.lo), _pct(score.hi))
+                            len(row[seeds[0]][lang].ids), percent(score.point), percent(score.lo), percent(score.hi))
                 base = base_of.get(name)
-                if base and lang in _languages(target.rows[base]):
+                if base and lang in row_languages(target.rows[base]):
                     c = boot.compare(name, base, [lang])
-                    cell.baseline, cell.baseline_score = base, _pct(boot.interval(base, [lang]).point)
-                    cell.gain, cell.gain_lo, cell.gain_hi, cell.verdict = _pct(c.delta), _pct(c.lo), _pct(c.hi), c.verdict
-                if lang != SOURCE and SOURCE in _languages(row):
+                    cell.baseline, cell.baseline_score = base, percent(boot.interval(base, [lang]).point)
+                    cell.gain, cell.gain_lo, cell.gain_hi, cell.verdict = percent(c.delta), percent(c.lo), percent(c.hi), c.verdict
+                if lang != SOURCE and SOURCE in row_languages(row):
                     gap = boot.contrast(name, [SOURCE], [lang])
-                    cell.gap, cell.gap_lo, cell.gap_hi = _pct(gap.point), _pct(gap.lo), _pct(gap.hi)
+                    cell.gap, cell.gap_lo, cell.gap_hi = percent(gap.point), percent(gap.lo), percent(gap.hi)
             except AdaptxError as exc:
                 messages.append(f"{target.task} {name} [{lang}]: {exc}; cell skipped")
                 continue
@@ -111,8 +111,8 @@ def _average_cell(target: Target, boot: Bootstrap, name: str, base: str | None, 
     """The row's average over its zero-shot languages (those its baseline has too, so the gain is paired),
     as a Cell whose language is ZERO_SHOT_AVERAGE; None with fewer than two such languages."""
     row = target.rows[name]
-    langs = [lang for lang in _languages(row) if lang != SOURCE
-             and (base is None or lang in _languages(target.rows[base]))]
+    langs = [lang for lang in row_languages(row) if lang != SOURCE
+             and (base is None or lang in row_languages(target.rows[base]))]
     if len(langs) < 2:
         return None
     strategy, intermediate = target.keys[name]
@@ -120,15 +120,15 @@ def _average_cell(target: Target, boot: Bootstrap, name: str, base: str | None, 
     try:
         score = boot.interval(name, langs)
         cell = Cell(target.task, target.metric, strategy, intermediate, ZERO_SHOT_AVERAGE, seeds,
-                    sum(len(row[seeds[0]][lang].ids) for lang in langs), _pct(score.point), _pct(score.lo),
-                    _pct(score.hi))
+                    sum(len(row[seeds[0]][lang].ids) for lang in langs), percent(score.point), percent(score.lo),
+                    percent(score.hi))
         if base:
             c = boot.compare(name, base, langs)
-            cell.baseline, cell.baseline_score = base, _pct(boot.interval(base, langs).point)
-            cell.gain, cell.gain_lo, cell.gain_hi, cell.verdict = _pct(c.delta), _pct(c.lo), _pct(c.hi), c.verdict
-        if SOURCE in _languages(row):
+            cell.baseline, cell.baseline_score = base, percent(boot.interval(base, langs).point)
+            cell.gain, cell.gain_lo, cell.gain_hi, cell.verdict = percent(c.delta), percent(c.lo), percent(c.hi), c.verdict
+        if SOURCE in row_languages(row):
             gap = boot.contrast(name, [SOURCE], langs)
-            cell.gap, cell.gap_lo, cell.gap_hi = _pct(gap.point), _pct(gap.lo), _pct(gap.hi)
+            cell.gap, cell.gap_lo, cell.gap_hi = percent(gap.point), percent(gap.lo), percent(gap.hi)
     except AdaptxError as exc:
         messages.append(f"{target.task} {name} [{ZERO_SHOT_AVERAGE}]: {exc}; cell skipped")
         return None
@@ -160,11 +160,11 @@ def label(cell: Cell) -> str:
     return row_name(cell.strategy, cell.intermediate)
 
 
-def _languages(row: dict) -> list[str]:
+def row_languages(row: dict) -> list[str]:
     """Languages every seed of a row has."""
     seeds = list(row.values())
     return [lang for lang in seeds[0] if all(lang in s for s in seeds)]
 
 
-def _pct(fraction: float) -> float:
+def percent(fraction: float) -> float:
     return round(100 * fraction, 2)

@@ -31,6 +31,7 @@ class Run:
     records: list[dict]
     base: str  # what the base model is called (the config's base_model, else the manifest's fingerprint)
     base_key: str  # the base's identity: its weights' hashes and shape, from a stage manifest
+    family: str | None = None  # the base's family as the run named it (results-summary.json), e.g. xlm-roberta-large
 
 
 @dataclass
@@ -72,7 +73,7 @@ def read_runs(folders, messages: list[str]) -> list[Run]:
         if not records:
             messages.append(f"{folder}: no finished evaluations in results.json; skipped")
             continue
-        runs.append(Run(folder, records, *_base(folder, records)))
+        runs.append(Run(folder, records, *_base(folder, records), family=_family(folder)))
     kept = [r for r in runs if r.base_key == runs[0].base_key] if runs else []
     for run in runs:
         if run.base_key != runs[0].base_key:
@@ -199,6 +200,16 @@ def _base(folder: Path, records: list[dict]) -> tuple[str, str]:
         except (AdaptxError, OSError, UnicodeDecodeError, AttributeError):
             name = None
     return (str(name) if name else f"fingerprint {key[:60]}"), key
+
+
+def _family(folder: Path) -> str | None:
+    """The base family the run's report recorded (None when it has no readable summary)."""
+    path = run_root(folder) / "results-summary.json"
+    try:
+        family = json.loads(path.read_text(encoding="utf-8"))["context"]["base_family"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return family if isinstance(family, str) else None
 
 
 def _order(key: tuple) -> tuple:

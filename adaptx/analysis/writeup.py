@@ -10,6 +10,7 @@ from ..stats import CONFIDENCE
 from .cc100 import SOURCE as CC100_SOURCE
 from .cc100 import tokens_millions
 from .gains import Cell, label
+from .published_rows import markdown_lines
 from .study import QUANTITIES, Finding
 from .typology import DISTANCES, LANG2VEC, Typology
 
@@ -68,6 +69,7 @@ def markdown(analysis) -> str:
         found = [f for f in a.findings if f.target == target.task and f.metric == target.metric]
         if found:
             lines += _findings(found)
+    lines += markdown_lines(a.published)
     lines += _typology(a.typology)
     if a.files:
         lines += ["## Files", ""] + [f"- `{p.relative_to(a.out)}`" for p in a.files] + [""]
