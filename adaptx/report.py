@@ -25,8 +25,6 @@ from .xtreme_score import GROUPS, XTREME_TASKS, aggregate, task_metrics, task_sc
 
 RECORD_KEYS = tuple(RECORD_FIELDS)  # every field of a results.json record (checked in adaptx.report_files)
 STRATEGY_ORDER = REPORT_ORDER  # rows in the strategies' report order (adaptx.strategies)
-# (XLM-R Large, X-STILTs) published test figures per task: adaptx.published, which names the sources
-PUBLISHED = {task: (ref.xlmr, ref.xstilts) for task, ref in {**refs.REFERENCES, **refs.RETRIEVAL}.items()}
 TRIVIAL = "trivial baseline"  # its row's name in the bootstrap (no strategy's row name has a space)
 GAP = "gap"  # the transfer gap column: English minus the average of the other languages
 SPLIT_WORDS = {"dev": "dev (held apart from model selection)"}
@@ -207,7 +205,8 @@ def xtreme_summary(tables: list[dict], context: dict) -> dict | None:
                     "categories": {g: _round(v) for g, v in agg["groups"].items()}, "overall": _round(agg["overall"])})
     published = None
     if context.get("base_family") == refs.FAMILY:
-        published = {name: PUBLISHED.get(name) for name in chosen}
+        # (XLM-R Large, X-STILTs) per task, from adaptx.published, which names the sources
+        published = {name: (ref.xlmr, ref.xstilts) if (ref := refs.reference(name)) else None for name in chosen}
     return {"tasks": chosen, "metrics": {name: list(metrics[name]) for name in chosen},
             "categories": {g: list(GROUPS[g]) for g in aggregate(dict.fromkeys(chosen))["groups"]},
             "languages": {name: [len(languages[name]), len(get_task(name).languages)] for name in chosen},

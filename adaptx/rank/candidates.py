@@ -8,7 +8,7 @@ verified and refused on another base by adaptx.zoo when the experiment opens) or
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AdaptxError
@@ -32,8 +32,8 @@ MIN_CANDIDATES = 2
 class Candidate:
     token: str  # as intermediate_tasks lists it: zoo:NAME or a task name
     task: str  # its English task (a zoo entry's card task)
-    text_tasks: tuple[str, ...] = ()  # whose English training texts TextEmb embeds: the task, or a mixture's parts
-    stages: dict[str, Stage] = field(default_factory=dict)  # target -> the stack stage a grid would train
+    stages: dict[str, Stage]  # target -> the stack stage a grid would train
+    text_tasks: tuple[str, ...]  # whose English training texts TextEmb embeds: the task, or a mixture's parts
     adapter_dirs: dict[str, Path] | None = None  # saved adapter name -> folder; None: no trained adapter
     note: str = ""  # why LogME cannot score it, or where its adapter came from
 
@@ -108,8 +108,8 @@ def resolve(exp, tokens: list[str]) -> list[Candidate]:
     out = []
     for token in tokens:
         task = exp.zoo[token][1]["task"] if is_zoo_ref(token) else token
-        cand = Candidate(token, task, stages={s.task: s for s in stages if s.kind == "target" and s.intermediates == [token]},
-                         text_tasks=_text_tasks(exp, token, task))
+        cand = Candidate(token, task, {s.task: s for s in stages if s.kind == "target" and s.intermediates == [token]},
+                         _text_tasks(exp, token, task))
         stage = next(iter(cand.stages.values()))
         try:
             if is_zoo_ref(next(iter(stage.adapters.values()))):  # listed as zoo:NAME, or mapped in zoo_adapters

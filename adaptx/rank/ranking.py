@@ -143,8 +143,8 @@ def _textemb(exp, data, base, cand: Candidate, rows: list[Row], embedded: dict, 
     in equal shares of the same number of texts) against each target's; its cost is the candidate's
     embedding, once for all targets."""
     started = time.time()
-    parts = cand.text_tasks or (cand.task,)
-    share = max(1, opts.max_examples // len(parts))
+    parts = cand.text_tasks
+    share = opts.max_examples // len(parts)  # all of them for one task (max_examples >= 2, checked up front)
     pad = exp.base.tokenizer.pad_token_id
     texts, missing = [], []
     for part in parts:
@@ -153,8 +153,7 @@ def _textemb(exp, data, base, cand: Candidate, rows: list[Row], embedded: dict, 
         except AdaptxError as exc:
             missing.append(f"{part} ({str(exc).splitlines()[0]})")
             continue
-        texts.append(text_embeddings(base, enc, share if len(parts) > 1 else opts.max_examples,
-                                     exp.cfg.data.sample_seed, pad))
+        texts.append(text_embeddings(base, enc, max(1, share), exp.cfg.data.sample_seed, pad))
     if missing:
         what = "TextEmb not scored" if not texts else f"TextEmb from {len(texts)} of its {len(parts)} tasks"
         for row in rows:
