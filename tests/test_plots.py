@@ -106,3 +106,12 @@ def test_too_few_languages_for_a_fit_draw_no_distance_plot_and_say_so(tmp_path):
     assert not list((tmp_path / "out" / "plots").glob("gain-vs-*"))
     assert any("gain-vs-distance plots not drawn (a fit needs at least 4" in m for m in a.messages)
     assert is_png(tmp_path / "out" / "plots" / "gains-xnli.png")
+
+
+def test_long_row_names_are_wrapped_after_plus_signs_and_keep_every_character():
+    name = "fuse (zoo:mnli-e5small-s0+zoo:qqp-e5small-s0+zoo:sst2-e5small-s0+xnli)"
+    label = plots.wrapped(name)
+    assert label.replace("\n", "") == name
+    assert all(line.endswith("+") for line in label.split("\n")[:-1])
+    assert max(map(len, label.split("\n"))) <= 30
+    assert plots.wrapped("stack (qqp)") == "stack (qqp)"

@@ -40,6 +40,17 @@ def file_name(*parts: str) -> str:
     return "-".join(re.sub(r"[^A-Za-z0-9_.+-]+", "_", p).strip("_") for p in parts if p) + ".png"
 
 
+def wrapped(label: str, width: int = 30) -> str:
+    """A long row name such as 'fuse (zoo:a+zoo:b+zoo:c+xnli)' on several lines, broken after '+'."""
+    lines, line = [], ""
+    for piece in re.split(r"(?<=\+)", label):
+        if line and len(line) + len(piece) > width:
+            lines.append(line)
+            line = ""
+        line += piece
+    return "\n".join(lines + [line])
+
+
 def heatmap(path: Path, title: str, rows: list[str], languages: list[str], values: dict, marks: dict,
             unit: str, diverging: bool) -> bool:
     """rows x languages; values[(row, lang)] (None: blank); marks[(row, lang)]: better/worse."""
@@ -48,7 +59,9 @@ def heatmap(path: Path, title: str, rows: list[str], languages: list[str], value
     if not rows or not languages:
         return False
     grid = np.array([[np.nan if values.get((r, lang)) is None else values[r, lang] for lang in languages] for r in rows])
-    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(languages), 1.4 + 0.45 * len(rows)))
+    labels = [wrapped(r) for r in rows]
+    height = 1.4 + sum(0.2 + 0.2 * label.count("\n") for label in labels) + 0.25 * len(rows)
+    fig, ax = plt.subplots(figsize=(2.5 + 0.62 * len(languages), height))
     if diverging:
         limit = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1.0
         image = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
@@ -60,8 +73,8 @@ def heatmap(path: Path, title: str, rows: list[str], languages: list[str], value
                 text = f"{grid[i, j]:.1f}{MARK.get(marks.get((r, lang)), '')}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
                         color="black" if diverging else "white")
-    ax.set_xticks(range(len(languages)), languages)
-    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xticks(range(len(languages)), [lang.replace(" ", "\n", 1) for lang in languages], fontsize=8)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, label=unit, shrink=0.8)
     fig.tight_layout()
@@ -94,11 +107,10 @@ def versus_distance(path: Path, title: str, panels: list[tuple[str, dict, object
                 ax.fill_between(grid, [b[1] for b in assoc.band], [b[2] for b in assoc.band], color="tab:red",
                                 alpha=0.15, lw=0)
         rho = assoc.rho
+        label = wrapped(name, 48)
         if rho.point is not None:
-            ax.set_title(f"{name}: rho {rho.point:+.2f}" + (f" [{rho.lo:+.2f}, {rho.hi:+.2f}]" if rho.lo is not None
-                                                           else ""), fontsize=8)
-        else:
-            ax.set_title(name, fontsize=8)
+            label += f": rho {rho.point:+.2f}" + (f" [{rho.lo:+.2f}, {rho.hi:+.2f}]" if rho.lo is not None else "")
+        ax.set_title(label, fontsize=8)
         ax.set_xlabel(f"{distance} distance from English", fontsize=8)
         ax.set_ylabel(unit, fontsize=8)
     for ax in list(axes.flat)[len(panels):]:
