@@ -127,6 +127,9 @@ def test_the_zero_shot_average_is_paired_and_any_row_can_be_the_reference(tmp_pa
     assert averages["fuse"].baseline == "none" and averages["fuse"].verdict == "better"
     assert averages["fuse"].gain_lo < 6.0 < averages["fuse"].gain_hi
     assert not any(f.languages and ZERO_SHOT_AVERAGE in f.languages for f in a.findings)  # not a language
+    fuse_avg = averages["fuse"]  # the score table prints the average's own interval beside it
+    assert f"{fuse_avg.score:.1f} [{fuse_avg.score_lo:.1f}, {fuse_avg.score_hi:.1f}] ▲" in (
+        tmp_path / "own" / "analysis.md").read_text()
 
     a = analyze([run], tmp_path / "fuse", resamples=RESAMPLES, draw_plots=False, against="fuse (mnli+qqp)")
     averages = {c.strategy: c for c in a.cells if c.language == ZERO_SHOT_AVERAGE}

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from ..stats import CONFIDENCE
 from .cc100 import SOURCE as CC100_SOURCE
 from .cc100 import tokens_millions
-from .gains import Cell, label
+from .gains import ZERO_SHOT_AVERAGE, Cell, label
 from .published_rows import markdown_lines
 from .study import QUANTITIES, Finding
 from .typology import DISTANCES, LANG2VEC, Typology
@@ -105,10 +105,11 @@ def _gain_table(cells: list[Cell]) -> list[str]:
     rows = list(dict.fromkeys(label(c) for c in cells))
     by = {(label(c), c.language): c for c in cells}
     bases = {label(c): c.baseline for c in cells if c.baseline}
-    lines = ["Scores (%; ▲/▼: the gain over the row's baseline has a 95% paired interval above/below 0)", "",
+    lines = ["Scores (%; ▲/▼: the gain over the row's baseline has a 95% paired interval above/below 0; "
+             f"the {ZERO_SHOT_AVERAGE} row with its own 95% interval)", "",
              "| language | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
     for lang in langs:
-        texts = [f"{by[r, lang].score:.1f}{MARKS.get(by[r, lang].verdict, '')}" if (r, lang) in by else "–" for r in rows]
+        texts = [_score_text(by[r, lang]) if (r, lang) in by else "–" for r in rows]
         lines.append(f"| {lang} | " + " | ".join(texts) + " |")
     gained = [r for r in rows if r in bases]
     if gained:
@@ -123,6 +124,14 @@ def _gain_table(cells: list[Cell]) -> list[str]:
                              f"{c.gain:+.1f} [{c.gain_lo:+.1f}, {c.gain_hi:+.1f}]{MARKS.get(c.verdict, '')}")
             lines.append(f"| {lang} | " + " | ".join(texts) + " |")
     return lines
+
+
+def _score_text(c: Cell) -> str:
+    """A score; the zero-shot average also with its interval, the number a study is sized by."""
+    text = f"{c.score:.1f}"
+    if c.language == ZERO_SHOT_AVERAGE and c.score_lo is not None:
+        text += f" [{c.score_lo:.1f}, {c.score_hi:.1f}]"
+    return text + MARKS.get(c.verdict, "")
 
 
 def _findings(found: list[Finding]) -> list[str]:
