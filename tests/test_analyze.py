@@ -276,3 +276,25 @@ def test_a_fuse_row_without_recorded_attention_says_how_to_get_it(tmp_path):
     a = analyze([run], tmp_path / "out", resamples=20, draw_plots=False)
     assert any("fuse (qqp+sst2): no fusion attention" in m and "rerun `adaptx run`" in m for m in a.messages)
     assert not (tmp_path / "out" / "fusion-attention.csv").exists()
+
+
+def test_fusion_attention_is_averaged_over_seeds_whose_saved_adapter_names_differ(tmp_path):
+    """Each seed's fused target adapter is saved as xnli-s<seed>-<base tag>: the seeds are still averaged."""
+    rng = np.random.default_rng(7)
+    base = item_correct(rng, ["en", "de"], 50)
+    run = tmp_path / "run"
+    records = []
+    for seed, weight in ((0, 0.2), (1, 0.6)):
+        write_run(run, {("none", None): base, ("fuse", "qqp+xnli"): base}, seed=seed)
+        records += json.loads((run / "results.json").read_text())
+        for path in run.glob(f"stages/target-xnli-fuse-*-s{seed}-*/eval/*.json"):
+            entry = json.loads(path.read_text())
+            lang = next(iter(entry))
+            entry[lang]["fusion_attention"] = {"adapters": ["qqp-s0-0123abcd", f"xnli-s{seed}-0123abcd"],
+                                               "layers": [{"layer": 0, "weights": [weight, 1 - weight]}]}
+            path.write_text(json.dumps(entry))
+    (run / "results.json").write_text(json.dumps(records))
+    analyze([run], tmp_path / "out", resamples=20, draw_plots=False)
+    rows = list(csv.DictReader((tmp_path / "out" / "fusion-attention.csv").open()))
+    weights = {(r["language"], r["adapter"]): (float(r["weight"]), r["seeds"]) for r in rows}
+    assert weights[("de", "qqp")] == (pytest.approx(0.4), "2") and weights[("de", "xnli")] == (pytest.approx(0.6), "2")

@@ -107,8 +107,9 @@ def test_every_run_ends_with_its_analysis_and_the_fusion_attention(tmp_path, tin
                  "plots/fusion-attention-xnli-fuse_qqp+sst2.png", "plots/dev-curves.png"):
         assert (analysis / name).is_file(), name
     rows = list(csv.DictReader((analysis / "fusion-attention.csv").open()))
-    assert {r["language"] for r in rows} == {"en", "de", "sw"} and {r["adapter"] for r in rows} == {
-        f"{t}-s0-{fuse_tag(fuse)}" for t in ("qqp", "sst2")}
+    assert {r["language"] for r in rows} == {"en", "de", "sw"} and {r["adapter"] for r in rows} == {"qqp", "sst2"}
+    assert set(json.loads((fuse / "model" / "setup.json").read_text())["fusion"]) == {
+        f"{t}-s0-{fuse_tag(fuse)}" for t in ("qqp", "sst2")}  # saved with seed and base tag, shown by role
 
 
 def fuse_tag(stage) -> str:

@@ -160,7 +160,7 @@ def fusion_attention(path: Path, title: str, per_language: dict[str, dict]) -> b
         ax.set_xticks(range(len(layers)), layers, fontsize=7)
         ax.set_yticks(range(len(languages)), languages, fontsize=7)
         ax.set_xlabel("layer", fontsize=8)
-        ax.set_title(f"weight on {re.sub(r'-s[0-9]+-[0-9a-f]{8}$', '', adapter)}", fontsize=8)  # qqp-s0-<base tag>
+        ax.set_title(f"weight on {adapter}", fontsize=8)
     fig.colorbar(image, ax=list(axes.flat), shrink=0.8)
     fig.suptitle(title, fontsize=9)
     fig.savefig(path, dpi=110, bbox_inches="tight")

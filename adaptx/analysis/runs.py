@@ -10,6 +10,7 @@ finished evaluations, a run on another base model than the first, a row two runs
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,12 +166,20 @@ def _attention(folder: Path, records: list[dict]) -> dict:
     out = {}
     for lang, summaries in per_lang.items():
         first = summaries[0]
-        same = [s for s in summaries if s["adapters"] == first["adapters"] and len(s["layers"]) == len(first["layers"])]
+        roles = [adapter_role(a) for a in first["adapters"]]
+        same = [s for s in summaries
+                if [adapter_role(a) for a in s["adapters"]] == roles and len(s["layers"]) == len(first["layers"])]
         layers = [{**layer, "weights": [sum(s["layers"][i]["weights"][k] for s in same) / len(same)
                                         for k in range(len(first["adapters"]))]}
                   for i, layer in enumerate(first["layers"])]
-        out[lang] = {"adapters": first["adapters"], "layers": layers, "seeds": len(same)}
+        out[lang] = {"adapters": roles, "layers": layers, "seeds": len(same)}
     return out
+
+
+def adapter_role(saved_name: str) -> str:
+    """'xnli-s1-da0cadf3' -> 'xnli': a fused adapter's saved name carries its seed and base tag, which
+    differ between the seeds of one row; averaging over seeds matches adapters by what they are."""
+    return re.sub(r"-s[0-9]+-[0-9a-f]{8}$", "", saved_name)
 
 
 def _attention_ok(summary) -> bool:
