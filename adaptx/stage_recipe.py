@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, replace
 
+from .adapter_names import saved_name
 from .config import ExperimentConfig, stable_hash
 from .metrics import metric_for_language
 from .mixture import MLM
@@ -103,10 +104,8 @@ class StageRecipes:
                      merge_settings=_merge_settings(cfg, strategy, stage.seed), **adapter)
 
     def adapter_name(self, name: str, seed: int) -> str:
-        """The name an adapter is saved and loaded under: '<task>-s<seed>-<base tag>' (base tag: 8 hex
-        digits of the base weights' fingerprint), so adapters of different tasks, seeds or base models
-        never collide when loaded side by side, exported, or published. Zoo entries keep 'zoo-NAME'."""
-        return name if name.startswith("zoo-") else f"{name}-s{seed}-{self.base_tag}"
+        """The name an adapter is saved and loaded under (adaptx.adapter_names)."""
+        return saved_name(name, seed, self.base_tag)
 
     def model_setup(self, stage: Stage) -> Setup:
         """setup_for with every adapter under its saved name (adapter_name)."""

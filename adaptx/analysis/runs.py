@@ -10,10 +10,10 @@ finished evaluations, a run on another base model than the first, a row two runs
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..adapter_names import role
 from ..errors import AdaptxError
 from ..fileio import read_json
 from ..metrics import metric_for_language
@@ -166,20 +166,15 @@ def _attention(folder: Path, records: list[dict]) -> dict:
     out = {}
     for lang, summaries in per_lang.items():
         first = summaries[0]
-        roles = [adapter_role(a) for a in first["adapters"]]
+        # each seed's adapters are saved under their own names: match them by what they are
+        roles = [role(a) for a in first["adapters"]]
         same = [s for s in summaries
-                if [adapter_role(a) for a in s["adapters"]] == roles and len(s["layers"]) == len(first["layers"])]
+                if [role(a) for a in s["adapters"]] == roles and len(s["layers"]) == len(first["layers"])]
         layers = [{**layer, "weights": [sum(s["layers"][i]["weights"][k] for s in same) / len(same)
                                         for k in range(len(first["adapters"]))]}
                   for i, layer in enumerate(first["layers"])]
         out[lang] = {"adapters": roles, "layers": layers, "seeds": len(same)}
     return out
-
-
-def adapter_role(saved_name: str) -> str:
-    """'xnli-s1-da0cadf3' -> 'xnli': a fused adapter's saved name carries its seed and base tag, which
-    differ between the seeds of one row; averaging over seeds matches adapters by what they are."""
-    return re.sub(r"-s[0-9]+-[0-9a-f]{8}$", "", saved_name)
 
 
 def _attention_ok(summary) -> bool:
