@@ -156,10 +156,46 @@ class HeadSettings:
     dropout: float = in_range("[0, 1)", default=0.1)
 
 
+AUTO = "auto"  # a step budget: train until English dev stops improving (TrainSettings.auto)
+
+
+def _steps_problem(value, several: bool = False) -> str | None:
+    """A step budget: a whole number >= 1 or `auto`; with `several`, also a list of them (a budget sweep)."""
+    if several and isinstance(value, list):
+        if not value:
+            return "expected at least one budget, e.g. [150, auto]"
+        problems = [p for v in value if (p := _steps_problem(v))]
+        if problems:
+            return problems[0]
+        return None if len({str(v) for v in value}) == len(value) else f"{shown(value)}: a budget is listed twice"
+    if value == AUTO or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return None
+    sweep = "; or a list of budgets, e.g. [150, 600, auto]" if several else ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"must be >= 1, got {value}"
+    return (f"expected int, got {type(value).__name__} {shown(value)} (a number of steps >= 1, or 'auto': until "
+            f"English dev stops improving, train.auto{sweep})")
+
+
+@dataclass
+class AutoBudget:
+    """What a step budget of `auto` means: evaluate English dev every `eval_every` steps and stop after
+    `patience` evaluations without an improvement larger than `min_improvement`, or at `max_steps`
+    (the learning-rate schedule spans max_steps). A stage that stops by patience has converged."""
+
+    eval_every: int = at_least(1, default=50)
+    patience: int = at_least(1, default=5)
+    max_steps: int = at_least(1, default=3000)
+    min_improvement: float = in_range("[0, 1)", default=0.0)  # in the selection metric's units (0.01: a point)
+
+
 @dataclass
 class TrainSettings:
-    intermediate_steps: int = at_least(1, default=125)
-    target_steps: int = at_least(1, default=125)
+    # a whole number of steps, or `auto`: until English dev stops improving (train.auto)
+    intermediate_steps: Any = checked(_steps_problem, default=125)
+    # the same, or a list of budgets: each target stage is trained once per budget (a budget sweep)
+    target_steps: Any = checked(partial(_steps_problem, several=True), default=125)
+    auto: AutoBudget = field(default_factory=AutoBudget)
     # budgets in epochs of the (sampled) English training set, overriding target_steps: one number,
     # or one per target task (the paper's: XNLI 2, PAWS-X 5, POS 10, NER 10, QA 2)
     target_epochs: float | dict | None = None
@@ -184,8 +220,14 @@ class TrainSettings:
     checkpoint_every: int = at_least(1, default=25)  # steps between resumable checkpoints
     max_grad_norm: float = in_range("(0, inf)", default=1.0)
 
-    def eval_interval(self, steps: int) -> int:
+    def eval_interval(self, steps: int | str) -> int:
+        if steps == AUTO:
+            return self.auto.eval_every
         return self.eval_every or max(1, steps // EVALS_PER_RUN)
+
+    def target_budgets(self) -> list:
+        """The target step budgets: one (a number or `auto`), or the sweep's."""
+        return list(self.target_steps) if isinstance(self.target_steps, list) else [self.target_steps]
 
     def epochs_for(self, task: str, phase: str = "target") -> float | None:
         """The epoch budget of a target (phase 'target') or intermediate ('intermediate') task, if set."""
@@ -544,6 +586,11 @@ def _check_training(cfg: ExperimentConfig, intermediates: list[str], fail, uniqu
         if not 1 <= micro <= t.batch_size or t.batch_size % micro:
             fail("train.micro_batch_size", f"{micro} must divide train.batch_size ({t.batch_size}) "
                  "(gradients accumulate over batch_size / micro_batch_size micro-batches)")
+    if len(t.target_budgets()) > 1 and t.target_epochs is not None:
+        fail("train.target_epochs", f"{shown(t.target_epochs)} overrides every target budget, so the sweep "
+             f"train.target_steps {shown(t.target_steps)} would train the same stage several times; set "
+             "train.target_epochs: null, or one budget")
+
     def per_task(value) -> dict:
         return value if isinstance(value, dict) else {"*": value}
 

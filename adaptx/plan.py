@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import ExperimentConfig
+from .config import AUTO, ExperimentConfig
 from .kinds import get_kind
 from .mixture import MULTITASK
 from .strategies import builds_on, get_strategy
@@ -31,6 +31,7 @@ class Stage:
     needs: list[str] = field(default_factory=list)
     evaluate: bool = False  # zero-shot evaluation (target stages the config asks for)
     trains: bool = True  # False: the task's kind is evaluated straight from the encoder (retrieval)
+    budget: int | str | None = None  # a target stage's step budget where the run sweeps them (else train's own)
 
     @property
     def intermediate_label(self) -> str | None:
@@ -52,8 +53,23 @@ def plan_stages(cfg: ExperimentConfig) -> list[Stage]:
     for seed in cfg.seeds:
         stages += _intermediate_stages(cfg, seed)
         for target in cfg.targets:
-            stages += _target_stages(cfg, target, seed)
+            trains = get_kind(get_task(target).kind).trains  # a retrieval target has no budget to sweep
+            for budget in target_budgets(cfg) if trains else [None]:
+                stages += _target_stages(cfg, target, seed, budget)
     return stages
+
+
+def target_budgets(cfg: ExperimentConfig) -> list:
+    """The budgets a target stage is trained at, each its own stage: [None] where the config has one
+    number of steps (the stage ids and hashes of such runs stay what they always were), else each
+    budget of the sweep, or `auto`."""
+    budgets = cfg.train.target_budgets()
+    return [None] if len(budgets) == 1 and budgets[0] != AUTO else budgets
+
+
+def budget_suffix(budget) -> str:
+    """How a budget appears in stage ids and row names: '-auto', '-b600', or nothing."""
+    return "" if budget is None else f"-{budget}" if budget == AUTO else f"-b{budget}"
 
 
 def adapter_source(cfg: ExperimentConfig, task: str, seed: int) -> str:
@@ -84,36 +100,39 @@ def _intermediate_stages(cfg: ExperimentConfig, seed: int) -> list[Stage]:
     return stages
 
 
-def _target_stages(cfg: ExperimentConfig, target: str, seed: int) -> list[Stage]:
+def _target_stages(cfg: ExperimentConfig, target: str, seed: int, budget=None) -> list[Stage]:
     trains = get_kind(get_task(target).kind).trains
     fuses_target = cfg.fusion.include_target_adapter and trains and any(
         get_strategy(s).fusion for s in cfg.strategies)
     stages = []
     if "none" in cfg.strategies or fuses_target:  # the target adapter a fusion includes is trained first
-        stages.append(Stage(_target_id(target, "none", None, seed), "target", target, "none", seed,
-                            evaluate="none" in cfg.strategies, trains=trains))
+        stages.append(Stage(_target_id(target, "none", None, seed, budget), "target", target, "none", seed,
+                            evaluate="none" in cfg.strategies, trains=trains, budget=budget))
     for name in cfg.strategies:
         strategy = get_strategy(name)
         if name == "none" or not (trains or strategy.without_target_training):
             continue
         if strategy.combines == 0:
-            stages.append(Stage(_target_id(target, name, None, seed), "target", target, name, seed, evaluate=True))
+            stages.append(Stage(_target_id(target, name, None, seed, budget), "target", target, name, seed, evaluate=True,
+                                budget=budget))
         elif strategy.combines == 1:  # one run per intermediate task
             for task in cfg.intermediate_tasks:
                 on_adapter = strategy.builds_on == "adapter"
                 source = adapter_source(cfg, task, seed) if on_adapter else _full_stage(task, seed)
                 adapters = {_name(cfg, task): source} if on_adapter else {}
                 label = _name(cfg, task) if is_zoo_ref(task) else task
-                stages.append(Stage(_target_id(target, name, label, seed), "target", target, name, seed,
-                                    [task], adapters, stage_sources([source]), evaluate=True, trains=trains))
+                stages.append(Stage(_target_id(target, name, label, seed, budget), "target", target, name, seed,
+                                    [task], adapters, stage_sources([source]), evaluate=True, trains=trains,
+                                    budget=budget))
         else:  # every intermediate adapter in one stage
-            adapters, labels = _combined(cfg, strategy, target, seed)
-            stages.append(Stage(_target_id(target, name, "+".join(adapters), seed), "target", target, name, seed,
-                                labels, adapters, stage_sources(adapters.values()), evaluate=True))
+            adapters, labels = _combined(cfg, strategy, target, seed, budget)
+            stages.append(Stage(_target_id(target, name, "+".join(adapters), seed, budget), "target", target, name, seed,
+                                labels, adapters, stage_sources(adapters.values()), evaluate=True,
+                                budget=budget))
     return stages
 
 
-def _combined(cfg: ExperimentConfig, strategy, target: str, seed: int) -> tuple[dict[str, str], list[str]]:
+def _combined(cfg: ExperimentConfig, strategy, target: str, seed: int, budget=None) -> tuple[dict[str, str], list[str]]:
     """(adapter name -> source stage, table labels) of a stage that combines intermediate adapters. A
     fusion combines the single-task adapters (fusing them is the adapter-native alternative to
     `multitask`), with the target task's own adapter where the config includes it."""
@@ -123,9 +142,9 @@ def _combined(cfg: ExperimentConfig, strategy, target: str, seed: int) -> tuple[
     singles = [t for t in cfg.intermediate_tasks if t != MULTITASK]
     adapters = {_name(cfg, t): adapter_source(cfg, t, seed) for t in singles}
     if cfg.fusion.include_target_adapter:
-        adapters[target] = _target_id(target, "none", None, seed)
+        adapters[target] = _target_id(target, "none", None, seed, budget)
     return adapters, [*singles, target][:len(adapters)]
 
 
-def _target_id(target: str, strategy: str, intermediate: str | None, seed: int) -> str:
-    return f"target-{target}-{strategy}{f'-{intermediate}' if intermediate else ''}-s{seed}"
+def _target_id(target: str, strategy: str, intermediate: str | None, seed: int, budget=None) -> str:
+    return f"target-{target}-{strategy}{f'-{intermediate}' if intermediate else ''}-s{seed}{budget_suffix(budget)}"

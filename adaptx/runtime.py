@@ -16,20 +16,10 @@ import torch
 
 from .errors import AdaptxError
 from .hugepages import huge_pages_setting
+from .kernels import cpu_flags, kernels
 
 DTYPES = ("fp32", "bf16", "fp16", "auto")
 _TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def relevant_cpu_flags() -> list[str]:
@@ -150,7 +140,8 @@ class Runtime:
         """Where and how a stage ran, for its metrics.json."""
         return {"device": self.device_name(), "device_type": self.device.type, "dtype": self.dtype,
                 "dtype_reason": self.dtype_reason, "processes": self.world_size, "cpu_flags": relevant_cpu_flags(),
-                "torch": torch.__version__, "huge_pages": huge_pages_setting(), **self.extra}
+                "torch": torch.__version__, "huge_pages": huge_pages_setting(), "kernels": kernels(self.device),
+                **self.extra}
 
 
 def make_runtime(device_spec: str, dtype_spec: str) -> Runtime:

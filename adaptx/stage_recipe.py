@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, replace
 
 from .adapter_names import saved_name
-from .config import ExperimentConfig, stable_hash
+from .config import AUTO, ExperimentConfig, stable_hash
 from .metrics import metric_for_language
 from .mixture import MLM
 from .modeling import Setup
@@ -122,18 +122,24 @@ class StageRecipes:
         if stage.kind == "target":
             batch_size = int(t.target_batch_size.get(stage.task, t.batch_size))
             epochs = t.epochs_for(stage.task)
-            steps = math.ceil(epochs * len(data.data(stage.task, "train")) / batch_size) if epochs else t.target_steps
+            budget = stage.budget if stage.budget is not None else t.target_steps
+            steps = math.ceil(epochs * len(data.data(stage.task, "train")) / batch_size) if epochs else budget
         elif epochs := t.epochs_for(stage.task, "intermediate"):
             steps = math.ceil(epochs * len(data.data(data.trained_task(stage), "train")) / batch_size)
+        until_converged = steps == AUTO  # up to max_steps, stopping once English dev stops improving
+        eval_every = t.eval_interval(steps)
+        steps = t.auto.max_steps if until_converged else steps
         lr, head_lr = cfg.lr(lr_kind, self.lr_defaults), cfg.lr("head", self.lr_defaults)
         if stage.kind == "target":  # target-only rates (a search varies them; intermediate stages keep theirs)
             lr = t.target_lr_adapter if lr_kind == "adapter" and t.target_lr_adapter is not None else lr
             head_lr = t.target_lr_head if t.target_lr_head is not None else head_lr
         return TrainJob(steps=steps, lr=lr, batch_size=batch_size, seed=stage.seed,
                         micro_batch_size=t.micro_batch_size,
-                        warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, eval_every=t.eval_interval(steps),
+                        warmup_ratio=t.warmup_ratio, weight_decay=t.weight_decay, eval_every=eval_every,
                         checkpoint_every=t.checkpoint_every, max_grad_norm=t.max_grad_norm,
                         head_lr=head_lr, metric=data.task(data.trained_task(stage)).metric,
+                        patience=t.auto.patience if until_converged else None,
+                        min_improvement=t.auto.min_improvement if until_converged else 0.0,
                         description=stage.id)
 
     def recipe(self, stage: Stage) -> dict:
@@ -148,6 +154,8 @@ class StageRecipes:
             return {**common, "setup": _setup_recipe(self.setup_for(stage)), "needs": needs, **self._zoo_recipe(stage)}
         job = self.job_for(stage)
         train = {k: v for k, v in asdict(job).items() if k not in ("checkpoint_every", "description", "micro_batch_size")}
+        if job.patience is None:  # a fixed budget: the recipe it always had (banked stages keep their hashes)
+            del train["patience"], train["min_improvement"]
         trained = self.data.trained_task(stage)
         # checkpoint selection by a metric whose scores changed may pick another step: a new stage
         revision = metric_for_language(job.metric, "en").revision

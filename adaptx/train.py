@@ -45,6 +45,10 @@ class TrainJob:
     metric: str = "accuracy"  # model selection metric (adaptx.metrics)
     micro_batch_size: int | str = "auto"  # per forward pass and process; "auto": the largest that fits
     description: str = "train"
+    # until English dev stops improving: stop after this many evaluations without an improvement larger
+    # than min_improvement (`steps` is then the most it may train); None: train all `steps`
+    patience: int | None = None
+    min_improvement: float = 0.0
 
 
 def forward_batch(model: nn.Module, batch: dict, device) -> torch.Tensor:
@@ -294,11 +298,13 @@ class _Selection:
         self.metric = metric_for_language(job.metric, "en")  # selection is on English dev
         self.golds = get_kind(dev.kind).golds(dev)
         self.best_score, self.best, self.history, self.best_temperature = -1.0, None, [], None
+        self.best_predictions = None
         self.loss_window = [0.0, 0]  # summed step losses and steps since the last evaluation
 
     def restore(self, meta: dict) -> None:
         self.best_score, self.best, self.history = meta["best_score"], meta["best"], meta["history"]
         self.best_temperature = meta.get("best_temperature")
+        self.best_predictions = meta.get("best_predictions")  # older checkpoints: none
         self.loss_window = list(meta.get("loss_window", [0.0, 0]))  # older checkpoints: the window restarts
 
     def add_loss(self, loss: float) -> None:
@@ -307,7 +313,8 @@ class _Selection:
 
     def evaluate(self, at: int) -> None:
         model = self.model
-        score = self.metric.compute(predict(model, self.dev, self.pad_id, runtime=self.runtime), self.golds)
+        predictions = predict(model, self.dev, self.pad_id, runtime=self.runtime)
+        score = self.metric.compute(predictions, self.golds)
         total, count = self.loss_window
         entry = {"step": at, "dev_score": score}
         if count:  # not part of any stage hash: metrics.json and checkpoints only
@@ -318,13 +325,47 @@ class _Selection:
             self.best_score = score
             self.best = {n: p.detach().clone() for n, p in model.trainable_parameters().items()}
             self.best_temperature = model.fusion_temperature()
+            # kept so that a rescore on other kernels can say how many rows agree (adaptx.zoo_rescore)
+            self.best_predictions = predictions
         self.monitor.evaluated(at, self.job.metric, score, entry.get("train_loss"))
         if self.on_evaluate is not None:
             self.on_evaluate(at, score)
 
+    def evaluations_since_best(self) -> int:
+        """How many English-dev evaluations came after the best one (by more than min_improvement)."""
+        best, since = None, 0
+        for entry in self.history:
+            if best is None or entry["dev_score"] > best + self.job.min_improvement:
+                best, since = entry["dev_score"], 0
+            else:
+                since += 1
+        return since
+
+    def patience_spent(self) -> bool:
+        """True once a budget of `auto` has seen `patience` evaluations without improvement."""
+        return self.job.patience is not None and self.evaluations_since_best() >= self.job.patience
+
+    def convergence(self, trained: int) -> dict:
+        """Whether the stage converged: with a patience, it stopped by patience before its step limit;
+        on a fixed budget, its dev curve was no longer rising (the best score came before the last
+        evaluation). Recorded in metrics.json (never in a stage hash), marked in every results table."""
+        if self.job.patience is not None:
+            converged = self.patience_spent()
+            why = (f"stopped by patience ({self.job.patience} evaluations without improvement)" if converged
+                   else f"reached its step limit ({self.job.steps}) while English dev was still improving")
+        else:
+            last = self.history[-1]["step"] if self.history else trained
+            best = next((h["step"] for h in self.history if h["dev_score"] == self.best_score), last)
+            converged = best < last
+            why = (f"English dev peaked at step {best} of {last}" if converged
+                   else "still improving at its last step")
+        return {"max_steps": self.job.steps, "converged": converged, "convergence": why,
+                "budget": "auto" if self.job.patience is not None else self.job.steps}
+
     def checkpoint_meta(self, step: int, world: int) -> dict:
         return {"step": step, "best_score": self.best_score, "history": self.history,
-                "best_temperature": self.best_temperature, "processes": world, "loss_window": self.loss_window}
+                "best_temperature": self.best_temperature, "processes": world, "loss_window": self.loss_window,
+                "best_predictions": self.best_predictions}
 
     def select_best(self) -> int:
         """Put the best English-dev weights (and their fusion temperature) back; returns their step."""
@@ -416,7 +457,7 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False, **logs.bar_options(rank))
     try:
         with stop_requests() as stops:
-            while step < job.steps:
+            while step < job.steps and not selection.patience_spent():  # (a resume may find it spent)
                 batch = sample(step)
                 total = max(1, sum(terms[i] for i in batch))  # loss terms in the whole batch (all processes)
                 parts = _micro_batches(batch[rank::world], micro)
@@ -431,12 +472,14 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
                 monitor.stepped(step, step_loss)
                 if step % job.eval_every == 0 and step < job.steps:
                     selection.evaluate(step)
+                    if selection.patience_spent():
+                        break
                 if step % job.checkpoint_every == 0 and step < job.steps:
                     save(step)
                 if stops.requested(device):
                     break
-            if not stops.requested(device) and (not selection.history or selection.history[-1]["step"] != job.steps):
-                selection.evaluate(job.steps)
+            if not stops.requested(device) and (not selection.history or selection.history[-1]["step"] != step):
+                selection.evaluate(step)
             if stops.requested(device):  # this step's state is whole: keep it, then stop
                 save(step)
                 raise Interrupted(stops.signum, f"{job.description} stopped at step {step} of {job.steps}; its "
@@ -445,6 +488,7 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
         bar.close()
         monitor.close()
     best_step = selection.select_best()
-    return {"steps": job.steps, "metric": job.metric, "best_dev_score": selection.best_score, "best_step": best_step,
+    return {"steps": step, **selection.convergence(step), "metric": job.metric, "best_dev_score": selection.best_score,
+            "best_step": best_step, "best_dev_predictions": selection.best_predictions,
             "history": selection.history, "fusion_regularizer": regularized, "micro_batch_size": micro,
             "train_seconds": round(seconds_before + time.perf_counter() - started, 1)}

@@ -1,0 +1,135 @@
+"""Training until English dev stops improving (`train.target_steps: auto`), and the convergence
+record every stage carries: scripted dev curves (plateau, still rising, noisy) on a tiny model."""
+
+import pytest
+
+import adaptx.train as train_module
+from adaptx.config import load_config
+from adaptx.errors import AdaptxError
+from adaptx.plan import plan_stages
+from adaptx.train import train_model
+from test_train import fresh_model, job, toy_data
+
+
+def scripted(monkeypatch, curve):
+    """English dev scores follow `curve` (one per evaluation; the last repeats)."""
+    scores = iter(curve)
+    last = [curve[-1]]
+
+    def scripted_predict(model, dev, pad_id, **kwargs):
+        score = next(scores, last[0])
+        right = round(score * len(dev.labels))
+        return [y if i < right else (y + 1) % 3 for i, y in enumerate(dev.labels)]
+
+    monkeypatch.setattr(train_module, "predict", scripted_predict)
+
+
+def run(tiny_model_dir, tmp_path, **kw):
+    data = toy_data(n=40)
+    return train_model(fresh_model(tiny_model_dir), data, data, job(**kw), 1, tmp_path / "ckpt.safetensors")
+
+
+def test_a_plateau_stops_by_patience_and_converges(tiny_model_dir, tmp_path, monkeypatch):
+    scripted(monkeypatch, [0.3, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6])
+    summary = run(tiny_model_dir, tmp_path, steps=100, eval_every=2, patience=3)
+    # best at the 3rd evaluation (step 6); three evaluations without improvement: stop at step 12
+    assert (summary["steps"], summary["best_step"], summary["max_steps"]) == (12, 6, 100)
+    assert summary["converged"] is True and summary["budget"] == "auto"
+    assert "stopped by patience (3 evaluations without improvement)" in summary["convergence"]
+    assert [h["step"] for h in summary["history"]] == [2, 4, 6, 8, 10, 12]
+
+
+def test_a_curve_still_rising_at_the_limit_has_not_converged(tiny_model_dir, tmp_path, monkeypatch):
+    scripted(monkeypatch, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    summary = run(tiny_model_dir, tmp_path, steps=12, eval_every=2, patience=3)
+    assert (summary["steps"], summary["best_step"], summary["converged"]) == (12, 12, False)
+    assert "reached its step limit (12) while English dev was still improving" in summary["convergence"]
+
+
+def test_noise_smaller_than_min_improvement_does_not_reset_patience(tiny_model_dir, tmp_path, monkeypatch):
+    # 40 dev rows: a score moves in steps of 0.025; +0.025 wiggles are noise under min_improvement 0.05
+    curve = [0.3, 0.6, 0.625, 0.6, 0.625, 0.65, 0.6, 0.9]
+    scripted(monkeypatch, curve)
+    summary = run(tiny_model_dir, tmp_path, steps=100, eval_every=2, patience=4, min_improvement=0.05)
+    assert summary["steps"] == 12 and summary["converged"] is True  # the late 0.9 is never reached
+    assert summary["best_step"] == 12  # the best score seen is still the one kept (0.65 at step 12)
+    scripted(monkeypatch, curve)
+    (tmp_path / "strict").mkdir()
+    strict = run(tiny_model_dir, tmp_path / "strict", steps=100, eval_every=2, patience=4)
+    assert (strict["steps"], strict["best_step"]) == (24, 16)  # without the threshold the wiggles count
+
+
+def test_a_fixed_budget_records_whether_dev_was_still_rising(tiny_model_dir, tmp_path, monkeypatch):
+    scripted(monkeypatch, [0.2, 0.9, 0.5])
+    peaked = run(tiny_model_dir, tmp_path, steps=12, eval_every=4)
+    assert (peaked["converged"], peaked["budget"], peaked["convergence"]) == (
+        True, 12, "English dev peaked at step 8 of 12")
+    scripted(monkeypatch, [0.2, 0.5, 0.9])
+    (tmp_path / "b").mkdir()
+    rising = run(tiny_model_dir, tmp_path / "b", steps=12, eval_every=4)
+    assert (rising["converged"], rising["convergence"]) == (False, "still improving at its last step")
+
+
+def test_a_resume_counts_patience_from_the_checkpointed_curve(tiny_model_dir, tmp_path, monkeypatch):
+    scripted(monkeypatch, [0.5, 0.5, 0.5])
+    first = run(tiny_model_dir, tmp_path, steps=100, eval_every=2, patience=2, checkpoint_every=2)
+    assert first["steps"] == 6 and first["converged"]  # evaluations 4 and 6 did not improve on 2
+    # the checkpoint of step 4 is still there (the pipeline removes it once the stage is saved): a
+    # rerun resumes at step 4 with its history and stops at the same step
+    scripted(monkeypatch, [0.5])
+    again = run(tiny_model_dir, tmp_path, steps=100, eval_every=2, patience=2, checkpoint_every=2)
+    assert again["steps"] == 6 and [h["step"] for h in again["history"]] == [2, 4, 6]
+
+
+QUICK = ["intermediate_tasks=[qqp]", "strategies=[none, stack, fuse]", "target_task=xnli",
+         "fusion.include_target_adapter=true"]
+
+
+def test_a_budget_sweep_plans_one_stage_per_budget_and_keeps_single_budget_ids():
+    single = {s.id for s in plan_stages(load_config(None, QUICK + ["train.target_steps=150"]))}
+    assert "target-xnli-none-s0" in single and not any("-b150" in s for s in single)
+    sweep = plan_stages(load_config(None, QUICK + ["train.target_steps=[150, auto]"]))
+    targets = [s for s in sweep if s.kind == "target"]
+    assert {s.budget for s in targets} == {150, "auto"}
+    ids = {s.id for s in targets}
+    assert {"target-xnli-none-s0-b150", "target-xnli-none-s0-auto", "target-xnli-stack-qqp-s0-auto"} <= ids
+    fuse = next(s for s in targets if s.strategy == "fuse" and s.budget == "auto")
+    assert fuse.adapters["xnli"] == "target-xnli-none-s0-auto"  # fused with the target adapter of its own budget
+    intermediates = [s for s in sweep if s.kind != "target"]
+    assert len(intermediates) == 1  # trained once, whatever the target budgets
+    alone = {s.id for s in plan_stages(load_config(None, QUICK + ["train.target_steps=auto"]))}
+    assert "target-xnli-none-s0-auto" in alone
+
+
+def test_auto_settings_reach_the_training_job_and_only_then_the_recipe():
+    from adaptx.stage_recipe import StageRecipes
+
+    cfg = load_config(None, QUICK + ["train.target_steps=[150, auto]", "train.auto.patience=4",
+                                     "train.auto.max_steps=900", "train.auto.eval_every=30"])
+    assert cfg.train.eval_interval("auto") == 30 and cfg.train.eval_interval(150) == 30
+    stages = {s.id: s for s in plan_stages(cfg)}
+
+    class Data:  # the parts of RunData job_for reads
+        def trained_task(self, stage):
+            return stage.task
+
+        def task(self, name):
+            from adaptx.tasks import get_task
+            return get_task(name)
+
+    recipes = StageRecipes.__new__(StageRecipes)
+    recipes.cfg, recipes.data, recipes.lr_defaults = cfg, Data(), {
+        "lr_adapter": 1e-3, "lr_fusion": 1e-3, "lr_full": 5e-5, "lr_head": 1e-3}
+    auto = recipes.job_for(stages["target-xnli-none-s0-auto"])
+    fixed = recipes.job_for(stages["target-xnli-none-s0-b150"])
+    assert (auto.steps, auto.patience, auto.eval_every) == (900, 4, 30)
+    assert (fixed.steps, fixed.patience) == (150, None)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.target_steps=[150, auto]", "train.target_epochs=2"],
+     "train.target_epochs: 2.0 overrides every target budget"),
+])
+def test_a_budget_sweep_with_an_epoch_budget_is_refused(overrides, message):
+    with pytest.raises(AdaptxError, match=message):
+        load_config(None, QUICK + overrides)
