@@ -110,19 +110,30 @@ def stage_notes(cfg: ExperimentConfig, data: RunData, zoo: dict, stage: Stage) -
                          f"({mlm.mask_probability:.0%} of tokens masked, static); the base ships no MLM head, so "
                          "one was initialised: decoder tied to the word embeddings, new transform (identity) "
                          "and bias")
-    if stage.kind == "target" and stage.trains:
-        target_train = data.split(stage.task, "train").digest
-        source_of = dict(zip(stage.intermediates, stage.adapters.values()))  # a zoo_adapters task reads the zoo
-        for task in stage.intermediates:
-            source = source_of.get(task, task)
-            if not is_zoo_ref(source) and data.is_mixture(task):
-                continue  # a mixture's parts are named in its own stage's notes
-            digest = (zoo[source][1]["training"]["data"]["train_sha256"] if is_zoo_ref(source)
-                      else data.split(task, "train").digest)
-            if task != stage.task and digest == target_train:
-                notes.append(f"intermediate task {task} trains on the same English data as {stage.task}'s "
-                             "target training (the paper's grid includes this pairing)")
+    for task in same_data_intermediates(data, zoo, stage):
+        notes.append(f"intermediate task {task} trains on the same English data as {stage.task}'s "
+                     "target training (the paper's grid includes this pairing)")
     return notes
+
+
+def same_data_intermediates(data: RunData, zoo: dict, stage: Stage) -> list[str]:
+    """The intermediate tasks of a target stage that trained on the target's own English training file
+    (MNLI under XNLI, PAWS under PAWS-X): more training on the target's data, not transfer. Results
+    tables mark such rows, and the analysis reports them apart."""
+    if stage.kind != "target" or not stage.trains:
+        return []
+    target_train = data.split(stage.task, "train").digest
+    source_of = dict(zip(stage.intermediates, stage.adapters.values()))  # a zoo_adapters task reads the zoo
+    same = []
+    for task in stage.intermediates:
+        source = source_of.get(task, task)
+        if not is_zoo_ref(source) and data.is_mixture(task):
+            continue  # a mixture's parts are named in its own stage's notes
+        digest = (zoo[source][1]["training"]["data"]["train_sha256"] if is_zoo_ref(source)
+                  else data.split(task, "train").digest)
+        if task != stage.task and digest == target_train:
+            same.append(task)
+    return same
 
 
 def _shares(summary: dict) -> str:

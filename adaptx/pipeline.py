@@ -25,7 +25,8 @@ import yaml
 from .baselines import versus_trivial
 from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
-from .describe import average_text, describe_run, run_config, stage_notes, train_summary
+from .convergence import stage_facts
+from .describe import average_text, describe_run, run_config, same_data_intermediates, stage_notes, train_summary
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import base_fingerprint, sha256_text
@@ -268,6 +269,8 @@ class Experiment:
         model = self._trained[1] if self._trained[0] == stage.id else None
         records, started = [], time.perf_counter()
         languages = [lang for lang, split in self.eval_splits[task.name].items() if split is not None]
+        facts = stage_facts(stage, self.store.finished, {ref: card for ref, (_, card) in self.zoo.items()},
+                            same_data_intermediates(self.rundata, self.zoo, stage))
         # decided before anything is written, so every process evaluates the same languages together
         done = {lang for lang in languages if self.eval_file(stage, lang).is_file()}
         self.runtime.wait()
@@ -286,7 +289,7 @@ class Experiment:
                 records.append({"task": task.name, "strategy": stage.strategy, "intermediate": stage.intermediate_label,
                                 "language": lang, "split": result["split"], "metric": metric,
                                 "value": round(result["scores"][metric] * 100, 2), "seed": stage.seed,
-                                "n": result["n"], "predictions": str(path.relative_to(self.run_dir))})
+                                "n": result["n"], "predictions": str(path.relative_to(self.run_dir)), **facts})
         self._trained = (None, None)
         if self.runtime.is_main:
             scores = {r["language"]: r["value"] for r in records if r["metric"] == task.metric}

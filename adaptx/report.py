@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .baselines import trivial_predictions, trivial_spec_problem
+from .convergence import MARK, MARK_TEXT
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .metrics import metric_for_language
@@ -29,6 +30,9 @@ TRIVIAL = "trivial baseline"  # its row's name in the bootstrap (no strategy's r
 GAP = "gap"  # the transfer gap column: English minus the average of the other languages
 SPLIT_WORDS = {"dev": "dev (held apart from model selection)"}
 MARKS = {"better": " ▲", "worse": " ▼"}
+SAME_DATA_MARK = "§"
+SAME_DATA_TEXT = (f"{SAME_DATA_MARK} = the intermediate task trained on the target's own English training data "
+                  "(e.g. MNLI under XNLI): more target training, not transfer")
 
 
 def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivial: dict | None = None) -> dict:
@@ -72,7 +76,8 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivi
         base = _baseline(key[0], by_row)
         row = {"strategy": key[0], "intermediate": key[1], "seeds": seeds[key],
                "baseline": base[0] if base else None,
-               "values": {lang: round(v, 2) for lang, v in values.items() if v is not None}}
+               "values": {lang: round(v, 2) for lang, v in values.items() if v is not None},
+               **row_facts(list(recs.values()))}
         base_name = _row_name(base) if base and _row_name(base) in boot.rows else None
         row.update(_average_cells(boot, _row_name(key), values, columns, base_name) if complete[key]
                    else {column: None for column in [*columns, *_gap_columns(columns)]})
@@ -84,6 +89,26 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivi
         summary["trivial"] = {"what": trivial["what"], "values": {lang: round(v, 2) for lang, v in values.items()},
                               **_average_cells(boot, TRIVIAL, values, columns, None)}
     return summary
+
+
+def row_facts(records: list[dict]) -> dict:
+    """What a row's records say of its stages (adaptx.convergence.stage_facts), over its seeds: whether
+    every target stage and every stage under it converged (False if one did not, None if unknown),
+    the steps they trained, and the intermediate tasks trained on the target's own data."""
+    def every(key):
+        found = [r.get(key) for r in records]
+        return False if False in found else (True if found and all(v is True for v in found) else None)
+
+    steps = sorted({r["steps"] for r in records if isinstance(r.get("steps"), int)})
+    same = sorted({t for r in records for t in r.get("same_data", [])})
+    return {"converged": every("converged"), "intermediate_converged": every("intermediate_converged"),
+            "steps": steps, "same_data": same}
+
+
+def row_marks(row: dict) -> str:
+    """The marks after a row's name: † (a stage had not converged), § (same English data as the target)."""
+    marks = MARK if False in (row.get("converged"), row.get("intermediate_converged")) else ""
+    return marks + (SAME_DATA_MARK if row.get("same_data") else "")
 
 
 def _average_cells(boot: Bootstrap, name: str, values: dict, columns: dict, base_name: str | None) -> dict:
@@ -151,16 +176,20 @@ def write_results(run_dir, records: list[dict], context: dict | str) -> str:
 def summarize_all(records: list[dict], run_dir, context: dict) -> dict:
     """One summary per (task, metric) in record order, and the XTREME summary over tasks."""
     groups: dict[tuple, list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["task"], r["metric"]), []).append(r)
+    for r in records:  # a budget sweep: one table per budget (each row paired with `none` of its budget)
+        groups.setdefault((r["task"], r["metric"], r.get("budget")), []).append(r)
     tables = []
     trivial = _trivial_specs(context)
-    for (task, metric), recs in groups.items():
+    for (task, metric, budget), recs in groups.items():
         table = summarize(recs, run_dir, trivial=trivial.get(task))
+        table["budget"] = budget
         table["missing"] = context.get("missing", {}).get(task, [])
         table["zoo_adapters"] = context.get("zoo_adapters") or {}
         tables.append(table)
-    return {"context": context, "tables": tables, "xtreme": xtreme_summary(tables, context)}
+    # XTREME's aggregate takes one table per task: with a sweep, those of its last budget
+    last = [r.get("budget") for r in records][-1] if records else None
+    return {"context": context, "tables": tables,
+            "xtreme": xtreme_summary([t for t in tables if t["budget"] == last], context)}
 
 
 def _trivial_specs(context: dict) -> dict:
@@ -419,7 +448,7 @@ def _render(summary: dict) -> str:
         return " | ".join(out)
 
     lines = [f"{summary['task']} zero-shot {summary['metric']} (%), mean over seeds {summary['seeds']}; "
-             "**bold** = best in column",
+             "**bold** = best in column", *_budget_line(summary),
              _split_line(summary["split"]), _n_line(summary["n"]),
              f"[lo, hi] = {summary['confidence']:.0%} bootstrap interval over examples (and seeds); "
              "▲/▼ = better/worse than `none` (adapter rows) or `full-none` (full rows) by a paired bootstrap "
@@ -427,7 +456,7 @@ def _render(summary: dict) -> str:
              *_legend_notes(summary),
              "", "| strategy | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for row in rows:
-        lines.append(f"| {_row_name((row['strategy'], row['intermediate']))} | {cells(row, True)} |")
+        lines.append(f"| {_row_name((row['strategy'], row['intermediate']))}{row_marks(row)} | {cells(row, True)} |")
     if trivial:
         lines.append(f"| *trivial ({trivial['what']})* | {cells(trivial, False)} |")
     return "\n".join(lines)
@@ -444,11 +473,26 @@ def _legend_notes(summary: dict) -> list[str]:
     if summary.get("trivial"):
         notes.append(f"trivial = {summary['trivial']['what']}, the prediction that needs no model "
                      "(from the English training sample), scored on the same rows")
+    if any(MARK in row_marks(row) for row in summary["rows"]):
+        notes.append(MARK_TEXT)
+    if any(row.get("same_data") for row in summary["rows"]):
+        notes.append(SAME_DATA_TEXT)
     if summary.get("zoo_adapters"):  # zoo_adapters: the adapter rows' intermediate adapter was published, not trained
         used = ", ".join(f"{task} = {token}" for task, token in summary["zoo_adapters"].items())
         notes.append(f"adapter rows use the published intermediate adapter ({used}); full rows fine-tune on "
                      "the task here")
     return notes
+
+
+def _budget_line(summary: dict) -> list[str]:
+    """The target budget of a table of a budget sweep, and the steps its stages trained."""
+    budget = summary.get("budget")
+    if budget is None:
+        return []
+    steps = sorted({n for row in summary["rows"] for n in row.get("steps", [])})
+    trained = f"; trained {steps[0]}–{steps[-1]} steps" if len(steps) > 1 else ""
+    what = "auto (until English dev stopped improving)" if budget == "auto" else f"{budget} steps"
+    return [f"target budget: {what}{trained}"]
 
 
 def _split_line(split: dict[str, str]) -> str:

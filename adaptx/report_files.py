@@ -23,6 +23,14 @@ RECORD_FIELDS = {
     "split": ((str,), "a split name"), "metric": ((str,), "a metric name"), "value": ((int, float), "a number"),
     "seed": ((int,), "an integer"), "n": ((int,), "a count of examples"), "predictions": ((str,), "a file path"),
 }
+# what a record may also say of the stage behind it (adaptx.convergence.stage_facts); older records lack them
+OPTIONAL_FIELDS = {
+    "budget": (lambda v: v is None or v == "auto" or (type(v) is int and v > 0), "a number of steps, 'auto' or null"),
+    "steps": (lambda v: v is None or (type(v) is int and v >= 0), "a number of steps or null"),
+    "converged": (lambda v: v is None or type(v) is bool, "true, false or null"),
+    "intermediate_converged": (lambda v: v is None or type(v) is bool, "true, false or null"),
+    "same_data": (lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v), "a list of task names"),
+}
 ID_LIMIT = 2**63  # example ids are int64 in the bootstrap
 
 _REPR = reprlib.Repr()
@@ -50,6 +58,9 @@ def record_problem(record, finite: bool = False) -> str | None:
             return f", field 'value': {value}, expected a finite number"
         if bad:
             return f", field {key!r}: {short(value)}, expected {what}"
+    for key, (fits, what) in OPTIONAL_FIELDS.items():
+        if key in record and not fits(record[key]):
+            return f", field {key!r}: {short(record[key])}, expected {what}"
     return None
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import ExperimentConfig, load_config
+from .config import AUTO, ExperimentConfig, load_config
 from .fileio import atomic_write_text
 from .report import write_results
 from .tasks import get_task
@@ -38,13 +38,24 @@ def smoke_languages(cfg: ExperimentConfig) -> list[str]:
     return chosen
 
 
+def _smoke_steps(budget) -> str:
+    """A budget shrunk to a couple of steps; a sweep keeps its shape ([150, 600, auto] -> [2, 3, auto]) and
+    `auto` stays itself (train.auto shrunk), so the smoke run has the stages the real one has."""
+    if isinstance(budget, list):
+        fixed = iter(range(STEPS, STEPS + len(budget)))
+        return "[" + ", ".join(AUTO if b == AUTO else str(next(fixed)) for b in budget) + "]"
+    return AUTO if budget == AUTO else str(STEPS)
+
+
 def smoke_overrides(cfg: ExperimentConfig) -> list[str]:
     """The dotted overrides that shrink `cfg` into its smoke run (the user's own overrides go after)."""
     seq = min(cfg.max_seq_length, MAX_SEQ_LENGTH)
     overrides = [
         "smoke=true", f"output_dir={cfg.output_dir.rstrip('/')}-smoke", f"seeds=[{cfg.seeds[0]}]",
         f"languages=[{', '.join(smoke_languages(cfg))}]", f"max_seq_length={seq}",
-        f"train.intermediate_steps={STEPS}", f"train.target_steps={STEPS}", "train.target_epochs=null",
+        f"train.intermediate_steps={_smoke_steps(cfg.train.intermediate_steps)}",
+        f"train.target_steps={_smoke_steps(cfg.train.target_steps)}", "train.target_epochs=null",
+        f"train.auto.max_steps={STEPS}", "train.auto.eval_every=1", "train.auto.patience=1",
         "train.intermediate_epochs=null",
         f"train.batch_size={BATCH}", "train.target_batch_size={}", f"train.micro_batch_size={BATCH}",
         f"train.eval_every={STEPS}", f"train.checkpoint_every={STEPS}",
