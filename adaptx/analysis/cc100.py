@@ -4,7 +4,13 @@ Source: Conneau et al. 2020, "Unsupervised Cross-lingual Representation Learning
 (ACL 2020, arXiv:1911.02116), Appendix A, Table 6: per language, tokens (millions) and size (GiB)
 of CC-100. Transcribed from the CSV in github.com/mayhewsw/multilingual-data-stats
 (cc-100/cc-100.csv, "numbers come from Appendix A (Table 6) of the XLM-R paper"); spot-checked
-against the paper's English (55,608 M tokens, 300.8 GiB) and Swahili (275 M, 1.6 GiB) rows.
+against the paper's English (55,608 M tokens, 300.8 GiB), Swahili (275 M, 1.6 GiB), Chinese
+Simplified (46.9 GiB), Japanese (69.3 GiB) and Thai (71.7 GiB) rows.
+
+The data-size covariate is the size in GiB. The "tokens" column counts whitespace-separated words,
+so it ranks languages written without spaces as tiny (zh 259 M tokens in 46.9 GiB, ja 530 M in
+69.3 GiB, th 1,834 M in 71.7 GiB, against sw 275 M in 1.6 GiB): controlling for it would partly
+control for the script, and so for distance from English itself. It is kept for reference only.
 
 Kept by ISO 639-1 code. Rows left out on purpose (never guessed): the romanized variants (no
 code of their own), Burmese (the transcription lists two Burmese rows, Unicode and Zawgyi,
@@ -16,7 +22,8 @@ from __future__ import annotations
 
 import math
 
-SOURCE = "CC-100 tokens, XLM-R paper (Conneau et al. 2020, arXiv:1911.02116) Table 6"
+SOURCE = "CC-100 size in GiB, XLM-R paper (Conneau et al. 2020, arXiv:1911.02116) Table 6"
+COVARIATE = "log10 of the CC-100 size in GiB"
 
 # code: (language, tokens in millions, size in GiB)
 CC100 = {
@@ -54,13 +61,19 @@ CC100 = {
 }
 
 
+def gib(lang: str) -> float | None:
+    """CC-100 size (GiB) of a language, or None where the table has no (unambiguous) row."""
+    row = CC100.get(lang)
+    return float(row[2]) if row else None
+
+
+def log_gib(lang: str) -> float | None:
+    """log10 of the CC-100 size in GiB: the data-size covariate of the typology analysis."""
+    size = gib(lang)
+    return math.log10(size) if size else None
+
+
 def tokens_millions(lang: str) -> float | None:
-    """CC-100 tokens (millions) of a language, or None where the table has no (unambiguous) row."""
+    """CC-100 "tokens" (millions of whitespace-separated words), for reference: never the covariate."""
     row = CC100.get(lang)
     return float(row[1]) if row else None
-
-
-def log_tokens(lang: str) -> float | None:
-    """log10 of the CC-100 tokens (millions): the data-size covariate of the typology analysis."""
-    tokens = tokens_millions(lang)
-    return math.log10(tokens) if tokens else None

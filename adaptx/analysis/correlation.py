@@ -1,7 +1,7 @@
 """Does a quantity (the transfer gap, the gain over the baseline) move with a language's distance?
 
-Over the zero-shot languages: Spearman's rho, the partial rho controlling for the covariate (log
-pretraining data size: the ranks of both variables are regressed on the covariate's ranks and the
+Over the zero-shot languages: Spearman's rho, the partial rho controlling for the covariate (log10
+of the pretraining data size in GiB, cc100.py: the ranks of both variables are regressed on the covariate's ranks and the
 residuals correlated; equal to (r_xy - r_xz r_yz) / sqrt((1 - r_xz^2)(1 - r_yz^2)) on Spearman
 correlations), and the least-squares slope with its fitted line.
 
@@ -123,7 +123,7 @@ def reading(quantity: str, results: dict[str, Association | None]) -> str:
         found.append(f"{quantity} {verb} with {name} distance (rho {assoc.rho.point:+.2f} "
                      f"[{assoc.rho.lo:+.2f}, {assoc.rho.hi:+.2f}]{control})")
     if not any(a is not None for a in results.values()):
-        return f"too few languages with URIEL distances for a correlation (at least {MIN_LANGUAGES} needed)"
+        return f"too few languages with URIEL+ distances for a correlation (at least {MIN_LANGUAGES} needed)"
     return "; ".join(found) if found else "no evidence either way"
 
 

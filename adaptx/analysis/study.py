@@ -2,8 +2,10 @@
 baseline move with a language's distance from English, beyond what pretraining data size explains?
 
 English is left out (it is the training language: its gap is 0 by definition); languages without
-URIEL vectors are listed by typology.typology and left out of the correlations only; languages
-without a CC-100 size are left out of the partial correlation only.
+URIEL+ distances are listed by typology.typology and left out of the correlations only (a language
+URIEL+ has some distances for is left out only of the others' correlations); languages without a
+CC-100 size are left out of the partial correlation only. The data-size covariate is log10 of the
+CC-100 size in GiB (cc100.py says why not its "tokens").
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..stats import Bootstrap
-from .cc100 import log_tokens
+from .cc100 import log_gib
 from .correlation import Association, associate, reading
 from .gains import SOURCE, Cell, draws, label
 from .runs import Target
-from .typology import DISTANCES, Typology
+from .typology import DISTANCES, Typology, known
 
 QUANTITIES = {"gap": "transfer gap (English minus the language, points)",
               "gain": "gain over the baseline (points)"}
@@ -54,12 +56,20 @@ def findings(target: Target, boot: Bootstrap, cells: list[Cell], base_of: dict[s
                 sample = scores[:, :1] - scores[:, 1:]
             else:
                 sample = draws(boot, name, langs, base_of[name])
-            size = np.array([np.nan if log_tokens(lang) is None else log_tokens(lang) for lang in langs])
-            results = {d: associate([typ.distances[lang][d] for lang in langs], [values[lang] for lang in langs],
-                                    sample, size) for d in DISTANCES}
+            size = np.array([np.nan if log_gib(lang) is None else log_gib(lang) for lang in langs])
+            results = {d: _associate(d, langs, values, sample, size, typ) for d in DISTANCES}
             out.append(Finding(target.task, target.metric, name, quantity, langs, values, results,
                                reading(quantity, results)))
     return out
+
+
+def _associate(distance: str, langs: list[str], values: dict, sample: np.ndarray, size: np.ndarray,
+               typ: Typology) -> Association | None:
+    """One distance's association over the languages that have that distance (columns of sample/size)."""
+    have = set(known(typ, langs, distance))
+    keep = [i for i, lang in enumerate(langs) if lang in have]
+    return associate([typ.distances[langs[i]][distance] for i in keep], [values[langs[i]] for i in keep],
+                     sample[:, keep], size[keep])
 
 
 def rows(found: list[Finding]) -> list[dict]:

@@ -1,51 +1,70 @@
-"""Each language's distance from English, from URIEL's feature vectors (lang2vec, offline).
+"""Each language's distance from English, as URIEL+ computes it (urielplus 1.3.2, offline).
 
-lang2vec 1.1.2 ships URIEL's vectors in its wheel (lang2vec/data/*.npz) but not its precomputed
-distance tables, and its module imports `pkg_resources`, which current setuptools no longer has.
-So the vectors are read here straight from the installed package's data files (plain numpy
-archives; the pickled `learned.npy` is never loaded) and distances are computed from them:
+URIEL+ (Khan et al. 2025, COLING, aclanthology.org/2025.coling-main.463) ships URIEL's feature files
+in its wheel and computes distances itself: `URIELPlus().new_distance(kind, a, b)`, in its default
+state (the original URIEL databases as shipped, no further databases integrated, nothing imputed,
+sources combined by union, metric "angular"). adaptx calls exactly that and computes nothing of its
+own, so every number can be reproduced with urielplus alone.
 
-  syntactic, phonological, inventory  cosine distance of URIEL's kNN-imputed vectors (syntax_knn,
-                                       phonology_knn, inventory_knn), as URIEL's own distances are
-  genetic                              cosine distance of the family-membership vectors (fam: one
-                                       bit per Glottolog clade the language belongs to), i.e.
-                                       1 - shared clades / sqrt(clades(a) * clades(b)); 1 for an
-                                       isolate (Basque: no clade)
-  geographic                           great-circle distance / half the Earth's circumference, the
-                                       language's location recovered from its `geo` vector (URIEL
-                                       stores each language's great-circle distance to 299 fixed
-                                       points, as a fraction of pi; cos(pi v) = x . p is linear in
-                                       the location x, solved by least squares)
+How URIEL+ computes one pair: it takes the features of the kind that *both* languages have a value
+for (a feature unknown in either is left out, never filled in), combines each feature's sources
+(union: the largest known value; geographic: the mean), and returns the angular distance
+2 * arccos(cos(u, v)) / pi of the two vectors, rounded to 4 decimals: 0 = the same, 1 = orthogonal.
+A pair with no such feature raises ValueError: that distance is reported missing, never guessed.
+
+A read-only install: URIEL+'s constructor loads <package>/database/*.npz and, on first use, copies
+them there from database/original_uriel/ (it writes into its own install), logging every step at
+INFO through the root logger (and its import calls logging.basicConfig). adaptx copies the shipped
+files once into <adaptx home>/urielplus/<version>/database/, points URIEL+ at that folder, and hides
+URIEL+'s log records; nothing is written into the install.
 
 Codes: XTREME uses ISO 639-1; URIEL uses ISO 639-3. `URIEL_CODES` is the one map (macrolanguage
 codes are replaced by the individual language XTREME's data is in: ar -> arb Standard Arabic,
-zh -> cmn Mandarin, fa -> pes Iranian Persian, sw -> swh, ms -> zsm); other two-letter codes go
-through lang2vec's own letter_codes.json; three-letter codes are used as they are.
+zh -> cmn Mandarin, fa -> pes Iranian Persian, sw -> swh, ms -> zsm); three-letter codes are used
+as they are; another two-letter code is missing (no code known), never guessed.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import logging
+import math
+import os
+import shutil
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, distribution
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AdaptxError
+from ..fileio import adaptx_home
 
-LANG2VEC = "URIEL via lang2vec 1.1.2"
-DISTANCES = {  # name: (feature set, how the distance is computed) -- printed beside every number
-    "syntactic": ("syntax_knn", "cosine distance of URIEL syntax_knn vectors"),
-    "phonological": ("phonology_knn", "cosine distance of URIEL phonology_knn vectors"),
-    "inventory": ("inventory_knn", "cosine distance of URIEL inventory_knn vectors"),
-    "genetic": ("fam", "cosine distance of URIEL family-membership (fam) vectors"),
-    "geographic": ("geo", "great-circle distance / antipodal distance, locations from URIEL geo vectors"),
+URIELPLUS_VERSION = "1.3.2"  # the pinned version (pyproject.toml); its distances are what docs/analyze.md quotes
+SOURCE = (f"URIEL+ (urielplus {URIELPLUS_VERSION}, Khan et al. 2025), new_distance in its default state: "
+          "angular distance over the features both languages have")
+LANG2VEC = SOURCE  # the name writeup.py imports (the distances used to come from lang2vec's vectors)
+# name: (URIEL+ distance kind, how it is computed) -- printed beside every number
+DISTANCES = {
+    "syntactic": ("syntactic", "URIEL+ angular distance of the syntax features (S_*: WALS, SSWL, Ethnologue) "
+                               "both languages have"),
+    "phonological": ("phonological", "URIEL+ angular distance of the phonology features (P_*) both languages have"),
+    "inventory": ("inventory", "URIEL+ angular distance of the phoneme-inventory features (INV_*: PHOIBLE) "
+                               "both languages have"),
+    "featural": ("featural", "URIEL+ angular distance of all typological features (syntax, phonology, inventory) "
+                             "both languages have"),
+    "genetic": ("genetic", "URIEL+ angular distance of the family-membership vectors (one bit per Glottolog "
+                           "clade); 1 = no shared clade"),
+    "geographic": ("geographic", "URIEL+ angular distance of the geography vectors (each language's distance to "
+                                 "299 fixed points on the globe)"),
 }
-_FILES = {"syntax_knn": ("feature_predictions.npz", "S_"), "phonology_knn": ("feature_predictions.npz", "P_"),
-          "inventory_knn": ("feature_predictions.npz", "INV_"), "fam": ("family_features.npz", "F_"),
-          "geo": ("geocoord_features.npz", "GC_")}
+# the typological kinds draw on features.npz by feature-name prefix; the count of features both
+# languages have is reported beside the distance (a distance over 12 features is a thin one)
+_PREFIXES = {"syntactic": ("S_",), "phonological": ("P_",), "inventory": ("INV_",),
+             "featural": ("S_", "P_", "INV_")}
+_FILES = ("family_features.npz", "features.npz", "geocoord_features.npz", "script_features.npz")
 URIEL_CODES = {
     "af": "afr", "ar": "arb", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell", "en": "eng", "es": "spa",
     "et": "est", "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb", "hi": "hin", "hu": "hun",
@@ -59,111 +78,181 @@ SOURCE_LANGUAGE = "en"
 
 @dataclass(frozen=True)
 class Typology:
-    """Distances of some languages from English; languages URIEL lacks are listed, never dropped."""
+    """Distances of some languages from English; languages URIEL+ lacks are listed, never dropped.
 
-    distances: dict[str, dict[str, float]]  # language -> distance name -> value in [0, 1]
+    A language URIEL+ knows is in `distances` with every distance name; one it cannot compute for
+    that language (no feature of the kind shared with English) is NaN there, with the reason in
+    `gaps`. `missing` holds the languages with no distance at all."""
+
+    distances: dict[str, dict[str, float]]  # language -> distance name -> value in [0, 1] (NaN: see gaps)
     codes: dict[str, str]  # language -> the URIEL code used
     missing: dict[str, str]  # language -> why it has no distances
+    gaps: dict[str, dict[str, str]] = field(default_factory=dict)  # language -> distance name -> why it is NaN
+    shared: dict[str, dict[str, int]] = field(default_factory=dict)  # language -> typological distance -> features
 
 
 def uriel_code(lang: str) -> str | None:
     """The ISO 639-3 code URIEL knows a language by, or None."""
     if lang in URIEL_CODES:
         return URIEL_CODES[lang]
-    if len(lang) == 3:
-        return lang
-    return _letter_codes().get(lang)
+    return lang if len(lang) == 3 else None
+
+
+def known(typ: Typology, languages, name: str) -> list[str]:
+    """The languages among `languages` that have distance `name` (not missing, not a gap)."""
+    return [lang for lang in languages if lang in typ.distances and math.isfinite(typ.distances[lang][name])]
 
 
 def typology(languages, source: str = SOURCE_LANGUAGE) -> Typology:
-    """Every distance of every language from `source`; languages without URIEL vectors go to `missing`."""
+    """Every distance of every language from `source`; languages URIEL+ cannot place go to `missing`."""
     base = uriel_code(source)
-    if base is None or _vector("fam", base) is None:
+    if base is None or base not in _language_codes():
         raise AdaptxError(f"source language {source!r} has no URIEL entry; distances are measured from it")
-    distances, codes, missing = {}, {}, {}
+    distances, codes, missing, gaps, shared = {}, {}, {}, {}, {}
     for lang in dict.fromkeys(languages):
         code = uriel_code(lang)
         if code is None:
             missing[lang] = "no ISO 639-3 code known for it (adaptx.analysis.typology.URIEL_CODES)"
             continue
-        absent = [name for name, (fs, _) in DISTANCES.items() if _vector(fs, code) is None]
-        if absent:
-            missing[lang] = f"URIEL has no {', '.join(DISTANCES[a][0] for a in absent)} vector for {code!r}"
+        if code not in _language_codes():
+            missing[lang] = f"URIEL+ has no entry for {code!r}"
             continue
-        codes[lang] = code
-        distances[lang] = {name: _distance(name, base, code) for name in DISTANCES}
-    return Typology(distances, codes, missing)
+        values, why = {}, {}
+        for name, (kind, _) in DISTANCES.items():
+            values[name], problem = pair_distance(kind, base, code)
+            if problem:
+                why[name] = problem
+        if len(why) == len(DISTANCES):
+            missing[lang] = f"URIEL+ has no distance of any kind for {code!r} ({why['syntactic']})"
+            continue
+        codes[lang], distances[lang] = code, values
+        shared[lang] = {name: _shared_features(name, base, code) for name in _PREFIXES}
+        if why:
+            gaps[lang] = why
+    return Typology(distances, codes, missing, gaps, shared)
 
 
-def _distance(name: str, a: str, b: str) -> float:
-    feature_set = DISTANCES[name][0]
-    u, v = _vector(feature_set, a), _vector(feature_set, b)
-    if feature_set == "geo":
-        return float(np.arccos(np.clip(_location(u) @ _location(v), -1.0, 1.0)) / np.pi)
-    norm = np.linalg.norm(u) * np.linalg.norm(v)
-    return float(max(0.0, 1.0 - (u @ v) / norm)) if norm else 1.0  # max: rounding gives -1e-16 for a == b
+@lru_cache(maxsize=None)  # URIEL+ takes ~0.4 s for one genetic distance (3718 clades, in Python loops)
+def pair_distance(kind: str, a: str, b: str) -> tuple[float, str | None]:
+    """(URIEL+'s `new_distance(kind, a, b)`, None), or (NaN, why) where URIEL+ raises ValueError."""
+    uriel = _urielplus()
+    with _quiet_urielplus():
+        try:
+            return round(float(uriel.new_distance(kind, a, b)), 4), None  # float32 inside: its own 4 decimals
+        except ValueError as exc:  # no feature of the kind that both languages have
+            return math.nan, f"URIEL+ cannot compute it: {str(exc).splitlines()[0]}"
 
 
-def _location(geo: np.ndarray) -> np.ndarray:
-    """Unit vector of a language's location from its distances to the fixed points (see the module doc)."""
-    points = _geo_points()
-    x, *_ = np.linalg.lstsq(points, np.cos(np.pi * geo), rcond=None)
-    return x / np.linalg.norm(x)
-
-
-@lru_cache(maxsize=None)
-def _geo_points() -> np.ndarray:
-    feats = _database("geocoord_features.npz")["feats"]
-    lat_lon = np.radians([[float(x) for x in str(f)[3:].split("_")] for f in feats])
-    lat, lon = lat_lon[:, 0], lat_lon[:, 1]
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
-
-
-@lru_cache(maxsize=None)
-def _vector(feature_set: str, code: str) -> np.ndarray | None:
-    """A language's vector in one feature set; None when URIEL has none (absent, all unknown, or all zero)."""
-    filename, prefix = _FILES[feature_set]
-    db = _database(filename)
-    index = _index(filename).get(code)
-    if index is None:
-        return None
-    columns = np.char.startswith(db["feats"].astype(str), prefix)
-    values = db["data"][index][columns].astype(np.float64)
-    values = values[:, 0] if values.ndim == 2 else values
-    if np.any(values < 0):  # -1 marks unknown values
-        return None
-    if not np.any(values) and feature_set != "fam":  # no direction; in fam, an isolate (Basque): distance 1
-        return None
-    return values
+def _shared_features(name: str, a: str, b: str) -> int:
+    """How many features of a typological distance both languages have a value for (URIEL+'s own
+    selection: a feature with any known source value)."""
+    feats, langs, data = _typological()
+    columns = np.zeros(len(feats), dtype=bool)
+    for prefix in _PREFIXES[name]:
+        columns |= np.char.startswith(feats, prefix)
+    has = [np.any(data[langs[code]][columns] != -1.0, axis=-1) for code in (a, b)]
+    return int(np.sum(has[0] & has[1]))
 
 
 @lru_cache(maxsize=None)
-def _index(filename: str) -> dict[str, int]:
-    return {str(code): i for i, code in enumerate(_database(filename)["langs"])}
+def _typological():
+    u = _urielplus()
+    return np.asarray(u.feats[1]).astype(str), {str(c): i for i, c in enumerate(u.langs[1])}, u.data[1]
 
 
 @lru_cache(maxsize=None)
-def _database(filename: str):
-    path = _data_dir() / filename
+def _language_codes() -> frozenset:
+    return frozenset(str(c) for c in _urielplus().langs[0])
+
+
+_LOAD = threading.Lock()
+
+
+@lru_cache(maxsize=None)
+def _urielplus():
+    """URIEL+ in its default state, loaded from adaptx's own copy of the files it ships (see the module doc)."""
+    package = _package_dir()
+    database = _copy_database(package)
+    with _LOAD, _quiet_urielplus():
+        module = _import_urielplus()
+        # URIEL+ finds its database next to its module file (os.path.dirname(__file__)): for the
+        # constructor only, that file "is" in the copy's parent folder; nothing else reads it there
+        original = module.__file__
+        module.__file__ = str(database.parent / "urielplus.py")
+        try:
+            return module.URIELPlus()
+        except (OSError, ValueError) as exc:
+            raise AdaptxError(f"URIEL+ could not load its database from {database} ({exc}); delete that folder "
+                              f"to copy it again, or reinstall urielplus=={URIELPLUS_VERSION}") from exc
+        finally:
+            module.__file__ = original
+
+
+def _package_dir() -> Path:
+    """The installed urielplus package, checked to be the pinned version."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:
-        raise AdaptxError(f"{path}: lang2vec's URIEL data is unreadable ({exc}); reinstall lang2vec==1.1.2") from exc
-
-
-@lru_cache(maxsize=None)
-def _letter_codes() -> dict[str, str]:
-    return json.loads((_data_dir() / "letter_codes.json").read_text(encoding="utf-8"))
-
-
-def _data_dir() -> Path:
-    """lang2vec's data folder, found through its installed files: importing `lang2vec` could pick up the
-    `lang2vec.py` script its wheel puts in bin/ (first on sys.path when adaptx runs as a command)."""
-    try:
-        folder = Path(distribution("lang2vec").locate_file("lang2vec/data"))
+        installed = version("urielplus")
     except PackageNotFoundError:
-        folder = None
-    if folder is None or not folder.is_dir():
-        raise AdaptxError("the typology analysis needs lang2vec's URIEL data: pip install lang2vec==1.1.2")
-    return folder
+        installed = None
+    if installed != URIELPLUS_VERSION:
+        found = f"found {installed}" if installed else "it is not installed"
+        raise AdaptxError(f"the typology analysis needs URIEL+ ({found}): pip install urielplus=={URIELPLUS_VERSION}")
+    import importlib.util
+
+    spec = importlib.util.find_spec("urielplus")
+    if spec is None or not spec.submodule_search_locations:
+        raise AdaptxError(f"urielplus is not importable: pip install urielplus=={URIELPLUS_VERSION}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _copy_database(package: Path) -> Path:
+    """<adaptx home>/urielplus/<version>/database with the files URIEL+ ships, copied once (atomically:
+    several analyses may start at once)."""
+    shipped = package / "database" / "original_uriel"
+    target = adaptx_home() / "urielplus" / URIELPLUS_VERSION / "database"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in _FILES:
+            src, dst = shipped / name, target / name
+            if dst.is_file() and dst.stat().st_size == src.stat().st_size:
+                continue
+            partial = dst.with_name(f"{name}.{os.getpid()}.partial")
+            shutil.copyfile(src, partial)
+            os.replace(partial, dst)
+    except OSError as exc:
+        raise AdaptxError(f"cannot copy URIEL+'s database into {target}: {exc.strerror or exc} (set ADAPTX_HOME "
+                          f"to a writable folder; reinstall urielplus=={URIELPLUS_VERSION} if {shipped} is "
+                          "incomplete)") from exc
+    return target
+
+
+def _import_urielplus():
+    """urielplus.urielplus, imported under _quiet_urielplus: its import calls logging.basicConfig at INFO,
+    which would print every library's INFO records for the rest of the process."""
+    from urielplus import urielplus
+
+    return urielplus
+
+
+class _FromUrielplus(logging.Filter):
+    """Drops the records URIEL+ logs through the root logger (timings, "copying ..."), nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "root" and "urielplus" in Path(record.pathname).parts)
+
+
+@contextmanager
+def _quiet_urielplus():
+    """URIEL+ says nothing, and leaves the root logger as it found it: besides its own records, its
+    basicConfig (at import) and any module-level logging.info while the root logger has no handler
+    (which calls basicConfig) would add a handler to it."""
+    root = logging.getLogger()
+    handlers, level, quiet = list(root.handlers), root.level, _FromUrielplus()
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
