@@ -62,6 +62,10 @@ class Task:
     # so a row id names one item across languages and adaptx.stats resamples items jointly
     # (MLQA's translations share question ids, not rows: each language has a different subset)
     row_aligned: bool = False
+    # the example field that names one item across languages where rows do not (MLQA: the question id,
+    # shared by a question's translations): adaptx.stats draws those ids once for every language that
+    # has them. Scoring only, never part of a stage recipe
+    item_id_field: str | None = None
     train_note: str = ""  # what the local training data is, when it is not the task's own
     description: str = ""
 
@@ -245,8 +249,9 @@ TASKS.update({
              "eval-dev": HubSplit("google/xtreme", "MLQA.{lang}.{lang}", "validation"),
              "eval-test": HubSplit("google/xtreme", "MLQA.{lang}.{lang}", "test")},
         metric="mlqa_f1", extra_metrics=("mlqa_em",), category="qa", params=_QA_PARAMS, train_note=_QA_NOTE,
-        # MLQA questions are translations of each other, identified by id: selection ids are held apart
-        dev_row_aligned=True,
+        # MLQA questions are translations of each other, identified by id: selection ids are held apart,
+        # and the bootstrap resamples question ids jointly across the languages that have them
+        dev_row_aligned=True, item_id_field="id",
         description="MLQA: same-language context and question, 7 languages (trained on English SQuAD v1.1)",
     ),
     "tydiqa": Task(

@@ -79,7 +79,7 @@ def test_recovers_a_known_slope_inside_its_interval(tmp_path):
     assert syntactic.rho.hi < 0 and "gain shrinks with syntactic distance" in f.reading
     rows = list(csv.DictReader((tmp_path / "out" / "correlations.csv").open()))
     row = next(r for r in rows if r["row"] == "stack (qqp)" and r["quantity"] == "gain" and r["distance"] == "syntactic")
-    assert row["distance_source"] == "cosine distance of URIEL syntax_knn vectors"
+    assert row["distance_source"].startswith("URIEL+ angular distance of the syntax features")
     assert float(row["slope_lo"]) < -25 < float(row["slope_hi"])
     assert "gain shrinks with syntactic distance" in (tmp_path / "out" / "analysis.md").read_text()
 

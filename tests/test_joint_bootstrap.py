@@ -1,4 +1,5 @@
-"""Issue 17: items resampled jointly across languages that evaluate the same items translated.
+"""Issue 17: items resampled jointly across languages that evaluate the same items translated
+(issue 32: MLQA's languages, which share question ids rather than rows, by question id).
 
 The coverage tests simulate data sets whose items have a difficulty shared by every language (plus
 a language effect), as in XNLI, PAWS-X and XQuAD, and count how often the 95% interval of a language
@@ -13,6 +14,7 @@ import pytest
 from conftest import SHARED_DATA
 
 from adaptx.metrics import get_metric
+from adaptx.errors import AdaptxError
 from adaptx.stats import Bootstrap, Evaluation, Interval, bootstrap_interval, item_groups, paired_bootstrap
 from adaptx.tasks import TASKS
 
@@ -160,8 +162,83 @@ def test_row_alignment_is_declared_in_the_task_registry():
     assert {name for name, task in TASKS.items() if task.row_aligned} == {"xnli", "pawsx", "xquad"}
     splits = {"en": "test", "de": "test", "es": "dev", "fr": "dev"}
     assert item_groups(TASKS["pawsx"], splits) == splits  # PAWS-X falls back to dev where test is unlabeled
-    assert item_groups(TASKS["mlqa"], splits) == {} and item_groups(TASKS["udpos"], splits) == {}
+    assert all(getattr(group, "by", None) is None for group in item_groups(TASKS["pawsx"], splits).values())
+    assert item_groups(TASKS["udpos"], splits) == {}
     assert item_groups(None, splits) == {}  # a task the registry does not know: every language alone
+
+
+# -- MLQA: languages share question ids, not rows ----------------------------------------------
+
+def test_mlqa_groups_its_languages_by_question_id():
+    assert {name for name, task in TASKS.items() if task.item_id_field} == {"mlqa"}
+    splits = {"en": "test", "de": "test", "ar": "dev"}
+    groups = item_groups(TASKS["mlqa"], splits)
+    assert groups == splits and {g.by for g in groups.values()} == {"id"}  # still the split, as printed
+
+
+def qa_like(questions, correct, rng):
+    """An Evaluation whose rows hold `questions` in a shuffled order under their own row ids (as MLQA's
+    files do: row i of one language is not row i of another), right exactly where correct[q] is."""
+    order = rng.permutation(len(questions))
+    qs = [questions[i] for i in order]
+    rows = rng.choice(10_000, len(qs), replace=False)
+    return Evaluation.from_lists([int(r) for r in rows], [bool(correct[q]) for q in qs], [True] * len(qs), "qa",
+                                 items=qs)
+
+
+def test_two_languages_sharing_question_ids_get_the_same_resampled_ids():
+    """de holds half of en's questions, in another row order under other row ids; a single question is
+    answered right in both: in every resample it is drawn in en exactly when it is drawn in de."""
+    rng = np.random.default_rng(5)
+    en_q = [f"q{i:03d}" for i in range(200)]
+    de_q = en_q[100:] + [f"q{i:03d}" for i in range(200, 300)]
+    probe = {q: q == "q150" for q in en_q + de_q}
+    r = {0: {"en": qa_like(en_q, probe, rng), "de": qa_like(de_q, probe, rng)}}
+    groups = item_groups(TASKS["mlqa"], {"en": "test", "de": "test"})
+    boot = Bootstrap({"r": r}, ACC, aligned=groups, resamples=400)
+    en, de = boot.scores["r", 0, "en"], boot.scores["r", 0, "de"]
+    assert np.array_equal(en > 0, de > 0) and 0 < np.mean(en > 0) < 1 and boot.apart == {}
+    # matched by row ids instead (the rows are not the same items), the draws would disagree
+    by_rows = Bootstrap({"r": r}, ACC, aligned={"en": "test", "de": "test"}, resamples=400)
+    assert not np.array_equal(by_rows.scores["r", 0, "en"] > 0, by_rows.scores["r", 0, "de"] > 0)
+
+
+def test_a_perfectly_correlated_pair_gets_the_one_language_interval_not_a_narrower_one():
+    """The same questions, right and wrong alike, in two languages (rows shuffled): averaging them adds
+    no information. Joint by question id: the one-language interval; resampled apart: too narrow."""
+    rng = np.random.default_rng(6)
+    qs = [f"q{i}" for i in range(300)]
+    correct = dict(zip(qs, rng.random(300) < 0.6))
+    r = {0: {"en": qa_like(qs, correct, rng), "de": qa_like(qs, correct, rng)}}
+    joint = Bootstrap({"r": r}, ACC, aligned=item_groups(TASKS["mlqa"], {"en": "test", "de": "test"}))
+    apart = Bootstrap({"r": r}, ACC)
+    one = bootstrap_interval({0: {"en": r[0]["en"]}}, ACC, ["en"])
+    both, independent = joint.interval("r", ["en", "de"]), apart.interval("r", ["en", "de"])
+    assert (both.lo, both.hi) == pytest.approx((one.lo, one.hi), abs=0.01)
+    assert independent.hi - independent.lo < 0.8 * (both.hi - both.lo)
+    assert joint.contrast("r", ["en"], ["de"]) == Interval(0.0, 0.0, 0.0)  # the gap moves with nothing
+
+
+def test_predictions_without_question_ids_are_resampled_alone_and_say_so():
+    rng = np.random.default_rng(7)
+    qs = [f"q{i}" for i in range(100)]
+    correct = dict(zip(qs, rng.random(100) < 0.5))
+    old = qa_like(qs, correct, rng)
+    old = Evaluation(old.ids, old.pred, old.gold)  # a prediction file written before items were recorded
+    r = {0: {"en": qa_like(qs, correct, rng), "de": old}}
+    boot = Bootstrap({"r": r}, ACC, aligned=item_groups(TASKS["mlqa"], {"en": "test", "de": "test"}))
+    assert set(boot.apart) == {"de"} and "do not record each example's id" in boot.apart["de"]
+    assert boot.interval("r", ["en", "de"]) == Bootstrap({"r": r}, ACC).interval("r", ["en", "de"])
+
+
+def test_item_ids_travel_with_their_rows_and_are_checked():
+    ev = Evaluation.from_lists([3, 1, 2], ["c", "a", "b"], ["c", "a", "b"], "x", items=["q3", "q1", "q2"])
+    assert list(ev.ids) == [1, 2, 3] and list(ev.items) == ["q1", "q2", "q3"] and ev.pred == ["a", "b", "c"]
+    assert Evaluation.from_lists([1], [0], [0], "x").items is None
+    with pytest.raises(AdaptxError, match="duplicate item ids"):
+        Evaluation.from_lists([1, 2], [0, 0], [0, 0], "x", items=["q", "q"])
+    with pytest.raises(AdaptxError, match="1 item ids for 2 examples"):
+        Evaluation.from_lists([1, 2], [0, 0], [0, 0], "x", items=["q"])
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data")

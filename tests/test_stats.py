@@ -3,7 +3,7 @@ import pytest
 
 from adaptx.errors import AdaptxError
 from adaptx.metrics import Metric, get_metric
-from adaptx.stats import Evaluation, bootstrap_interval, paired_bootstrap
+from adaptx.stats import Bootstrap, Evaluation, bootstrap_interval, paired_bootstrap, seed_spread, spread_warning
 
 ACC = get_metric("accuracy")
 
@@ -139,3 +139,22 @@ def test_mismatched_inputs_are_clear_errors():
         paired_bootstrap(other_ids, base, ACC, ["de"], names=("stack", "none"))
     with pytest.raises(AdaptxError, match="seeds 0 and 1 were evaluated on different example ids"):
         bootstrap_interval({**base, 1: other_ids[0]}, ACC, ["de"])
+
+
+# -- seed spread: few seeds that disagree make intervals undercover -----------------------------
+
+def test_seed_spread_is_max_minus_min_of_the_per_seed_averages():
+    assert seed_spread({0: 0.50, 1: 0.53, 2: 0.51}) == pytest.approx(0.03)
+    assert seed_spread({0: 0.5}) is None and seed_spread({}) is None
+    # a row's spread: each seed's average over the languages asked for, then max - min
+    r = row({0: {"en": first_k(100, 50), "de": first_k(100, 60)}, 1: {"en": first_k(100, 70), "de": first_k(100, 60)}})
+    boot = Bootstrap({"r": r}, ACC, resamples=50)
+    assert boot.seed_spread("r", ["en", "de"]) == pytest.approx(0.10)  # 0.55 vs 0.65
+    assert boot.seed_spread("r", ["de"]) == pytest.approx(0.0)
+
+
+def test_spread_warning_only_for_a_wide_spread_over_fewer_than_five_seeds():
+    text = spread_warning(3.04, 3)
+    assert text.startswith("seed spread 3.0 points over 3 seeds") and "undercover" in text
+    assert spread_warning(2.5, 4) is not None and spread_warning(2.4, 3) is None  # "2.5 points or more"
+    assert spread_warning(6.0, 5) is None and spread_warning(None, 1) is None

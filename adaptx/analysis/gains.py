@@ -45,6 +45,7 @@ class Cell:
     gap: float | None = None  # English minus this language (transfer gap)
     gap_lo: float | None = None
     gap_hi: float | None = None
+    seed_spread: float | None = None  # avg w/o en cell: max - min of its per-seed averages (stats.seed_spread)
 
 
 def bootstrap(target: Target, **options) -> Bootstrap:
@@ -122,6 +123,8 @@ def _average_cell(target: Target, boot: Bootstrap, name: str, base: str | None, 
         cell = Cell(target.task, target.metric, strategy, intermediate, ZERO_SHOT_AVERAGE, seeds,
                     sum(len(row[seeds[0]][lang].ids) for lang in langs), percent(score.point), percent(score.lo),
                     percent(score.hi))
+        spread = boot.seed_spread(name, langs)
+        cell.seed_spread = None if spread is None else percent(spread)
         if base:
             c = boot.compare(name, base, langs)
             cell.baseline, cell.baseline_score = base, percent(boot.interval(base, langs).point)
