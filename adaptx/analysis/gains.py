@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import AdaptxError
 from ..metrics import metric_for_language
-from ..stats import Bootstrap, item_groups
+from ..stats import Bootstrap, item_groups, spread_warning
 from ..strategies import STRATEGIES
 from ..tasks import TASKS
 from .runs import Target, row_name
@@ -125,6 +125,9 @@ def _average_cell(target: Target, boot: Bootstrap, name: str, base: str | None, 
                     percent(score.hi))
         spread = boot.seed_spread(name, langs)
         cell.seed_spread = None if spread is None else percent(spread)
+        warning = spread_warning(cell.seed_spread, len(seeds))
+        if warning:
+            messages.append(f"{target.task} {name} [{ZERO_SHOT_AVERAGE}]: {warning}")
         if base:
             c = boot.compare(name, base, langs)
             cell.baseline, cell.baseline_score = base, percent(boot.interval(base, langs).point)
