@@ -73,6 +73,11 @@ class Task:
     def metrics(self) -> tuple[str, ...]:
         return (self.metric, *self.extra_metrics)
 
+    def item_ids(self, examples) -> list[str] | None:
+        """Each example's item id across languages (its item_id_field: MLQA's question id), for the
+        prediction files; None for a task whose row ids name its items (or that shares none)."""
+        return [str(getattr(e, self.item_id_field)) for e in examples] if self.item_id_field else None
+
     def spec(self, source: str, split: str, lang: str = "en"):
         """The file or hub split for (source, split, language), or None where there is none."""
         entry = (self.local if source == "local" else self.hub).get(split)

@@ -14,6 +14,7 @@ import pytest
 from conftest import SHARED_DATA
 
 from adaptx.metrics import get_metric
+from adaptx.readers import QAExample
 from adaptx.errors import AdaptxError
 from adaptx.stats import Bootstrap, Evaluation, Interval, bootstrap_interval, item_groups, paired_bootstrap
 from adaptx.tasks import TASKS
@@ -171,6 +172,8 @@ def test_row_alignment_is_declared_in_the_task_registry():
 
 def test_mlqa_groups_its_languages_by_question_id():
     assert {name for name, task in TASKS.items() if task.item_id_field} == {"mlqa"}
+    assert TASKS["mlqa"].item_ids([QAExample("5696", "q?", "c", [])]) == ["5696"]
+    assert TASKS["xquad"].item_ids([QAExample("5696", "q?", "c", [])]) is None  # its row ids name its items
     splits = {"en": "test", "de": "test", "ar": "dev"}
     groups = item_groups(TASKS["mlqa"], splits)
     assert groups == splits and {g.by for g in groups.values()} == {"id"}  # still the split, as printed
