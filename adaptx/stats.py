@@ -238,7 +238,8 @@ def _groups(rows: dict[str, Row], members: list[tuple], aligned: dict | None) ->
             in_group = False  # its rows cannot be matched to the other languages' items
             apart[lang] = (f"its predictions do not record each example's {by} (written before adaptx recorded "
                            "it): resampled alone, so an average over it and its group's other languages gets too "
-                           "narrow an interval")
+                           "narrow an interval; delete the stage's eval/ files and rerun `adaptx run` to "
+                           "re-evaluate it (no retraining)")
         groups.setdefault(("joint", aligned[lang]) if in_group else ("alone", lang), []).append(lang)
     return groups, apart
 
