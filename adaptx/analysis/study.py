@@ -57,7 +57,7 @@ def findings(target: Target, boot: Bootstrap, cells: list[Cell], base_of: dict[s
             size = np.array([np.nan if log_tokens(lang) is None else log_tokens(lang) for lang in langs])
             results = {d: associate([typ.distances[lang][d] for lang in langs], [values[lang] for lang in langs],
                                     sample, size) for d in DISTANCES}
-            out.append(Finding(target.task, target.metric, name, quantity, langs, values, results,
+            out.append(Finding(target.name, target.metric, name, quantity, langs, values, results,
                                reading(quantity, results)))
     return out
 
