@@ -176,6 +176,8 @@ def test_a_budget_sweep_end_to_end_marks_rows_and_plots_gain_against_budget(tmp_
     md = (a.out / "analysis.md").read_text()
     assert "## Gain against target budget" in md and "| stack (qqp) |" in md
     assert (a.out / "plots" / "budget-xnli-accuracy.png").is_file()
+    assert any("stack (mnli) trained on the target's own English data" in m for m in a.messages)
+    assert not any(f.row == "stack (mnli)" for f in a.findings)
 
 
 def test_the_marks_and_the_budget_reading_from_recorded_facts():
@@ -205,3 +207,20 @@ def test_the_marks_and_the_budget_reading_from_recorded_facts():
     assert pts[1]["steps"] == 600.0  # auto stands at the mean of the steps its seeds trained
     assert reading(pts).startswith("shrinks (+10.0 at 150 steps -> +0.5 at auto (400-800 steps)")
     assert budget_points([cell(150, 10.0, 8.0, 12.0)]) == {}  # one budget: nothing to line up
+
+
+def test_same_data_rows_are_left_out_of_the_typology_reading_unless_asked():
+    from adaptx.analysis.study import findings
+    from adaptx.analysis.runs import Target
+
+    target = Target("xnli", "accuracy", rows={"stack (mnli)": {}, "stack (qqp)": {}})
+    # nothing to read for either row here; what matters is that the left-out row is never visited
+    visited = []
+
+    class Spy(dict):
+        def __contains__(self, name):
+            visited.append(name)
+            return False
+
+    findings(target, None, [], Spy(), type("T", (), {"distances": {}})(), leave_out=["stack (mnli)"])
+    assert "stack (mnli)" not in visited

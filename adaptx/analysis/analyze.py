@@ -42,10 +42,12 @@ class Analysis:
 
 
 def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool = True,
-            against: str | None = None) -> Analysis:
+            against: str | None = None, include_same_data: bool = False) -> Analysis:
     """Analyse the runs and write every output file (PNGs unless draw_plots is False); problems with
     parts of the input are messages. `against`: a row name (e.g. "fuse") every other row's gains are
-    measured against, instead of each strategy's own baseline."""
+    measured against, instead of each strategy's own baseline. Rows whose intermediate task trained on
+    the target's own English data (§) stay in the tables but are left out of the typology reading
+    unless `include_same_data`."""
     folders = [Path(f) for f in folders]
     if not folders:
         raise AdaptxError("adaptx analyze needs at least one run folder")
@@ -74,7 +76,11 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
         mine = cells(target, boot, base_of, messages)
         a.cells += mine
         if target.metric == _primary_metric(target, targets):  # the typology question on the task's own metric
-            a.findings += findings(target, boot, mine, base_of, typ)
+            apart = [] if include_same_data else [n for n, f in target.facts.items() if f.get("same_data")]
+            if apart:
+                messages.append(f"{target.name}: {', '.join(apart)} trained on the target's own English data (§): "
+                                "in the tables, left out of the typology reading (--include-same-data keeps them)")
+            a.findings += findings(target, boot, mine, base_of, typ, leave_out=apart)
         if on_published_base(runs):
             a.published += beside_published(target, boot, messages)
     _write(a, draw_plots)

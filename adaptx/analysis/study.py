@@ -36,9 +36,11 @@ class Finding:
 
 
 def findings(target: Target, boot: Bootstrap, cells: list[Cell], base_of: dict[str, str],
-             typ: Typology) -> list[Finding]:
+             typ: Typology, leave_out=()) -> list[Finding]:
     out = []
     for name in target.rows:
+        if name in leave_out:  # e.g. same-data rows (adaptx.analysis.analyze)
+            continue
         mine = {c.language: c for c in cells if label(c) == name}
         for quantity in QUANTITIES:
             attr = "gap" if quantity == "gap" else "gain"
