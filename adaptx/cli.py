@@ -109,7 +109,8 @@ def _cmd_report(args) -> int:
 def _cmd_analyze(args) -> int:
     from .analysis.analyze import analyze, summary_lines
 
-    analysis = analyze(args.runs, args.out, draw_plots=not args.no_plots, against=args.against)
+    analysis = analyze(args.runs, args.out, draw_plots=not args.no_plots, against=args.against,
+                       include_same_data=args.include_same_data)
     print("\n".join(summary_lines(analysis)))
     return 0
 
@@ -418,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("runs", nargs="+", metavar="RUN", help="run folders (or a search's search/<study>/best)")
     analyze.add_argument("--out", help="output folder (default: the first RUN's analysis/)")
     analyze.add_argument("--no-plots", action="store_true", help="tables and analysis.md only (no PNGs)")
+    analyze.add_argument("--include-same-data", action="store_true",
+                         help="keep rows whose intermediate task trained on the target's own English data (§, e.g. "
+                              "MNLI under XNLI) in the typology reading (default: tables only)")
     analyze.add_argument("--against", metavar="ROW",
                          help="measure every row's gains against this row (e.g. fuse, or 'stack (mnli)') instead of "
                               "each strategy's own baseline (none)")

@@ -8,9 +8,12 @@ came at its last evaluation was still improving, so a longer budget may change i
 
 from __future__ import annotations
 
-MARK = "†"  # a row with a stage that had not converged (results.md, analysis.md, zoo show)
-MARK_TEXT = (f"{MARK} = a stage of this row had not converged: English dev was still improving at its last step "
+MARK = "†"  # a row whose target stage had not converged (results.md, analysis.md); an entry (zoo show)
+UNDER_MARK = "‡"  # a row with an intermediate (or fused) stage under it that had not converged
+MARK_TEXT = (f"{MARK} = its target stage had not converged: English dev was still improving at its last step "
              "(a larger budget, or train.target_steps: auto, may change the row)")
+UNDER_MARK_TEXT = (f"{UNDER_MARK} = an intermediate adapter under it had not converged (English dev still improving "
+                   "at its last step)")
 
 
 def from_curve(curve: list) -> dict:

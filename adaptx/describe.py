@@ -3,6 +3,7 @@ stage summary should know."""
 
 from __future__ import annotations
 
+from .convergence import MARK, of_training
 from .baselines import versus_trivial_text
 from .config import ExperimentConfig
 from .kinds import get_kind
@@ -152,6 +153,10 @@ def train_summary(metrics: dict) -> str:
         return "nothing to train (evaluated from the encoder)"
     text = (f"en dev {train['metric']} {train['best_dev_score']:.3f} (best of {len(train['history'])} evaluations, "
             f"step {train['best_step']}), {train['train_seconds']:.0f}s training")
+    conv = of_training(train)
+    if conv["converged"] is not None:
+        text += f"; {'converged' if conv['converged'] else MARK + ' not converged'}: {conv['convergence']}"
+        text += f" after {train['steps']} steps" if train.get("budget") == "auto" else ""
     if train.get("versus_trivial"):
         text += f"; {versus_trivial_text(train['versus_trivial'])}"
     distance = metrics.get("fusion", {}).get("value_distance_from_identity")

@@ -29,7 +29,7 @@ def cpu_flags() -> set[str]:
 # oneDNN's CPU instruction-set levels, lowest first (its ONEDNN_MAX_CPU_ISA names)
 ONEDNN_LEVELS = ("SSE41", "AVX", "AVX2", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX512_CORE_BF16", "AVX512_CORE_AMX")
 # what every card published before kernels were recorded was scored with (2-core CPUs with avx512_bf16)
-LEGACY_CARD_KERNELS = {"device": "cpu", "onednn_isa": "AVX512_CORE_BF16", "aten": "AVX512"}
+LEGACY_CARD_KERNELS = {"device": "cpu", "onednn_isa": "AVX512_CORE_BF16"}
 
 
 def _hardware_onednn_level(flags: set[str]) -> str:
@@ -72,3 +72,10 @@ def describe_kernels(found: dict) -> str:
     if found.get("device") == "cpu":
         return f"cpu, oneDNN {found.get('onednn_isa', '?')}, ATen {found.get('aten', '?')}"
     return ", ".join(str(v) for v in found.values())
+
+
+def same_kernels(a: dict, b: dict) -> bool:
+    """Whether two kernel records name the same kernels, on every key both record (a card published
+    before ATen's level was recorded names oneDNN's alone)."""
+    shared = set(a) & set(b)
+    return "device" in shared and all(a[k] == b[k] for k in shared)

@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .baselines import trivial_predictions, trivial_spec_problem
-from .convergence import MARK, MARK_TEXT
+from .convergence import MARK, MARK_TEXT, UNDER_MARK, UNDER_MARK_TEXT
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .metrics import metric_for_language
@@ -106,9 +106,11 @@ def row_facts(records: list[dict]) -> dict:
 
 
 def row_marks(row: dict) -> str:
-    """The marks after a row's name: † (a stage had not converged), § (same English data as the target)."""
-    marks = MARK if False in (row.get("converged"), row.get("intermediate_converged")) else ""
-    return marks + (SAME_DATA_MARK if row.get("same_data") else "")
+    """The marks after a row's name: † (its target stage had not converged), ‡ (a stage under it had not),
+    § (its intermediate task trained on the target's own English data)."""
+    return ((MARK if row.get("converged") is False else "")
+            + (UNDER_MARK if row.get("intermediate_converged") is False else "")
+            + (SAME_DATA_MARK if row.get("same_data") else ""))
 
 
 def _average_cells(boot: Bootstrap, name: str, values: dict, columns: dict, base_name: str | None) -> dict:
@@ -473,8 +475,9 @@ def _legend_notes(summary: dict) -> list[str]:
     if summary.get("trivial"):
         notes.append(f"trivial = {summary['trivial']['what']}, the prediction that needs no model "
                      "(from the English training sample), scored on the same rows")
-    if any(MARK in row_marks(row) for row in summary["rows"]):
-        notes.append(MARK_TEXT)
+    for mark, text in ((MARK, MARK_TEXT), (UNDER_MARK, UNDER_MARK_TEXT)):
+        if any(mark in row_marks(row) for row in summary["rows"]):
+            notes.append(text)
     if any(row.get("same_data") for row in summary["rows"]):
         notes.append(SAME_DATA_TEXT)
     if summary.get("zoo_adapters"):  # zoo_adapters: the adapter rows' intermediate adapter was published, not trained

@@ -23,6 +23,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .convergence import of_training
 from .errors import AdaptxError
 from .fileio import atomic_write_text, read_json
 from .fingerprint import base_fingerprint, sha256_file
@@ -575,10 +576,16 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
                      "dev_curve": [[h["step"], h["dev_score"]] for h in train.get("history", [])],
                      "train_seconds": train.get("train_seconds"),
                      "hardware": {k: v for k, v in (metrics.get("hardware") or {}).items()
-                                  if k in ("device", "device_type", "dtype", "processes", "cpu_flags", "torch")}},
+                                  if k in ("device", "device_type", "dtype", "processes", "cpu_flags", "torch",
+                                           "kernels")},
+                     # whether English dev had stopped improving (adaptx.convergence; older stages: from the curve)
+                     **of_training(train), "steps_trained": train.get("steps")},
         "seed": recipe["train"]["seed"],
         "metrics": {"en_dev": {"metric": train["metric"], "value": train["best_dev_score"], "step": train["best_step"],
                                "rows": data["dev"]["n"],
+                               # per-row predictions at the best step: a rescore on other kernels counts agreeing rows
+                               **({"predictions": train["best_dev_predictions"]}
+                                  if train.get("best_dev_predictions") is not None else {}),
                                **({"versus_trivial": train["versus_trivial"]} if train.get("versus_trivial") else {})}},
         "license": {"data": licenses, "source": LICENSE_SOURCE},
         "adaptx_version": __version__, "versions": manifest.get("versions", {}),

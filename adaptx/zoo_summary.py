@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .baselines import versus_trivial_text
+from .convergence import MARK, of_card
 from .errors import AdaptxError
 from .strategies import STRATEGIES
 from .zoo_index import kind_label
@@ -52,6 +53,14 @@ def dev_curve_text(training: dict) -> str:
         return "-"
     best = max(score for _, score in curve)
     return ", ".join(f"{step}: {score:.3f}{'*' if score == best else ''}" for step, score in curve)
+
+
+def convergence_text(card: dict) -> str:
+    """'yes (…)' or '† no: still improving at its last step' (adaptx.convergence), '-' when unknown."""
+    found = of_card(card)
+    if found["converged"] is None:
+        return "-"
+    return f"yes ({found['convergence']})" if found["converged"] else f"{MARK} no: {found['convergence']}"
 
 
 def _data(data: dict) -> str:
@@ -117,6 +126,7 @@ def _format(entry: Path, card: dict) -> str:
         ("vs trivial", versus_trivial_text(dev.get("versus_trivial")) or "-"),
         ("budget", budget_text(card["training"])),
         ("dev curve", dev_curve_text(card["training"])),
+        ("converged", convergence_text(card)),
         ("data", _data(card["training"].get("data"))),
         ("languages", ", ".join(map(str, card["languages"])) or "-"),
         ("seed", str(card["seed"])),

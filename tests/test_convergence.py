@@ -133,3 +133,94 @@ def test_auto_settings_reach_the_training_job_and_only_then_the_recipe():
 def test_a_budget_sweep_with_an_epoch_budget_is_refused(overrides, message):
     with pytest.raises(AdaptxError, match=message):
         load_config(None, QUICK + overrides)
+
+
+def test_a_budget_sweep_end_to_end_marks_rows_and_plots_gain_against_budget(tmp_path, tiny_model_dir, adaptx_home):
+    """A tiny run with target_steps [2, auto]: one results table per budget, each record carries the
+    stage's budget, trained steps and convergence, the MNLI row under XNLI is marked § (XNLI trains on
+    English MNLI), and `adaptx analyze` lines each row's gain up across the budgets."""
+    import json
+
+    import yaml
+
+    from adaptx import pipeline
+    from adaptx.analysis.analyze import analyze
+    from tiny_data import write_tiny_data
+
+    data = write_tiny_data(tmp_path / "data")
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump({
+        "base_model": str(tiny_model_dir), "intermediate_tasks": ["mnli", "qqp"], "target_task": "xnli",
+        "languages": ["en", "de", "sw"], "strategies": ["none", "stack"], "max_seq_length": 16,
+        "train": {"intermediate_steps": 4, "target_steps": [2, "auto"], "batch_size": 4, "checkpoint_every": 1,
+                  "auto": {"eval_every": 1, "patience": 2, "max_steps": 6}},
+        "data": {"max_eval_examples": 6, "max_dev_examples": 6}}))
+    out = tmp_path / "run"
+    pipeline.run_experiment(config, data_dir=data, out_dir=out)
+    records = json.loads((out / "results.json").read_text())
+    assert {r["budget"] for r in records} == {2, "auto"}
+    fixed = [r for r in records if r["budget"] == 2]
+    assert all(r["steps"] == 2 for r in fixed)
+    auto = [r for r in records if r["budget"] == "auto"]
+    assert all(3 <= r["steps"] <= 6 and isinstance(r["converged"], bool) for r in auto)
+    mnli = [r for r in records if r["intermediate"] == "mnli"]
+    assert mnli and all(r["same_data"] == ["mnli"] for r in mnli)
+    assert not any("same_data" in r for r in records if r["intermediate"] != "mnli")
+    text = (out / "results.md").read_text()
+    assert "target budget: 2 steps" in text and "target budget: auto (until English dev stopped improving)" in text
+    assert "| stack (mnli)" in text and "§ = the intermediate task trained on the target's own English" in text
+    assert all(line.startswith("| stack (mnli)") == ("§" in line.split("|")[1])
+               for line in text.splitlines() if line.startswith("| stack ("))
+    a = analyze([out], draw_plots=True)
+    assert {t.name for t in a.targets} == {"xnli @2", "xnli @auto"}
+    md = (a.out / "analysis.md").read_text()
+    assert "## Gain against target budget" in md and "| stack (qqp) |" in md
+    assert (a.out / "plots" / "budget-xnli-accuracy.png").is_file()
+    assert any("stack (mnli) trained on the target's own English data" in m for m in a.messages)
+    assert not any(f.row == "stack (mnli)" for f in a.findings)
+
+
+def test_the_marks_and_the_budget_reading_from_recorded_facts():
+    from adaptx.analysis.budget import budget_points, reading
+    from adaptx.analysis.gains import ZERO_SHOT_AVERAGE, Cell
+    from adaptx.convergence import from_curve, of_card
+    from adaptx.report import row_facts, row_marks
+
+    seeds = [{"converged": True, "intermediate_converged": False, "steps": 300},
+             {"converged": False, "intermediate_converged": False, "steps": 2000, "same_data": ["mnli"]}]
+    facts = row_facts(seeds)
+    assert facts == {"converged": False, "intermediate_converged": False, "steps": [300, 2000], "same_data": ["mnli"]}
+    assert row_marks(facts) == "†‡§"
+    assert row_marks(row_facts([{"converged": True}, {}])) == ""  # unknown (older records): no mark
+    assert from_curve([[100, 0.5], [200, 0.6]])["converged"] is False
+    assert from_curve([{"step": 1, "dev_score": 0.7}, {"step": 2, "dev_score": 0.6}])["converged"] is True
+    assert of_card({"training": {"converged": True, "convergence": "stopped by patience"}})["converged"] is True
+    assert of_card({"training": {"dev_curve": "junk"}})["converged"] is None
+
+    def cell(budget, gain, lo, hi, steps=""):
+        return Cell(f"xnli @{budget}", "accuracy", "stack", "qqp", ZERO_SHOT_AVERAGE, [0], 10, 50.0, 45.0, 55.0,
+                    "none", 40.0, gain, lo, hi, "better", budget=budget, steps=steps)
+
+    points = budget_points([cell("auto", 0.5, -1.0, 2.0, "400-800"), cell(150, 10.0, 8.0, 12.0, "150")])
+    (key, pts), = points.items()
+    assert key == ("xnli", "accuracy", "stack (qqp)") and [p["budget"] for p in pts] == [150, "auto"]
+    assert pts[1]["steps"] == 600.0  # auto stands at the mean of the steps its seeds trained
+    assert reading(pts).startswith("shrinks (+10.0 at 150 steps -> +0.5 at auto (400-800 steps)")
+    assert budget_points([cell(150, 10.0, 8.0, 12.0)]) == {}  # one budget: nothing to line up
+
+
+def test_same_data_rows_are_left_out_of_the_typology_reading_unless_asked():
+    from adaptx.analysis.study import findings
+    from adaptx.analysis.runs import Target
+
+    target = Target("xnli", "accuracy", rows={"stack (mnli)": {}, "stack (qqp)": {}})
+    # nothing to read for either row here; what matters is that the left-out row is never visited
+    visited = []
+
+    class Spy(dict):
+        def __contains__(self, name):
+            visited.append(name)
+            return False
+
+    findings(target, None, [], Spy(), type("T", (), {"distances": {}})(), leave_out=["stack (mnli)"])
+    assert "stack (mnli)" not in visited

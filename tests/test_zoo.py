@@ -720,3 +720,82 @@ def test_an_export_names_the_embedded_base_by_its_hub_id(tmp_path):
     en_dev = shipped_card("mnli-e5small-s0")["metrics"]["en_dev"]["value"]
     assert 'base_model: "intfloat/multilingual-e5-small"' in readme and f"| English dev | accuracy {en_dev:.3f}" in readme
     assert not any("/root/" in p.read_text() or "/.cache/" in p.read_text() for p in out.glob("*.json"))
+
+
+def _edit_card(entry: Path, edit, replace_file: tuple[str, bytes] | None = None) -> None:
+    """Change a card (and optionally one of its files) and make card and index agree with it again."""
+    card = json.loads((entry / "card.json").read_text())
+    if replace_file:
+        rel, content = replace_file
+        (entry / rel).write_bytes(content)
+        card["files"][rel] = zoo.sha256_file(entry / rel)
+    edit(card)
+    (entry / "card.json").write_text(json.dumps(card))
+    index = json.loads((entry.parent / "index.json").read_text())
+    index["entries"][entry.name] = zoo.index_record(card, zoo.sha256_file(entry / "card.json"))
+    (entry.parent / "index.json").write_text(json.dumps(index))
+
+
+def test_rescore_on_other_kernels_passes_within_the_stated_tolerance_and_catches_a_swapped_head(
+        trained, zoo_dir, capsys):
+    from safetensors.torch import load_file, save_file
+
+    from adaptx.kernels import kernels as kernels_here
+
+    entry = add(trained, "intermediate-adapter-qqp-s0", "qqp-tiny-s0", zoo_dir)
+    card = zoo.show_entry(zoo_dir, "qqp-tiny-s0")
+    here = kernels_here(torch.device("cpu"))
+    assert card["training"]["hardware"]["kernels"] == here  # the card names the kernels that scored it
+    assert len(card["metrics"]["en_dev"]["predictions"]) == 6  # and keeps its per-row predictions
+
+    def scored_elsewhere(c):  # as if published from another CPU: other oneDNN kernels
+        c["training"]["hardware"]["kernels"] = {**here, "onednn_isa": "AVX512_CORE_AMX", "aten": "AVX512"}
+
+    _edit_card(entry, scored_elsewhere)
+    got = zoo_rescore.rescore_entry(zoo_dir, "qqp-tiny-s0", trained["data"], "cpu")
+    ok, said = zoo_rescore.verdict(got, 0.0)
+    assert ok and got["agreeing_rows"] == 6, said
+    assert "reproduced within the cross-kernel tolerance on other kernels (card: cpu, oneDNN AVX512_CORE_AMX" in said
+    assert "6/6 predictions agree" in said and "at most 1 of 6 allowed" in said
+    capsys.readouterr()
+    assert main(["zoo", "verify", "qqp-tiny-s0", "--rescore", "--data-dir", str(trained["data"]), "--device", "cpu"]) == 0
+    assert "6/6 predictions agree" in capsys.readouterr().out
+
+    # the same tolerance refuses a head whose label rows are swapped (every prediction moves to the other label)
+    head = load_file(str(entry / "head.safetensors"))
+    weight = next(k for k, v in head.items() if v.dim() == 2 and v.shape[0] == 2)
+    head[weight] = head[weight].flip(0).contiguous()
+    head[weight.replace("weight", "bias")] = head[weight.replace("weight", "bias")].flip(0).contiguous()
+    save_file(head, str(entry / "swapped.safetensors"))
+    _edit_card(entry, lambda c: None, ("head.safetensors", (entry / "swapped.safetensors").read_bytes()))
+    (entry / "swapped.safetensors").unlink()
+    capsys.readouterr()
+    assert main(["zoo", "verify", "qqp-tiny-s0", "--rescore", "--data-dir", str(trained["data"]), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "differs beyond the cross-kernel tolerance" in err and "at most 1 of 6 allowed" in err, err
+
+    # and without per-row predictions (a card from before they were kept) the score difference counts
+    _edit_card(entry, lambda c: c["metrics"]["en_dev"].pop("predictions"))
+    got = zoo_rescore.rescore_entry(zoo_dir, "qqp-tiny-s0", trained["data"], "cpu")
+    assert got["agreeing_rows"] is None
+    ok, said = zoo_rescore.verdict(got, 0.0)
+    assert ok == (abs(got["value"] - got["card_value"]) * 6 <= 1.0001), said
+    assert "the card holds no per-row predictions" in said
+
+
+def test_cards_without_recorded_kernels_count_as_scored_by_avx512_bf16():
+    from adaptx.kernels import onednn_isa, same_kernels
+
+    assert zoo_rescore.card_kernels({"training": {"hardware": {}}}) == {"device": "cpu",
+                                                                        "onednn_isa": "AVX512_CORE_BF16"}
+    assert same_kernels({"device": "cpu", "onednn_isa": "AVX512_CORE_BF16"},
+                        {"device": "cpu", "onednn_isa": "AVX512_CORE_BF16", "aten": "AVX512"})
+    assert not same_kernels({"device": "cpu", "onednn_isa": "AVX512_CORE_BF16"},
+                            {"device": "cpu", "onednn_isa": "AVX2", "aten": "AVX2"})
+    # the instruction set oneDNN uses: the CPU's, lowered by ONEDNN_MAX_CPU_ISA (never raised)
+    amx = {"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16", "amx_bf16"}
+    assert onednn_isa(amx, cap="") == "AVX512_CORE_AMX"
+    assert onednn_isa(amx, cap="AVX512_CORE_BF16") == "AVX512_CORE_BF16"
+    assert onednn_isa({"avx2"}, cap="AVX512_CORE_BF16") == "AVX2"
+    assert onednn_isa({"avx", "avx2", "sse4_1"}, cap="") == "AVX2"
+    assert zoo_rescore.cross_kernel_rows(1000) == 5 and zoo_rescore.cross_kernel_rows(150) == 1

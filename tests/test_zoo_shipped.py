@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from adaptx import zoo, zoo_rescore
+from adaptx.kernels import same_kernels
 from shipped_zoo import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[1] / "adapter_zoo"
@@ -52,7 +53,8 @@ def test_a_shipped_adapter_reproduces_its_cards_english_dev_score(name, shared_d
     """Loaded through zoo:NAME (sha256 and base fingerprint checked), scored on the dev rows the card
     records (file sha256, row count, sample seed: rescore_entry refuses other rows) in the card's dtype
     (bf16) on the CPU, as it was trained: the same weights, rows, batches and kernels give the same
-    logits, so the score must be the card's exactly, not approximately."""
+    logits, so on the card's kernels (oneDNN AVX512-BF16) the score must be the card's exactly; on
+    other kernels (an AVX2-only CPU emulates bf16) within zoo_rescore.cross_kernel_rows."""
     card = zoo.show_entry(ROOT, name)
     rows = card["metrics"]["en_dev"]["rows"]
     assert card["training"]["dtype"] == "bf16" and rows >= 150
@@ -67,4 +69,10 @@ def test_a_shipped_adapter_reproduces_its_cards_english_dev_score(name, shared_d
         return
     got = zoo_rescore.rescore_entry(ROOT, name, shared_data, device="cpu")
     assert (got["rows"], got["dtype"]) == (rows, "bf16")
-    assert (got["metric"], got["value"]) == (card["metrics"]["en_dev"]["metric"], card["metrics"]["en_dev"]["value"])
+    assert got["metric"] == card["metrics"]["en_dev"]["metric"]
+    if same_kernels(got["kernels"], got["card_kernels"]):
+        assert got["value"] == card["metrics"]["en_dev"]["value"]
+    else:  # another CPU (AVX2-only: bf16 emulated, summed in another order): near-ties may flip, a handful at most
+        ok, said = zoo_rescore.verdict(got, 0.0)
+        assert ok, said
+        assert abs(got["value"] - card["metrics"]["en_dev"]["value"]) * rows <= zoo_rescore.cross_kernel_rows(rows)

@@ -15,6 +15,7 @@ from ..fileio import atomic_write_text
 from ..stats import RESAMPLES
 from ..tasks import TASKS
 from . import plots
+from .budget import budget_plot, budget_points
 from .correlation import MIN_LANGUAGES
 from .gains import Cell, baselines, bootstrap, cells, label
 from .published_rows import BesidePublished, beside_published, on_published_base
@@ -41,10 +42,12 @@ class Analysis:
 
 
 def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool = True,
-            against: str | None = None) -> Analysis:
+            against: str | None = None, include_same_data: bool = False) -> Analysis:
     """Analyse the runs and write every output file (PNGs unless draw_plots is False); problems with
     parts of the input are messages. `against`: a row name (e.g. "fuse") every other row's gains are
-    measured against, instead of each strategy's own baseline."""
+    measured against, instead of each strategy's own baseline. Rows whose intermediate task trained on
+    the target's own English data (§) stay in the tables but are left out of the typology reading
+    unless `include_same_data`."""
     folders = [Path(f) for f in folders]
     if not folders:
         raise AdaptxError("adaptx analyze needs at least one run folder")
@@ -67,13 +70,17 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
         try:
             boot = bootstrap(target, resamples=resamples)
         except AdaptxError as exc:
-            messages.append(f"{target.task} ({target.metric}): {exc}; not analysed")
+            messages.append(f"{target.name} ({target.metric}): {exc}; not analysed")
             continue
         base_of = baselines(target, messages, against)
         mine = cells(target, boot, base_of, messages)
         a.cells += mine
         if target.metric == _primary_metric(target, targets):  # the typology question on the task's own metric
-            a.findings += findings(target, boot, mine, base_of, typ)
+            apart = [] if include_same_data else [n for n, f in target.facts.items() if f.get("same_data")]
+            if apart:
+                messages.append(f"{target.name}: {', '.join(apart)} trained on the target's own English data (§): "
+                                "in the tables, left out of the typology reading (--include-same-data keeps them)")
+            a.findings += findings(target, boot, mine, base_of, typ, leave_out=apart)
         if on_published_base(runs):
             a.published += beside_published(target, boot, messages)
     _write(a, draw_plots)
@@ -83,7 +90,7 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
 def summary_lines(a: Analysis) -> list[str]:
     """What `adaptx analyze` prints."""
     lines = [f"adaptx analyze: {len(a.runs)} run(s) on base {', '.join(sorted({r.base for r in a.runs}))}; "
-             + "; ".join(f"{t.task} ({t.metric}): {len(t.rows)} rows, {len(t.languages)} languages" for t in a.targets)]
+             + "; ".join(f"{t.name} ({t.metric}): {len(t.rows)} rows, {len(t.languages)} languages" for t in a.targets)]
     for f in a.findings:
         lines.append(f"  {f.target} {f.row}, {f.quantity} vs distance: {f.reading}")
     lines += [f"  note: {m}" for m in a.messages]
@@ -135,7 +142,7 @@ def _plots(a: Analysis, folder: Path, attention: dict) -> list:
     msgs = a.messages
     drawn = []
     for target in a.targets:
-        mine = [c for c in a.cells if c.target == target.task and c.metric == target.metric]
+        mine = [c for c in a.cells if c.target == target.name and c.metric == target.metric]
         if target.metric != _primary_metric(target, a.targets) or not mine:
             continue
         langs = list(dict.fromkeys(c.language for c in mine))
@@ -144,22 +151,28 @@ def _plots(a: Analysis, folder: Path, attention: dict) -> list:
         gains = {(label(c), c.language): c.gain for c in mine if c.gain is not None}
         rows_all = list(dict.fromkeys(label(c) for c in mine))
         rows_gain = list(dict.fromkeys(r for r, _ in gains))
-        drawn.append(plots.draw(folder, plots.file_name("scores", target.task), plots.heatmap,
-                                f"{target.task} zero-shot {target.metric} (%); ▲/▼ gain over baseline excludes 0",
+        drawn.append(plots.draw(folder, plots.file_name("scores", target.name), plots.heatmap,
+                                f"{target.name} zero-shot {target.metric} (%); ▲/▼ gain over baseline excludes 0",
                                 rows_all, langs, scores, marks, target.metric, False, messages=msgs))
-        drawn.append(plots.draw(folder, plots.file_name("gains", target.task), plots.heatmap,
-                                f"{target.task}: gain over the baseline (points); ▲/▼ 95% paired interval excludes 0",
+        drawn.append(plots.draw(folder, plots.file_name("gains", target.name), plots.heatmap,
+                                f"{target.name}: gain over the baseline (points); ▲/▼ 95% paired interval excludes 0",
                                 rows_gain, langs, gains, marks, "points", True, messages=msgs))
-        found = [f for f in a.findings if f.target == target.task and f.quantity == "gain"]
+        found = [f for f in a.findings if f.target == target.name and f.quantity == "gain"]
         if found and all(assoc is None for f in found for assoc in f.associations.values()):
-            msgs.append(f"{target.task}: gain-vs-distance plots not drawn (a fit needs at least {MIN_LANGUAGES} "
+            msgs.append(f"{target.name}: gain-vs-distance plots not drawn (a fit needs at least {MIN_LANGUAGES} "
                         "zero-shot languages with URIEL distances)")
         for distance, (_, how) in DISTANCES.items():
             panels = [(f.row, {lang: (a.typology.distances[lang][distance], f.values[lang]) for lang in f.languages},
                        f.associations[distance]) for f in found]
-            drawn.append(plots.draw(folder, plots.file_name("gain-vs", distance, target.task), plots.versus_distance,
-                                    f"{target.task}: gain over the baseline vs {distance} distance", panels, distance,
+            drawn.append(plots.draw(folder, plots.file_name("gain-vs", distance, target.name), plots.versus_distance,
+                                    f"{target.name}: gain over the baseline vs {distance} distance", panels, distance,
                                     how, "gain (points)", messages=msgs))
+    points = budget_points(a.cells)
+    for task, metric in dict.fromkeys((key[0], key[1]) for key in points):
+        series = {row: pts for (t, m, row), pts in points.items() if (t, m) == (task, metric)}
+        drawn.append(plots.draw(folder, plots.file_name("budget", task, metric), budget_plot,
+                                f"{task}: gain over the baseline against the target budget\n({metric}, zero-shot "
+                                "average, 95% paired intervals)", series, messages=msgs))
     metrics = stage_metrics(a.runs, msgs)
     drawn.append(plots.draw(folder, "dev-curves.png", plots.curves, _series(metrics, _dev_points),
                             "English dev score", messages=msgs))

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import AdaptxError
 from ..metrics import metric_for_language
+from ..report import row_marks
 from ..stats import Bootstrap, item_groups, spread_warning
 from ..strategies import STRATEGIES
 from ..tasks import TASKS
@@ -45,6 +46,9 @@ class Cell:
     gap: float | None = None  # English minus this language (transfer gap)
     gap_lo: float | None = None
     gap_hi: float | None = None
+    budget: int | str | None = None  # the target budget (a budget sweep), else None
+    steps: str = ""  # the steps its target stages trained ("150", or "400-900" over seeds)
+    marks: str = ""  # † target not converged, ‡ a stage under it not converged, § same-data row
     seed_spread: float | None = None  # avg w/o en cell: max - min of its per-seed averages (stats.seed_spread)
 
 
@@ -65,7 +69,7 @@ def baselines(target: Target, messages: list[str], against: str | None = None) -
         if len(named) == 1:
             return {name: named[0] for name in target.rows if name != named[0]}
         why = f"{len(named)} rows of strategy {against!r}; name one" if named else f"no row {against!r}"
-        messages.append(f"{target.task}: {why} to measure against (rows: {', '.join(target.rows)}); "
+        messages.append(f"{target.name}: {why} to measure against (rows: {', '.join(target.rows)}); "
                         "gains are over each strategy's own baseline instead")
     found = {}
     for name, (strategy, _) in target.keys.items():
@@ -74,7 +78,7 @@ def baselines(target: Target, messages: list[str], against: str | None = None) -
         if present:
             found[name] = present[0]
         elif wanted:
-            messages.append(f"{target.task} {name}: no baseline row ({' or '.join(wanted)}) in these runs; its gains "
+            messages.append(f"{target.name} {name}: no baseline row ({' or '.join(wanted)}) in these runs; its gains "
                             f"are not computed (run the {wanted[0]!r} strategy too, or pass a run that has it)")
     return found
 
@@ -88,7 +92,7 @@ def cells(target: Target, boot: Bootstrap, base_of: dict[str, str], messages: li
         for lang in row_languages(row):
             try:
                 score = boot.interval(name, [lang])
-                cell = Cell(target.task, target.metric, strategy, intermediate, lang, seeds,
+                cell = Cell(target.name, target.metric, strategy, intermediate, lang, seeds,
                             len(row[seeds[0]][lang].ids), percent(score.point), percent(score.lo), percent(score.hi))
                 base = base_of.get(name)
                 if base and lang in row_languages(target.rows[base]):
@@ -99,13 +103,22 @@ def cells(target: Target, boot: Bootstrap, base_of: dict[str, str], messages: li
                     gap = boot.contrast(name, [SOURCE], [lang])
                     cell.gap, cell.gap_lo, cell.gap_hi = percent(gap.point), percent(gap.lo), percent(gap.hi)
             except AdaptxError as exc:
-                messages.append(f"{target.task} {name} [{lang}]: {exc}; cell skipped")
+                messages.append(f"{target.name} {name} [{lang}]: {exc}; cell skipped")
                 continue
-            out.append(cell)
+            out.append(_with_facts(cell, target, name))
         average = _average_cell(target, boot, name, base_of.get(name), messages)
         if average is not None:
-            out.append(average)
+            out.append(_with_facts(average, target, name))
     return out
+
+
+def _with_facts(cell: Cell, target: Target, name: str) -> Cell:
+    """The cell with its row's budget, trained steps and marks (adaptx.report.row_marks)."""
+    facts = target.facts.get(name, {})
+    steps = facts.get("steps") or []
+    cell.budget, cell.marks = target.budget, row_marks(facts)
+    cell.steps = "" if not steps else str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
+    return cell
 
 
 def _average_cell(target: Target, boot: Bootstrap, name: str, base: str | None, messages: list[str]) -> Cell | None:
@@ -120,14 +133,14 @@ def _average_cell(target: Target, boot: Bootstrap, name: str, base: str | None, 
     seeds = sorted(row)
     try:
         score = boot.interval(name, langs)
-        cell = Cell(target.task, target.metric, strategy, intermediate, ZERO_SHOT_AVERAGE, seeds,
+        cell = Cell(target.name, target.metric, strategy, intermediate, ZERO_SHOT_AVERAGE, seeds,
                     sum(len(row[seeds[0]][lang].ids) for lang in langs), percent(score.point), percent(score.lo),
                     percent(score.hi))
         spread = boot.seed_spread(name, langs)
         cell.seed_spread = None if spread is None else percent(spread)
         warning = spread_warning(cell.seed_spread, len(seeds))
         if warning:
-            messages.append(f"{target.task} {name} [{ZERO_SHOT_AVERAGE}]: {warning}")
+            messages.append(f"{target.name} {name} [{ZERO_SHOT_AVERAGE}]: {warning}")
         if base:
             c = boot.compare(name, base, langs)
             cell.baseline, cell.baseline_score = base, percent(boot.interval(base, langs).point)
@@ -136,7 +149,7 @@ def _average_cell(target: Target, boot: Bootstrap, name: str, base: str | None, 
             gap = boot.contrast(name, [SOURCE], langs)
             cell.gap, cell.gap_lo, cell.gap_hi = percent(gap.point), percent(gap.lo), percent(gap.hi)
     except AdaptxError as exc:
-        messages.append(f"{target.task} {name} [{ZERO_SHOT_AVERAGE}]: {exc}; cell skipped")
+        messages.append(f"{target.name} {name} [{ZERO_SHOT_AVERAGE}]: {exc}; cell skipped")
         return None
     return cell
 

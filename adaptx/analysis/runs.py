@@ -17,7 +17,7 @@ from ..adapter_names import role
 from ..errors import AdaptxError
 from ..fileio import read_json
 from ..metrics import metric_for_language
-from ..report import load_row
+from ..report import load_row, row_facts
 from ..report_files import prediction_path, run_root, usable_records
 from ..safe_yaml import load_yaml
 from ..stage_store import stage_folder_name
@@ -46,6 +46,13 @@ class Target:
     origin: dict[str, Path] = field(default_factory=dict)  # row name -> run folder
     splits: dict[str, str] = field(default_factory=dict)  # language -> evaluated split
     attention: dict[str, dict] = field(default_factory=dict)  # row name -> language -> fusion attention
+    budget: int | str | None = None  # the target budget of a budget sweep's table (None: the run's one budget)
+    facts: dict[str, dict] = field(default_factory=dict)  # row name -> adaptx.report.row_facts (convergence, ...)
+
+    @property
+    def name(self) -> str:
+        """How tables, plots and gains.csv name it: the task, with its budget in a budget sweep."""
+        return self.task if self.budget is None else f"{self.task} @{self.budget}"
 
     @property
     def languages(self) -> list[str]:
@@ -88,14 +95,14 @@ def collect_targets(runs: list[Run], messages: list[str]) -> list[Target]:
     targets: dict[tuple, Target] = {}
     for run in runs:
         groups: dict[tuple, list[dict]] = {}
-        for r in run.records:
-            groups.setdefault((r["task"], r["metric"], r["strategy"], r["intermediate"]), []).append(r)
-        for (task, metric, strategy, intermediate), records in groups.items():
-            target = targets.setdefault((task, metric), Target(task, metric))
+        for r in run.records:  # a budget sweep: each budget its own target (rows paired within a budget)
+            groups.setdefault((r["task"], r["metric"], r.get("budget"), r["strategy"], r["intermediate"]), []).append(r)
+        for (task, metric, budget, strategy, intermediate), records in groups.items():
+            target = targets.setdefault((task, metric, budget), Target(task, metric, budget=budget))
             name = row_name(strategy, intermediate)
             if name in target.rows:
                 if run.folder != target.origin[name]:
-                    messages.append(f"{task} {name}: in {target.origin[name]} and {run.folder}; kept the first "
+                    messages.append(f"{target.name} {name}: in {target.origin[name]} and {run.folder}; kept the first "
                                     "(one row per strategy and intermediate task)")
                 continue
             try:
@@ -104,6 +111,7 @@ def collect_targets(runs: list[Run], messages: list[str]) -> list[Target]:
                 messages.append(f"{task} {name} in {run.folder}: {exc}; row skipped")
                 continue
             target.rows[name], target.keys[name], target.origin[name] = row, (strategy, intermediate), run.folder
+            target.facts[name] = row_facts(records)
             for r in records:
                 if target.splits.setdefault(r["language"], r["split"]) != r["split"]:
                     messages.append(f"{task} {name}: {r['language']} evaluated on {r['split']}, other rows on "

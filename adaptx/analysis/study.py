@@ -38,9 +38,11 @@ class Finding:
 
 
 def findings(target: Target, boot: Bootstrap, cells: list[Cell], base_of: dict[str, str],
-             typ: Typology) -> list[Finding]:
+             typ: Typology, leave_out=()) -> list[Finding]:
     out = []
     for name in target.rows:
+        if name in leave_out:  # e.g. same-data rows (adaptx.analysis.analyze)
+            continue
         mine = {c.language: c for c in cells if label(c) == name}
         for quantity in QUANTITIES:
             attr = "gap" if quantity == "gap" else "gain"
@@ -58,7 +60,7 @@ def findings(target: Target, boot: Bootstrap, cells: list[Cell], base_of: dict[s
                 sample = draws(boot, name, langs, base_of[name])
             size = np.array([np.nan if log_gib(lang) is None else log_gib(lang) for lang in langs])
             results = {d: _associate(d, langs, values, sample, size, typ) for d in DISTANCES}
-            out.append(Finding(target.task, target.metric, name, quantity, langs, values, results,
+            out.append(Finding(target.name, target.metric, name, quantity, langs, values, results,
                                reading(quantity, results)))
     return out
 

@@ -9,6 +9,9 @@ from dataclasses import asdict
 from ..stats import CONFIDENCE
 from .cc100 import SOURCE as CC100_SOURCE
 from .cc100 import tokens_millions
+from ..convergence import MARK, MARK_TEXT, UNDER_MARK, UNDER_MARK_TEXT
+from ..report import SAME_DATA_MARK, SAME_DATA_TEXT
+from .budget import budget_points, budget_table
 from .gains import ZERO_SHOT_AVERAGE, Cell, label
 from .published_rows import markdown_lines
 from .study import QUANTITIES, Finding
@@ -64,11 +67,12 @@ def markdown(analysis) -> str:
     if a.messages:
         lines += ["## Notes", ""] + [f"- {m}" for m in a.messages] + [""]
     for target in a.targets:
-        cells = [c for c in a.cells if c.target == target.task and c.metric == target.metric]
-        lines += [f"## {target.task} ({target.metric})", ""] + _gain_table(cells) + [""]
-        found = [f for f in a.findings if f.target == target.task and f.metric == target.metric]
+        cells = [c for c in a.cells if c.target == target.name and c.metric == target.metric]
+        lines += [f"## {target.name} ({target.metric})", ""] + _gain_table(cells) + [""]
+        found = [f for f in a.findings if f.target == target.name and f.metric == target.metric]
         if found:
             lines += _findings(found)
+    lines += budget_table(budget_points(a.cells))
     lines += markdown_lines(a.published)
     lines += _typology(a.typology)
     if a.files:
@@ -105,16 +109,17 @@ def _gain_table(cells: list[Cell]) -> list[str]:
     rows = list(dict.fromkeys(label(c) for c in cells))
     by = {(label(c), c.language): c for c in cells}
     bases = {label(c): c.baseline for c in cells if c.baseline}
+    shown = {label(c): label(c) + c.marks for c in cells}  # † ‡ §: adaptx.report.row_marks
     lines = ["Scores (%; ▲/▼: the gain over the row's baseline has a 95% paired interval above/below 0; "
-             f"the {ZERO_SHOT_AVERAGE} row with its own 95% interval)", "",
-             "| language | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
+             f"the {ZERO_SHOT_AVERAGE} row with its own 95% interval)", *_mark_notes(cells), "",
+             "| language | " + " | ".join(shown[r] for r in rows) + " |", "|---|" + "---:|" * len(rows)]
     for lang in langs:
         texts = [_score_text(by[r, lang]) if (r, lang) in by else "–" for r in rows]
         lines.append(f"| {lang} | " + " | ".join(texts) + " |")
     gained = [r for r in rows if r in bases]
     if gained:
         lines += ["", "Gain over the baseline (points) [95% paired interval]", "",
-                  "| language | " + " | ".join(f"{r} vs {bases[r]}" for r in gained) + " |",
+                  "| language | " + " | ".join(f"{shown[r]} vs {bases[r]}" for r in gained) + " |",
                   "|---|" + "---:|" * len(gained)]
         for lang in langs:
             texts = []
@@ -124,6 +129,16 @@ def _gain_table(cells: list[Cell]) -> list[str]:
                              f"{c.gain:+.1f} [{c.gain_lo:+.1f}, {c.gain_hi:+.1f}]{MARKS.get(c.verdict, '')}")
             lines.append(f"| {lang} | " + " | ".join(texts) + " |")
     return lines
+
+
+def _mark_notes(cells: list[Cell]) -> list[str]:
+    """The legend of the marks this table uses, and the steps its target stages trained."""
+    notes = [text for mark, text in ((MARK, MARK_TEXT), (UNDER_MARK, UNDER_MARK_TEXT), (SAME_DATA_MARK, SAME_DATA_TEXT))
+             if any(mark in c.marks for c in cells)]
+    steps = {label(c): c.steps for c in cells if c.steps}
+    if steps and len(set(steps.values())) > 1:
+        notes.append("target steps trained: " + ", ".join(f"{row} {n}" for row, n in steps.items()))
+    return notes
 
 
 def _score_text(c: Cell) -> str:
