@@ -75,7 +75,7 @@ def test_analyze_draws_heatmaps_distance_plots_and_both_curves(tmp_path):
     drawn = sorted(p.name for p in a.files if p.suffix == ".png")
     assert drawn == sorted(["scores-xnli.png", "gains-xnli.png", "dev-curves.png", "train-loss.png",
                             *(f"gain-vs-{d}-xnli.png" for d in
-                              ("syntactic", "phonological", "inventory", "genetic", "geographic"))])
+                              ("syntactic", "phonological", "inventory", "featural", "genetic", "geographic"))])
     assert all(is_png(p) for p in a.files if p.suffix == ".png")
     assert "plots/train-loss.png" in (tmp_path / "out" / "analysis.md").read_text()
 
