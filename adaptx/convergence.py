@@ -8,6 +8,8 @@ came at its last evaluation was still improving, so a longer budget may change i
 
 from __future__ import annotations
 
+from .zoo_refs import is_zoo_ref
+
 MARK = "†"  # a row whose target stage had not converged (results.md, analysis.md); an entry (zoo show)
 UNDER_MARK = "‡"  # a row with an intermediate (or fused) stage under it that had not converged
 MARK_TEXT = (f"{MARK} = its target stage had not converged: English dev was still improving at its last step "
@@ -53,11 +55,13 @@ def marked(converged) -> str:
     return MARK if converged is False else ""
 
 
-def stage_facts(stage, finished, cards: dict, same_data: list[str]) -> dict:
+def stage_facts(stage, finished, zoo: dict, data) -> dict:
     """What a results record says of the stage behind it: its step budget where the run sweeps budgets
-    (else None), the steps it trained,
-    whether it and the stages under it converged, and the intermediate tasks that trained on the
-    target's own data. finished(stage_id) -> metrics.json's content or None; cards: zoo:NAME -> card."""
+    (else None), the steps it trained, whether it and the stages under it converged, and the intermediate
+    tasks that trained on the target's own data. finished(stage_id) -> metrics.json's content or None;
+    zoo: zoo:NAME -> (folder, card); data: the run's RunData."""
+    cards = {ref: card for ref, (_, card) in zoo.items()}
+    same_data = same_data_intermediates(data, zoo, stage)
     own = (finished(stage.id) or {}).get("train") if stage.trains else None
     under = [of_card(cards[src])["converged"] if src in cards else of_training((finished(src) or {}).get("train"))["converged"]
              for src in dict.fromkeys([*stage.adapters.values(), *stage.needs])]
@@ -67,3 +71,23 @@ def stage_facts(stage, finished, cards: dict, same_data: list[str]) -> dict:
     if same_data:
         facts["same_data"] = list(same_data)
     return facts
+
+
+def same_data_intermediates(data, zoo: dict, stage) -> list[str]:
+    """The intermediate tasks of a target stage that trained on the target's own English training file
+    (MNLI under XNLI, PAWS under PAWS-X): more training on the target's data, not transfer. Results
+    tables mark such rows, and the analysis reports them apart."""
+    if stage.kind != "target" or not stage.trains:
+        return []
+    target_train = data.split(stage.task, "train").digest
+    source_of = dict(zip(stage.intermediates, stage.adapters.values()))  # a zoo_adapters task reads the zoo
+    same = []
+    for task in stage.intermediates:
+        source = source_of.get(task, task)
+        if not is_zoo_ref(source) and data.is_mixture(task):
+            continue  # a mixture's parts are named in its own stage's notes
+        digest = (zoo[source][1]["training"]["data"]["train_sha256"] if is_zoo_ref(source)
+                  else data.split(task, "train").digest)
+        if task != stage.task and digest == target_train:
+            same.append(task)
+    return same

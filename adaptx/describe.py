@@ -3,7 +3,7 @@ stage summary should know."""
 
 from __future__ import annotations
 
-from .convergence import MARK, of_training
+from .convergence import MARK, of_training, same_data_intermediates
 from .baselines import versus_trivial_text
 from .config import ExperimentConfig
 from .kinds import get_kind
@@ -115,26 +115,6 @@ def stage_notes(cfg: ExperimentConfig, data: RunData, zoo: dict, stage: Stage) -
         notes.append(f"intermediate task {task} trains on the same English data as {stage.task}'s "
                      "target training (the paper's grid includes this pairing)")
     return notes
-
-
-def same_data_intermediates(data: RunData, zoo: dict, stage: Stage) -> list[str]:
-    """The intermediate tasks of a target stage that trained on the target's own English training file
-    (MNLI under XNLI, PAWS under PAWS-X): more training on the target's data, not transfer. Results
-    tables mark such rows, and the analysis reports them apart."""
-    if stage.kind != "target" or not stage.trains:
-        return []
-    target_train = data.split(stage.task, "train").digest
-    source_of = dict(zip(stage.intermediates, stage.adapters.values()))  # a zoo_adapters task reads the zoo
-    same = []
-    for task in stage.intermediates:
-        source = source_of.get(task, task)
-        if not is_zoo_ref(source) and data.is_mixture(task):
-            continue  # a mixture's parts are named in its own stage's notes
-        digest = (zoo[source][1]["training"]["data"]["train_sha256"] if is_zoo_ref(source)
-                  else data.split(task, "train").digest)
-        if task != stage.task and digest == target_train:
-            same.append(task)
-    return same
 
 
 def _shares(summary: dict) -> str:

@@ -26,7 +26,7 @@ from .baselines import versus_trivial
 from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
 from .convergence import stage_facts
-from .describe import average_text, describe_run, run_config, same_data_intermediates, stage_notes, train_summary
+from .describe import average_text, describe_run, run_config, stage_notes, train_summary
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import base_fingerprint, sha256_text
@@ -269,8 +269,7 @@ class Experiment:
         model = self._trained[1] if self._trained[0] == stage.id else None
         records, started = [], time.perf_counter()
         languages = [lang for lang, split in self.eval_splits[task.name].items() if split is not None]
-        facts = stage_facts(stage, self.store.finished, {ref: card for ref, (_, card) in self.zoo.items()},
-                            same_data_intermediates(self.rundata, self.zoo, stage))
+        facts = stage_facts(stage, self.store.finished, self.zoo, self.rundata)  # budget, steps, convergence, §
         # decided before anything is written, so every process evaluates the same languages together
         done = {lang for lang in languages if self.eval_file(stage, lang).is_file()}
         self.runtime.wait()
@@ -313,9 +312,14 @@ class Experiment:
         else:
             scored, preds, golds = kind.evaluate(model, data, self.pad_id, seed=self.cfg.data.sample_seed)
         scores = {m: metric_for_language(m, lang).compute(preds, golds) for m in task.metrics}
-        return {"ids": [data.ids[i] for i in scored], "pred": preds, "gold": golds, "scores": scores, "split": split,
-                "n": len(scored), "skipped": data.skipped, "origin": self.split(task.name, f"eval-{split}", lang).origin,
-                **({"fusion_attention": attention.summary()} if attention else {})}
+        return {"ids": [data.ids[i] for i in scored], **task.items_record(data.examples, scored), "pred": preds,
+                "gold": golds, "scores": scores, "split": split, "n": len(scored), "skipped": data.skipped,
+                "origin": self.split(task.name, f"eval-{split}", lang).origin, **_attention(attention)}
+
+
+
+def _attention(attention) -> dict:
+    return {"fusion_attention": attention.summary()} if attention else {}  # fuse stages: weights over adapters
 
 
 def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None) -> tuple[Path, Path | None]:

@@ -17,7 +17,8 @@ from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .metrics import metric_for_language
 from . import published as refs  # (a local `published` below is the table's dict)
-from .report_files import (RECORD_FIELDS, RERUN, check_records, context_problem, evaluation_lists, prediction_path,
+from .report_files import (RECORD_FIELDS, RERUN, check_records, context_problem, evaluation_items, evaluation_lists,
+                           prediction_path,
                            score, usable_records)
 from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation, item_groups
 from .strategies import REPORT_ORDER, STRATEGIES
@@ -83,7 +84,8 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivi
                    else {column: None for column in [*columns, *_gap_columns(columns)]})
         rows.append(row)
     summary = {**info, "columns": langs + list(columns) + _gap_columns(columns), "confidence": CONFIDENCE,
-               "resamples": resamples, "item_groups": _joint_groups(groups, langs), "rows": rows}
+               "resamples": resamples, "rows": rows,
+               "item_groups": _joint_groups({lang: g for lang, g in groups.items() if lang not in boot.apart}, langs)}
     if trivial_row:
         values = {lang: 100 * boot.points[TRIVIAL, 0, lang] for lang in langs}
         summary["trivial"] = {"what": trivial["what"], "values": {lang: round(v, 2) for lang, v in values.items()},
@@ -142,7 +144,7 @@ def _trivial_row(spec: dict, loaded: dict) -> dict:
     (every row of a language shares them; the first row's are taken)."""
     first = next(iter(loaded.values()))
     evs = next(iter(first.values()))
-    return {0: {lang: Evaluation(ev.ids, trivial_predictions(spec, ev.gold), ev.gold) for lang, ev in evs.items()}}
+    return {0: {lang: Evaluation(ev.ids, trivial_predictions(spec, ev.gold), ev.gold, ev.items) for lang, ev in evs.items()}}
 
 
 def _joint_groups(groups: dict[str, str], langs: list[str]) -> dict[str, list[str]]:
@@ -544,8 +546,9 @@ def _load_row(run_dir: Path, recs: dict[tuple, dict], metric, cache: dict) -> di
     row: dict = {}
     for (seed, lang), r in recs.items():
         path = prediction_path(run_dir, r["predictions"])  # never outside the run folder
-        ids, pred, gold = evaluation_lists(_read_predictions(path, cache).get(lang), path, lang)
-        ev = Evaluation.from_lists(ids, pred, gold, where=f"{path} [{lang}]")
+        entry = _read_predictions(path, cache).get(lang)
+        ids, pred, gold = evaluation_lists(entry, path, lang)
+        ev = Evaluation.from_lists(ids, pred, gold, where=f"{path} [{lang}]", items=evaluation_items(entry, path, lang))
         value = score(metric(lang), ev.pred, ev.gold, f"{path} [{lang}]")
         if len(ev.ids) != r["n"] or abs(value - r["value"]) > 0.011:  # value is rounded to 2 decimals
             raise AdaptxError(f"{path} [{lang}]: {len(ev.ids)} predictions scoring {value:.2f}, but results.json says "

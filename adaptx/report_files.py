@@ -124,6 +124,17 @@ def evaluation_lists(entry, path: Path, lang: str) -> tuple[list, list, list]:
     return entry["ids"], entry["pred"], entry["gold"]
 
 
+def evaluation_items(entry: dict, path: Path, lang: str) -> list | None:
+    """The entry's `items` (each example's item id across languages: MLQA's question ids), checked; None
+    where the file has none (other tasks, and files written before adaptx recorded them)."""
+    items = entry.get("items")
+    if items is None:
+        return None
+    if not isinstance(items, list) or len(items) != len(entry["ids"]) or not all(isinstance(i, str) for i in items):
+        raise AdaptxError(f"{path} [{lang}]: field 'items': expected one question id (a string) per example; {RERUN}")
+    return items
+
+
 def score(metric, pred: list, gold: list, where: str) -> float:
     """The metric on hand-editable predictions: values of the wrong kind are a message, not a traceback."""
     try:

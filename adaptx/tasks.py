@@ -78,6 +78,11 @@ class Task:
         prediction files; None for a task whose row ids name its items (or that shares none)."""
         return [str(getattr(e, self.item_id_field)) for e in examples] if self.item_id_field else None
 
+    def items_record(self, examples, scored: list[int]) -> dict:
+        """{"items": ids} of the scored examples for an evaluation file, where the task names its items."""
+        items = self.item_ids([examples[i] for i in scored])
+        return {"items": items} if items else {}
+
     def spec(self, source: str, split: str, lang: str = "en"):
         """The file or hub split for (source, split, language), or None where there is none."""
         entry = (self.local if source == "local" else self.hub).get(split)

@@ -362,6 +362,13 @@ class _Selection:
         return {"max_steps": self.job.steps, "converged": converged, "convergence": why,
                 "budget": "auto" if self.job.patience is not None else self.job.steps}
 
+    def summary(self, trained: int, **extra) -> dict:
+        """The stage's training summary (metrics.json's `train`), once the best weights are back."""
+        best_step = self.select_best()
+        return {"steps": trained, **self.convergence(trained), "metric": self.job.metric,
+                "best_dev_score": self.best_score, "best_step": best_step, "best_dev_predictions": self.best_predictions,
+                "history": self.history, "fusion_regularizer": extra.pop("regularized"), **extra}
+
     def checkpoint_meta(self, step: int, world: int) -> dict:
         return {"step": step, "best_score": self.best_score, "history": self.history,
                 "best_temperature": self.best_temperature, "processes": world, "loss_window": self.loss_window,
@@ -487,8 +494,5 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     finally:
         bar.close()
         monitor.close()
-    best_step = selection.select_best()
-    return {"steps": step, **selection.convergence(step), "metric": job.metric, "best_dev_score": selection.best_score,
-            "best_step": best_step, "best_dev_predictions": selection.best_predictions,
-            "history": selection.history, "fusion_regularizer": regularized, "micro_batch_size": micro,
-            "train_seconds": round(seconds_before + time.perf_counter() - started, 1)}
+    return selection.summary(step, regularized=regularized, micro_batch_size=micro,
+                             train_seconds=round(seconds_before + time.perf_counter() - started, 1))

@@ -21,7 +21,7 @@ from .gains import Cell, baselines, bootstrap, cells, label
 from .published_rows import BesidePublished, beside_published, on_published_base
 from .runs import Run, Target, collect_targets, read_runs, stage_metrics
 from .study import Finding, findings, rows
-from .typology import DISTANCES, Typology, typology
+from .typology import DISTANCES, Typology, known, typology
 from .writeup import attention_rows, csv_text, gains_rows, markdown, typology_rows
 
 INTERMEDIATE_STRATEGIES = ("intermediate", "full-intermediate")
@@ -62,7 +62,7 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
     except AdaptxError as exc:
         messages.append(f"no typology analysis: {exc}")
         typ = Typology({}, {}, {lang: str(exc) for lang in dict.fromkeys(languages)})
-    if typ.missing and typ.distances:  # (without lang2vec at all the message above says why)
+    if typ.missing and typ.distances:  # (without URIEL+ at all the message above says why)
         messages.append("languages without URIEL entries (listed in analysis.md, left out of the correlations): "
                         + ", ".join(typ.missing))
     a = Analysis(Path(out) if out else folders[0] / "analysis", resamples, runs, targets, typ, messages=messages)
@@ -72,6 +72,7 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
         except AdaptxError as exc:
             messages.append(f"{target.name} ({target.metric}): {exc}; not analysed")
             continue
+        messages += [f"{target.name} ({target.metric}) [{lang}]: {why}" for lang, why in boot.apart.items()]
         base_of = baselines(target, messages, against)
         mine = cells(target, boot, base_of, messages)
         a.cells += mine
@@ -162,7 +163,8 @@ def _plots(a: Analysis, folder: Path, attention: dict) -> list:
             msgs.append(f"{target.name}: gain-vs-distance plots not drawn (a fit needs at least {MIN_LANGUAGES} "
                         "zero-shot languages with URIEL distances)")
         for distance, (_, how) in DISTANCES.items():
-            panels = [(f.row, {lang: (a.typology.distances[lang][distance], f.values[lang]) for lang in f.languages},
+            panels = [(f.row, {lang: (a.typology.distances[lang][distance], f.values[lang])
+                               for lang in known(a.typology, f.languages, distance)},
                        f.associations[distance]) for f in found]
             drawn.append(plots.draw(folder, plots.file_name("gain-vs", distance, target.name), plots.versus_distance,
                                     f"{target.name}: gain over the baseline vs {distance} distance", panels, distance,

@@ -6,16 +6,20 @@ import csv
 import io
 from dataclasses import asdict
 
-from ..stats import CONFIDENCE
+import math
+
+from ..stats import CONFIDENCE, spread_warning
+from .cc100 import COVARIATE as CC100_COVARIATE
 from .cc100 import SOURCE as CC100_SOURCE
-from .cc100 import tokens_millions
+from .cc100 import gib
 from ..convergence import MARK, MARK_TEXT, UNDER_MARK, UNDER_MARK_TEXT
 from ..report import SAME_DATA_MARK, SAME_DATA_TEXT
 from .budget import budget_points, budget_table
 from .gains import ZERO_SHOT_AVERAGE, Cell, label
 from .published_rows import markdown_lines
 from .study import QUANTITIES, Finding
-from .typology import DISTANCES, LANG2VEC, Typology
+from .typology import DISTANCES, Typology
+from .typology import SOURCE as TYPOLOGY_SOURCE
 
 MARKS = {"better": " ▲", "worse": " ▼"}
 
@@ -39,10 +43,11 @@ def gains_rows(cells: list[Cell]) -> list[dict]:
 def typology_rows(typ: Typology) -> list[dict]:
     rows = []
     for lang, distances in typ.distances.items():
-        rows.append({"language": lang, "uriel_code": typ.codes[lang], **distances,
-                     "cc100_tokens_millions": tokens_millions(lang)})
+        rows.append({"language": lang, "uriel_code": typ.codes[lang], **distances, "cc100_gib": gib(lang),
+                     **{f"{name}_features": n for name, n in typ.shared.get(lang, {}).items()},
+                     "missing": "; ".join(f"{name}: {why}" for name, why in typ.gaps.get(lang, {}).items()) or None})
     for lang, why in typ.missing.items():
-        rows.append({"language": lang, "uriel_code": None, "missing": why, "cc100_tokens_millions": tokens_millions(lang)})
+        rows.append({"language": lang, "uriel_code": None, "missing": why, "cc100_gib": gib(lang)})
     return rows
 
 
@@ -85,20 +90,23 @@ def _sources(a) -> list[str]:
     lines = ["## What every number is", "",
              f"- scores, gains and gaps: percent points of each target's metric; [lo, hi] = {CONFIDENCE:.0%} "
              f"bootstrap interval ({a.resamples} resamples) over evaluation items and seeds. Items are resampled "
-             "jointly across languages for row-aligned tasks (XNLI, PAWS-X, XQuAD, MLQA: the same items translated), "
-             "alone per language otherwise; a gain is paired (the row and its baseline on the same items and seeds); "
-             "▲/▼ = the gain's interval lies above/below 0",
+             "jointly across languages for row-aligned tasks (XNLI, PAWS-X, XQuAD: the same items translated, row by "
+             "row) and for MLQA by question id (the questions its languages share), alone per language otherwise; a "
+             "gain is paired (the row and its baseline on the same items and seeds); ▲/▼ = the gain's interval lies "
+             "above/below 0; spread = the largest minus the smallest per-seed average (⚠: fewer than 5 seeds that "
+             "disagree by 2.5 points or more, whose intervals undercover)",
              "- transfer gap: English minus the language (same row, same resampled items)",
-             f"- distances from English ({LANG2VEC}, computed by adaptx from URIEL's vectors; not lang2vec's "
-             "precomputed tables, which its wheel lacks):"]
+             f"- distances from English: {TYPOLOGY_SOURCE}; a distance URIEL+ cannot compute for a language "
+             "(no feature of its kind shared with English) is missing, never guessed:"]
     lines += [f"  - {name}: {how}" for name, (_, how) in DISTANCES.items()]
-    lines += [f"- data size covariate: log10 of {CC100_SOURCE} (millions of tokens)"
+    lines += [f"- data size covariate: {CC100_COVARIATE} ({CC100_SOURCE})"
               + ("" if any("xlm-roberta" in r.base.lower() for r in a.runs) else
                  f"; the runs' base ({', '.join(sorted({r.base for r in a.runs}))}) is not XLM-R, whose pretraining "
                  "data these sizes describe: read them as a proxy for how much text of each language exists"),
               "- rho: Spearman over the zero-shot languages (English excluded); partial rho: controlling for the data "
               "size (ranks' residuals); slope: least squares, points per unit of distance; intervals resample items "
-              "and languages. Nothing is corrected for testing 5 distances x several rows: read single hits with care",
+              f"and languages. Nothing is corrected for testing {len(DISTANCES)} distances x several rows: read single "
+              "hits with care",
               ""]
     return lines
 
@@ -146,6 +154,8 @@ def _score_text(c: Cell) -> str:
     text = f"{c.score:.1f}"
     if c.language == ZERO_SHOT_AVERAGE and c.score_lo is not None:
         text += f" [{c.score_lo:.1f}, {c.score_hi:.1f}]"
+    if c.language == ZERO_SHOT_AVERAGE and c.seed_spread is not None:
+        text += f" spread {c.seed_spread:.1f}" + (" ⚠" if spread_warning(c.seed_spread, len(c.seeds)) else "")
     return text + MARKS.get(c.verdict, "")
 
 
@@ -168,17 +178,21 @@ def _findings(found: list[Finding]) -> list[str]:
 
 def _typology(typ: Typology) -> list[str]:
     names = list(DISTANCES)
-    lines = ["## Languages", "", "| language | URIEL code | " + " | ".join(names) + " | CC-100 tokens (M) |",
+    lines = ["## Languages", "", "| language | URIEL code | " + " | ".join(names) + " | CC-100 GiB |",
              "|---|---|" + "---:|" * (len(names) + 1)]
     for lang, d in typ.distances.items():
-        tokens = tokens_millions(lang)
-        size = f"{tokens:.0f}" if tokens else "missing"
-        lines.append(f"| {lang} | {typ.codes[lang]} | " + " | ".join(f"{d[n]:.3f}" for n in names) + f" | {size} |")
+        size = gib(lang)
+        lines.append(f"| {lang} | {typ.codes[lang]} | " + " | ".join("–" if math.isnan(d[n]) else f"{d[n]:.3f}"
+                                                                     for n in names)
+                     + f" | {f'{size:.1f}' if size else 'missing'} |")
     lines.append("")
+    if typ.gaps:
+        lines += ["Distances URIEL+ cannot compute (–; left out of that distance's correlations only):", ""]
+        lines += [f"- {lang}: {', '.join(why)}" for lang, why in typ.gaps.items()] + [""]
     if typ.missing:
         lines += ["Languages without URIEL entries (left out of the correlations, kept everywhere else):", ""]
         lines += [f"- {lang}: {why}" for lang, why in typ.missing.items()] + [""]
-    no_size = [lang for lang in [*typ.distances, *typ.missing] if tokens_millions(lang) is None]
+    no_size = [lang for lang in [*typ.distances, *typ.missing] if gib(lang) is None]
     if no_size:
         lines += [f"No CC-100 size (left out of the partial correlations): {', '.join(no_size)}", ""]
     return lines
