@@ -440,6 +440,7 @@ def validate(cfg: ExperimentConfig, where: str, overrides: dict[str, str] | None
     from .mixture import MULTITASK
 
     _check_training(cfg, [*intermediates, MULTITASK], fail, unique)
+    _check_limits(cfg, fail)
     if cfg.search is not None:  # the search space is checked with the config; its probes are built here
         parse_search(cfg, where)
 
@@ -563,6 +564,35 @@ def _check_training(cfg: ExperimentConfig, intermediates: list[str], fail, uniqu
                 fail(where_, f"must be a number > 0, got {shown(value)}")
             if key == "train.target_batch_size" and value != int(value):
                 fail(where_, f"must be a whole number, got {value}")
+
+
+MAX_SEED = 2**32 - 1  # numpy's and most tools' seed range; adaptx also derives seeds from seeds (x 104729 + ...)
+# room for a pair's special tokens (XLM-R: <s> a </s></s> b </s>) and a few tokens of each text: below
+# it a tokenizer cannot truncate to the length and leaves every row whole (a 2000-word text reaches the model)
+MIN_SEQ_LENGTH = 8
+PATH_KEYS = ("output_dir", "zoo_dir", "data.dir", "intermediate.translated.dir", "intermediate.mlm.source")
+
+
+def _check_limits(cfg: ExperimentConfig, fail) -> None:
+    """Values every field check accepts but a run cannot use: seeds past what the random generators
+    take, a sequence length too short to truncate to, paths no file system can hold."""
+    from .fileio import path_problem
+
+    for i, seed in enumerate(cfg.seeds):
+        if seed > MAX_SEED:
+            fail(f"seeds[{i}]", f"{seed} is too large; a seed is a whole number from 0 to {MAX_SEED}")
+    if cfg.data.sample_seed > MAX_SEED:
+        fail("data.sample_seed", f"{cfg.data.sample_seed} is too large; a seed is a whole number from 0 to {MAX_SEED}")
+    if cfg.max_seq_length < MIN_SEQ_LENGTH:
+        fail("max_seq_length", f"{cfg.max_seq_length} leaves no room for the text after the special tokens (a "
+             f"tokenizer cannot truncate to it, so rows would reach the model whole); use at least {MIN_SEQ_LENGTH}")
+    for key in PATH_KEYS:
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        problem = path_problem(value) if isinstance(value, str) else None
+        if problem:
+            fail(key, f"{shown(value)} {problem}")
 
 
 def build_config(raw: dict, where: str, overrides: dict[str, str] | None = None) -> ExperimentConfig:

@@ -27,7 +27,7 @@ from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
 from .describe import average_text, describe_run, run_config, stage_notes, train_summary
 from .errors import AdaptxError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, check_path
 from .fingerprint import base_fingerprint, sha256_text
 from .fusion_attention import recording as record_fusion_attention
 from .kinds import get_kind
@@ -39,9 +39,10 @@ from .plan import Stage, plan_stages
 from .rundata import RunData
 from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
-from .smoke import load_run_config, write_run_results
+from .smoke import check_smoke_folder, load_run_config, write_run_results
 from .stage_recipe import StageRecipes
-from .stage_store import HASH_CHARS, StageStore, check_run_folder_free, hold_run_folder, write_json
+from .stage_store import (HASH_CHARS, StageStore, check_run_folder, check_run_folder_free, hold_run_folder,
+                          write_json)
 from .strategies import get_strategy
 from .tasks import get_task
 from .train import predict, train_model
@@ -170,7 +171,20 @@ class Experiment:
         self.rundata.load_all(stages)
         for stage in stages:
             self.recipes.hash(stage)
+            if stage.trains:
+                self._check_batch_fits(stage)
         self.store.check_existing([stage.id for stage in stages])
+
+    def _check_batch_fits(self, stage: Stage) -> None:
+        """An optimizer step takes at most every training row: a larger batch is a mistake (a missing
+        zero, a per-task size meant elsewhere) that would otherwise train on every row at each step."""
+        trained = self.trained_task(stage)
+        rows, batch = len(self.data(trained, "train")), self.recipes.job_for(stage).batch_size
+        if batch > rows:
+            key = (f"train.target_batch_size.{stage.task}" if stage.kind == "target"
+                   and stage.task in self.cfg.train.target_batch_size else "train.batch_size")
+            raise AdaptxError(f"{key}: {batch} is more than the {rows} training rows of {trained} (stage {stage.id}); "
+                              f"a step cannot take more rows than there are: set {key} <= {rows}")
 
     def build(self, stage: Stage):
         setup = self.recipes.model_setup(stage)
@@ -317,9 +331,12 @@ class Experiment:
 
 def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None) -> tuple[Path, Path | None]:
     """(run folder, data folder) of a run or search, checked before anything is written."""
-    run_dir = Path(out_dir or cfg.output_dir)
+    run_dir = check_path(out_dir or cfg.output_dir, "run folder")  # before any file system call: a NUL, a long name
     if run_dir.exists() and not run_dir.is_dir():
         raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
+    check_run_folder(run_dir)  # a usable, writable path; no folder where a result file goes
+    if cfg.smoke:
+        check_smoke_folder(run_dir)  # --out may point a smoke run anywhere: never at a real run
     # builtin:NAME -> the data pack shipped with adaptx (a smoke run samples a slice of it: no fit check)
     data_dir = resolve_data_dir(data_dir or cfg.data.dir, None if cfg.smoke else cfg)
     if cfg.data.source == "local" and data_dir is not None and not Path(data_dir).is_dir():

@@ -371,7 +371,11 @@ def _read_stage(stage_dir: Path) -> tuple[dict, dict, dict]:
     if manifest.get("status") != "done":
         raise AdaptxError(f"{stage_dir}: stage status is {manifest.get('status')!r}, not 'done'; finish the run "
                           "(`adaptx run` resumes it) before publishing")
-    if not stage_dir.name == stage_folder_name(manifest.get("stage", ""), manifest.get("config_hash", "")):
+    try:
+        named = stage_folder_name(manifest.get("stage"), manifest.get("config_hash"))
+    except AdaptxError:  # an id or hash that is no folder name: it cannot match either
+        named = None
+    if stage_dir.name != named:
         raise AdaptxError(f"{stage_dir}: folder name does not match its manifest's stage and hash "
                           f"({manifest.get('stage')}, {str(manifest.get('config_hash'))[:10]}); the folder was "
                           "renamed or edited by hand")
