@@ -19,6 +19,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import AdaptxError
+from .fileio import read_text
 from .safe_yaml import load_yaml, shown
 from .search_space import parse_search
 from .strategies import DEFAULT_STRATEGIES, TARGET_STRATEGIES as STRATEGIES, get_strategy
@@ -641,11 +642,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         where = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_text(path)  # a FIFO or device is refused, never waited on
         except UnicodeDecodeError as exc:
             raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the config as UTF-8") from exc
         except OSError as exc:
             raise AdaptxError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+        except AdaptxError as exc:  # a FIFO or device
+            raise AdaptxError(f"{exc}: pass a config file (YAML)") from None
         raw = load_yaml(text, str(path)) or {}
         if not isinstance(raw, dict):
             raise AdaptxError(f"{path}: expected a mapping of config keys at the top level")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,8 @@ _REMEDIES = {
                   "command again; what was finished is kept",
     errno.EDQUOT: "disk quota exceeded: free space there (or write somewhere else) and run the same command again; "
                   "what was finished is kept",
+    errno.EFBIG: "a file larger than this file system (or the process's file-size limit) allows: free space or "
+                 "write somewhere else, and run the same command again; what was finished is kept",
     errno.EROFS: "a read-only file system: write somewhere else",
     errno.EACCES: "no permission to write there: write somewhere else, or change its permissions",
     errno.EPERM: "not permitted there: write somewhere else",
@@ -64,6 +67,36 @@ def writing(path, what: str = "cannot write"):
         raise
     except OSError as exc:
         raise WriteError(f"{what} {os_error_text(exc, exc.filename or path)}") from exc
+
+
+# errors that say the disk, not the data, is the problem: the run can go on once space is freed
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")  # how libraries written in Rust (safetensors) say it
+
+
+def _errno_of(exc: BaseException) -> int | None:
+    if isinstance(exc, OSError):
+        return exc.errno
+    found = _RUST_OS_ERROR.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+@contextmanager
+def writes_into(folder):
+    """A long command writing into `folder` (a run): the disk filling up (or turning read-only) at any
+    point -- our own files, a library's weight files -- is one line naming the folder and what to free."""
+    try:
+        yield
+    except AdaptxError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised unless it is a disk error
+        code = _errno_of(exc)
+        if code not in DISK_ERRNOS:
+            raise
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        error = WriteError(f"{folder}: {os.strerror(code)} while writing into it{where}; {_REMEDIES[code]}")
+        error.errno = code
+        raise error from exc
 
 
 def path_problem(path) -> str | None:
@@ -172,7 +205,7 @@ def open_regular(path, mode: str = "r", **kwargs):
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise AdaptxError(f"{path}: not a regular file (a FIFO, socket, device or folder); adaptx reads plain "
-                              "files only: pass the file itself")
+                              "files only")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return open(fd, mode, closefd=True, **kwargs)

@@ -27,7 +27,7 @@ from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
 from .describe import average_text, describe_run, run_config, stage_notes, train_summary
 from .errors import AdaptxError
-from .fileio import atomic_write_text, check_path
+from .fileio import atomic_write_text, check_path, writes_into
 from .fingerprint import base_fingerprint, sha256_text
 from .fusion_attention import recording as record_fusion_attention
 from .kinds import get_kind
@@ -329,12 +329,14 @@ class Experiment:
                 **({"fusion_attention": attention.summary()} if attention else {})}
 
 
-def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None) -> tuple[Path, Path | None]:
-    """(run folder, data folder) of a run or search, checked before anything is written."""
+def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None, writes: bool = True) -> tuple[Path, Path | None]:
+    """(run folder, data folder) of a run or search, checked before anything is written. writes=False:
+    a run folder only read (adaptx rank's --run), whose path alone is checked."""
     run_dir = check_path(out_dir or cfg.output_dir, "run folder")  # before any file system call: a NUL, a long name
     if run_dir.exists() and not run_dir.is_dir():
         raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
-    check_run_folder(run_dir)  # a usable, writable path; no folder where a result file goes
+    if writes:
+        check_run_folder(run_dir)  # a usable, writable path; no folder where a result file goes
     if cfg.smoke:
         check_smoke_folder(run_dir)  # --out may point a smoke run anywhere: never at a real run
     # builtin:NAME -> the data pack shipped with adaptx (a smoke run samples a slice of it: no fit check)
@@ -363,7 +365,7 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None, smo
     # the main process holds the folder for the whole run (the others of a multi-process run follow it)
     with hold_run_folder(run_dir, f"adaptx run {config_path}") if experiment.runtime.is_main else nullcontext():
         experiment.monitor = RunMonitor.for_run(experiment, stages, tensorboard)
-        with logs.run_log(run_dir, enabled=experiment.runtime.is_main):
+        with logs.run_log(run_dir, enabled=experiment.runtime.is_main), writes_into(run_dir):
             return _run_held(experiment, cfg, stages, data_dir)
 
 

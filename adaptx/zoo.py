@@ -17,14 +17,17 @@ accepted on the base model whose weights it was trained on (compared by checksum
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .config import DTYPES, MIN_SEQ_LENGTH, POOLINGS
 from .errors import AdaptxError
 from .fileio import atomic_write_text, read_json
+from .safe_yaml import shown
 from .fingerprint import base_fingerprint, sha256_file
 from .safetensors_check import safetensors_problem
 from .stage_store import saved_adapter_folder, stage_folder_name
@@ -84,6 +87,48 @@ NESTED_FIELDS = {
     "metrics": ("en_dev",),
     "license": ("data", "source"),
 }
+
+
+def _whole(low: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# nested fields their readers use as they are (predict, zoo show, runs on zoo:NAME): a re-signed card
+# with a label string for a list, a length as text, would otherwise predict wrongly or fail mid-way.
+# field -> (test, what it must be, required); an optional field may be absent (older cards) or null
+NESTED_TYPES = {
+    "base.id": (lambda v: v is None or isinstance(v, str), "a model name or null", True),
+    "base.fingerprint": (lambda v: isinstance(v, str), "a fingerprint string", True),
+    "base.identity": (lambda v: isinstance(v, dict), "an object (the base's weights and shape)", True),
+    "head.labels": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of label names",
+                    True),
+    "head.pooling": (lambda v: v in POOLINGS, f"one of {', '.join(POOLINGS)}", True),
+    "head.dropout": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)", True),
+    "training.data": (lambda v: isinstance(v, dict), "an object", True),
+    "training.steps": (_whole(0), "a whole number", True),
+    "training.batch_size": (_whole(1), "a whole number >= 1", True),
+    "training.max_seq_length": (lambda v: v is None or _whole(MIN_SEQ_LENGTH)(v),
+                                f"a whole number >= {MIN_SEQ_LENGTH} or null", False),
+    "training.dtype": (lambda v: v is None or v in DTYPES, f"one of {', '.join(DTYPES)} or null", False),
+    "metrics.en_dev": (lambda v: isinstance(v, dict), "an object", True),
+}
+
+
+def _nested_type_problems(card: dict, where: Path) -> list[str]:
+    problems = []
+    for key, (ok, what, required) in NESTED_TYPES.items():
+        section, field = key.split(".")
+        if field not in card[section]:
+            continue  # a required one is reported missing (NESTED_FIELDS) or not required
+        if not ok(card[section][field]):
+            problems.append(f"{where}: field {key} is {shown(card[section][field])}; expected {what}")
+    return problems
+
+
 # the files of an adapter folder that loading reads: the adapters library's weights and config, adaptx's metadata
 ADAPTER_FILES = ("adapter.safetensors", "adapter_config.json", "adaptx-adapter.json")
 ADAPTER_FIELDS = ("name", "folder", "weights", "sha256", "method", "reduction_factor", "config")
@@ -140,6 +185,9 @@ def card_problems(card: dict, where: Path) -> list[str]:
             problems += [f"{where}: field {key}.{k} is missing" for k in inner if k not in card[key]]
     if problems:
         return problems
+    problems = _nested_type_problems(card, where)
+    if problems:
+        return problems
     try:
         return _consistency_problems(card, where)
     except (AttributeError, KeyError, TypeError) as exc:  # a hand-made or hostile card: never a traceback
@@ -160,6 +208,11 @@ def _consistency_problems(card: dict, where: Path) -> list[str]:
         missing = [k for k in required if not isinstance(part, dict) or k not in part]
         if missing:
             problems.append(f"{where}: field {label} lacks {', '.join(missing)}")
+        elif not all(isinstance(part[k], str) for k in ("name", "folder", "weights", "sha256")):
+            problems.append(f"{where}: field {label}: name, folder, weights and sha256 must be strings")
+        elif label == "adapter" and not (_whole(1)(part["reduction_factor"]) and isinstance(part["method"], str)):
+            problems.append(f"{where}: field adapter.reduction_factor is {shown(part['reduction_factor'])} and "
+                            f"adapter.method {shown(part['method'])}; expected a whole number >= 1 and a method name")
         elif "/" in part["folder"] or part["folder"] in (".", "..") or not (
                 part["weights"].startswith(part["folder"] + "/")):
             problems.append(f"{where}: {label}.folder {part['folder']!r} must be a folder of the entry that holds "
