@@ -65,6 +65,31 @@ def check_against_base(cfg: ExperimentConfig, base) -> None:
                               f"use at most {hidden}")
 
 
+def check_mergeable(cfg: ExperimentConfig, zoo: dict) -> None:
+    """The weight-space merges add adapters weight by weight: adapters of different configurations
+    (a zoo entry's reduction factor vs this config's) are refused before any of them trains."""
+    from .plan import adapter_source
+
+    merging = [s for s in cfg.strategies if get_strategy(s).merge_method]
+    if not merging:
+        return
+    shapes = {}
+    for task in cfg.intermediate_tasks:
+        source = adapter_source(cfg, task, cfg.seeds[0])
+        if source in zoo:
+            adapter = zoo[source][1]["adapter"]
+            shapes[task] = (adapter["method"], adapter["reduction_factor"], f"zoo entry {source}")
+        else:
+            shapes[task] = (cfg.adapter.config, cfg.adapter.reduction_factor, "trained here: adapter.config and "
+                            "adapter.reduction_factor")
+    if len({(method, factor) for method, factor, _ in shapes.values()}) > 1:
+        listing = "; ".join(f"{task}: {method}, reduction factor {factor} ({source})"
+                            for task, (method, factor, source) in shapes.items())
+        raise AdaptxError(f"strategies: {merging[0]!r} merges the intermediate adapters weight by weight, which needs "
+                          f"adapters of one configuration, and these differ: {listing}; set adapter.config and "
+                          f"adapter.reduction_factor to the zoo entries' (or drop {merging[0]!r})")
+
+
 class Experiment:
     """One run: its base model, data, stage recipes and stage folders; trains and evaluates stages."""
 
@@ -81,6 +106,7 @@ class Experiment:
         self.family, self.lr_defaults = self.base.family
         self.base_identity = self.base.identity()
         self.zoo = resolve_zoo_refs(cfg, self.base_identity)  # zoo:NAME -> (verified adapter folder, card)
+        check_mergeable(cfg, self.zoo)  # before any adapter trains
         self.pad_id = self.base.tokenizer.pad_token_id
         for task in map(get_task, cfg.targets):
             for metric in task.metrics:
