@@ -36,7 +36,7 @@ from .models import RANDOM_PREFIX, load_base_model, load_encoder, saved_encoder_
 from .modeling import build_model, load_model, save_model
 from .packs import resolve_data_dir
 from .plan import Stage, plan_stages
-from .rundata import RunData
+from .rundata import RunData, check_batch_fits
 from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
 from .smoke import check_smoke_folder, load_run_config, write_run_results
@@ -65,31 +65,6 @@ def check_against_base(cfg: ExperimentConfig, base) -> None:
                               f"use at most {hidden}")
 
 
-def check_mergeable(cfg: ExperimentConfig, zoo: dict) -> None:
-    """The weight-space merges add adapters weight by weight: adapters of different configurations
-    (a zoo entry's reduction factor vs this config's) are refused before any of them trains."""
-    from .plan import adapter_source
-
-    merging = [s for s in cfg.strategies if get_strategy(s).merge_method]
-    if not merging:
-        return
-    shapes = {}
-    for task in cfg.intermediate_tasks:
-        source = adapter_source(cfg, task, cfg.seeds[0])
-        if source in zoo:
-            adapter = zoo[source][1]["adapter"]
-            shapes[task] = (adapter["method"], adapter["reduction_factor"], f"zoo entry {source}")
-        else:
-            shapes[task] = (cfg.adapter.config, cfg.adapter.reduction_factor, "trained here: adapter.config and "
-                            "adapter.reduction_factor")
-    if len({(method, factor) for method, factor, _ in shapes.values()}) > 1:
-        listing = "; ".join(f"{task}: {method}, reduction factor {factor} ({source})"
-                            for task, (method, factor, source) in shapes.items())
-        raise AdaptxError(f"strategies: {merging[0]!r} merges the intermediate adapters weight by weight, which needs "
-                          f"adapters of one configuration, and these differ: {listing}; set adapter.config and "
-                          f"adapter.reduction_factor to the zoo entries' (or drop {merging[0]!r})")
-
-
 class Experiment:
     """One run: its base model, data, stage recipes and stage folders; trains and evaluates stages."""
 
@@ -106,7 +81,6 @@ class Experiment:
         self.family, self.lr_defaults = self.base.family
         self.base_identity = self.base.identity()
         self.zoo = resolve_zoo_refs(cfg, self.base_identity)  # zoo:NAME -> (verified adapter folder, card)
-        check_mergeable(cfg, self.zoo)  # before any adapter trains
         self.pad_id = self.base.tokenizer.pad_token_id
         for task in map(get_task, cfg.targets):
             for metric in task.metrics:
@@ -197,20 +171,8 @@ class Experiment:
         self.rundata.load_all(stages)
         for stage in stages:
             self.recipes.hash(stage)
-            if stage.trains:
-                self._check_batch_fits(stage)
+            check_batch_fits(self.rundata, stage, self.recipes.job_for)  # before any stage trains
         self.store.check_existing([stage.id for stage in stages])
-
-    def _check_batch_fits(self, stage: Stage) -> None:
-        """An optimizer step takes at most every training row: a larger batch is a mistake (a missing
-        zero, a per-task size meant elsewhere) that would otherwise train on every row at each step."""
-        trained = self.trained_task(stage)
-        rows, batch = len(self.data(trained, "train")), self.recipes.job_for(stage).batch_size
-        if batch > rows:
-            key = (f"train.target_batch_size.{stage.task}" if stage.kind == "target"
-                   and stage.task in self.cfg.train.target_batch_size else "train.batch_size")
-            raise AdaptxError(f"{key}: {batch} is more than the {rows} training rows of {trained} (stage {stage.id}); "
-                              f"a step cannot take more rows than there are: set {key} <= {rows}")
 
     def build(self, stage: Stage):
         setup = self.recipes.model_setup(stage)

@@ -730,7 +730,33 @@ def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, dict]]:
             raise AdaptxError(f"zoo_adapters.{task}: {token} was trained on {found[token][1]['task']!r}, not {task!r}; "
                               f"map {task} to an entry of that task (adaptx zoo list), or list {token} in "
                               "intermediate_tasks on its own")
+    _check_mergeable(cfg, found)
     return found
+
+
+def _check_mergeable(cfg, found: dict) -> None:
+    """The weight-space merges add adapters weight by weight: zoo adapters of another configuration
+    (method, reduction factor) than the ones the run trains are refused before any adapter trains."""
+    from .plan import adapter_source
+
+    merging = [s for s in cfg.strategies if get_strategy(s).merge_method]
+    if not merging:
+        return
+    shapes = {}
+    for task in cfg.intermediate_tasks:
+        source = adapter_source(cfg, task, cfg.seeds[0])
+        if source in found:
+            adapter = found[source][1]["adapter"]
+            shapes[task] = (adapter["method"], adapter["reduction_factor"], f"zoo entry {source}")
+        else:
+            shapes[task] = (cfg.adapter.config, cfg.adapter.reduction_factor, "trained here: adapter.config and "
+                            "adapter.reduction_factor")
+    if len({(method, factor) for method, factor, _ in shapes.values()}) > 1:
+        listing = "; ".join(f"{task}: {method}, reduction factor {factor} ({source})"
+                            for task, (method, factor, source) in shapes.items())
+        raise AdaptxError(f"strategies: {merging[0]!r} merges the intermediate adapters weight by weight, which needs "
+                          f"adapters of one configuration, and these differ: {listing}; set adapter.config and "
+                          f"adapter.reduction_factor to the zoo entries' (or drop {merging[0]!r})")
 
 
 def zoo_recipe(token: str, card: dict) -> dict:
