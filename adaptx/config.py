@@ -567,7 +567,9 @@ def _check_training(cfg: ExperimentConfig, intermediates: list[str], fail, uniqu
                 fail(where_, f"must be a whole number, got {value}")
 
 
-MAX_SEED = 2**32 - 1  # numpy's and most tools' seed range; adaptx also derives seeds from seeds (x 104729 + ...)
+# a training seed seeds torch's generators (at most 2**64 - 1) after adaptx derives others from it (seed x 104729
+# + ...); 2**32 - 1, the range numpy and most tools take, keeps every derived seed in range
+MAX_SEED = 2**32 - 1
 # room for a pair's special tokens (XLM-R: <s> a </s></s> b </s>) and a few tokens of each text: below
 # it a tokenizer cannot truncate to the length and leaves every row whole (a 2000-word text reaches the model)
 MIN_SEQ_LENGTH = 8
@@ -582,8 +584,6 @@ def _check_limits(cfg: ExperimentConfig, fail) -> None:
     for i, seed in enumerate(cfg.seeds):
         if seed > MAX_SEED:
             fail(f"seeds[{i}]", f"{seed} is too large; a seed is a whole number from 0 to {MAX_SEED}")
-    if cfg.data.sample_seed > MAX_SEED:
-        fail("data.sample_seed", f"{cfg.data.sample_seed} is too large; a seed is a whole number from 0 to {MAX_SEED}")
     if cfg.max_seq_length < MIN_SEQ_LENGTH:
         fail("max_seq_length", f"{cfg.max_seq_length} leaves no room for the text after the special tokens (a "
              f"tokenizer cannot truncate to it, so rows would reach the model whole); use at least {MIN_SEQ_LENGTH}")

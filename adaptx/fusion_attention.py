@@ -62,7 +62,8 @@ def summary_problem(summary) -> str | None:
             return f"layers[{i}]: layer {_short(index)}: expected a layer number (and a location name)"
         if not isinstance(weights, list) or len(weights) != len(adapters) or not all(
                 isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights):
-            return f"layers[{i}].weights: expected {len(adapters)} finite numbers (one per adapter), got {_short(weights)}"
+            return (f"layers[{i}].weights: expected {len(adapters)} finite numbers (one per adapter), got "
+                    f"{_short(weights)}")
     return None
 
 

@@ -223,8 +223,9 @@ def read_rows(path) -> list[tuple[str, dict]]:
 def _stdin_text() -> str:
     """Standard input decoded as strict UTF-8 (Python's own decoding would let bad bytes through as
     lone surrogates, which reach the tokenizer as a TypeError)."""
+    # a text-only stdin (an embedding program's): its surrogates kept as bytes, so decoding refuses them
     raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8",
-                                                                                                "surrogateescape")
+                                                                                                "surrogatepass")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -99,33 +99,30 @@ def _number(v) -> bool:
 
 # nested fields their readers use as they are (predict, zoo show, runs on zoo:NAME): a re-signed card
 # with a label string for a list, a length as text, would otherwise predict wrongly or fail mid-way.
-# field -> (test, what it must be, required); an optional field may be absent (older cards) or null
+# field -> (test, what it must be); each is checked where present (NESTED_FIELDS says which must be)
 NESTED_TYPES = {
-    "base.id": (lambda v: v is None or isinstance(v, str), "a model name or null", True),
-    "base.fingerprint": (lambda v: isinstance(v, str), "a fingerprint string", True),
-    "base.identity": (lambda v: isinstance(v, dict), "an object (the base's weights and shape)", True),
-    "head.labels": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of label names",
-                    True),
-    "head.pooling": (lambda v: v in POOLINGS, f"one of {', '.join(POOLINGS)}", True),
-    "head.dropout": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)", True),
-    "training.data": (lambda v: isinstance(v, dict), "an object", True),
-    "training.steps": (_whole(0), "a whole number", True),
-    "training.batch_size": (_whole(1), "a whole number >= 1", True),
+    "base.id": (lambda v: v is None or isinstance(v, str), "a model name or null"),
+    "base.fingerprint": (lambda v: isinstance(v, str), "a fingerprint string"),
+    "base.identity": (lambda v: isinstance(v, dict), "an object (the base's weights and shape)"),
+    "head.labels": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of label names"),
+    "head.pooling": (lambda v: v in POOLINGS, f"one of {', '.join(POOLINGS)}"),
+    "head.dropout": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "training.data": (lambda v: isinstance(v, dict), "an object"),
+    "training.steps": (_whole(0), "a whole number"),
+    "training.batch_size": (_whole(1), "a whole number >= 1"),
     "training.max_seq_length": (lambda v: v is None or _whole(MIN_SEQ_LENGTH)(v),
-                                f"a whole number >= {MIN_SEQ_LENGTH} or null", False),
-    "training.dtype": (lambda v: v is None or v in DTYPES, f"one of {', '.join(DTYPES)} or null", False),
-    "metrics.en_dev": (lambda v: isinstance(v, dict), "an object", True),
+                                f"a whole number >= {MIN_SEQ_LENGTH} or null"),
+    "training.dtype": (lambda v: v is None or v in DTYPES, f"one of {', '.join(DTYPES)} or null"),
+    "metrics.en_dev": (lambda v: isinstance(v, dict), "an object"),
 }
 
 
 def _nested_type_problems(card: dict, where: Path) -> list[str]:
     problems = []
-    for key, (ok, what, required) in NESTED_TYPES.items():
-        section, field = key.split(".")
-        if field not in card[section]:
-            continue  # a required one is reported missing (NESTED_FIELDS) or not required
-        if not ok(card[section][field]):
-            problems.append(f"{where}: field {key} is {shown(card[section][field])}; expected {what}")
+    for key, (ok, what) in NESTED_TYPES.items():
+        section, name = key.split(".")
+        if name in card[section] and not ok(card[section][name]):
+            problems.append(f"{where}: field {key} is {shown(card[section][name])}; expected {what}")
     return problems
 
 
