@@ -339,6 +339,15 @@ def test_report_with_an_evaluation_file_replaced_by_a_fifo_reports_it(run, home,
     assert "not a regular file" in captured.err and "| stack (qqp) |" in captured.out, captured
 
 
+def test_analyze_with_its_summary_file_replaced_by_a_fifo_still_analyses(run, home, tmp_path):
+    run_dir = copy_run(run[0], tmp_path / "run")
+    (run_dir / "results-summary.json").unlink()
+    os.mkfifo(run_dir / "results-summary.json")
+    with deadline(120):
+        a = analyze([run_dir], tmp_path / "out", resamples=20, draw_plots=False)
+    assert [t.task for t in a.targets] == ["xnli"]
+
+
 @pytest.mark.parametrize("command", ["run", "rank", "search"])
 def test_a_config_that_is_a_fifo_is_refused_not_waited_on(tmp_path, command, capsys):
     os.mkfifo(tmp_path / "cfg.yaml")

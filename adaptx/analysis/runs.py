@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..adapter_names import role
 from ..errors import AdaptxError
-from ..fileio import read_json
+from ..fileio import read_json, read_text
 from ..fusion_attention import summary_problem
 from ..metrics import metric_for_language
 from ..report import load_row
@@ -208,8 +208,8 @@ def _family(folder: Path) -> str | None:
     """The base family the run's report recorded (None when it has no readable summary)."""
     path = run_root(folder) / "results-summary.json"
     try:
-        family = json.loads(path.read_text(encoding="utf-8"))["context"]["base_family"]
-    except (OSError, ValueError, KeyError, TypeError):
+        family = json.loads(read_text(path))["context"]["base_family"]
+    except (AdaptxError, OSError, ValueError, KeyError, TypeError):  # AdaptxError: a FIFO, never waited on
         return None
     return family if isinstance(family, str) else None
 
