@@ -444,6 +444,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's own flush at exit does not fail on the
+    closed pipe again (and print a second traceback)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stdout without a file descriptor (tests capture it)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     # overrides may follow --data-dir/--out, which plain argparse positionals do not allow
@@ -466,6 +479,14 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
     except AdaptxError as exc:
         print(f"adaptx: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader of standard output left (`adaptx report RUN | head -3`): stop quietly
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
+    except OSError as exc:  # a file adaptx reads or writes, refused by the OS (disk full, read-only, ...)
+        from .fileio import os_error_text
+
+        print(f"adaptx: error: {os_error_text(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         where = getattr(exc, "where", "") or "finished stages are kept and a rerun resumes"

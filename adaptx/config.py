@@ -19,6 +19,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from .errors import AdaptxError
+from .fileio import read_text
 from .safe_yaml import load_yaml, shown
 from .search_space import parse_search
 from .strategies import DEFAULT_STRATEGIES, TARGET_STRATEGIES as STRATEGIES, get_strategy
@@ -482,6 +483,7 @@ def validate(cfg: ExperimentConfig, where: str, overrides: dict[str, str] | None
     from .mixture import MULTITASK
 
     _check_training(cfg, [*intermediates, MULTITASK], fail, unique)
+    _check_limits(cfg, fail)
     if cfg.search is not None:  # the search space is checked with the config; its probes are built here
         parse_search(cfg, where)
 
@@ -612,6 +614,35 @@ def _check_training(cfg: ExperimentConfig, intermediates: list[str], fail, uniqu
                 fail(where_, f"must be a whole number, got {value}")
 
 
+# a training seed seeds torch's generators (at most 2**64 - 1) after adaptx derives others from it (seed x 104729
+# + ...); 2**32 - 1, the range numpy and most tools take, keeps every derived seed in range
+MAX_SEED = 2**32 - 1
+# room for a pair's special tokens (XLM-R: <s> a </s></s> b </s>) and a few tokens of each text: below
+# it a tokenizer cannot truncate to the length and leaves every row whole (a 2000-word text reaches the model)
+MIN_SEQ_LENGTH = 8
+PATH_KEYS = ("output_dir", "zoo_dir", "data.dir", "intermediate.translated.dir", "intermediate.mlm.source")
+
+
+def _check_limits(cfg: ExperimentConfig, fail) -> None:
+    """Values every field check accepts but a run cannot use: seeds past what the random generators
+    take, a sequence length too short to truncate to, paths no file system can hold."""
+    from .fileio import path_problem
+
+    for i, seed in enumerate(cfg.seeds):
+        if seed > MAX_SEED:
+            fail(f"seeds[{i}]", f"{seed} is too large; a seed is a whole number from 0 to {MAX_SEED}")
+    if cfg.max_seq_length < MIN_SEQ_LENGTH:
+        fail("max_seq_length", f"{cfg.max_seq_length} leaves no room for the text after the special tokens (a "
+             f"tokenizer cannot truncate to it, so rows would reach the model whole); use at least {MIN_SEQ_LENGTH}")
+    for key in PATH_KEYS:
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        problem = path_problem(value) if isinstance(value, str) else None
+        if problem:
+            fail(key, f"{shown(value)} {problem}")
+
+
 def build_config(raw: dict, where: str, overrides: dict[str, str] | None = None) -> ExperimentConfig:
     """A validated config from a mapping (what load_config does after reading the file)."""
     cfg = _build(ExperimentConfig, raw, where)
@@ -658,11 +689,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         where = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_text(path)  # a FIFO or device is refused, never waited on
         except UnicodeDecodeError as exc:
             raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the config as UTF-8") from exc
         except OSError as exc:
             raise AdaptxError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+        except AdaptxError as exc:  # a FIFO or device
+            raise AdaptxError(f"{exc}: pass a config file (YAML)") from None
         raw = load_yaml(text, str(path)) or {}
         if not isinstance(raw, dict):
             raise AdaptxError(f"{path}: expected a mapping of config keys at the top level")

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import AdaptxError
 from .intermediate_readers import read_commonsenseqa, read_cosmosqa, read_hellaswag_txt
-from .readers import TEXT_ENCODING, json_lines, parse_json
+from .readers import TEXT_ENCODING, json_lines, parse_json, tsv_reader
 from .tasks import Task
 
 MULTIPLE_CHOICE_READERS = {"commonsenseqa_jsonl": read_commonsenseqa, "cosmosqa_csv": read_cosmosqa,
@@ -93,7 +93,7 @@ def _text(value, field_name, where: str) -> str:
 def _rows_tsv(path: Path, header: bool):
     # QUOTE_NONE: NLI text contains bare quotes; newline='' keeps CRLF files (PAWS-Wiki) readable
     with open(path, encoding=TEXT_ENCODING, newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        reader = tsv_reader(handle)
         names = None
         for line_no, row in enumerate(reader, start=1):
             row = [cell.rstrip("\r") for cell in row]

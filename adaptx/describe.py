@@ -121,6 +121,13 @@ def _shares(summary: dict) -> str:
     return ", ".join(f"{name} {share:.0%}" for name, share in summary["step_share"].items())
 
 
+def evaluation_line(stage_id: str, metric: str, records: list[dict], missing: list[str], seconds: float) -> str:
+    """The line a stage's zero-shot evaluation prints: its averages, the languages missing here, the time."""
+    scores = {r["language"]: r["value"] for r in records if r["metric"] == metric}
+    return (f"  {stage_id}: zero-shot {metric} {average_text(scores)}"
+            f"{f'; missing here: {chr(44).join(missing)}' if missing else ''} ({seconds:.0f}s)")
+
+
 def average_text(scores: dict[str, float]) -> str:
     others = [v for k, v in scores.items() if k != "en"]
     text = f"avg {sum(scores.values()) / len(scores):.1f}"

@@ -12,14 +12,15 @@ import hashlib
 import json
 from pathlib import Path
 
-from .fileio import adaptx_home, atomic_write_text
+from .errors import AdaptxError
+from .fileio import adaptx_home, atomic_write_text, open_regular, read_text
 
 _CACHE_FILE = "fingerprints.json"
 
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, "rb") as handle:  # a FIFO is refused, never waited on
         for chunk in iter(lambda: handle.read(1 << 22), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -35,9 +36,9 @@ def _cache_path() -> Path:
 
 def _read_cache(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (AdaptxError, OSError, ValueError):
         return {}  # a missing or damaged cache only costs re-hashing
 
 

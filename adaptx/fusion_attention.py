@@ -12,6 +12,7 @@ With several processes each records the rows it predicts; `rows` says how many w
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -41,6 +42,39 @@ class FusionAttention:
                    "weights": [round(float(w), 6) for w in self.sums[layer, location] / self.rows[layer, location]]}
                   for layer, location in sorted(self.sums)]
         return {"adapters": self.adapters, "layers": layers, "rows": max(self.rows.values())}
+
+
+def attention_record(attention: FusionAttention | None) -> dict:
+    """What an evaluation file records of a fuse stage's attention (nothing for other stages)."""
+    return {"fusion_attention": attention.summary()} if attention else {}
+
+
+def summary_problem(summary) -> str | None:
+    """What is wrong with a `fusion_attention` entry read back from an evaluation file (people edit
+    and copy those), or None: the shape summary() writes, adapters named by strings, finite weights."""
+    if not isinstance(summary, dict):
+        return "expected an object with adapters, layers and rows"
+    adapters, layers = summary.get("adapters"), summary.get("layers")
+    if not isinstance(adapters, list) or not adapters or not all(isinstance(a, str) and a for a in adapters):
+        return f"adapters: expected a list of adapter names, got {_short(adapters)}"
+    if not isinstance(layers, list) or not layers:
+        return f"layers: expected a non-empty list, got {_short(layers)}"
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            return f"layers[{i}]: expected an object with layer, location and weights"
+        index, weights = layer.get("layer"), layer.get("weights")
+        if not isinstance(index, int) or isinstance(index, bool) or not isinstance(layer.get("location", ""), str):
+            return f"layers[{i}]: layer {_short(index)}: expected a layer number (and a location name)"
+        if not isinstance(weights, list) or len(weights) != len(adapters) or not all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w) for w in weights):
+            return (f"layers[{i}].weights: expected {len(adapters)} finite numbers (one per adapter), got "
+                    f"{_short(weights)}")
+    return None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @contextmanager

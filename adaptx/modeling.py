@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -381,8 +382,7 @@ def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None 
         if setup.scaled:
             _load_scales(model, out_dir / SCALES_FILE, remedy)
         if setup.fusion:
-            require_safetensors(out_dir / "fusion", "fusion folder", remedy, (FUSION_WEIGHTS,))
-            model.encoder.load_adapter_fusion(str(out_dir / "fusion"), ",".join(setup.fusion), use_safetensors=True)
+            _load_fusion(model.encoder, out_dir / "fusion", ",".join(setup.fusion), remedy)
         _activate(model.encoder, setup)  # load_adapter re-activates what it loads: restore the composition
         model.set_fusion_temperature(setup.fusion_temperature)
     else:
@@ -408,10 +408,62 @@ def _load_scales(model: TaskModel, path: Path, remedy: str) -> None:
 
 
 def _load_adapter(encoder, folder: Path, name: str) -> None:
-    """One saved adapter, from safetensors only (never the library's pickle fallback)."""
-    require_safetensors(folder, f"adapter {name!r} folder", "delete the stage folder that saved it to retrain it",
-                        (ADAPTER_WEIGHTS,))
-    encoder.load_adapter(str(folder), load_as=name, with_head=False, use_safetensors=True)
+    """One saved adapter, from safetensors only (never the library's pickle fallback), checked to
+    hold exactly the tensors of the adapter its adapter_config.json describes."""
+    remedy = "delete the stage folder that saved it to retrain it"
+    weights = require_safetensors(folder, f"adapter {name!r} folder", remedy, (ADAPTER_WEIGHTS,))[0]
+    _load_checked(encoder, weights, f".adapters.{name}.", f"adapter {name!r}", remedy,
+                  lambda: encoder.load_adapter(str(folder), load_as=name, with_head=False, use_safetensors=True))
+
+
+def _load_fusion(encoder, folder: Path, key: str, remedy: str) -> None:
+    """A saved AdapterFusion layer, checked like an adapter (_load_checked)."""
+    weights = require_safetensors(folder, "fusion folder", remedy, (FUSION_WEIGHTS,))[0]
+    _load_checked(encoder, weights, f".adapter_fusion_layer.{key}.", f"fusion {key!r}", remedy,
+                  lambda: encoder.load_adapter_fusion(str(folder), key, use_safetensors=True))
+
+
+# an adapter's or fusion's own name inside a parameter name: a saved adapter may be loaded under another
+_OWNER = re.compile(r"\.(adapters|adapter_fusion_layer)\.[^.]+\.")
+
+
+def _load_checked(encoder, weights: Path, marker: str, what: str, remedy: str, load) -> None:
+    """load() the library's way, then hold the file to the parameters it loaded into (names with
+    `marker`): the library loads non-strictly, so a file missing tensors would leave them as their
+    random initialisation and predict silently, and one of other shapes fails inside torch."""
+    try:
+        load()
+    except RuntimeError as exc:  # torch's load_state_dict: a tensor of another shape
+        problem = _weights_problem(encoder, weights, marker) or str(exc).strip().splitlines()[-1].strip()
+        raise AdaptxError(f"{weights} does not fit {what} ({problem}); {remedy}") from None
+    problem = _weights_problem(encoder, weights, marker)
+    if problem:
+        raise AdaptxError(f"{weights} does not fit {what} ({problem}); {remedy}")
+
+
+def _weights_problem(encoder, weights: Path, marker: str) -> str | None:
+    """What a weights file lacks, has in excess, or has in another shape, against the model's own
+    tensors whose names hold `marker`; None when they match one for one."""
+    from .safetensors_check import tensor_shapes
+
+    prefix = f"{getattr(encoder, 'base_model_prefix', '')}."
+
+    def key(name: str) -> str:
+        return _OWNER.sub(r".\1.*.", name.removeprefix(prefix))
+
+    saved = {key(name): shape for name, shape in tensor_shapes(weights).items()}
+    needed = {key(name): tuple(t.shape) for name, t in encoder.state_dict().items() if marker in f".{name}"}
+    missing, extra = sorted(needed.keys() - saved.keys()), sorted(saved.keys() - needed.keys())
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        return f"it holds {len(needed) - len(missing)} of the {len(needed)} tensors needed; missing {missing[0]}{more}"
+    if extra:
+        return f"it holds {len(extra)} tensors the model has no place for, e.g. {extra[0]}"
+    wrong = [name for name in sorted(needed) if saved[name] != needed[name]]
+    if wrong:
+        return (f"tensor {wrong[0]} has shape {list(saved[wrong[0]])}, the model's {list(needed[wrong[0]])} (another "
+                "reduction factor or base width?)")
+    return None
 
 
 def average_block_weights(setup: Setup) -> list[float]:

@@ -26,23 +26,24 @@ from .baselines import versus_trivial
 from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
 from .convergence import stage_facts
-from .describe import average_text, describe_run, run_config, stage_notes, train_summary
+from .describe import describe_run, evaluation_line, run_config, stage_notes, train_summary
 from .errors import AdaptxError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, check_path, writes_into
 from .fingerprint import base_fingerprint, sha256_text
-from .fusion_attention import recording as record_fusion_attention
+from .fusion_attention import attention_record, recording as record_fusion_attention
 from .kinds import get_kind
 from .metrics import metric_for_language
 from .models import RANDOM_PREFIX, load_base_model, load_encoder, saved_encoder_loader
 from .modeling import build_model, load_model, save_model
 from .packs import resolve_data_dir
 from .plan import Stage, plan_stages
-from .rundata import RunData
+from .rundata import RunData, check_batch_fits
 from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
-from .smoke import load_run_config, write_run_results
+from .smoke import check_smoke_folder, load_run_config, write_run_results
 from .stage_recipe import StageRecipes
-from .stage_store import HASH_CHARS, StageStore, check_run_folder_free, hold_run_folder, write_json
+from .stage_store import (HASH_CHARS, StageStore, check_run_folder, check_run_folder_free, hold_run_folder,
+                          write_json)
 from .strategies import get_strategy
 from .tasks import get_task
 from .train import predict, train_model
@@ -171,6 +172,7 @@ class Experiment:
         self.rundata.load_all(stages)
         for stage in stages:
             self.recipes.hash(stage)
+            check_batch_fits(self.rundata, stage, self.recipes.job_for)  # before any stage trains
         self.store.check_existing([stage.id for stage in stages])
 
     def build(self, stage: Stage):
@@ -291,11 +293,8 @@ class Experiment:
                                 "n": result["n"], "predictions": str(path.relative_to(self.run_dir)), **facts})
         self._trained = (None, None)
         if self.runtime.is_main:
-            scores = {r["language"]: r["value"] for r in records if r["metric"] == task.metric}
-            missing = self.rundata.missing_languages(task.name)
-            logs.info(f"  {stage.id}: zero-shot {task.metric} {average_text(scores)}"
-                      f"{f'; missing here: {chr(44).join(missing)}' if missing else ''} "
-                      f"({time.perf_counter() - started:.0f}s)")
+            logs.info(evaluation_line(stage.id, task.metric, records, self.rundata.missing_languages(task.name),
+                                      time.perf_counter() - started))
         self.runtime.wait()
         return records
 
@@ -314,19 +313,20 @@ class Experiment:
         scores = {m: metric_for_language(m, lang).compute(preds, golds) for m in task.metrics}
         return {"ids": [data.ids[i] for i in scored], **task.items_record(data.examples, scored), "pred": preds,
                 "gold": golds, "scores": scores, "split": split, "n": len(scored), "skipped": data.skipped,
-                "origin": self.split(task.name, f"eval-{split}", lang).origin, **_attention(attention)}
+                "origin": self.split(task.name, f"eval-{split}", lang).origin, **attention_record(attention)}
 
 
 
-def _attention(attention) -> dict:
-    return {"fusion_attention": attention.summary()} if attention else {}  # fuse stages: weights over adapters
-
-
-def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None) -> tuple[Path, Path | None]:
-    """(run folder, data folder) of a run or search, checked before anything is written."""
-    run_dir = Path(out_dir or cfg.output_dir)
+def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None, writes: bool = True) -> tuple[Path, Path | None]:
+    """(run folder, data folder) of a run or search, checked before anything is written. writes=False:
+    a run folder only read (adaptx rank's --run), whose path alone is checked."""
+    run_dir = check_path(out_dir or cfg.output_dir, "run folder")  # before any file system call: a NUL, a long name
     if run_dir.exists() and not run_dir.is_dir():
         raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
+    if writes:
+        check_run_folder(run_dir)  # a usable, writable path; no folder where a result file goes
+    if cfg.smoke:
+        check_smoke_folder(run_dir)  # --out may point a smoke run anywhere: never at a real run
     # builtin:NAME -> the data pack shipped with adaptx (a smoke run samples a slice of it: no fit check)
     data_dir = resolve_data_dir(data_dir or cfg.data.dir, None if cfg.smoke else cfg)
     if cfg.data.source == "local" and data_dir is not None and not Path(data_dir).is_dir():
@@ -353,7 +353,7 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None, smo
     # the main process holds the folder for the whole run (the others of a multi-process run follow it)
     with hold_run_folder(run_dir, f"adaptx run {config_path}") if experiment.runtime.is_main else nullcontext():
         experiment.monitor = RunMonitor.for_run(experiment, stages, tensorboard)
-        with logs.run_log(run_dir, enabled=experiment.runtime.is_main):
+        with logs.run_log(run_dir, enabled=experiment.runtime.is_main), writes_into(run_dir):
             return _run_held(experiment, cfg, stages, data_dir)
 
 

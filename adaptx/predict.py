@@ -14,9 +14,10 @@ evaluation file get the predictions written in it.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
+import math
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,9 +26,12 @@ from pathlib import Path
 import torch
 
 from .errors import AdaptxError
+from .fileio import atomic_write_text, check_output_file, open_regular, os_error_text
 from .fingerprint import base_fingerprint
 from .kinds import get_kind
 from .predict_sources import SavedModel, resolve
+from .readers import tsv_reader
+from .safe_yaml import shown
 from .tasks import get_task
 
 __all__ = ["Predictor", "load", "read_rows", "write_records"]
@@ -73,6 +77,9 @@ class Predictor:
         fields are ignored, an `id` is copied to its prediction); a plain string is {"text": it}."""
         if isinstance(rows, (str, dict)):
             raise AdaptxError("predict() takes a list of rows; wrap a single row in a list: predict([row])")
+        if isinstance(rows, (bytes, bytearray)) or not hasattr(rows, "__iter__"):
+            raise AdaptxError(f"predict() takes a list of rows (each a dict with the fields {self.fields}, or a "
+                              f"string), got {type(rows).__name__}")
         return self.predict_rows([(f"row {i + 1}", row) for i, row in enumerate(rows)], batch_size)
 
     def predict_rows(self, rows: list[tuple[str, object]], batch_size: int = 64) -> list[dict]:
@@ -85,6 +92,9 @@ class Predictor:
             if not isinstance(row, dict):
                 raise AdaptxError(f"{where}: expected an object with the fields {self.fields}, got "
                                   f"{type(row).__name__}")
+            problem = row_problem(row)
+            if problem:
+                raise AdaptxError(f"{where}: {problem}")
         if not rows:
             return []
         examples = [kind.example_from_row(self.task_entry, row, where) for where, row in rows]
@@ -179,38 +189,64 @@ def _task(saved: SavedModel):
 
 def read_rows(path) -> list[tuple[str, dict]]:
     """(where, row) of every row of a JSON-lines file (one object per line; '-': standard input) or a
-    TSV file with a header row."""
+    TSV file with a header row. Strict UTF-8 and strict JSON (no NaN or Infinity), at least one row."""
     text = str(path)
     if text == "-":
-        return _json_rows("<stdin>", sys.stdin)
+        rows = _json_rows("<stdin>", _stdin_text().splitlines(keepends=True))
+        if not rows:
+            raise AdaptxError("--input -: no rows on standard input (it was empty); pipe JSON lines into it, or pass "
+                              "a file")
+        return rows
     path = Path(text)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise AdaptxError(f"--input {path}: no such file")
     suffix = path.suffix.lower()
     if suffix not in (".jsonl", ".json", ".tsv"):
         raise AdaptxError(f"--input {path}: expected a .jsonl file (one JSON object per line) or a .tsv file (a "
                           f"header row naming the fields, then one row per line), not {suffix or 'no extension'}")
     try:
-        with open(path, encoding="utf-8-sig", newline="" if suffix == ".tsv" else None) as handle:
+        handle = open_regular(path, encoding="utf-8-sig", newline="" if suffix == ".tsv" else None)
+    except AdaptxError as exc:  # a FIFO, socket or device
+        raise AdaptxError(f"--input {exc}") from None
+    except OSError as exc:
+        raise AdaptxError(f"--input {os_error_text(exc, path)}") from exc
+    with handle:
+        try:
             rows = _tsv_rows(path, handle) if suffix == ".tsv" else _json_rows(path, handle)
-    except UnicodeDecodeError as exc:
-        raise AdaptxError(f"--input {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+        except UnicodeDecodeError as exc:
+            raise AdaptxError(f"--input {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     if not rows:
         raise AdaptxError(f"--input {path}: no rows")
     return rows
 
 
-def _json_rows(name, handle) -> list[tuple[str, dict]]:
+def _stdin_text() -> str:
+    """Standard input decoded as strict UTF-8 (Python's own decoding would let bad bytes through as
+    lone surrogates, which reach the tokenizer as a TypeError)."""
+    # a text-only stdin (an embedding program's): its surrogates kept as bytes, so decoding refuses them
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8",
+                                                                                                "surrogatepass")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AdaptxError(f"--input -: standard input is not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name}: JSON has no NaN or Infinity")
+
+
+def _json_rows(name, lines) -> list[tuple[str, dict]]:
     rows = []
-    for line_no, line in enumerate(handle, start=1):
+    for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{name}, line {line_no}"
         try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise AdaptxError(f"{where}: not a JSON object ({getattr(exc, 'msg', 'nested too deeply')}); "
-                              "expected one object per line") from None
+            row = json.loads(line, parse_constant=_not_json)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; so is NaN refused
+            reason = getattr(exc, "msg", None) or (str(exc) if isinstance(exc, ValueError) else "nested too deeply")
+            raise AdaptxError(f"{where}: not a JSON object ({reason}); expected one object per line") from None
         if not isinstance(row, dict):
             raise AdaptxError(f"{where}: expected a JSON object, got {type(row).__name__}")
         rows.append((where, row))
@@ -218,9 +254,8 @@ def _json_rows(name, handle) -> list[tuple[str, dict]]:
 
 
 def _tsv_rows(path: Path, handle) -> list[tuple[str, dict]]:
-    reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)  # text may hold bare quotes
     header, rows = None, []
-    for line_no, cells in enumerate(reader, start=1):
+    for line_no, cells in enumerate(tsv_reader(handle), start=1):
         if not cells or cells == [""]:
             continue
         if header is None:
@@ -233,24 +268,78 @@ def _tsv_rows(path: Path, handle) -> list[tuple[str, dict]]:
     return rows
 
 
+def row_problem(row: dict) -> str | None:
+    """What in a row cannot be text or JSON: a lone surrogate in a string (bad bytes decoded with
+    'surrogateescape', a JSON \\ud800 escape), a NaN or infinite number, an id JSON cannot write."""
+    if "id" in row:
+        try:
+            json.dumps(row["id"], allow_nan=False)
+        except (TypeError, ValueError):
+            return f"id {shown(row['id'])}: expected a string or a finite number (it is written back as JSON)"
+    todo = [(key, value, 0) for key, value in row.items()]
+    while todo:
+        key, value, depth = todo.pop()
+        if isinstance(key, str) and _has_surrogate(key):
+            return f"field name {key!r} holds a lone surrogate, not a Unicode character; pass valid UTF-8 text"
+        if isinstance(value, str) and _has_surrogate(value):
+            return (f"field {key!r} holds a lone surrogate ({shown(value)}), not a Unicode character; pass valid "
+                    "UTF-8 text")
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"field {key!r} is {value}, not a JSON value; give a finite number or text"
+        if isinstance(value, (list, tuple)) and depth < 20:  # tokens, choices: one level in practice
+            todo += [(key, item, depth + 1) for item in value]
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def write_records(records: list[dict], out=None) -> None:
     """JSON lines, one prediction per line: to `out`, else standard output."""
-    text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    try:
+        text = "".join(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n" for record in records)
+    except (TypeError, ValueError) as exc:
+        raise AdaptxError(f"a prediction cannot be written as JSON ({exc})") from None
     if out is None:
         sys.stdout.write(text)
         return
-    from .fileio import atomic_write_text
+    atomic_write_text(Path(out), text)
 
+
+def check_out(out, input_path, source) -> Path:
+    """--out, before anything is read: a writable file path that is not the input (predictions never
+    replace the rows they came from) and not inside the folder predicted with (its files stay as written)."""
+    out = check_output_file(out, "--out")
+    if str(input_path) != "-" and os.path.lexists(input_path) and _same_file(out, Path(input_path)):
+        raise AdaptxError(f"--out {out} is the --input file; predictions never replace the rows they come from: "
+                          "write them to another file")
+    folder = Path(str(source)).expanduser()
+    if folder.is_dir() and out.resolve().is_relative_to(folder.resolve()):
+        raise AdaptxError(f"--out {out} is inside {folder}, the folder predicted with; its files stay as they were "
+                          "written: write the predictions outside it")
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
     try:
-        atomic_write_text(Path(out), text)
-    except OSError as exc:
-        raise AdaptxError(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def predict_file(source, input_path, out=None, stage=None, device="auto", dtype=None, zoo=None, base=None,
                  batch_size: int = 64) -> tuple[int, Predictor]:
     """`adaptx predict`: predict every row of `input_path` (read before the model loads, so a malformed
     file fails at once) and write the predictions. Returns (rows, predictor)."""
+    if out is not None:
+        out = check_out(out, input_path, source)
     rows = read_rows(input_path)
     predictor = load(source, stage, device, dtype, zoo, base)
     write_records(predictor.predict_rows(rows, batch_size), out)

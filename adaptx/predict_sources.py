@@ -9,6 +9,7 @@ results table and several stages with a model, asks for --stage, listing the sta
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,8 +97,10 @@ def from_stage(folder: Path) -> SavedModel:
     if setup.get("heads"):
         raise AdaptxError(f"{folder}: stage {stage_id} is a multi-task model (one head per task: "
                           f"{', '.join(setup['heads'])}); predicting with one of its heads is not supported")
+    run_dir = folder.parent.parent
+    _inside(folder / "model", run_dir, f"{folder}: its model folder")
     dirs = {name: _frozen_adapter(folder, recipe, name) for name in setup.get("frozen_adapters") or []}
-    run_config, identity = _run_config(folder.parent.parent), recipe.get("base") or {}
+    run_config, identity = _run_config(run_dir), recipe.get("base") or {}
     base = run_config.get("base_model") or identity.get("hub_id") or identity.get("random")
     return SavedModel(folder / "model", base, identity, metrics.get("task"), metrics.get("labels"),
                       recipe.get("dtype") or "fp32", recipe.get("max_seq_length") or run_config.get("max_seq_length")
@@ -111,12 +114,35 @@ def _frozen_adapter(folder: Path, recipe: dict, name: str) -> Path:
         root = Path(user_zoo(_run_config(folder.parent.parent).get("zoo_dir")))
         entry, card = require_entry(root, zoo_source["entry"])
         return entry / card["adapter"]["folder"]
-    for stage_id, config_hash in (recipe.get("needs") or {}).items():
-        found = saved_adapter_folder(folder.parent / stage_folder_name(stage_id, config_hash), name)
+    needs = recipe.get("needs") or {}
+    if not isinstance(needs, dict):
+        raise AdaptxError(f"{folder / 'manifest.json'}: recipe.needs: expected an object of stage id -> hash; "
+                          "delete the stage folder to redo it")
+    for stage_id, config_hash in needs.items():
+        try:
+            needed = folder.parent / stage_folder_name(stage_id, config_hash)
+        except AdaptxError as exc:
+            raise AdaptxError(f"{folder / 'manifest.json'}: recipe.needs: {exc}") from None
+        found = saved_adapter_folder(needed, name)
         if found is not None:
-            return found
+            return _inside(found, folder.parent.parent, f"{folder}: adapter {name!r} it builds on")
     raise AdaptxError(f"{folder}: adapter {name!r} it builds on is in none of the stage folders it needs "
                       f"({', '.join(recipe.get('needs') or {}) or 'none'}) under {folder.parent}; were they deleted?")
+
+
+def _inside(path: Path, run_dir: Path, what: str) -> Path:
+    """`path`, refused unless it resolves (links followed) inside the run folder: a run folder's
+    weights are its own, never files elsewhere on this machine that a link or a hand-edited manifest
+    points at."""
+    try:
+        inside = path.resolve().is_relative_to(run_dir.resolve())
+    except (OSError, RuntimeError, ValueError):  # a link loop
+        inside = False
+    if not inside:
+        raise AdaptxError(f"{what} is {path}, which leads outside the run folder {run_dir} (to "
+                          f"{os.path.realpath(path)}); adaptx loads a run's weights from its own stages/ only: "
+                          "restore the stage folder, or run the stage again")
+    return path
 
 
 def _run_config(run_dir: Path) -> dict:

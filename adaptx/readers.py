@@ -8,8 +8,10 @@ Bad input is an AdaptxError naming the file and line (or question id / row) and 
 
 from __future__ import annotations
 
+import csv
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection, Iterable
@@ -49,6 +51,16 @@ TEXT_ENCODING = "utf-8-sig"
 # Deeper than any data or manifest format adaptx reads (SQuAD: 9 levels); a deeper document is
 # refused before anything recurses over it (json itself, repr in a message, json.dumps).
 MAX_JSON_DEPTH = 100
+
+
+# a field is one passage however long it is (the csv module's default limit is 128 KB); the limit is
+# the process's, set here because every TSV reader of adaptx goes through tsv_reader
+csv.field_size_limit(sys.maxsize)
+
+
+def tsv_reader(handle):
+    """csv.reader over tab-separated text (quotes are text: NLI sentences hold bare quotes)."""
+    return csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
 def parse_json(text: str, where) -> object:

@@ -6,6 +6,9 @@ API (the whole of it):
         what is wrong with it. Never raises for a bad file (an unreadable one is a problem too).
     check_safetensors(path) -> None
         The same check; raises adaptx.errors.AdaptxError with that line.
+    tensor_shapes(path) -> dict[str, tuple[int, ...]]
+        After the same check: each tensor's name and shape, read from the header (what a loader
+        compares with the model the file is loaded into).
     MAX_HEADER_BYTES, DTYPE_BITS: the limits it applies.
 
 The format (huggingface/safetensors, tensor.rs): 8 bytes little-endian header length N, N bytes
@@ -62,7 +65,19 @@ def check_safetensors(path: str | Path) -> None:
         raise AdaptxError(problem)
 
 
-def _check(path: Path) -> None:
+def tensor_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """name -> shape of every tensor in a sound safetensors file (AdaptxError for an unsound one)."""
+    path = Path(path)
+    try:
+        header = _check(path)
+    except _Bad as bad:
+        raise AdaptxError(f"{path}: not a safetensors file ({bad}); weights must be real safetensors files") from None
+    except OSError as exc:
+        raise AdaptxError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    return {name: tuple(entry["shape"]) for name, entry in header.items() if name != METADATA_KEY}
+
+
+def _check(path: Path) -> dict:
     info = os.stat(path)  # follows a link: the caller decides whether links are allowed
     if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
         raise _Bad("not a regular file")
@@ -81,6 +96,7 @@ def _check(path: Path) -> None:
     end = _check_tensors(header)
     if end != data_size:
         raise _Bad(f"the tensors cover {end} bytes of a {data_size}-byte data section")
+    return header
 
 
 def _no_duplicates(pairs: list) -> dict:

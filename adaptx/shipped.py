@@ -11,10 +11,11 @@ existing file, and a shipped config's name otherwise.
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 
 from .errors import AdaptxError
+from .fileio import check_path, write_new_file
 
 _HERE = Path(__file__).resolve().parent
 SUFFIXES = (".yaml", ".yml")
@@ -91,16 +92,17 @@ def copy_config(name: str, dest) -> Path:
     """Copy a shipped config to `dest` (a file path, or an existing folder to put NAME.yaml in);
     an existing file is never overwritten."""
     source = config_file(name)
-    target = Path(dest)
-    if target.is_dir():
-        target = target / source.name
-    if target.exists():
-        raise AdaptxError(f"{target} already exists; give another path, or delete it first")
+    target = check_path(dest, "config cp: destination")
+    if target.is_dir() and not target.is_symlink():
+        target = check_path(target / source.name, "config cp: destination")
+    if os.path.lexists(target):  # a link too, even one leading nowhere: following it would write elsewhere
+        link = f" (a symbolic link to {os.readlink(target)})" if target.is_symlink() else ""
+        raise AdaptxError(f"{target} already exists{link}; give another path, or delete it first")
     if not target.parent.is_dir():
         raise AdaptxError(f"folder {target.parent} does not exist; create it first, or give another path")
     if target.suffix not in SUFFIXES:
         raise AdaptxError(f"{target}: give the copy a .yaml name, so that `adaptx run` reads it as a path")
-    shutil.copyfile(source, target)
+    write_new_file(target, source.read_bytes())  # never follows a link, never replaces a file made meanwhile
     return target
 
 

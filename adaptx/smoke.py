@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import AUTO, ExperimentConfig, load_config
+from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .report import write_results
 from .tasks import get_task
@@ -73,6 +74,26 @@ def load_run_config(config_path, overrides=None, smoke: bool = False) -> Experim
     if not smoke:
         return cfg
     return load_config(config_path, smoke_overrides(cfg) + list(overrides or []))
+
+
+def check_smoke_folder(run_dir) -> None:
+    """A smoke run writes only into a new or empty folder or an earlier smoke run's (its config.yaml
+    says smoke: true): never into a real run's, whose results.json and results.md it would replace
+    (--out takes the smoke run anywhere, past the -smoke suffix)."""
+    from .fileio import read_text
+    from .safe_yaml import safe_load
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return
+    try:
+        config = safe_load(read_text(run_dir / "config.yaml"))
+    except Exception:  # noqa: BLE001 - missing, unreadable, not YAML: not known to be a smoke run
+        config = None
+    if not (isinstance(config, dict) and config.get("smoke") is True):
+        raise AdaptxError(f"--smoke: {run_dir} holds files that are not a smoke run's (its config.yaml does not say "
+                          "smoke: true); a smoke run never writes into real results: pass another --out, or leave "
+                          "--out out (the smoke run goes to <output_dir>-smoke)")
 
 
 def write_run_results(run_dir, records: list[dict], context: dict, smoke: bool) -> str:

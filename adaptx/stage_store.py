@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import AdaptxError
-from .fileio import atomic_write_text, read_json
+from .fileio import atomic_write_text, check_output_folder, read_json
+from .safe_yaml import shown
 
 # every lock of a run folder lives in <run>/.locks/ (nothing in stages/ but stage folders)
 LOCKS = ".locks"
@@ -32,9 +33,19 @@ RUN_LOCK = f"{LOCKS}/run.lock"  # held by `adaptx run` for its whole duration (a
 RUN_HOLDER = f"{LOCKS}/run.holder.json"  # who holds it: pid, host, start time, command
 
 HASH_CHARS = 10  # of the stage hash in folder and file names
+# the files `adaptx run` writes at the top of its run folder (besides stages/, analysis/ and .locks/)
+RUN_FILES = ("config.yaml", "results.json", "results.md", "results-summary.json", "run.log")
 
 
 def stage_folder_name(stage_id: str, config_hash: str) -> str:
+    """The folder name of a stage under stages/. Ids and hashes are also read back from manifests
+    (a stage's recipe.needs), which people edit: one that would make a path (a separator, a NUL
+    byte) is refused here, so no reader of a manifest can be led out of stages/."""
+    if not isinstance(stage_id, str) or not isinstance(config_hash, str) or not stage_id or not config_hash or any(
+            c in stage_id + config_hash for c in "/\\\0"):
+        raise AdaptxError(f"stage {shown(stage_id)} with hash {shown(config_hash)}: not a stage of this run folder "
+                          "(a stage id and its hash are names, without path separators); a manifest's "
+                          "recipe.needs was edited by hand? delete that stage folder to redo it")
     return f"{stage_id}-{config_hash[:HASH_CHARS]}"
 
 
@@ -221,6 +232,19 @@ def _holder(run_dir: Path) -> str:
                 f"({str(info.get('command', 'adaptx run'))[:200]})")
     except (AdaptxError, KeyError, TypeError, ValueError):
         return f"another process (it has not recorded itself in {run_dir / RUN_HOLDER})"
+
+
+def check_run_folder(run_dir: Path) -> Path:
+    """A run folder a run can write, checked before anything loads: a usable path in a writable place
+    (fileio.check_output_folder), and every file a run writes at its top a file or absent: a folder
+    in the place of results.json would otherwise fail the run after all its training."""
+    run_dir = check_output_folder(run_dir, "run folder")
+    for name in RUN_FILES:
+        path = run_dir / name
+        if os.path.lexists(path) and not path.is_file():
+            raise AdaptxError(f"{path} is not a file (a folder, FIFO or dangling link); a run writes its {name} "
+                              "there: move it aside, or pass another --out")
+    return run_dir
 
 
 def check_run_folder_free(run_dir: Path) -> None:

@@ -17,6 +17,7 @@ accepted on the base model whose weights it was trained on (compared by checksum
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -24,8 +25,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .convergence import of_training
+from .config import DTYPES, MIN_SEQ_LENGTH, POOLINGS
 from .errors import AdaptxError
 from .fileio import atomic_write_text, read_json
+from .safe_yaml import shown
 from .fingerprint import base_fingerprint, sha256_file
 from .safetensors_check import safetensors_problem
 from .stage_store import saved_adapter_folder, stage_folder_name
@@ -85,6 +88,45 @@ NESTED_FIELDS = {
     "metrics": ("en_dev",),
     "license": ("data", "source"),
 }
+
+
+def _whole(low: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# nested fields their readers use as they are (predict, zoo show, runs on zoo:NAME): a re-signed card
+# with a label string for a list, a length as text, would otherwise predict wrongly or fail mid-way.
+# field -> (test, what it must be); each is checked where present (NESTED_FIELDS says which must be)
+NESTED_TYPES = {
+    "base.id": (lambda v: v is None or isinstance(v, str), "a model name or null"),
+    "base.fingerprint": (lambda v: isinstance(v, str), "a fingerprint string"),
+    "base.identity": (lambda v: isinstance(v, dict), "an object (the base's weights and shape)"),
+    "head.labels": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of label names"),
+    "head.pooling": (lambda v: v in POOLINGS, f"one of {', '.join(POOLINGS)}"),
+    "head.dropout": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "training.data": (lambda v: isinstance(v, dict), "an object"),
+    "training.steps": (_whole(0), "a whole number"),
+    "training.batch_size": (_whole(1), "a whole number >= 1"),
+    "training.max_seq_length": (lambda v: v is None or _whole(MIN_SEQ_LENGTH)(v),
+                                f"a whole number >= {MIN_SEQ_LENGTH} or null"),
+    "training.dtype": (lambda v: v is None or v in DTYPES, f"one of {', '.join(DTYPES)} or null"),
+    "metrics.en_dev": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def _nested_type_problems(card: dict, where: Path) -> list[str]:
+    problems = []
+    for key, (ok, what) in NESTED_TYPES.items():
+        section, name = key.split(".")
+        if name in card[section] and not ok(card[section][name]):
+            problems.append(f"{where}: field {key} is {shown(card[section][name])}; expected {what}")
+    return problems
+
+
 # the files of an adapter folder that loading reads: the adapters library's weights and config, adaptx's metadata
 ADAPTER_FILES = ("adapter.safetensors", "adapter_config.json", "adaptx-adapter.json")
 ADAPTER_FIELDS = ("name", "folder", "weights", "sha256", "method", "reduction_factor", "config")
@@ -141,6 +183,9 @@ def card_problems(card: dict, where: Path) -> list[str]:
             problems += [f"{where}: field {key}.{k} is missing" for k in inner if k not in card[key]]
     if problems:
         return problems
+    problems = _nested_type_problems(card, where)
+    if problems:
+        return problems
     try:
         return _consistency_problems(card, where)
     except (AttributeError, KeyError, TypeError) as exc:  # a hand-made or hostile card: never a traceback
@@ -161,6 +206,11 @@ def _consistency_problems(card: dict, where: Path) -> list[str]:
         missing = [k for k in required if not isinstance(part, dict) or k not in part]
         if missing:
             problems.append(f"{where}: field {label} lacks {', '.join(missing)}")
+        elif not all(isinstance(part[k], str) for k in ("name", "folder", "weights", "sha256")):
+            problems.append(f"{where}: field {label}: name, folder, weights and sha256 must be strings")
+        elif label == "adapter" and not (_whole(1)(part["reduction_factor"]) and isinstance(part["method"], str)):
+            problems.append(f"{where}: field adapter.reduction_factor is {shown(part['reduction_factor'])} and "
+                            f"adapter.method {shown(part['method'])}; expected a whole number >= 1 and a method name")
         elif "/" in part["folder"] or part["folder"] in (".", "..") or not (
                 part["weights"].startswith(part["folder"] + "/")):
             problems.append(f"{where}: {label}.folder {part['folder']!r} must be a folder of the entry that holds "
@@ -372,7 +422,11 @@ def _read_stage(stage_dir: Path) -> tuple[dict, dict, dict]:
     if manifest.get("status") != "done":
         raise AdaptxError(f"{stage_dir}: stage status is {manifest.get('status')!r}, not 'done'; finish the run "
                           "(`adaptx run` resumes it) before publishing")
-    if not stage_dir.name == stage_folder_name(manifest.get("stage", ""), manifest.get("config_hash", "")):
+    try:
+        named = stage_folder_name(manifest.get("stage"), manifest.get("config_hash"))
+    except AdaptxError:  # an id or hash that is no folder name: it cannot match either
+        named = None
+    if stage_dir.name != named:
         raise AdaptxError(f"{stage_dir}: folder name does not match its manifest's stage and hash "
                           f"({manifest.get('stage')}, {str(manifest.get('config_hash'))[:10]}); the folder was "
                           "renamed or edited by hand")
@@ -680,7 +734,33 @@ def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, dict]]:
             raise AdaptxError(f"zoo_adapters.{task}: {token} was trained on {found[token][1]['task']!r}, not {task!r}; "
                               f"map {task} to an entry of that task (adaptx zoo list), or list {token} in "
                               "intermediate_tasks on its own")
+    _check_mergeable(cfg, found)
     return found
+
+
+def _check_mergeable(cfg, found: dict) -> None:
+    """The weight-space merges add adapters weight by weight: zoo adapters of another configuration
+    (method, reduction factor) than the ones the run trains are refused before any adapter trains."""
+    from .plan import adapter_source
+
+    merging = [s for s in cfg.strategies if get_strategy(s).merge_method]
+    if not merging:
+        return
+    shapes = {}
+    for task in cfg.intermediate_tasks:
+        source = adapter_source(cfg, task, cfg.seeds[0])
+        if source in found:
+            adapter = found[source][1]["adapter"]
+            shapes[task] = (adapter["method"], adapter["reduction_factor"], f"zoo entry {source}")
+        else:
+            shapes[task] = (cfg.adapter.config, cfg.adapter.reduction_factor, "trained here: adapter.config and "
+                            "adapter.reduction_factor")
+    if len({(method, factor) for method, factor, _ in shapes.values()}) > 1:
+        listing = "; ".join(f"{task}: {method}, reduction factor {factor} ({source})"
+                            for task, (method, factor, source) in shapes.items())
+        raise AdaptxError(f"strategies: {merging[0]!r} merges the intermediate adapters weight by weight, which needs "
+                          f"adapters of one configuration, and these differ: {listing}; set adapter.config and "
+                          f"adapter.reduction_factor to the zoo entries' (or drop {merging[0]!r})")
 
 
 def zoo_recipe(token: str, card: dict) -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import AdaptxError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, check_output_folder
 from ..stats import RESAMPLES
 from ..tasks import TASKS
 from . import plots
@@ -51,6 +51,8 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
     folders = [Path(f) for f in folders]
     if not folders:
         raise AdaptxError("adaptx analyze needs at least one run folder")
+    # checked before any run is read: a file in the way is an answer in a second, not after the bootstrap
+    out = check_output_folder(out if out else folders[0] / "analysis", "--out" if out else "analysis folder")
     messages: list[str] = []
     runs = read_runs(folders, messages)
     if not runs:
@@ -65,7 +67,7 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
     if typ.missing and typ.distances:  # (without URIEL+ at all the message above says why)
         messages.append("languages without URIEL entries (listed in analysis.md, left out of the correlations): "
                         + ", ".join(typ.missing))
-    a = Analysis(Path(out) if out else folders[0] / "analysis", resamples, runs, targets, typ, messages=messages)
+    a = Analysis(out, resamples, runs, targets, typ, messages=messages)
     for target in targets:
         try:
             boot = bootstrap(target, resamples=resamples)

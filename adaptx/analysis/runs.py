@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..adapter_names import role
 from ..errors import AdaptxError
-from ..fileio import read_json
+from ..fileio import read_json, read_text
+from ..fusion_attention import summary_problem
 from ..metrics import metric_for_language
 from ..report import load_row, row_facts
 from ..report_files import prediction_path, run_root, usable_records
@@ -117,7 +118,7 @@ def collect_targets(runs: list[Run], messages: list[str]) -> list[Target]:
                     messages.append(f"{task} {name}: {r['language']} evaluated on {r['split']}, other rows on "
                                     f"{target.splits[r['language']]}; their comparison will be refused")
             if strategy in STRATEGIES and STRATEGIES[strategy].fusion:  # only fusion stages record attention
-                target.attention[name] = _attention(run.folder, records)
+                target.attention[name] = _attention(run.folder, records, messages)
                 if not target.attention[name]:
                     messages.append(f"{task} {name}: no fusion attention in its evaluation files (evaluated before "
                                     "adaptx recorded it); delete the stage's eval/ files and rerun `adaptx run` to "
@@ -160,17 +161,25 @@ def stage_metrics(runs: list[Run], messages: list[str]) -> list[dict]:
     return found
 
 
-def _attention(folder: Path, records: list[dict]) -> dict:
-    """language -> the fusion attention its evaluation file recorded, averaged over seeds (fuse rows)."""
+def _attention(folder: Path, records: list[dict], messages: list[str]) -> dict:
+    """language -> the fusion attention its evaluation file recorded, averaged over seeds (fuse rows);
+    a malformed entry is a message and left out."""
     per_lang: dict[str, list[dict]] = {}
     for r in records:
         try:
-            entry = read_json(prediction_path(folder, r["predictions"]), REMEDY, dict).get(r["language"], {})
+            path = prediction_path(folder, r["predictions"])
+            entry = read_json(path, REMEDY, dict).get(r["language"], {})
         except AdaptxError:
             continue  # load_row has read these files already; a file unreadable now has no attention
         summary = entry.get("fusion_attention") if isinstance(entry, dict) else None
-        if _attention_ok(summary):
-            per_lang.setdefault(r["language"], []).append(summary)
+        if summary is None:
+            continue
+        problem = summary_problem(summary)
+        if problem:
+            messages.append(f"{path} [{r['language']}]: fusion_attention: {problem}; left out of the fusion "
+                            f"attention ({REMEDY})")
+            continue
+        per_lang.setdefault(r["language"], []).append(summary)
     out = {}
     for lang, summaries in per_lang.items():
         first = summaries[0]
@@ -183,17 +192,6 @@ def _attention(folder: Path, records: list[dict]) -> dict:
                   for i, layer in enumerate(first["layers"])]
         out[lang] = {"adapters": roles, "layers": layers, "seeds": len(same)}
     return out
-
-
-def _attention_ok(summary) -> bool:
-    if not isinstance(summary, dict) or not isinstance(summary.get("adapters"), list):
-        return False
-    width = len(summary["adapters"])
-    layers = summary.get("layers")
-    return isinstance(layers, list) and bool(layers) and all(
-        isinstance(layer, dict) and isinstance(layer.get("layer"), int) and isinstance(layer.get("weights"), list)
-        and len(layer["weights"]) == width and all(isinstance(w, (int, float)) for w in layer["weights"])
-        for layer in layers)
 
 
 def _base(folder: Path, records: list[dict]) -> tuple[str, str]:
@@ -218,8 +216,8 @@ def _family(folder: Path) -> str | None:
     """The base family the run's report recorded (None when it has no readable summary)."""
     path = run_root(folder) / "results-summary.json"
     try:
-        family = json.loads(path.read_text(encoding="utf-8"))["context"]["base_family"]
-    except (OSError, ValueError, KeyError, TypeError):
+        family = json.loads(read_text(path))["context"]["base_family"]
+    except (AdaptxError, OSError, ValueError, KeyError, TypeError):  # AdaptxError: a FIFO, never waited on
         return None
     return family if isinstance(family, str) else None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AdaptxError
+from ..fileio import read_json
 from ..fingerprint import base_fingerprint
 from ..kinds import get_kind
 from ..mixture import MULTITASK
@@ -163,6 +164,6 @@ def _trained(exp, stages: list[Stage], stack: Stage) -> tuple[dict[str, Path], s
 
 def _is_done(folder: Path) -> bool:
     try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("status") == "done"
-    except (OSError, ValueError, AttributeError):
+        return read_json(folder / "manifest.json", "", dict).get("status") == "done"
+    except AdaptxError:  # missing, unreadable, a FIFO: not a finished stage
         return False

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import logs
 from ..config import load_config
+from ..fileio import check_output_folder
 from ..errors import AdaptxError
 from ..pipeline import Experiment, open_run
 from ..rundata import RunData
@@ -97,14 +98,15 @@ def rank(config_path, candidates: list[str] | None = None, *, out=None, run_dir=
     check_targets(cfg)
     tokens = candidate_tokens(cfg, candidates, notes)  # refused here with fewer than two
     cfg = load_config(config_path, extra + candidate_overrides(tokens))
-    run_dir, data_dir = open_run(cfg, data_dir, run_dir)
+    run_dir, data_dir = open_run(cfg, data_dir, run_dir, writes=False)
+    out = check_output_folder(out if out else run_dir / "rank", "--out" if out else "rank folder")  # before scoring
     exp = Experiment(cfg, run_dir, data_dir)  # verifies every zoo entry and refuses another base, before any work
     cands = resolve(exp, tokens)
     limit = min(cfg.data.max_train_examples or opts.max_examples, opts.max_examples)
     sample = RunData(load_config(config_path, extra + candidate_overrides(tokens) +
                                  [f"data.max_train_examples={limit}"]), data_dir, exp.base.tokenizer)
     targets = _score(exp, sample, cands, opts)
-    ranking = Ranking(str(config_path), Path(out) if out else run_dir / "rank", opts, tokens, targets,
+    ranking = Ranking(str(config_path), out, opts, tokens, targets,
                       time.time() - started, exp.runtime.describe(), notes)
     return ranking
 
