@@ -20,6 +20,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
+
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "adapter_zoo"
@@ -28,8 +31,6 @@ MAX_LENGTH = 128  # the quickstart's max_seq_length
 
 
 def machine() -> dict:
-    import torch
-
     from adaptx.runtime import relevant_cpu_flags
 
     return {"cpu_flags": relevant_cpu_flags(), "capability": torch.backends.cpu.get_cpu_capability(),
@@ -119,3 +120,21 @@ def zoo_folder(name: str) -> Path:
 
 def differences(reference: list, other: list) -> int:
     return sum(a != b for a, b in zip(reference, other))
+
+
+class Bucketed(torch.nn.Module):
+    """An encoder whose every batch is padded up to a multiple of `multiple` tokens (masked), its hidden
+    states cut back to the batch's own length: fewer distinct shapes for a compiled graph to handle."""
+
+    def __init__(self, encoder, multiple: int, pad_id: int):
+        super().__init__()
+        self.inner, self.multiple, self.pad_id = encoder, multiple, pad_id
+
+    def forward(self, input_ids, attention_mask):
+        length = input_ids.shape[1]
+        extra = -length % self.multiple
+        if extra:
+            input_ids = torch.nn.functional.pad(input_ids, (0, extra), value=self.pad_id)
+            attention_mask = torch.nn.functional.pad(attention_mask, (0, extra), value=0)
+        hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return SimpleNamespace(last_hidden_state=hidden[:, :length])

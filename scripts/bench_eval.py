@@ -6,7 +6,8 @@ predicted by `adaptx.train.predict` (length-sorted batches, inference mode). Two
 from the shipped zoo (adapter_zoo/), so predictions mean something:
   adapter   the MNLI adapter with its head (what a `none` or intermediate stage evaluates)
   fuse      AdapterFusion (library init, seeded) of the QQP and MNLI adapters under the MNLI head
-Candidates (each MODEL:CANDIDATE in its own process, interleaved over --rounds):
+Candidates (each MODEL:CANDIDATE in its own process, interleaved over --rounds; changes combine with
+'+', e.g. adapter:compile+threads-1):
   today             predict as the pipeline calls it: batch 64, torch's default threads
   batch-N           predict with batch_size N (32, 128, 256)
   threads-1         one intra-op thread (torch.set_num_threads(1))
@@ -27,36 +28,17 @@ import json
 import statistics
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import (Clock, ZOO, data_dir, differences, eval_rows, machine, machine_line, median_of,  # noqa: E402
+from bench_common import (Bucketed, Clock, ZOO, data_dir, differences, eval_rows, machine, machine_line, median_of,  # noqa: E402
                           run_rounds, zoo_folder)
 
 DEFAULT_MODES = ("adapter:today", "adapter:batch-32", "adapter:batch-128", "adapter:batch-256", "adapter:threads-1",
                  "adapter:compile", "adapter:compile-freezing", "adapter:compile-bucket16",
                  "fuse:today", "fuse:batch-128", "fuse:threads-1", "fuse:compile")
 BUCKET = 16
-
-
-class Bucketed(torch.nn.Module):
-    """An encoder whose every batch is padded up to a multiple of `multiple` tokens (masked), its hidden
-    states cut back to the batch's own length: fewer distinct shapes for a compiled graph."""
-
-    def __init__(self, encoder, multiple: int, pad_id: int):
-        super().__init__()
-        self.inner, self.multiple, self.pad_id = encoder, multiple, pad_id
-
-    def forward(self, input_ids, attention_mask):
-        length = input_ids.shape[1]
-        extra = -length % self.multiple
-        if extra:
-            input_ids = torch.nn.functional.pad(input_ids, (0, extra), value=self.pad_id)
-            attention_mask = torch.nn.functional.pad(attention_mask, (0, extra), value=0)
-        hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state[:, :length]
-        return SimpleNamespace(last_hidden_state=hidden)
 
 
 def build(model_name: str, base):
@@ -79,18 +61,22 @@ def build(model_name: str, base):
 
 
 def apply_candidate(model, candidate: str, pad_id: int) -> int:
-    """The candidate change on a built model; returns the batch size predict uses."""
-    if candidate == "threads-1":
+    """The candidate's changes (joined by '+', e.g. compile+threads-1) on a built model; returns the
+    batch size predict uses."""
+    changes = set(candidate.split("+")) - {"today"}
+    if "threads-1" in changes:
         torch.set_num_threads(1)
-    if candidate.startswith("batch-"):
-        return int(candidate.split("-")[1])
-    if candidate.startswith("compile"):
+    if compiles(candidate):
         import torch._inductor.config as inductor
 
-        inductor.freezing = candidate == "compile-freezing"
+        inductor.freezing = "compile-freezing" in changes
         compiled = torch.compile(model.encoder)  # TaskModel calls it as it called the eager encoder
-        model.encoder = Bucketed(compiled, BUCKET, pad_id) if candidate == "compile-bucket16" else compiled
-    return 64
+        model.encoder = Bucketed(compiled, BUCKET, pad_id) if "compile-bucket16" in changes else compiled
+    return next((int(c.split("-")[1]) for c in changes if c.startswith("batch-")), 64)
+
+
+def compiles(candidate: str) -> bool:
+    return any(change.startswith("compile") for change in candidate.split("+"))
 
 
 def predict_with_logits(model, data, pad_id: int, batch_size: int):
@@ -129,7 +115,7 @@ def worker(mode: str, args) -> dict:
     wall = statistics.median(p["wall"] for p in passes)
     return {"mode": mode, "dtype": base.dtype, "rows": len(data), "batch": batch, "threads": torch.get_num_threads(),
             "wall_s": wall, "cpu_s": statistics.median(p["cpu"] for p in passes), "rows_per_s": len(data) / wall,
-            "first_pass_s": first.wall, "compile_s": first.wall - wall if candidate.startswith("compile") else 0.0,
+            "first_pass_s": first.wall, "compile_s": first.wall - wall if compiles(candidate) else 0.0,
             "preds": preds, "logits": logits.tolist(), "machine": machine()}
 
 
@@ -144,7 +130,7 @@ def report(results: dict[str, list[dict]]) -> None:
             continue
         ref = reference[0]
         print(f"\n{model_name}: {ref['rows']} XNLI test rows (15 languages), base dtype {ref['dtype']}")
-        print(f"  {'candidate':18s} {'rows/s':>8s} {'x today':>8s} {'CPU s':>7s} {'compile s':>9s}  predictions vs today")
+        print(f"  {'candidate':26s} {'rows/s':>8s} {'x today':>8s} {'CPU s':>7s} {'compile s':>9s}  predictions vs today")
         today = median_of(reference, "rows_per_s")
         for mode in modes:
             runs = results[mode]
@@ -153,7 +139,7 @@ def report(results: dict[str, list[dict]]) -> None:
             differ = differences(ref["preds"], r["preds"])
             gap = (torch.tensor(ref["logits"]) - torch.tensor(r["logits"])).abs().max().item()
             same = "identical" if differ == 0 and gap == 0 else f"{differ} of {r['rows']} rows differ"
-            print(f"  {mode.split(':')[1]:18s} {rate:8.1f} {rate / today:7.2f}x {median_of(runs, 'cpu_s'):7.1f} "
+            print(f"  {mode.split(':')[1]:26s} {rate:8.1f} {rate / today:7.2f}x {median_of(runs, 'cpu_s'):7.1f} "
                   f"{median_of(runs, 'compile_s'):9.1f}  {same}; max logit difference {gap:.2e}")
 
 
