@@ -69,9 +69,12 @@ def run_rounds(script: Path, modes: list[str], argv: list[str], rounds: int, sho
     for r in range(rounds):
         for mode in modes:
             started = time.perf_counter()
-            results[mode].append(run_worker(script, mode, argv))
-            show(f"  [round {r + 1}/{rounds}] {mode} done in {time.perf_counter() - started:.0f} s "
-                 f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
+            result = run_worker(script, mode, argv)
+            results[mode].append(result)
+            measured = ", ".join(f"{k} {result[k]:.2f}" for k in ("rows_per_s", "step_s", "cpu_s", "compile_s")
+                                 if k in result)
+            show(f"  [round {r + 1}/{rounds}] {mode}: {measured}; {time.perf_counter() - started:.0f} s in all "
+                 f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})", flush=True)
     return results
 
 

@@ -119,27 +119,31 @@ def worker(mode: str, args) -> dict:
             "preds": preds, "logits": logits.tolist(), "machine": machine()}
 
 
-def report(results: dict[str, list[dict]]) -> None:
+def report(results: dict[str, list[dict]], reference_candidate: str = "today") -> None:
+    """Per model, every candidate's median rows/s and CPU seconds, each as a ratio to the reference
+    candidate's (today's path unless --reference names another, e.g. threads-1 on a loaded machine)."""
     by_model: dict[str, list[str]] = {}
     for mode in results:
         by_model.setdefault(mode.split(":")[0], []).append(mode)
     for model_name, modes in by_model.items():
-        reference = results.get(f"{model_name}:today")
+        reference = results.get(f"{model_name}:{reference_candidate}")
         if reference is None:
-            print(f"{model_name}: no today's mode measured; ratios need it")
+            print(f"{model_name}: {reference_candidate} not measured; ratios need it")
             continue
         ref = reference[0]
-        print(f"\n{model_name}: {ref['rows']} XNLI test rows (15 languages), base dtype {ref['dtype']}")
-        print(f"  {'candidate':26s} {'rows/s':>8s} {'x today':>8s} {'CPU s':>7s} {'compile s':>9s}  predictions vs today")
-        today = median_of(reference, "rows_per_s")
+        print(f"\n{model_name}: {ref['rows']} XNLI test rows (15 languages), base dtype {ref['dtype']}; "
+              f"ratios to {reference_candidate}, medians of {len(reference)} round(s)")
+        print(f"  {'candidate':30s} {'rows/s':>7s} {'x':>6s} {'CPU s':>6s} {'x CPU':>6s} {'compile s':>9s}  "
+              f"predictions vs {reference_candidate}")
+        rate0, cpu0 = median_of(reference, "rows_per_s"), median_of(reference, "cpu_s")
         for mode in modes:
             runs = results[mode]
             r = runs[0]
-            rate = median_of(runs, "rows_per_s")
+            rate, cpu = median_of(runs, "rows_per_s"), median_of(runs, "cpu_s")
             differ = differences(ref["preds"], r["preds"])
             gap = (torch.tensor(ref["logits"]) - torch.tensor(r["logits"])).abs().max().item()
             same = "identical" if differ == 0 and gap == 0 else f"{differ} of {r['rows']} rows differ"
-            print(f"  {mode.split(':')[1]:26s} {rate:8.1f} {rate / today:7.2f}x {median_of(runs, 'cpu_s'):7.1f} "
+            print(f"  {mode.split(':')[1]:30s} {rate:7.1f} {rate / rate0:5.2f}x {cpu:6.1f} {cpu0 / cpu:5.2f}x "
                   f"{median_of(runs, 'compile_s'):9.1f}  {same}; max logit difference {gap:.2e}")
 
 
@@ -150,18 +154,23 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=2, help="timed passes per mode after the first")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--modes", default=",".join(DEFAULT_MODES))
+    parser.add_argument("--reference", default="today", help="the candidate ratios are computed against")
     parser.add_argument("--json", help="also write every mode's results here")
+    parser.add_argument("--from-json", help="print the report of an earlier --json instead of measuring")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args)))
+        return
+    if args.from_json:
+        report(json.loads(Path(args.from_json).read_text()), args.reference)
         return
     argv = [f"--rows-per-language={args.rows_per_language}", f"--passes={args.passes}"]
     if args.data_dir:
         argv.append(f"--data-dir={args.data_dir}")
     print(f"evaluation benchmark: {machine_line(machine())}")
     results = run_rounds(Path(__file__), args.modes.split(","), argv, args.rounds)
-    report(results)
+    report(results, args.reference)
     print(f"\nafter: {machine_line(machine())}")
     if args.json:
         Path(args.json).write_text(json.dumps(results))

@@ -285,29 +285,32 @@ def candidate_worker(mode: str, args) -> dict:
             "trainable": sum(p.numel() for p in params.values()), "machine": machine()}
 
 
-def candidates_report(results: dict) -> None:
+def candidates_report(results: dict, reference_candidate: str = "today") -> None:
+    """Per path, every candidate's median step time and CPU seconds, each as a ratio to the reference
+    candidate's (today's path unless --reference names another, e.g. threads-1 on a loaded machine)."""
     from bench_common import median_of
 
     paths: dict[str, list[str]] = {}
     for mode in results:
         paths.setdefault(mode.split(":")[0], []).append(mode)
     for path, modes in paths.items():
-        reference = results.get(f"{path}:today")
+        reference = results.get(f"{path}:{reference_candidate}")
         if reference is None:
-            print(f"{path}: today's mode not measured; ratios need it")
+            print(f"{path}: {reference_candidate} not measured; ratios need it")
             continue
         ref = reference[0]
-        print(f"\n{path} step ({ref['dtype']} base), quickstart MNLI batches of {len(ref['losses'])} steps:")
-        print(f"  {'candidate':30s} {'step s':>7s} {'x today':>8s} {'CPU s':>6s} {'compile s':>9s} {'tokens':>7s} "
-              f"{'RSS GB':>6s}  losses vs today")
-        today = median_of(reference, "step_s")
+        print(f"\n{path} step ({ref['dtype']} base), {len(ref['losses'])} quickstart MNLI batches; ratios to "
+              f"{reference_candidate}, medians of {len(reference)} round(s)")
+        print(f"  {'candidate':34s} {'step s':>6s} {'x':>6s} {'CPU s':>6s} {'x CPU':>6s} {'compile s':>9s} "
+              f"{'tokens':>6s} {'RSS GB':>6s}  losses vs {reference_candidate}")
+        step0, cpu0 = median_of(reference, "step_s"), median_of(reference, "cpu_s")
         for mode in modes:
             runs = results[mode]
-            r, step = runs[0], median_of(runs, "step_s")
+            r, step, cpu = runs[0], median_of(runs, "step_s"), median_of(runs, "cpu_s")
             gap = max(abs(a - b) for a, b in zip(ref["losses"], r["losses"]))
             same = "identical" if gap == 0 else f"largest per-step loss difference {gap:.2e}"
-            print(f"  {mode.split(':')[1]:30s} {step:7.2f} {today / step:7.2f}x {median_of(runs, 'cpu_s'):6.2f} "
-                  f"{median_of(runs, 'compile_s'):9.1f} {r['padded_tokens_per_step']:7.0f} {r['peak_rss_gb']:6.2f}  {same}")
+            print(f"  {mode.split(':')[1]:34s} {step:6.2f} {step0 / step:5.2f}x {cpu:6.2f} {cpu0 / cpu:5.2f}x "
+                  f"{median_of(runs, 'compile_s'):9.1f} {r['padded_tokens_per_step']:6.0f} {r['peak_rss_gb']:6.2f}  {same}")
 
 
 def run_candidates(args) -> None:
@@ -318,7 +321,7 @@ def run_candidates(args) -> None:
         argv.append(f"--data-dir={args.data_dir}")
     print(f"training candidates: {machine_line(machine())}")
     results = run_rounds(Path(__file__), args.modes.split(","), ["--candidates", *argv], args.rounds)
-    candidates_report(results)
+    candidates_report(results, args.reference)
     print(f"\nafter: {machine_line(machine())}")
     if args.json:
         Path(args.json).write_text(json.dumps(results))
@@ -335,13 +338,18 @@ def main():
     parser.add_argument("--modes", default=",".join(CANDIDATE_MODES), help="--candidates: PATH:CANDIDATE,...")
     parser.add_argument("--warmup", type=int, default=3, help="--candidates: untimed steps first")
     parser.add_argument("--rounds", type=int, default=1, help="--candidates: every mode once per round")
+    parser.add_argument("--reference", default="today", help="--candidates: the candidate ratios are computed against")
     parser.add_argument("--json", help="--candidates: also write every mode's results here")
+    parser.add_argument("--from-json", help="--candidates: print the report of an earlier --json instead")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.data_dir_given = any(a.startswith("--data-dir") for a in sys.argv[1:])
     if args.worker:
         run = candidate_worker if args.candidates else worker
         print(json.dumps(run(args.worker, args)))
+        return
+    if args.candidates and args.from_json:
+        candidates_report(json.loads(Path(args.from_json).read_text()), args.reference)
         return
     if args.candidates:
         run_candidates(args)
