@@ -11,7 +11,26 @@ Training (each in its own subprocess, so peak memory is that mode's alone), batc
 Evaluation: adaptx's `predict` (length-sorted dynamic padding, inference mode) against a naive
 fp32 loop padding every batch to L under no_grad, on real XNLI test text in several languages.
 
+Candidates (--candidates; scripts/bench_common.py: one process per mode, interleaved over --rounds):
+adaptx's training step as train.train_model runs it (collate, forward, loss / batch count, the fusion
+regulariser, backward, gradient clipping, fused AdamW, linear schedule) on the quickstart's real
+English MNLI batches (batch 16, length-grouped, dynamic padding, max length 128), for three paths:
+  adapter   the `none` stage: a new seq_bn adapter + mean-pooling head on the frozen base
+  fusion    the `fuse` stage: AdapterFusion (dynamic preset, its regulariser) over the shipped QQP and
+            MNLI adapters + a new head
+  full      full fine-tuning of the whole encoder + head
+and these changes, MODE = PATH:CANDIDATE (changes combine with '+', e.g. adapter:compile+threads-1):
+  today               as the pipeline trains today
+  threads-1           one intra-op thread
+  compile             torch.compile (inductor) of the encoder with its adapters (warm-up steps include
+                      compiling: reported as compile seconds)
+  compile-bucket16    the same with batches padded up to a multiple of 16 tokens (fewer shapes)
+  no-frozen-dropout   the frozen base's dropout off (hidden and attention probabilities 0; the head's and
+                      adapters' own dropout kept). Changes training: an explicit option at most, never default
+Each mode's per-step losses are compared with today's (identical, or the largest difference).
+
 Run: python scripts/bench_training.py [--data-dir ../shared/data] [--batch 16 --length 128 --steps 6]
+     python scripts/bench_training.py --candidates [--modes adapter:today,adapter:compile] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -27,6 +46,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # tests/helpers.py: Encoded, encode_examples, collate
+sys.path.insert(0, str(ROOT / "scripts"))  # bench_common
 
 
 def peak_rss_gb() -> float:
@@ -160,6 +180,153 @@ def bench_eval(args) -> dict:
     return {"examples": len(ids), "naive_s": naive_s, "adaptx_s": adaptx_s, "dtype": base.dtype, "agreement": agree}
 
 
+# -- candidates (--candidates) ----------------------------------------------------------------
+CANDIDATE_MODES = ("adapter:today", "adapter:threads-1", "adapter:compile", "adapter:compile+threads-1",
+                   "adapter:compile-bucket16+threads-1", "adapter:no-frozen-dropout",
+                   "adapter:no-frozen-dropout+threads-1", "fusion:today", "fusion:threads-1",
+                   "fusion:compile+threads-1", "fusion:no-frozen-dropout+threads-1", "full:today", "full:threads-1")
+BUCKET = 16
+
+
+def candidate_model(path: str, candidate: str, base):
+    """adaptx's model for a quickstart stage (`none`, `fuse` over the shipped QQP and MNLI adapters, `full`),
+    built as pipeline.Experiment.build builds it; no-frozen-dropout: the base loaded with dropout 0."""
+    import torch
+    from adapters import AdapterFusionConfig
+    from transformers import AutoModel
+
+    from adaptx.modeling import Setup, build_model
+    from adaptx.models import load_encoder
+    from bench_common import Bucketed, zoo_folder
+
+    dtype = "fp32" if path == "full" else base.dtype
+    changes = set(candidate.split("+"))
+    if "no-frozen-dropout" in changes:
+        encoder = AutoModel.from_pretrained(base.source, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                            add_pooling_layer=False, use_safetensors=True,
+                                            dtype=torch.bfloat16 if dtype == "bf16" else torch.float32)
+    else:
+        encoder = load_encoder(base.source, dtype)
+    common = dict(pooling="mean", base_fingerprint=base.fingerprint)
+    dirs = None
+    if path == "adapter":
+        setup = Setup("none", 3, own_adapter="xnli", **common)
+    elif path == "fusion":
+        setup = Setup("fuse", 3, frozen_adapters=["qqp", "mnli"], fusion=["qqp", "mnli"],
+                      fusion_config=AdapterFusionConfig.load("dynamic").to_dict(), **common)
+        dirs = {"qqp": zoo_folder("qqp-e5small-s0"), "mnli": zoo_folder("mnli-e5small-s0")}
+    else:
+        setup = Setup("full", 3, **common)
+    torch.manual_seed(0)  # new head and adapter weights, as a stage seeds them
+    autocast = torch.bfloat16 if base.dtype == "bf16" else None
+    model = build_model(encoder, setup, dirs, autocast)
+    if compiles(candidate):
+        compiled = torch.compile(model.encoder)
+        bucketed = "compile-bucket16" in changes
+        model.encoder = Bucketed(compiled, BUCKET, base.tokenizer.pad_token_id) if bucketed else compiled
+    return model
+
+
+def compiles(candidate: str) -> bool:
+    return any(change.startswith("compile") for change in candidate.split("+"))
+
+
+def candidate_worker(mode: str, args) -> dict:
+    """Median step time of one PATH:CANDIDATE on the quickstart's real batches, and its per-step losses."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    from adaptx.kinds import get_kind
+    from adaptx.models import load_base_model
+    from adaptx.train import TrainJob, _optimizer, forward_batch
+    from bench_common import Clock, data_dir, machine, train_rows
+
+    path, candidate = mode.split(":")
+    if "threads-1" in candidate.split("+"):
+        torch.set_num_threads(1)
+    base = load_base_model("embedded", dtype="auto", weights=False)
+    pad = base.tokenizer.pad_token_id
+    model = candidate_model(path, candidate, base)
+    data = train_rows(base.tokenizer, data_dir(args.data_dir if args.data_dir_given else None), 2000)
+    kind, total_steps = get_kind(data.kind), args.warmup + args.steps
+    rates = {"adapter": 2e-3, "fusion": 2e-3, "full": 5e-5}  # configs/quickstart.yaml's
+    job = TrainJob(steps=150, lr=rates[path], batch_size=args.batch, seed=0, head_lr=1e-3)
+    params = model.trainable_parameters()
+    optimizer = _optimizer(params, job)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(job.warmup_ratio * job.steps), job.steps)
+    sample = kind.sampler(data, job.batch_size, job.seed)
+    torch.manual_seed(0)  # dropout draws
+    model.train()
+    losses, walls, cpus, tokens = [], [], [], []
+    for step in range(total_steps):
+        features = [data.features[i] for i in sample(step)]
+        with Clock() as clock:
+            inputs = kind.collate(features, pad)
+            loss = kind.loss(forward_batch(model, inputs, torch.device("cpu")), inputs) / len(features)
+            regularizer = model.regularization_loss()
+            if regularizer is not None:
+                loss = loss + regularizer
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(list(params.values()), job.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        tokens.append(int(inputs["input_ids"].numel()))
+        walls.append(clock.wall)
+        cpus.append(clock.cpu)
+    timed = slice(args.warmup, None)  # the first steps allocate, pick kernels and (compile) compile
+    step_s = statistics.median(walls[timed])
+    return {"mode": mode, "dtype": "fp32" if path == "full" else base.dtype, "step_s": step_s,
+            "cpu_s": statistics.median(cpus[timed]), "examples_per_s": args.batch / step_s,
+            "padded_tokens_per_step": statistics.mean(tokens[timed]), "warmup_s": sum(walls[:args.warmup]),
+            "compile_s": sum(walls[:args.warmup]) - args.warmup * step_s if compiles(candidate) else 0.0,
+            "losses": losses, "peak_rss_gb": peak_rss_gb(), "threads": torch.get_num_threads(),
+            "trainable": sum(p.numel() for p in params.values()), "machine": machine()}
+
+
+def candidates_report(results: dict, reference_candidate: str = "today") -> None:
+    """Per path, every candidate's median step time and CPU seconds, each as a ratio to the reference
+    candidate's (today's path unless --reference names another, e.g. threads-1 on a loaded machine)."""
+    from bench_common import median_of
+
+    paths: dict[str, list[str]] = {}
+    for mode in results:
+        paths.setdefault(mode.split(":")[0], []).append(mode)
+    for path, modes in paths.items():
+        reference = results.get(f"{path}:{reference_candidate}")
+        if reference is None:
+            print(f"{path}: {reference_candidate} not measured; ratios need it")
+            continue
+        ref = reference[0]
+        print(f"\n{path} step ({ref['dtype']} base), {len(ref['losses'])} quickstart MNLI batches; ratios to "
+              f"{reference_candidate}, medians of {len(reference)} round(s)")
+        print(f"  {'candidate':34s} {'step s':>6s} {'x':>6s} {'CPU s':>6s} {'x CPU':>6s} {'compile s':>9s} "
+              f"{'tokens':>6s} {'RSS GB':>6s}  losses vs {reference_candidate}")
+        step0, cpu0 = median_of(reference, "step_s"), median_of(reference, "cpu_s")
+        for mode in modes:
+            runs = results[mode]
+            r, step, cpu = runs[0], median_of(runs, "step_s"), median_of(runs, "cpu_s")
+            gap = max(abs(a - b) for a, b in zip(ref["losses"], r["losses"]))
+            same = "identical" if gap == 0 else f"largest per-step loss difference {gap:.2e}"
+            print(f"  {mode.split(':')[1]:34s} {step:6.2f} {step0 / step:5.2f}x {cpu:6.2f} {cpu0 / cpu:5.2f}x "
+                  f"{median_of(runs, 'compile_s'):9.1f} {r['padded_tokens_per_step']:6.0f} {r['peak_rss_gb']:6.2f}  {same}")
+
+
+def run_candidates(args) -> None:
+    from bench_common import machine, machine_line, run_rounds
+
+    argv = [f"--batch={args.batch}", f"--steps={args.steps}", f"--warmup={args.warmup}"]
+    if args.data_dir_given:
+        argv.append(f"--data-dir={args.data_dir}")
+    print(f"training candidates: {machine_line(machine())}")
+    results = run_rounds(Path(__file__), args.modes.split(","), ["--candidates", *argv], args.rounds)
+    candidates_report(results, args.reference)
+    print(f"\nafter: {machine_line(machine())}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
@@ -167,10 +334,25 @@ def main():
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--eval-examples", type=int, default=480)
+    parser.add_argument("--candidates", action="store_true", help="today's step against candidate changes")
+    parser.add_argument("--modes", default=",".join(CANDIDATE_MODES), help="--candidates: PATH:CANDIDATE,...")
+    parser.add_argument("--warmup", type=int, default=3, help="--candidates: untimed steps first")
+    parser.add_argument("--rounds", type=int, default=1, help="--candidates: every mode once per round")
+    parser.add_argument("--reference", default="today", help="--candidates: the candidate ratios are computed against")
+    parser.add_argument("--json", help="--candidates: also write every mode's results here")
+    parser.add_argument("--from-json", help="--candidates: print the report of an earlier --json instead")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.data_dir_given = any(a.startswith("--data-dir") for a in sys.argv[1:])
     if args.worker:
-        print(json.dumps(worker(args.worker, args)))
+        run = candidate_worker if args.candidates else worker
+        print(json.dumps(run(args.worker, args)))
+        return
+    if args.candidates and args.from_json:
+        candidates_report(json.loads(Path(args.from_json).read_text()), args.reference)
+        return
+    if args.candidates:
+        run_candidates(args)
         return
     if not Path(args.data_dir).is_dir():
         sys.exit(f"data folder {args.data_dir} not found: pass --data-dir pointing at shared/data")

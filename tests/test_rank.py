@@ -305,3 +305,62 @@ def test_cli_rank_with_all_and_overrides(grid, tmp_path, adaptx_home, capsys):
     printed = capsys.readouterr().out
     assert "xnli by TextEmb: zoo:mnli-tiny" in printed and "'intermediate_tasks=[zoo:mnli-tiny]'" in printed
     assert {r["candidate"] for r in rows_of(out / "rank.csv")} == {"zoo:mnli-tiny", "zoo:qqp-tiny"}
+
+
+def test_a_rerun_reads_every_forward_pass_from_the_cache_and_ranks_the_same(grid, tmp_path, adaptx_home, monkeypatch):
+    """Features and text embeddings are cached by a content hash of what they depend on
+    (adaptx.rank.cache): the cached values are exactly the computed ones, so the scores and picks of
+    a run without the cache, a run filling it and a run reading it are the same, and the last one
+    runs no forward pass at all."""
+    from adaptx.kinds import get_kind
+    from adaptx.rank import features as features_module
+
+    timing = ("logme_seconds", "textemb_seconds")
+
+    def scores(folder):
+        return [{k: v for k, v in r.items() if k not in timing} for r in rows_of(folder / "rank.csv")]
+
+    monkeypatch.setenv("ADAPTX_RANK_CACHE", "off")
+    ranked(grid, tmp_path / "uncached")
+    cache = adaptx_home / "rank-features"
+    assert not cache.exists()
+    monkeypatch.setenv("ADAPTX_RANK_CACHE", "on")
+    ranked(grid, tmp_path / "cold")
+    entries = sorted(cache.glob("*.npy"))
+    # the base's target features and text embeddings, each candidate's features and texts; the MNLI
+    # candidate's English texts are XNLI's own training texts: one entry serves both
+    assert len(entries) == 7
+
+    def no_forward(*args, **kwargs):
+        raise AssertionError("a forward pass although the cache holds every result")
+
+    monkeypatch.setattr(features_module, "_features", no_forward)
+    monkeypatch.setattr(type(get_kind("retrieval")), "embed", no_forward)
+    ranked(grid, tmp_path / "warm")
+    assert sorted(cache.glob("*.npy")) == entries
+    assert scores(tmp_path / "uncached") == scores(tmp_path / "cold") == scores(tmp_path / "warm")
+    assert scores(tmp_path / "warm")[0]["candidate"] == "zoo:mnli-tiny"
+
+
+def test_the_cache_key_covers_the_bytes_and_a_damaged_entry_is_recomputed(tmp_path, monkeypatch):
+    """The cache key covers the bytes read: a different array, or the same values in another dtype or
+    shape, is another entry; a damaged entry is computed again."""
+    import numpy as np
+
+    from adaptx.rank.cache import cached, content_key
+
+    monkeypatch.setenv("ADAPTX_HOME", str(tmp_path))
+    a, b = np.arange(6, dtype=np.int64), np.arange(6, dtype=np.int32)
+    assert len({content_key("m", a), content_key("m", b), content_key("m", a.reshape(2, 3)),
+                content_key("n", a)}) == 4
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.array([[0.1, 0.2]], dtype=np.float32).astype(np.float64)
+
+    first = cached("k", compute)
+    again = cached("k", compute)
+    assert len(calls) == 1 and again.dtype == np.float64 and np.array_equal(first, again)
+    (tmp_path / "rank-features" / "k.npy").write_bytes(b"damaged")
+    assert np.array_equal(cached("k", compute), first) and len(calls) == 2

@@ -11,23 +11,27 @@ so every candidate is scored on exactly the same rows and labels:
 - more rows than `max_rows`: a seeded sample stratified by label (`adaptx.data.sample_ids`).
 
 Models are built by adaptx.modeling.build_model from the stage setup a `stack` run would use,
-without the new target adapter: the base with only the candidate adapter active.
+without the new target adapter: the base with only the candidate adapter active. Their features
+and text embeddings are cached across runs by a content hash of what they depend on
+(adaptx.rank.cache): a rerun computes only what changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 
 from ..data import sample_ids
 from ..errors import AdaptxError
+from ..fingerprint import folder_digest
 from ..kinds import get_kind, pad_batch
 from ..kinds.base import Encoding
 from ..kinds.tagging import IGNORE
 from ..modeling import Setup, build_model
 from ..models import load_encoder
+from .cache import FORMAT, cached, content_key
 
 POOLED = -1  # Probe.position of a sentence-level row
 REDUCTIONS = {
@@ -76,27 +80,51 @@ def probe(encoding: Encoding, max_rows: int, seed: int) -> Probe:
 def base_model(base, runtime, kind: str, pooling: str):
     """The frozen base alone (no adapter): the reference row, and the encoder of TextEmb."""
     setup = Setup("none", 1, kind=kind, pooling=pooling, base_fingerprint=base.fingerprint)
-    return _ready(build_model(load_encoder(base.source, runtime.dtype), setup, {}, runtime.autocast_dtype), runtime)
+    model = build_model(load_encoder(base.source, runtime.dtype), setup, {}, runtime.autocast_dtype)
+    return _ready(model, runtime, _model_key(base, runtime, setup, {}))
 
 
 def candidate_model(base, runtime, setup: Setup, adapter_dirs: dict):
     """The base with one candidate adapter active: a stack stage's setup without its own adapter."""
     encoder = load_encoder(base.source, runtime.dtype)
-    model = build_model(encoder, replace(setup, own_adapter=None), adapter_dirs, runtime.autocast_dtype)
-    return _ready(model, runtime)
+    setup = replace(setup, own_adapter=None)
+    model = build_model(encoder, setup, adapter_dirs, runtime.autocast_dtype)
+    return _ready(model, runtime, _model_key(base, runtime, setup, adapter_dirs))
 
 
-def _ready(model, runtime):
+def _model_key(base, runtime, setup: Setup, adapter_dirs: dict) -> str:
+    """What a model's outputs depend on, as adaptx.rank.cache keys it: the base's weights by checksum,
+    every adapter file by sha256, the setup, dtype, device type and torch's version."""
+    adapters = {name: folder_digest(folder, ("*.safetensors", "*.json")) for name, folder in adapter_dirs.items()}
+    return content_key(FORMAT, base.identity(), asdict(setup), adapters, runtime.dtype, runtime.device.type,
+                       torch.__version__)
+
+
+def _ready(model, runtime, key: str):
     for p in model.parameters():
         p.requires_grad_(False)
+    model.rank_cache_key = key  # read by features() and text_embeddings()
     return model.to(runtime.device).eval()
 
 
-@torch.inference_mode()
 def features(model, encoding: Encoding, rows: Probe, pad_id: int, pooling: str, batch_size: int = 32) -> np.ndarray:
-    """(rows, hidden) float64: the last hidden states LogME reads, in the probe's row order."""
-    encoder, device = model.encoder, next(model.encoder.parameters()).device
+    """(rows, hidden) float64: the last hidden states LogME reads, in the probe's row order; from the
+    cache (adaptx.rank.cache) when this model already read exactly these rows."""
     needed = sorted(set(rows.feature.tolist()), key=lambda i: len(encoding.features[i]))
+    key = _cache_key(model, "features", pooling, batch_size, rows.feature, rows.position,
+                     [encoding.features[i].input_ids for i in needed])
+    return cached(key, lambda: _features(model, encoding, rows, needed, pad_id, pooling, batch_size))
+
+
+def _cache_key(model, *parts) -> str | None:
+    key = getattr(model, "rank_cache_key", None)  # models built by base_model / candidate_model
+    return None if key is None else content_key(key, *parts)
+
+
+@torch.inference_mode()
+def _features(model, encoding: Encoding, rows: Probe, needed: list[int], pad_id: int, pooling: str,
+              batch_size: int) -> np.ndarray:
+    encoder, device = model.encoder, next(model.encoder.parameters()).device
     where = {}  # feature index -> row numbers of the probe
     for r, i in enumerate(rows.feature.tolist()):
         where.setdefault(i, []).append(r)
@@ -131,4 +159,5 @@ def text_embeddings(model, encoding: Encoding, max_texts: int, seed: int, pad_id
     if not ids:
         raise AdaptxError(f"TextEmb: the English training sample of {getattr(encoding.task, 'name', '?')} is empty")
     last = model.encoder.config.num_hidden_layers  # hidden_states[0] is the embeddings
-    return get_kind("retrieval").embed(model, ids, pad_id, last)
+    key = _cache_key(model, "text_embeddings", last, ids)
+    return cached(key, lambda: get_kind("retrieval").embed(model, ids, pad_id, last), np.float32)
