@@ -12,7 +12,6 @@ from .plan import Stage
 from .rundata import RunData
 from .smoke import NOTE
 from .strategies import get_strategy
-from .zoo_refs import is_zoo_ref
 
 
 def describe_run(cfg: ExperimentConfig, data: RunData, runtime, run_dir, family: str | None, lr_defaults: dict,

@@ -6,6 +6,9 @@ here too (scripts/bench_*.py put this folder on sys.path).
 
 from __future__ import annotations
 
+import contextlib
+import signal
+
 import torch
 
 from adaptx.data import Example
@@ -29,3 +32,18 @@ def collate(input_ids: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torc
     """Dynamic padding: pad to the longest sequence in this batch only."""
     batch = pad_batch([Feature(list(row), i) for i, row in enumerate(input_ids)], pad_id)
     return batch["input_ids"], batch["attention_mask"]
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """Fail (instead of hanging the suite) when the body runs longer than `seconds`: a FIFO opened for
+    reading waits for a writer forever, a recursion bomb may never return."""
+    def expired(*_):
+        raise TimeoutError(f"still running after {seconds}s")
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,8 +1,6 @@
 """Issue 19 (part A): configs, YAML and `adaptx search` refuse hostile and malformed input with a
 message naming the file, line or field, fast, without tracebacks and without leaving folders behind."""
 
-import contextlib
-import signal
 import time
 import tracemalloc
 
@@ -10,6 +8,7 @@ import optuna
 import pytest
 import yaml
 
+from helpers import deadline
 from adaptx.cli import main
 from adaptx.config import load_config, parse_override
 from adaptx.errors import AdaptxError
@@ -26,20 +25,6 @@ def laughs(key: str = "name", levels: int = 9) -> str:
     for i in range(1, levels):
         lines.append(f"  x{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
     return "\n".join(lines) + f"\n{key}: *a{levels - 1}\n"
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Fail (instead of hanging the suite) when the body runs longer than `seconds`."""
-    def expired(*_):
-        raise TimeoutError(f"still running after {seconds}s")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def refusal(path) -> str:

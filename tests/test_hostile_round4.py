@@ -6,7 +6,6 @@ never hang, never write before refusing, and never lose or overwrite results.
 One section per defect family of the issue, one test per example it gives (and a second instance
 where the family is wider than the example)."""
 
-import contextlib
 import io
 import json
 import os
@@ -24,6 +23,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 import adaptx
+from helpers import deadline
 from adaptx import pipeline, zoo
 from adaptx.analysis.analyze import analyze
 from adaptx.cli import main
@@ -89,20 +89,6 @@ def snapshot(folder: Path) -> dict:
 def child_env(home) -> dict:
     return dict(os.environ, ADAPTX_HOME=str(home), PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1",
                 TOKENIZERS_PARALLELISM="false")
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Fail instead of hanging the suite (a FIFO opened for reading waits for a writer forever)."""
-    def expired(*_):
-        raise TimeoutError(f"still running after {seconds}s: it waits on the FIFO")
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def stdin_bytes(monkeypatch, data: bytes) -> None:
