@@ -27,6 +27,14 @@ def relevant_cpu_flags() -> list[str]:
     return sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
 
 
+def load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15-minute load averages (None where the OS does not say)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def distributed_world() -> int:
     """Processes launched together (accelerate launch / torchrun set WORLD_SIZE)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
@@ -137,11 +145,15 @@ class Runtime:
         return {"kind": "process_peak_rss", "gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
 
     def describe(self) -> dict:
-        """Where and how a stage ran, for its metrics.json."""
+        """Where and how a stage ran, for its metrics.json. The CPU threads and the machine's load
+        average (1, 5, 15 minutes, when the stage ended) say whether its timings were measured alone:
+        on 2 cores shared with other jobs, 2-thread steps measured 4-8x slower than 1-thread ones
+        (docs/benchmarks.md)."""
         return {"device": self.device_name(), "device_type": self.device.type, "dtype": self.dtype,
                 "dtype_reason": self.dtype_reason, "processes": self.world_size, "cpu_flags": relevant_cpu_flags(),
                 "torch": torch.__version__, "huge_pages": huge_pages_setting(), "kernels": kernels(self.device),
-                **self.extra}
+                "cpu_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+                "load_average": load_average(), **self.extra}
 
 
 def make_runtime(device_spec: str, dtype_spec: str) -> Runtime:

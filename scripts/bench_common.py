@@ -54,10 +54,19 @@ class Clock:
         self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
+# changes that are environment variables, read when torch's OpenMP runtime starts (so set before it loads)
+ENVIRONMENT_CHANGES = {
+    "omp-passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # threads waiting at a barrier sleep instead of spinning
+}
+
+
 def run_worker(script: Path, mode: str, argv: list[str], timeout: float | None = None) -> dict:
     """One mode in a fresh interpreter: `script --worker MODE argv...` prints its result as the last line."""
+    env = dict(os.environ)
+    for change in mode.split(":")[-1].split("+"):
+        env.update(ENVIRONMENT_CHANGES.get(change, {}))
     out = subprocess.run([sys.executable, str(script), "--worker", mode, *argv], capture_output=True, text=True,
-                         timeout=timeout)
+                         timeout=timeout, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{mode} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

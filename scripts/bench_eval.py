@@ -11,6 +11,7 @@ Candidates (each MODEL:CANDIDATE in its own process, interleaved over --rounds; 
   today             predict as the pipeline calls it: batch 64, torch's default threads
   batch-N           predict with batch_size N (32, 128, 256)
   threads-1         one intra-op thread (torch.set_num_threads(1))
+  omp-passive       OMP_WAIT_POLICY=PASSIVE: OpenMP threads sleep at barriers instead of spinning
   compile           torch.compile (inductor, default settings) of the encoder with its adapters; the
                     first pass includes compiling (reported as compile seconds)
   compile-freezing  the same with inductor's inference freezing (weights folded in as constants)

@@ -22,6 +22,7 @@ English MNLI batches (batch 16, length-grouped, dynamic padding, max length 128)
 and these changes, MODE = PATH:CANDIDATE (changes combine with '+', e.g. adapter:compile+threads-1):
   today               as the pipeline trains today
   threads-1           one intra-op thread
+  omp-passive         OMP_WAIT_POLICY=PASSIVE: OpenMP threads sleep at barriers instead of spinning
   compile             torch.compile (inductor) of the encoder with its adapters (warm-up steps include
                       compiling: reported as compile seconds)
   compile-bucket16    the same with batches padded up to a multiple of 16 tokens (fewer shapes)

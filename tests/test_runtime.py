@@ -112,6 +112,8 @@ def test_metrics_record_where_and_how_a_stage_ran(tmp_path, tiny_model_dir):
     assert hardware["peak_memory"]["kind"] == "process_peak_rss" and hardware["peak_memory"]["gb"] > 0.05
     flags = set(open("/proc/cpuinfo").read().split())
     assert set(hardware["cpu_flags"]) == flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+    # whether its timings were measured alone: threads and the machine's load
+    assert hardware["cpu_threads"] >= 1 and len(hardware["load_average"]) == 3
 
 
 # -- data-parallel -----------------------------------------------------------------------------
