@@ -70,7 +70,7 @@ def kernels(device: torch.device) -> dict:
 def describe_kernels(found: dict) -> str:
     """One phrase: 'cpu, oneDNN AVX2, ATen AVX2' or 'cuda, NVIDIA H100'."""
     if found.get("device") == "cpu":
-        return f"cpu, oneDNN {found.get('onednn_isa', '?')}, ATen {found.get('aten', '?')}"
+        return f"cpu, oneDNN {found.get('onednn_isa', '?')}" + (f", ATen {found['aten']}" if "aten" in found else "")
     return ", ".join(str(v) for v in found.values())
 
 
