@@ -72,14 +72,18 @@ def run_worker(script: Path, mode: str, argv: list[str], timeout: float | None =
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_rounds(script: Path, modes: list[str], argv: list[str], rounds: int, show=print) -> dict[str, list[dict]]:
-    """Every mode once per round, in the same order each round; mode -> its results, one per round."""
+def run_rounds(script: Path, modes: list[str], argv: list[str], rounds: int, show=print,
+               save: Path | None = None) -> dict[str, list[dict]]:
+    """Every mode once per round, in the same order each round; mode -> its results, one per round.
+    save: the results so far written there after every mode (a long run stopped midway keeps them)."""
     results: dict[str, list[dict]] = {m: [] for m in modes}
     for r in range(rounds):
         for mode in modes:
             started = time.perf_counter()
             result = run_worker(script, mode, argv)
             results[mode].append(result)
+            if save is not None:
+                Path(save).write_text(json.dumps(results))
             measured = ", ".join(f"{k} {result[k]:.2f}" for k in ("rows_per_s", "step_s", "cpu_s", "compile_s")
                                  if k in result)
             show(f"  [round {r + 1}/{rounds}] {mode}: {measured}; {time.perf_counter() - started:.0f} s in all "

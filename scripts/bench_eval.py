@@ -170,7 +170,7 @@ def main() -> None:
     if args.data_dir:
         argv.append(f"--data-dir={args.data_dir}")
     print(f"evaluation benchmark: {machine_line(machine())}")
-    results = run_rounds(Path(__file__), args.modes.split(","), argv, args.rounds)
+    results = run_rounds(Path(__file__), args.modes.split(","), argv, args.rounds, save=args.json)
     report(results, args.reference)
     print(f"\nafter: {machine_line(machine())}")
     if args.json:

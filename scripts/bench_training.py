@@ -321,7 +321,7 @@ def run_candidates(args) -> None:
     if args.data_dir_given:
         argv.append(f"--data-dir={args.data_dir}")
     print(f"training candidates: {machine_line(machine())}")
-    results = run_rounds(Path(__file__), args.modes.split(","), ["--candidates", *argv], args.rounds)
+    results = run_rounds(Path(__file__), args.modes.split(","), ["--candidates", *argv], args.rounds, save=args.json)
     candidates_report(results, args.reference)
     print(f"\nafter: {machine_line(machine())}")
     if args.json:
