@@ -142,6 +142,18 @@ def test_qa_long_questions_are_cut_and_counted(tokenizer):
     assert all(len(f) <= 128 for f in enc.features)
 
 
+@pytest.mark.parametrize("window", [8, 16, 32])
+def test_qa_short_windows_keep_room_for_context_and_stride(tokenizer, window):
+    # a --smoke run cuts windows to 32 tokens: a 20-token question once left the tokenizer no room for
+    # its stride (a Rust panic, not an error)
+    question = "when was the theory of the quantum field first developed by the physicists of europe"
+    context = "the theory was developed in the 1920s by several physicists. " * 4
+    enc = get_kind("qa").encode(get_task("xquad"), [qa_example(context, "1920s", question)], tokenizer, window)
+    assert enc.features and all(len(f) <= window for f in enc.features)
+    cap = min(window // 2, window - tokenizer.num_special_tokens_to_add(pair=True) - 2)
+    assert enc.skipped == {f"questions cut to {cap} tokens": 1}
+
+
 def test_classification_is_one_feature_per_example(tokenizer):
     kind = get_kind("classification")
     enc = kind.encode(get_task("xnli"), [Example("the cat", "a dog", 2), Example("the mat", "sat", 0)], tokenizer, 16)

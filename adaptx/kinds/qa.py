@@ -48,14 +48,20 @@ class QAKind(Kind):
     def encode(self, task, examples, tokenizer, max_length: int) -> Encoding:
         skipped: dict = {}
         questions = []
+        # a question keeps at most half the window, so a short window (--smoke, a small max_seq_length)
+        # still has room for context and its stride; at 128 tokens or more this is MAX_QUERY_LENGTH
+        specials = tokenizer.num_special_tokens_to_add(pair=True)
+        query_cap = max(1, min(MAX_QUERY_LENGTH, max_length // 2, max_length - specials - 2))
         for e in examples:  # cut over-long questions by token offsets, keeping their original text
             enc = tokenizer(e.question, add_special_tokens=False, return_offsets_mapping=True)
-            if len(enc["input_ids"]) > MAX_QUERY_LENGTH:
-                skipped["questions cut to 64 tokens"] = skipped.get("questions cut to 64 tokens", 0) + 1
-                questions.append(e.question[: enc["offset_mapping"][MAX_QUERY_LENGTH - 1][1]])
+            if len(enc["input_ids"]) > query_cap:
+                note = f"questions cut to {query_cap} tokens"
+                skipped[note] = skipped.get(note, 0) + 1
+                questions.append(e.question[: enc["offset_mapping"][query_cap - 1][1]])
             else:
                 questions.append(e.question)
-        stride = min(DOC_STRIDE, max_length // 4)  # the tokenizer needs room for the question and a stride
+        # the tokenizer needs the stride strictly below the context's room (window - question - specials)
+        stride = max(0, min(DOC_STRIDE, max_length // 4, max_length - query_cap - specials - 1))
         enc = tokenizer(questions, [e.context for e in examples], truncation="only_second", max_length=max_length,
                         stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
         features = []
