@@ -50,6 +50,7 @@ class Predictor:
     stage: str | None  # the stage id (None: a zoo entry)
     source: str  # what was loaded, in words
     note: str = ""  # why this stage (a run folder's default)
+    dtype_reason: str = ""  # why the base runs in `dtype` (adaptx predict prints it)
 
     @property
     def task(self) -> str:
@@ -87,17 +88,9 @@ class Predictor:
         kind = get_kind(self.kind)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise AdaptxError(f"batch size {batch_size!r}: expected a whole number of rows >= 1")
-        rows = [(where, {"text": row} if isinstance(row, str) else row) for where, row in rows]
-        for where, row in rows:
-            if not isinstance(row, dict):
-                raise AdaptxError(f"{where}: expected an object with the fields {self.fields}, got "
-                                  f"{type(row).__name__}")
-            problem = row_problem(row)
-            if problem:
-                raise AdaptxError(f"{where}: {problem}")
+        rows, examples = checked_rows(self.task_entry, rows)
         if not rows:
             return []
-        examples = [kind.example_from_row(self.task_entry, row, where) for where, row in rows]
         encoding = kind.encode(self.task_entry, examples, self.tokenizer, self.max_length)
         results, scores = self._run(kind, encoding, batch_size)
         records = kind.records(results, scores, encoding)
@@ -129,14 +122,15 @@ def load(source, stage: str | None = None, device: str = "auto", dtype: str | No
     or a zoo entry folder. device: auto | cpu | cuda | cuda:N. dtype: the frozen base's (default: the one
     the model was evaluated in). base: the base model, when the run's name for it no longer loads (a moved
     folder); its weights must be the ones the model was trained on."""
-    saved = resolve(source, stage, zoo)
-    task = _task(saved)
-    kind = get_kind(task.kind)
-    if not kind.input_fields(task):
-        raise AdaptxError(f"{saved.description}: a {task.kind} model ({task.name}) does not predict input rows")
+    return load_saved(resolve(source, stage, zoo), device, dtype, base)
+
+
+def load_saved(saved: SavedModel, device: str = "auto", dtype: str | None = None, base: str | None = None) -> Predictor:
+    """load() for a saved model already resolved (predict_file checks its rows against the task first)."""
+    task = _predicting_task(saved)
     from .models import load_base_model, saved_encoder_loader
     from .modeling import load_model
-    from .runtime import Runtime, resolve_device, resolve_dtype
+    from .runtime import Runtime, resolve_device
 
     name = base or saved.base
     if not name:
@@ -148,9 +142,7 @@ def load(source, stage: str | None = None, device: str = "auto", dtype: str | No
                           f"({base_fingerprint(saved.identity)} vs {base_fingerprint(base_model.identity())}); pass "
                           "base= (--base) the exact base model it was trained on")
     target = resolve_device(device)
-    wanted = dtype or ("fp32" if saved.dtype == "fp16" and target.type != "cuda" else saved.dtype)
-    resolved, why = resolve_dtype(wanted, target)
-    runtime = Runtime(target, resolved, why)
+    runtime = Runtime(target, *prediction_dtype(saved.dtype, dtype, target))
     with _quiet("adapters.loading"):  # load_model loads each saved adapter over the one build_model added: expected
         model = load_model(saved.model_dir, saved_encoder_loader(base_model.source, runtime.dtype), saved.adapter_dirs,
                            runtime.autocast_dtype)
@@ -160,7 +152,22 @@ def load(source, stage: str | None = None, device: str = "auto", dtype: str | No
                           "with another label set (another adaptx version?) or its folder was edited")
     max_length = min(saved.max_length, base_model.max_length())
     return Predictor(model.to(runtime.device), base_model.tokenizer, task, max_length, runtime.device, runtime.dtype,
-                     saved.stage, saved.description, saved.note)
+                     saved.stage, saved.description, saved.note, runtime.dtype_reason)
+
+
+def checked_rows(task, rows: list[tuple[str, object]]) -> tuple[list[tuple[str, dict]], list]:
+    """(where, row) pairs as dicts (a plain string is {"text": it}) and the task's example of each: every
+    row's fields checked against the task, needing no model (so a bad file fails before the model loads)."""
+    kind = get_kind(task.kind)
+    fields = kind.input_fields(task)
+    rows = [(where, {"text": row} if isinstance(row, str) else row) for where, row in rows]
+    for where, row in rows:
+        if not isinstance(row, dict):
+            raise AdaptxError(f"{where}: expected an object with the fields {fields}, got {type(row).__name__}")
+        problem = row_problem(row)
+        if problem:
+            raise AdaptxError(f"{where}: {problem}")
+    return rows, [kind.example_from_row(task, row, where) for where, row in rows]
 
 
 @contextmanager
@@ -173,6 +180,31 @@ def _quiet(name: str):
         yield
     finally:
         logger.setLevel(level)
+
+
+def prediction_dtype(evaluated: str, asked: str | None, device) -> tuple[str, str]:
+    """(dtype, why) of the frozen base for predicting, by `run`'s rule: the dtype asked for; else the one the
+    model was evaluated in where this device runs it natively, else what `auto` picks here (fp32 on a CPU
+    without native bf16, where emulated bf16 is several times slower)."""
+    from .runtime import resolve_dtype
+
+    if asked:
+        return resolve_dtype(asked, device)
+    if evaluated == "fp32":
+        return "fp32", "the dtype it was evaluated in"
+    auto, why = resolve_dtype("auto", device)
+    if auto == evaluated:
+        return evaluated, "the dtype it was evaluated in"
+    return auto, (f"{why}; it was evaluated in {evaluated} (pass --dtype {evaluated} for that, slower here; "
+                  "near-tie predictions can differ)")
+
+
+def _predicting_task(saved: SavedModel):
+    """The saved model's task, refused when its kind has no head that predicts input rows."""
+    task = _task(saved)
+    if not get_kind(task.kind).input_fields(task):
+        raise AdaptxError(f"{saved.description}: a {task.kind} model ({task.name}) does not predict input rows")
+    return task
 
 
 def _task(saved: SavedModel):
@@ -341,6 +373,8 @@ def predict_file(source, input_path, out=None, stage=None, device="auto", dtype=
     if out is not None:
         out = check_out(out, input_path, source)
     rows = read_rows(input_path)
-    predictor = load(source, stage, device, dtype, zoo, base)
+    saved = resolve(source, stage, zoo)
+    checked_rows(_predicting_task(saved), rows)  # every row's fields, before the model loads
+    predictor = load_saved(saved, device, dtype, base)
     write_records(predictor.predict_rows(rows, batch_size), out)
     return len(rows), predictor

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 import adaptx
@@ -377,3 +378,36 @@ def test_a_shipped_zoo_adapter_predicts_three_sentences_of_ones_own(embedded_dir
                                  "I loved every minute of it."])
     assert [r["label"] for r in records] == ["positive", "negative", "positive"]
     assert all(0.5 < r["score"] <= 1 and set(r["probabilities"]) == {"negative", "positive"} for r in records)
+
+
+def test_a_bad_row_in_a_file_fails_before_the_model_loads(run, tmp_path, capsys, monkeypatch):
+    """Fields are checked against the task first: no minute-long model load before a typo is reported."""
+    from adaptx import predict as predict_module
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the rows were checked")
+
+    monkeypatch.setattr(predict_module, "load_saved", no_model)
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"premise": "a", "hypothesis": "b"}\n{"sentence": "a single sentence"}\n')
+    assert cli.main(["predict", str(run[0]), "--stage", XNLI_STACK, "--input", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "rows.jsonl, line 2: xnli classifies sentence pairs" in err and "loaded before" not in err
+
+
+@pytest.mark.parametrize("evaluated, asked, native, expected", [
+    ("bf16", None, False, "fp32"),   # an AVX2-only CPU: run's auto rule, not emulated bf16
+    ("bf16", None, True, "bf16"),    # native bf16: the dtype it was evaluated in
+    ("fp32", None, True, "fp32"),
+    ("bf16", "bf16", False, "bf16"),  # asked for: honoured, however slow
+    ("fp32", "auto", True, "bf16"),
+])
+def test_predict_picks_the_dtype_by_runs_rule_and_says_why(monkeypatch, evaluated, asked, native, expected):
+    from adaptx import runtime
+    from adaptx.predict import prediction_dtype
+
+    monkeypatch.setattr(runtime, "bf16_support", lambda device: (native, "native bf16" if native else "no native bf16"))
+    dtype, why = prediction_dtype(evaluated, asked, torch.device("cpu"))
+    assert dtype == expected and why
+    if evaluated != dtype and not asked:
+        assert f"evaluated in {evaluated}" in why and f"--dtype {evaluated}" in why
