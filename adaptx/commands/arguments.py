@@ -42,9 +42,16 @@ def overrides_with_device(args) -> list[str]:
 
 def add_actions(parser, dest: str):
     """The ACTION subcommands of a command group (zoo, data, config, model); the group alone prints its
-    help and exits 2. Each action's parser sets `action` to its function (see run_action)."""
+    help and exits 2. add_action wires each action to its function (run_action calls it)."""
     parser.set_defaults(action=lambda _args: (parser.print_help(), 2)[1])
     return parser.add_subparsers(dest=dest, metavar="ACTION")
+
+
+def add_action(actions, name: str, func, **kwargs):
+    """One ACTION of a group, wired to its function; returns its parser for the action's arguments."""
+    parser = actions.add_parser(name, **kwargs)
+    parser.set_defaults(action=func)
+    return parser
 
 
 def run_action(args) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .arguments import add_actions, run_action
+from .arguments import add_action, add_actions, run_action
 
 TAKES_OVERRIDES = False
 main = run_action
@@ -33,12 +33,10 @@ def _copy(args) -> int:
 def add_parser(subparsers):
     config = subparsers.add_parser("config", help="the configs shipped with adaptx: list, show, copy one to edit")
     actions = add_actions(config, "config_command")
-    actions.add_parser("list", help="every shipped config by name, with what it runs").set_defaults(action=_list)
-    show = actions.add_parser("show", help="print a shipped config")
+    add_action(actions, "list", _list, help="every shipped config by name, with what it runs")
+    show = add_action(actions, "show", _show, help="print a shipped config")
     show.add_argument("name", help="a shipped config's name, e.g. quickstart or xtreme/xnli")
-    show.set_defaults(action=_show)
-    cp = actions.add_parser("cp", help="copy a shipped config to a file of your own (never overwrites)")
+    cp = add_action(actions, "cp", _copy, help="copy a shipped config to a file of your own (never overwrites)")
     cp.add_argument("name", help="a shipped config's name")
     cp.add_argument("path", help="the new file (NAME.yaml), or an existing folder to put it in")
-    cp.set_defaults(action=_copy)
     return config

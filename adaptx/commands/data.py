@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .arguments import add_actions, run_action
+from .arguments import add_action, add_actions, run_action
 
 TAKES_OVERRIDES = False
 main = run_action
@@ -38,13 +38,11 @@ def _verify(args) -> int:
 def add_parser(subparsers):
     data = subparsers.add_parser("data", help="build and check local data folders")
     actions = add_actions(data, "data_command")
-    pull = actions.add_parser("pull", help="download tasks from the Hugging Face hub into the local layout")
+    pull = add_action(actions, "pull", _pull, help="download tasks from the Hugging Face hub into the local layout")
     pull.add_argument("tasks", nargs="+", metavar="TASK", help="task names, e.g. qqp xnli")
     pull.add_argument("--out", required=True, help="the data folder to write (new, empty, or from an earlier pull)")
     pull.add_argument("--max-rows", type=int, help="at most N labeled rows per file: the split's first N")
-    pull.set_defaults(action=_pull)
-    verify = actions.add_parser("verify", help="check a pulled folder against its manifest "
-                                                "(missing, changed, extra files)")
+    verify = add_action(actions, "verify", _verify, help="check a pulled folder against its manifest "
+                                                         "(missing, changed, extra files)")
     verify.add_argument("dir", help="a data folder, or builtin:NAME for a data pack shipped with adaptx")
-    verify.set_defaults(action=_verify)
     return data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .arguments import add_actions, run_action
+from .arguments import add_action, add_actions, run_action
 
 TAKES_OVERRIDES = False
 main = run_action
@@ -19,8 +19,7 @@ def _export(args) -> int:
 def add_parser(subparsers):
     model = subparsers.add_parser("model", help="base-model utilities")
     actions = add_actions(model, "model_command")
-    export = actions.add_parser("export", help="write a base model as a plain Hugging Face folder")
+    export = add_action(actions, "export", _export, help="write a base model as a plain Hugging Face folder")
     export.add_argument("name", help="'embedded', a hub id or a local folder")
     export.add_argument("out_dir")
-    export.set_defaults(action=_export)
     return model

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import AdaptxError
-from .arguments import LOCAL_DATA, add_actions, add_data_dir, add_device, run_action
+from .arguments import LOCAL_DATA, add_action, add_actions, add_data_dir, add_device, run_action
 
 TAKES_OVERRIDES = False
 main = run_action
@@ -99,8 +99,8 @@ def _pull(args) -> int:
 
 
 def _add_verify(actions, where) -> None:
-    verify = actions.add_parser("verify", parents=[where],
-                                help="check checksums, card fields, no pickles, index consistency")
+    verify = add_action(actions, "verify", _verify, parents=[where],
+                        help="check checksums, card fields, no pickles, index consistency")
     verify.add_argument("name", nargs="?")
     verify.add_argument("--rebuild-index", action="store_true", help="rewrite index.json from the entries that pass")
     verify.add_argument("--rescore", action="store_true", help="also load each (intermediate / none) entry as "
@@ -111,7 +111,6 @@ def _add_verify(actions, where) -> None:
     verify.add_argument("--tolerance", type=float, default=0.0,
                         help="with --rescore: largest accepted |score - card| (default 0: exact; another device or "
                              "dtype can flip near-tie predictions)")
-    verify.set_defaults(action=_verify)
 
 
 def add_parser(subparsers):
@@ -123,10 +122,9 @@ def add_parser(subparsers):
                                      "also read from the zoo shipped with adaptx")
 
     def action(name, func, help_text, *arguments):
-        parser = actions.add_parser(name, parents=[where], help=help_text)
+        parser = add_action(actions, name, func, parents=[where], help=help_text)
         for flags, kwargs in arguments:
             parser.add_argument(*flags, **kwargs)
-        parser.set_defaults(action=func)
 
     action("list", _list, "list entries (reads only the index)",
            (["--task"], {"help": "only entries of this task"}),
