@@ -7,7 +7,7 @@ Use a trained model (docs/predict.md):
     predictor.predict([{"premise": "He is asleep.", "hypothesis": "He is awake."}])
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _LAZY = {"load": "load", "Predictor": "Predictor"}  # adaptx.predict names; imported on first use
 

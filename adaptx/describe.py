@@ -10,7 +10,6 @@ from .kinds import get_kind
 from .mixture import MLM, MULTITASK
 from .plan import Stage
 from .rundata import RunData
-from .smoke import NOTE
 from .strategies import get_strategy
 
 
@@ -23,7 +22,11 @@ def describe_run(cfg: ExperimentConfig, data: RunData, runtime, run_dir, family:
         lrs.append(f"{kind} {value if value is not None else 'body rate'} ({'config' if own else 'default'})")
     rows = cfg.data.max_eval_examples or "all"
     defaults = family or "unrecognised architecture: the paper's XLM-R rates"
-    lines = [f"adaptx: {NOTE}"] if cfg.smoke else []
+    lines = []
+    if cfg.smoke:
+        from .smoke import NOTE  # smoke.py loads only for a smoke run
+
+        lines.append(f"adaptx: {NOTE}")
     lines += [
         f"adaptx: {len(stages)} stages -> {run_dir} (base {cfg.base_model}: {family or 'unknown family'}, "
         f"{runtime.dtype} [{runtime.dtype_reason}] on {runtime.device_name()}"

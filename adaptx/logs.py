@@ -147,25 +147,3 @@ def run_log(run_dir: Path, enabled: bool = True):
     finally:
         LOGGER.removeHandler(handler)
         handler.close()
-
-
-def add_verbosity_arguments(parser) -> None:
-    """-q/--quiet and -v/--verbose on `parser` and on every subcommand under it, so they go before or
-    after the command (`adaptx -q run ...` = `adaptx run ... -q`)."""
-    import argparse
-
-    def add(target, default):
-        group = target.add_mutually_exclusive_group()
-        group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=QUIET, default=default,
-                           help="only warnings, errors and results (no progress lines or bars)")
-        group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=VERBOSE, default=default,
-                           help="also debug lines and the libraries' own warnings (transformers, adapters)")
-
-    def walk(target, default):
-        add(target, default)
-        for action in target._actions:  # argparse keeps subcommands here; no public accessor
-            if isinstance(action, argparse._SubParsersAction):
-                for child in action.choices.values():
-                    walk(child, argparse.SUPPRESS)  # a subcommand's flag must not reset the top-level one
-
-    walk(parser, NORMAL)

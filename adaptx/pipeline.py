@@ -40,7 +40,8 @@ from .plan import Stage, plan_stages
 from .rundata import RunData, check_batch_fits
 from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
-from .smoke import check_smoke_folder, load_run_config, write_run_results
+from .run_config import load_run_config
+from .run_results import write_run_results
 from .stage_recipe import StageRecipes
 from .stage_store import (HASH_CHARS, StageStore, check_run_folder, check_run_folder_free, hold_run_folder,
                           write_json)
@@ -326,6 +327,7 @@ def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None, writes: bool = 
     if writes:
         check_run_folder(run_dir)  # a usable, writable path; no folder where a result file goes
     if cfg.smoke:
+        from .smoke import check_smoke_folder  # smoke.py loads only for a smoke run
         check_smoke_folder(run_dir)  # --out may point a smoke run anywhere: never at a real run
     # builtin:NAME -> the data pack shipped with adaptx (a smoke run samples a slice of it: no fit check)
     data_dir = resolve_data_dir(data_dir or cfg.data.dir, None if cfg.smoke else cfg)

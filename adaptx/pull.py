@@ -28,6 +28,7 @@ from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import sha256_file
 from .tasks import HubSplit, LocalFile, Task, get_task
+from .version import __version__
 
 HUB_TIMEOUT_S = 20  # the revision lookup; without network it fails at once, on a dead link after this
 
@@ -347,7 +348,6 @@ def pull_tasks(task_names: list[str], out: str | Path, max_rows: int | None = No
 def _commit(out: Path, staging: Path, new: dict[str, dict], keep: dict[str, dict], pulls: list) -> None:
     """Move the staged files into place and write the manifest, last. The incomplete-pull record
     goes first, so a crash between the renames leaves a folder that says what it is."""
-    import adaptx
     import datasets
 
     atomic_write_text(out / INCOMPLETE, json.dumps({"adaptx_data_manifest": 1, "files": new, "previous": keep,
@@ -357,5 +357,5 @@ def _commit(out: Path, staging: Path, new: dict[str, dict], keep: dict[str, dict
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / name, out / name)
     files = {**{k: v for k, v in keep.items() if k not in new}, **new}
-    write_manifest(out, files, kind="hub-pull", adaptx=adaptx.__version__, datasets=datasets.__version__, pulls=pulls)
+    write_manifest(out, files, kind="hub-pull", adaptx=__version__, datasets=datasets.__version__, pulls=pulls)
     (out / INCOMPLETE).unlink()

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import AUTO, ExperimentConfig, load_config
+from .config import AUTO, ExperimentConfig
 from .errors import AdaptxError
 from .fileio import atomic_write_text
-from .report import write_results
 from .tasks import get_task
 
 STEPS = 2  # per trained stage: the estimate, a checkpointable step and an evaluation all happen
@@ -68,14 +67,6 @@ def smoke_overrides(cfg: ExperimentConfig) -> list[str]:
     return overrides
 
 
-def load_run_config(config_path, overrides=None, smoke: bool = False) -> ExperimentConfig:
-    """The config a run uses: the file with the overrides, shrunk first when `smoke`."""
-    cfg = load_config(config_path, overrides)
-    if not smoke:
-        return cfg
-    return load_config(config_path, smoke_overrides(cfg) + list(overrides or []))
-
-
 def check_smoke_folder(run_dir) -> None:
     """A smoke run writes only into a new or empty folder or an earlier smoke run's (its config.yaml
     says smoke: true): never into a real run's, whose results.json and results.md it would replace
@@ -96,11 +87,8 @@ def check_smoke_folder(run_dir) -> None:
                           "--out out (the smoke run goes to <output_dir>-smoke)")
 
 
-def write_run_results(run_dir, records: list[dict], context: dict, smoke: bool) -> str:
-    """write_results, with the smoke note at the top of results.md (and of the returned tables)."""
-    text = write_results(run_dir, records, context)
-    if not smoke:
-        return text
+def mark_results(run_dir, text: str) -> str:
+    """The smoke note at the top of results.md (after its title) and of the tables `text` to print."""
     path = Path(run_dir) / "results.md"
     head, _, rest = path.read_text(encoding="utf-8").partition("\n")
     atomic_write_text(path, f"{head}\n\n> **{NOTE}**\n{rest}")

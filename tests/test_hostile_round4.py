@@ -29,7 +29,7 @@ from adaptx.analysis.analyze import analyze
 from adaptx.cli import main
 from adaptx.config import load_config
 from adaptx.errors import AdaptxError
-from adaptx.rank.command import run_rank
+from adaptx.commands.rank import run_rank
 from sim_runs import item_correct, write_run
 from tiny_data import write_tiny_data
 

@@ -15,7 +15,7 @@ from adaptx import pipeline
 from adaptx.cli import main
 from adaptx.config import load_config
 from adaptx.errors import AdaptxError
-from adaptx.rank.command import run_rank
+from adaptx.commands.rank import run_rank
 from adaptx.rank.estimators import cosine, log_evidence, logme, mean_embedding, spectrum
 from adaptx.rank.ranking import Options
 from adaptx.rank.scoring import candidate_of, expected_best, read_grids, regret, score, spearman

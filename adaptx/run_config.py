@@ -1,0 +1,17 @@
+"""The config a run uses: its file with the command line's overrides, shrunk first for a smoke run
+(adaptx.smoke, imported only then)."""
+
+from __future__ import annotations
+
+from .config import ExperimentConfig, load_config
+
+
+def load_run_config(config_path, overrides=None, smoke: bool = False) -> ExperimentConfig:
+    """The config a run uses: the file with the overrides, shrunk first when `smoke` (the user's own
+    overrides still go last, so they win)."""
+    cfg = load_config(config_path, overrides)
+    if not smoke:
+        return cfg
+    from .smoke import smoke_overrides
+
+    return load_config(config_path, smoke_overrides(cfg) + list(overrides or []))
