@@ -147,7 +147,8 @@ def test_the_cli_reads_jsonl_and_tsv_and_writes_what_the_python_api_returns(run,
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tsv.write_text("id\tpremise\thypothesis\n"
                    + "".join(f"{r['id']}\t{r['premise']}\t{r['hypothesis']}\n" for r in rows))
-    expected = adaptx.load(run_dir, stage=XNLI_STACK, device="cpu").predict(rows)
+    loaded = adaptx.load(run_dir, stage=XNLI_STACK, device="cpu")
+    expected = loaded.predict(rows)
     assert [r["id"] for r in expected] == ["a", "b", "c"]
     assert all(r["label"] in get_task("xnli").labels for r in expected)
     for source in (jsonl, tsv):
@@ -155,7 +156,8 @@ def test_the_cli_reads_jsonl_and_tsv_and_writes_what_the_python_api_returns(run,
         assert cli.main(["predict", str(run_dir), "--stage", XNLI_STACK, "--input", str(source), "--out", str(out),
                          "--device", "cpu"]) == 0
         assert _lines(out) == expected
-        assert f"3 rows predicted with stage {XNLI_STACK}" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"3 rows predicted with stage {XNLI_STACK}" in err and f"; base in {loaded.dtype} ({loaded.dtype_reason})" in err
     assert cli.main(["predict", str(stage_folder(run_dir, XNLI_STACK)), "--input", str(jsonl), "--device", "cpu"]) == 0
     printed = capsys.readouterr()  # no --out: standard output
     assert [json.loads(line) for line in printed.out.splitlines()] == expected and "adaptx:" not in printed.out

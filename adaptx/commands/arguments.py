@@ -22,7 +22,7 @@ def add_device(parser, default=None, *, scope: str = "", note: str = "") -> None
 
 def add_dtype(parser) -> None:
     parser.add_argument("--dtype", help="the frozen base's dtype: fp32 | bf16 | fp16 | auto (default: the one the "
-                                        "model was evaluated in)")
+                                        "model was evaluated in where this device runs it natively, else auto's)")
 
 
 def add_data_dir(parser, text: str = LOCAL_DATA) -> None:

@@ -36,6 +36,7 @@ def main(args) -> int:
                                 args.base, args.batch_size)
     # stdout holds the predictions (when no --out): what was used goes to stderr
     print(f"adaptx: {n} rows predicted with {predictor.source}, task {predictor.task}"
-          f"{f'; {predictor.note}' if predictor.note else ''}{f'; wrote {args.out}' if args.out else ''}",
+          f"{f'; {predictor.note}' if predictor.note else ''}; base in {predictor.dtype} ({predictor.dtype_reason})"
+          f"{f'; wrote {args.out}' if args.out else ''}",
           file=sys.stderr)
     return 0
