@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from ..strategy_row import Strategy
 from .base import Composition, register
-
-WEIGHTED = ("combine.weights", "combine.train_target_adapter")  # the combine.* settings every weighting reads
+from .combine_settings import WEIGHTED
 
 
 @register

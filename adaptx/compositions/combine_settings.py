@@ -1,6 +1,5 @@
-"""The config's `combine:` section: the settings of the compositions that combine frozen adapters
-without a fusion layer (average, the merges, scaled). Which composition reads which setting is its
-row's `settings` (adaptx.compositions.average, .merges, .scaled; docs/merging.md)."""
+"""The config's `combine:` section, read by the compositions that combine frozen adapters without a
+fusion layer (average, the merges, scaled); each names the keys it reads in its row's `settings`."""
 
 from __future__ import annotations
 
@@ -9,13 +8,15 @@ from dataclasses import dataclass
 
 from ..config_fields import checked, in_range, one_of
 
+WEIGHTED = ("combine.weights", "combine.train_target_adapter")  # the keys every weighted combination reads
+
 
 @dataclass
 class CombineSettings:
     """The strategies that combine frozen intermediate adapters without a fusion layer: `average`
     (outputs averaged by an Average block), the weight-space merges into one adapter `merge`,
     `task_arithmetic`, `ties` and `dare`, and `scaled` (a learned scale per adapter and layer).
-    Which setting each reads: adaptx.strategies (docs/merging.md)."""
+    Which setting each reads: its row's `settings` (docs/merging.md)."""
 
     # one weight per intermediate task, e.g. {qqp: 0.7, sst2: 0.3}, used as given (not normalised;
     # negative allowed, as in LoraHub); null: 1/n each (ties: 1 each, its disjoint mean averages)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from ..adapter_files import load_adapter, save_adapter
 from ..errors import AdaptxError
 from ..strategy_row import Strategy
-from .average import WEIGHTED
 from .base import Composition, register
+from .combine_settings import WEIGHTED
 
 DENSITY_DEFAULTS = {"ties": 0.2, "dare": 0.5}  # combine.density: null (TIES' k = 20%; DARE drops half)
 _ANY_ADAPTER = ".adapters.<merged>."  # an adapter's parameter names with its own name taken out
