@@ -18,6 +18,9 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from .compositions.combine_settings import CombineSettings
+from .compositions.fusion import FusionSettings
+from .config_fields import at_least, checked, in_range, one_of
 from .errors import AdaptxError
 from .fileio import read_text
 from .safe_yaml import load_yaml, shown
@@ -27,44 +30,9 @@ from .zoo_refs import NAME_RE, ZOO_PREFIX, is_zoo_ref, zoo_ref_name
 
 ADAPTER_CONFIGS = ("seq_bn", "double_seq_bn")
 POOLINGS = ("first", "mean")
-FUSION_PRESETS = ("dynamic", "static")
 DTYPES = ("fp32", "bf16", "fp16", "auto")  # runtime.DTYPES, not imported: runtime loads torch
 EVAL_SPLITS = ("dev", "test")
 EVALS_PER_RUN = 5  # eval_every: null evaluates English dev this many times per training run
-DENSITY_DEFAULTS = {"ties": 0.2, "dare": 0.5}  # combine.density: null
-
-
-def checked(problem, **field_args):
-    """A dataclass field with its own constraint, checked as the value is read (_check_type) so that `validate`
-    keeps only the rules relating several fields: the given value (each item of a list; null never) must pass
-    `problem(value)`, which returns None when it is fine, else the error message."""
-    return field(metadata={"problem": problem}, **field_args)
-
-
-def one_of(choices, note: str = "", **field_args):
-    """A field whose value is one of `choices` (a tuple, or a mapping of choice -> what it means)."""
-    described = choices if isinstance(choices, dict) else dict.fromkeys(choices, "")
-    allowed = ", ".join(f"{c} ({d})" if d else c for c, d in described.items()) + note
-    return checked(lambda v: None if v in described else f"{shown(v)}; allowed: {allowed}", **field_args)
-
-
-def at_least(low: int, note: str = "", **field_args):
-    """A whole-number field >= low; `note` says what null means where null is allowed."""
-    return checked(lambda v: None if v >= low else f"must be >= {low}{note}, got {v}", **field_args)
-
-
-def in_range(interval: str, **field_args):
-    """A finite number in a half-open interval written "[low, high)" or "(low, high)"; high may be inf."""
-    low, high = (float(end) for end in interval[1:-1].split(","))
-    low_inclusive = interval[0] == "["
-
-    def problem(v):
-        if math.isfinite(v) and (v >= low if low_inclusive else v > low) and v < high:
-            return None
-        if high == math.inf:
-            return f"must be a finite number {'>=' if low_inclusive else '>'} {low:g}, got {v}"
-        return f"must be in {'[' if low_inclusive else '('}{low:g}, {high:g}), got {v}"
-    return checked(problem, **field_args)
 
 
 def _device_problem(device: str) -> str | None:
@@ -87,68 +55,6 @@ class AdapterSettings:
     reduction_factor: int = at_least(1, default=16)
     # the target stages' own adapter (null: reduction_factor); intermediate adapters keep reduction_factor
     target_reduction_factor: int | None = at_least(1, default=None)
-
-
-@dataclass
-class FusionSettings:
-    """AdapterFusion (Pfeiffer et al. 2021). Every null setting takes the preset's value.
-
-    The paper's setting: preset dynamic (value matrix initialised near identity, regularised
-    towards it) with include_target_adapter: true (the target task's own adapter, trained
-    first, fused with the intermediate adapters) and the fusion learning rate 5e-5.
-    """
-
-    preset: str = one_of(FUSION_PRESETS, default="dynamic")  # dynamic (value matrix, regularised) | static (none)
-    key: bool | None = None
-    query: bool | None = None
-    value: bool | None = None
-    query_before_ln: bool | None = None
-    regularization: bool | None = None  # pull the value matrix towards identity (0.01 * ||I - V||^2)
-    residual_before: bool | None = None
-    temperature: bool | None = None  # softmax temperature 50 -> 1, lowered on every training forward
-    value_before_softmax: bool | None = None
-    value_initialized: bool | None = None  # value matrix starts as identity
-    dropout_prob: float | None = in_range("[0, 1)", default=None)  # null: the base model's attention dropout
-    include_target_adapter: bool = False  # fuse the target task's own adapter too (the paper's setting)
-    train_target_adapter: bool = False  # also train a new target adapter stacked on the fusion
-
-    def library_settings(self) -> dict:
-        """The resolved AdapterFusion settings: the preset, then every explicit value."""
-        from adapters import AdapterFusionConfig
-
-        overrides = {k: v for k, v in dataclasses.asdict(self).items()
-                     if k not in ("preset", "include_target_adapter", "train_target_adapter") and v is not None}
-        return AdapterFusionConfig.load(self.preset, **overrides).to_dict()
-
-
-@dataclass
-class CombineSettings:
-    """The strategies that combine frozen intermediate adapters without a fusion layer: `average`
-    (outputs averaged by an Average block), the weight-space merges into one adapter `merge`,
-    `task_arithmetic`, `ties` and `dare`, and `scaled` (a learned scale per adapter and layer).
-    Which setting each reads: adaptx.strategies (docs/merging.md)."""
-
-    # one weight per intermediate task, e.g. {qqp: 0.7, sst2: 0.3}, used as given (not normalised;
-    # negative allowed, as in LoraHub); null: 1/n each (ties: 1 each, its disjoint mean averages)
-    weights: dict | None = None
-    train_target_adapter: bool = True  # false: only the new head trains on the combined adapters
-    # task_arithmetic, ties, dare: lambda, the factor on the merged adapter (Ilharco et al. 2023)
-    scale: float = in_range("(0, inf)", default=1.0)
-    # ties: the fraction of each adapter matrix's entries kept (largest magnitudes); dare: the chance
-    # each entry is kept (drop rate 1 - density). null: ties 0.2 (the paper's k = 20%), dare 0.5
-    density: float | None = checked(lambda v: None if math.isfinite(v) and 0 < v <= 1 else
-                                    f"must be in (0, 1] (the fraction kept), got {v}", default=None)
-    sign_method: str = one_of({"total": "sign of the summed values, the paper's", "frequency": "majority of signs"},
-                              default="total")  # ties: how each entry's sign is elected
-    scale_per_layer: bool = True  # scaled: one scale per adapter and layer; false: one per adapter, all layers
-
-    def weights_for(self, tasks: list[str], merge_method: str | None = None) -> list[float]:
-        if self.weights:
-            return [float(self.weights[t]) for t in tasks]
-        return [1.0] * len(tasks) if merge_method == "ties" else [1.0 / len(tasks)] * len(tasks)
-
-    def density_for(self, merge_method: str) -> float:
-        return float(self.density) if self.density is not None else DENSITY_DEFAULTS[merge_method]
 
 
 @dataclass

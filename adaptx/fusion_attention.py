@@ -3,7 +3,7 @@
 `adapters` computes the fusion's attention over adapters on every forward pass but returns it
 only when asked (`output_attentions=True` on the fusion layer). `recording(model)` asks: a
 pre-hook on each fusion layer turns that flag on, and a hook placed before adaptx's own fp32 hook
-(modeling._keep_fusion_attention_in_fp32) takes the attention out of the layer's output, so the
+(compositions.fusion.keep_attention_in_fp32) takes the attention out of the layer's output, so the
 layer returns exactly what it returned before and predictions do not change. Each row's weights
 are averaged over its real tokens (the encoder's attention mask), then over rows.
 

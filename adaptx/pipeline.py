@@ -23,6 +23,7 @@ import torch
 import yaml
 
 from .baselines import versus_trivial
+from .compositions import composition_for
 from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
 from .convergence import stage_facts
@@ -242,7 +243,7 @@ class Experiment:
 
     def _trained_metrics(self, stage: Stage, model, summary: dict) -> dict:
         """What metrics.json records of a trained stage besides its identity (intermediate: versus_trivial)."""
-        trained, strategy = self.trained_task(stage), get_strategy(stage.strategy)
+        trained = self.trained_task(stage)
         train_data, dev = self.data(trained, "train"), self.data(trained, "dev")
         summary = summary if stage.kind == "target" else dict(summary, versus_trivial=versus_trivial(self, trained, model))
         metrics = {"train": summary,
@@ -256,13 +257,8 @@ class Experiment:
             metrics["mixture"] = mixture
         if self.task(trained).params.get("label_file"):  # a label set read from the data (CCG's categories)
             metrics["labels"] = list(self.task(trained).labels)
-        setup = self.setup_for(stage)
-        if strategy.fusion:
-            metrics["fusion"] = {"settings": setup.fusion_config,
-                                 "value_distance_from_identity": model.fusion_value_distance()}
-        elif strategy.combines > 1:
-            metrics["combine"] = {"adapters": setup.frozen_adapters, "weights": setup.combine_weights,
-                                  "target_adapter": setup.own_adapter is not None}
+        if composition := composition_for(stage.strategy):  # its settings (fusion: how far its values moved)
+            metrics.update(composition.metrics(self.setup_for(stage), model))
         return metrics
 
     def evaluate(self, stage: Stage) -> list[dict]:

@@ -83,7 +83,7 @@ class Param:
     high: float | int | None = None
     log: bool = False
     step: float | int | None = None
-    applies: tuple[str, ...] = COMPOSITIONS
+    applies: tuple[str, ...] = field(default_factory=lambda: tuple(COMPOSITIONS))  # a tuple: studies store it
 
     @property
     def is_int(self) -> bool:
@@ -171,7 +171,7 @@ def _applies(key: str) -> tuple[str, ...]:
     for prefix, compositions in ONLY_FOR.items():
         if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
             return compositions
-    return COMPOSITIONS
+    return tuple(COMPOSITIONS)
 
 
 def _known_key(raw: dict, key: str) -> bool:

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, replace
 
 from .adapter_names import saved_name
+from .compositions import composition_for, optional_slots
 from .config import AUTO, ExperimentConfig, stable_hash
 from .metrics import metric_for_language
 from .mixture import MLM
@@ -25,32 +26,16 @@ from .zoo_refs import is_zoo_ref
 
 
 def _setup_recipe(setup: Setup) -> dict:
-    """A setup as stage hashes see it: the fields of later strategies (average, merge, the merges'
-    settings, scaled) only where used, so the hashes of stages that existed before them stay what
-    they were."""
+    """A setup as stage hashes see it: the fields of later strategies (the compositions' optional
+    slots: average, merge, the merges' settings, scaled) and of mixtures only where used, so the
+    hashes of stages that existed before them stay what they were."""
     recipe = asdict(setup)
-    for key in ("average", "merge", "combine_weights", "heads", "merge_settings", "scaled", "scale_per_layer"):
+    for key in ("heads", *optional_slots()):
         if recipe[key] in ([], {}, None):
             del recipe[key]
-    if "average" in recipe:
-        # outputs combined as sum_i w_i h_i (modeling.average_block_weights); stages trained before,
-        # when the library's mean divided by n once more, must not be reused
-        recipe["average_output"] = "weighted_sum"
+    if composition := composition_for(setup.strategy):
+        composition.amend_recipe(recipe)
     return recipe
-
-
-def _merge_settings(cfg: ExperimentConfig, strategy, seed: int) -> dict:
-    """The resolved settings of a merge (empty for `merge`, which reads none): lambda, TIES' density
-    and sign election, DARE's density and the seed of its masks (the stage's seed)."""
-    method, c = strategy.merge_method, cfg.combine
-    settings = {"scale": c.scale} if "combine.scale" in strategy.settings else {}
-    if method in ("ties", "dare"):
-        settings["density"] = c.density_for(method)
-    if method == "ties":
-        settings["sign_method"] = c.sign_method
-    if method == "dare":
-        settings["seed"] = seed
-    return settings
 
 
 class StageRecipes:
@@ -86,22 +71,9 @@ class StageRecipes:
         names = list(stage.adapters)
         if strategy.combines < 2:  # its own adapter, on top of the one it stacks on (if any)
             return Setup(s, own_adapter=stage.task, frozen_adapters=names, **adapter)
-        if strategy.fusion:
-            own = None
-            if cfg.fusion.train_target_adapter:  # a new target adapter on top; the fused one keeps the task's name
-                own = f"{stage.task}-top" if stage.task in names else stage.task
-            return Setup(s, own_adapter=own, frozen_adapters=names, fusion=names,
-                         fusion_config=cfg.fusion.library_settings(), **adapter)
-        # the frozen adapters averaged (outputs), merged (weights) or scaled (outputs, learned scales),
-        # a new target adapter (optional) + head
-        own = stage.task if cfg.combine.train_target_adapter else None
-        if strategy.learns_scales:
-            return Setup(s, own_adapter=own, frozen_adapters=names, scaled=names,
-                         scale_per_layer=cfg.combine.scale_per_layer, **adapter)
-        method = strategy.merge_method
-        return Setup(s, own_adapter=own, frozen_adapters=names, **{"merge" if method else "average": names},
-                     combine_weights=cfg.combine.weights_for(stage.intermediates, method),
-                     merge_settings=_merge_settings(cfg, strategy, stage.seed), **adapter)
+        # the frozen adapters fused, averaged, merged, scaled, ... (adaptx.compositions), a new target
+        # adapter (optional) + head
+        return Setup(s, **composition_for(s).setup_fields(stage, cfg, names), **adapter)
 
     def adapter_name(self, name: str, seed: int) -> str:
         """The name an adapter is saved and loaded under (adaptx.adapter_names)."""
@@ -110,8 +82,9 @@ class StageRecipes:
     def model_setup(self, stage: Stage) -> Setup:
         """setup_for with every adapter under its saved name (adapter_name)."""
         setup = self.setup_for(stage)
-        named = {key: [self.adapter_name(n, stage.seed) for n in getattr(setup, key)]
-                 for key in ("frozen_adapters", "fusion", "average", "merge", "scaled")}
+        composition = composition_for(setup.strategy)
+        slots = ("frozen_adapters", *(composition.adapter_slots if composition else ()))
+        named = {key: [self.adapter_name(n, stage.seed) for n in getattr(setup, key)] for key in slots}
         own = self.adapter_name(setup.own_adapter, stage.seed) if setup.own_adapter else None
         return replace(setup, own_adapter=own, **named)
 

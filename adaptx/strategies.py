@@ -1,98 +1,111 @@
 """The strategies: how a stage uses what intermediate training left (the paper's comparison axis).
 
 One table, asked by every module that needs a strategy's rules (the planner, stage recipes, the
-config checks, the search space, the zoo, the results table, the model builder), so that adding
-a strategy means adding one row here. Two rows are not target strategies a config can list:
-`intermediate` and `full-intermediate` name the intermediate stages themselves.
+config checks, the search space, the zoo, the results table, the model builder). The strategies
+that combine no adapters have their rows here; every composition (adaptx.compositions: fuse,
+average, the merges, scaled) brings its own row when it registers, and the table lists it. Two rows
+are not target strategies a config can list: `intermediate` and `full-intermediate` name the
+intermediate stages themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
+from .compositions import REGISTRY
 from .errors import AdaptxError
+from .strategy_row import Strategy
 
-
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    # which intermediate stage it builds on: "adapter" (trained adapters, frozen), "full" (the fully
-    # fine-tuned encoder), or None (nothing from intermediate training)
-    builds_on: str | None
-    # how many intermediate results it uses: 0; 1 (one stage per intermediate task); 2 (at least two,
-    # combined in one stage)
-    combines: int
-    lr_kind: str  # which learning rate trains it: adapter | fusion | full
-    # the rows its results are compared with, first present one (retrieval has no full-none row)
-    baselines: tuple[str, ...] = ()
-    report_order: int | None = None  # position in results tables (None: not a target strategy)
-    zoo_kind: str | None = None  # what a published stage of it is (None: cannot be published)
-    # applies to a target whose kind does not train (retrieval, evaluated from the encoder)
-    without_target_training: bool = False
-    default: bool = False  # run by a config that lists no strategies
-    # a weight-space merge of the adapters it combines into one adapter: "linear" (adapters'
-    # average_adapter), "ties" or "dare" (adaptx.merging); None: no merge
-    merge_method: str | None = None
-    # learns one scale per combined adapter (and layer) over their outputs (adaptx.scaled)
-    learns_scales: bool = False
-    # the combine.* settings it reads (what a search varies for it; the others do not apply to it)
-    settings: tuple[str, ...] = ()
-
-    @property
-    def full_model(self) -> bool:
-        """Fine-tunes the whole encoder (no adapters anywhere in its model)."""
-        return self.lr_kind == "full"
-
-    @property
-    def fusion(self) -> bool:
-        """Trains an AdapterFusion layer over the adapters it combines."""
-        return self.lr_kind == "fusion"
-
-    @property
-    def standalone(self) -> bool:
-        """Its adapter was trained directly on the base, so it can be stacked or fused elsewhere."""
-        return self.name in ("intermediate", "none")
-
-    @property
-    def composition(self) -> bool:
-        """Composes frozen adapters on the frozen base (what `adaptx search` chooses among)."""
-        return self.report_order is not None and not self.full_model
-
-
-_WEIGHTED = ("combine.weights", "combine.train_target_adapter")
-_ROWS = (
+# the paper's adapter strategies that combine no adapters; the registered compositions follow them
+_ADAPTER_ROWS = (
     Strategy("none", None, 0, "adapter", report_order=0, zoo_kind="target", without_target_training=True,
              default=True),
     Strategy("stack", "adapter", 1, "adapter", ("none",), 1, "target", without_target_training=True, default=True),
-    Strategy("fuse", "adapter", 2, "fusion", ("none",), 2, "fusion", default=True),
+)
+# full fine-tuning, then the intermediate stages
+_FULL_ROWS = (
     Strategy("full", "full", 1, "full", ("full-none", "none"), 10, without_target_training=True, default=True),
     Strategy("full-none", None, 0, "full", report_order=9, default=True),
-    Strategy("average", "adapter", 2, "adapter", ("none",), 3, settings=_WEIGHTED),
-    Strategy("merge", "adapter", 2, "adapter", ("none",), 4, merge_method="linear", settings=_WEIGHTED),
-    # weight-space merges into one adapter (docs/merging.md): one adapter's inference cost
-    Strategy("task_arithmetic", "adapter", 2, "adapter", ("none",), 5, "target", merge_method="linear",
-             settings=(*_WEIGHTED, "combine.scale")),
-    Strategy("ties", "adapter", 2, "adapter", ("none",), 6, "target", merge_method="ties",
-             settings=(*_WEIGHTED, "combine.scale", "combine.density", "combine.sign_method")),
-    Strategy("dare", "adapter", 2, "adapter", ("none",), 7, "target", merge_method="dare",
-             settings=(*_WEIGHTED, "combine.scale", "combine.density")),
-    # ScaLearn-style: a learned scale per source adapter and layer over their outputs
-    Strategy("scaled", "adapter", 2, "adapter", ("none",), 8, "target", learns_scales=True,
-             settings=("combine.scale_per_layer", "combine.train_target_adapter")),
-    # the intermediate stages
     Strategy("intermediate", None, 0, "adapter", zoo_kind="intermediate"),
     Strategy("full-intermediate", None, 0, "full"),
 )
-STRATEGIES: dict[str, Strategy] = {s.name: s for s in _ROWS}
-TARGET_STRATEGIES = tuple(s.name for s in _ROWS if s.report_order is not None)  # what a config may list
-DEFAULT_STRATEGIES = tuple(s.name for s in _ROWS if s.default)
-COMPOSITIONS = tuple(s.name for s in _ROWS if s.composition)
-REPORT_ORDER = tuple(sorted(TARGET_STRATEGIES, key=lambda name: STRATEGIES[name].report_order))
+
+
+@lru_cache(maxsize=8)
+def _table(compositions: tuple) -> dict[str, Strategy]:
+    rows = (*_ADAPTER_ROWS, *(c.row for c in compositions), *_FULL_ROWS)
+    table = {s.name: s for s in rows}
+    if len(table) < len(rows):
+        clash = next(c.name for c in compositions if c.name in {s.name for s in (*_ADAPTER_ROWS, *_FULL_ROWS)})
+        raise ValueError(f"composition {clash!r} is named like a strategy of adaptx.strategies")
+    return table
+
+
+def _rows() -> dict[str, Strategy]:
+    """name -> row: this module's rows and every composition registered now."""
+    return _table(tuple(REGISTRY.values()))
+
+
+class _Table(Mapping):
+    """STRATEGIES: read from the registry on every use, not once at import, so that a composition
+    registered after a module imported the table (a plugin, a test) is in it there too."""
+
+    def __getitem__(self, name: str) -> Strategy:
+        return _rows()[name]
+
+    def __iter__(self):
+        return iter(_rows())
+
+    def __len__(self) -> int:
+        return len(_rows())
+
+    def __repr__(self) -> str:
+        return repr(_rows())
+
+
+class _Names(Sequence):
+    """A tuple of names derived from the table, derived again on every use (as _Table)."""
+
+    def __init__(self, derive):
+        self._derive = derive
+
+    def __getitem__(self, index):
+        return self._derive(_rows())[index]
+
+    def __len__(self) -> int:
+        return len(self._derive(_rows()))
+
+    def __iter__(self):
+        return iter(self._derive(_rows()))
+
+    def __contains__(self, name) -> bool:
+        return name in self._derive(_rows())
+
+    def index(self, name, *bounds) -> int:
+        return self._derive(_rows()).index(name, *bounds)
+
+    def __repr__(self) -> str:
+        return repr(self._derive(_rows()))
+
+
+def _target_names(rows: dict[str, Strategy]) -> tuple[str, ...]:
+    """What a config may list, as configs and messages name them: the defaults (the paper's: adapter
+    strategies, then full fine-tuning), then the others."""
+    targets = [s for s in rows.values() if s.report_order is not None]
+    return tuple(s.name for s in sorted(targets, key=lambda s: not s.default))
+
+
+STRATEGIES: Mapping[str, Strategy] = _Table()
+TARGET_STRATEGIES = _Names(_target_names)  # what a config may list
+DEFAULT_STRATEGIES = _Names(lambda rows: tuple(s.name for s in rows.values() if s.default))
+COMPOSITIONS = _Names(lambda rows: tuple(s.name for s in rows.values() if s.composition))
+REPORT_ORDER = _Names(lambda rows: tuple(sorted(_target_names(rows), key=lambda name: rows[name].report_order)))
 
 
 def get_strategy(name: str) -> Strategy:
     try:
-        return STRATEGIES[name]
+        return _rows()[name]
     except KeyError:
         raise AdaptxError(f"unknown strategy {name!r}; allowed: {', '.join(TARGET_STRATEGIES)}") from None
 

@@ -12,7 +12,7 @@ trainable parameters. Weights are random but non-trivial: the timing depends on 
   stack            Stack(intermediate, target)                 (the reference, 1.00x)
   fuse             AdapterFusion (dynamic) over the N adapters, adaptx's fp32 fusion attention
   average          Stack(Average(N adapters), target)
-  scaled           Average + one learned scale per adapter and layer (adaptx.scaled)
+  scaled           Average + one learned scale per adapter and layer (adaptx.compositions.scaled)
   merge, task_arithmetic, ties, dare   one merged adapter under the target adapter
 
 Quick mode (`--quick`): a tiny random 2-layer model (seconds; checks the script, numbers mean
@@ -56,7 +56,7 @@ def base_model(quick: bool, tmp: Path):
 
 
 def setups(names: list[str], fingerprint: dict) -> dict:
-    from adaptx.config import FusionSettings
+    from adaptx.compositions.fusion import FusionSettings
     from adaptx.modeling import Setup
 
     common = dict(own_adapter="target", base_fingerprint=fingerprint)

@@ -35,7 +35,7 @@ def main() -> None:
 
     from adapters.methods.modeling import BertFusion
 
-    from adaptx.config import FusionSettings
+    from adaptx.compositions.fusion import FusionSettings
     from adaptx.data import load_split
     from adaptx.modeling import Setup, build_model, save_model
     from adaptx.models import load_base_model, load_encoder

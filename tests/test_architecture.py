@@ -126,6 +126,66 @@ def test_no_import_cycles_among_adaptx_modules():
     assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
+def _module_level_imports(module: str, path: Path, functions: bool = False) -> set[str]:
+    """The dotted names a module imports where importing it runs them: its body less function bodies
+    (they run later; class bodies and `if` blocks run at once), or with `functions` everywhere.
+    Relative imports resolved, as _imported."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names, todo = set(), [ast.parse(path.read_text(encoding="utf-8"))]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if node.level else []
+            source = ".".join(base + ([node.module] if node.module else []))
+            names |= {source} | {f"{source}.{alias.name}" for alias in node.names}
+        if functions or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def _loaded_on_import(module: str) -> set[str]:
+    """Every name imported while `module` is imported: its module-level imports and, through every
+    adaptx module they reach (and the packages above each), theirs."""
+    modules = _modules()
+    seen, todo, names = set(), [module], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        found = _module_level_imports(name, modules[name])
+        names |= found
+        parts = name.split(".")  # importing a submodule runs its packages' __init__ first
+        todo += [n for n in found if n in modules] + [".".join(parts[:i]) for i in range(1, len(parts))]
+    return names
+
+
+def _libraries(names: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in names}
+
+
+def test_the_import_walk_tells_module_level_from_function_level():
+    fusion = PACKAGE / "compositions" / "fusion.py"
+    assert "adapters" in _libraries(_module_level_imports("adaptx.compositions.fusion", fusion, functions=True))
+    assert "adapters" not in _libraries(_module_level_imports("adaptx.compositions.fusion", fusion))
+    assert "adaptx.compositions.fusion" in _loaded_on_import("adaptx.config")  # config -> its fusion section
+    assert "torch" in _libraries(_loaded_on_import("adaptx.modeling"))  # at its top
+    assert "torch" not in _libraries(_loaded_on_import("adaptx.compositions.merges"))  # in its hooks only
+
+
+def test_config_reads_without_the_adapters_library():
+    """The config (every command reads it, most before anything trains) imports `adapters` nowhere, and
+    nothing it imports at its top does either: settings that need the library (the fusion's resolved
+    settings) ask it inside the function that needs it."""
+    config = PACKAGE / "config.py"
+    assert "adapters" not in _libraries(_module_level_imports("adaptx.config", config, functions=True)), \
+        "config.py imports adapters"
+    assert "adapters" not in _libraries(_loaded_on_import("adaptx.config")), \
+        "importing adaptx.config imports adapters (through a module it imports at its top)"
+
+
 def _definitions(kind):
     for name, path in _modules().items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

@@ -11,10 +11,12 @@ import torch
 import yaml
 
 from adaptx import pipeline
-from adaptx.config import DENSITY_DEFAULTS, FusionSettings, load_config
+from adaptx.compositions.fusion import FusionSettings
+from adaptx.compositions.merges import DENSITY_DEFAULTS, merged_adapter_name
+from adaptx.compositions.ties_dare import dare, elect_sign, ties, trim
+from adaptx.config import load_config
 from adaptx.errors import AdaptxError
-from adaptx.merging import dare, elect_sign, ties, trim
-from adaptx.modeling import Setup, build_model, load_model, merged_adapter_name, save_model
+from adaptx.modeling import Setup, build_model, load_model, save_model
 from adaptx.models import config_fingerprint, load_encoder
 from adaptx.search_space import COMBINE_KEYS, parse_search
 from tiny_data import write_tiny_data

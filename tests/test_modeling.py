@@ -151,7 +151,7 @@ def test_bf16_base_keeps_fp32_adapters_and_head_and_trains(fresh, inter_dirs, ti
 # -- AdapterFusion as Pfeiffer et al. define it ------------------------------------------------
 
 def fusion_setup(enc, names=("qqp", "sst2"), **settings):
-    from adaptx.config import FusionSettings
+    from adaptx.compositions.fusion import FusionSettings
 
     config = FusionSettings(**settings).library_settings()
     return Setup("fuse", 3, frozen_adapters=list(names), fusion=list(names), fusion_config=config,

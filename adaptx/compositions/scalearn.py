@@ -1,5 +1,6 @@
-"""The `scaled` composition (ScaLearn, Frohmann et al. 2023): one learned scale per source adapter
-and adapter layer (or one per adapter, shared by all layers) over the source adapters' outputs.
+"""ScaLearn's scales (Frohmann et al. 2023), the mechanics of the `scaled` composition
+(adaptx.compositions.scaled): one learned scale per source adapter and adapter layer (or one per
+adapter, shared by all layers) over the source adapters' outputs.
 
 At every adapter layer ScaLearn computes `h = r + sum_k omega[k, layer] * up_k`, where `r` is the
 adapter residual and `up_k` the output of source adapter k's up-projection. `adapters` 1.3 has no
@@ -22,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .errors import AdaptxError
+from ..errors import AdaptxError
 
 
 def adapter_sites(encoder: nn.Module, name: str) -> dict[str, nn.Module]:

@@ -1,7 +1,8 @@
 """TIES and DARE merges of bottleneck adapters, on plain state dicts (pure torch).
 
-`adapters` 1.3 merges bottleneck adapters only linearly (`average_adapter`, which adaptx uses for
-`merge` and `task_arithmetic`); these are the two merges it lacks, after Yadav et al. 2023 (TIES)
+The maths of the `ties` and `dare` compositions (adaptx.compositions.merges). `adapters` 1.3 merges
+bottleneck adapters only linearly (`average_adapter`, which adaptx uses for `merge` and
+`task_arithmetic`); these are the two merges it lacks, after Yadav et al. 2023 (TIES)
 and Yu et al. 2024 (DARE), in the form peft's `add_weighted_adapter` gives them for LoRA.
 
 A task vector is a fine-tuned model minus the model it started from. A bottleneck adapter starts
@@ -20,7 +21,7 @@ import math
 
 import torch
 
-from .errors import AdaptxError
+from ..errors import AdaptxError
 
 SIGN_METHODS = ("total", "frequency")
 
