@@ -42,8 +42,8 @@ from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
 from .smoke import check_smoke_folder, load_run_config, write_run_results
 from .stage_recipe import StageRecipes
-from .stage_store import (HASH_CHARS, StageStore, check_run_folder, check_run_folder_free, hold_run_folder,
-                          write_json)
+from .run_folder import HASH_CHARS, write_json
+from .stage_store import StageStore, check_run_folder, check_run_folder_free, hold_run_folder
 from .strategies import get_strategy
 from .tasks import get_task
 from .train import predict, train_model

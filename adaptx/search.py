@@ -44,6 +44,7 @@ import yaml
 from .config import build_config, load_config
 from .errors import AdaptxError
 from .fileio import atomic_write_text
+from .run_folder import RunFolder
 from .search_space import SearchSpec, parse_search, study_name_problem, trial_config_dict
 from .tasks import get_task
 
@@ -698,7 +699,7 @@ def _write_outputs(study, context: _Context) -> None:
 def _objective_se(context: _Context, trial) -> float | None:
     from .search_defaults import objective_standard_error
 
-    path = context.run_dir / "stages" / str(trial.user_attrs.get("stage")) / "metrics.json"
+    path = RunFolder(context.run_dir).stage_named(str(trial.user_attrs.get("stage"))).metrics_file
     return objective_standard_error(json.loads(path.read_text())) if path.is_file() else None
 
 

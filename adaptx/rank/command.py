@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import AdaptxError
+from ..run_folder import RunFolder
 from .ranking import Options, rank
 from .scoring import read_grids, score
 from .tables import score_lines, summary_lines, write_ranking, write_scores
@@ -14,7 +15,7 @@ def run_rank(config, candidates=None, *, out=None, run_dir=None, data_dir=None, 
              overrides=(), grid=None) -> list[str]:
     """Rank (and with `grid`, score the ranking against those run folders); returns what to print."""
     for folder in map(Path, grid or []):  # refused before any model loads
-        if not (folder / "results.json").is_file():
+        if not RunFolder(folder).results_file.is_file():
             raise AdaptxError(f"--grid {folder}: not a run folder with finished evaluations (no results.json); "
                               "pass the run folder(s) that trained the candidates under the target")
     ranking = rank(config, candidates, out=out, run_dir=run_dir, data_dir=data_dir, device=device, options=options,
