@@ -64,22 +64,27 @@ def write_json(path: Path, obj) -> None:
 
 
 @dataclass(frozen=True)
-class StageFolder:
-    """One stage's folder: where its files are, and their content read as JSON objects."""
+class _Folder:
+    """A folder by its path (a string is taken as a Path); equal to another of its kind at the same path."""
 
     path: Path
 
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
 
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class StageFolder(_Folder):
+    """One stage's folder: where its files are, and their content read as JSON objects."""
+
     @classmethod
     def holding(cls, eval_file: Path) -> StageFolder:
         """The stage folder an evaluation file (a results record's predictions) lies in."""
         return cls(Path(eval_file).parent.parent)
-
-    @property
-    def name(self) -> str:
-        return self.path.name
 
     @property
     def run(self) -> RunFolder:
@@ -172,13 +177,8 @@ class StageFolder:
 
 
 @dataclass(frozen=True)
-class RunFolder:
+class RunFolder(_Folder):
     """A run folder: its config, its results, its stage folders, its analysis."""
-
-    path: Path
-
-    def __post_init__(self):
-        object.__setattr__(self, "path", Path(self.path))
 
     @classmethod
     def of_results(cls, folder) -> RunFolder:
