@@ -1,5 +1,6 @@
 """The run folder's layout, in one place: every module that reads or writes a run or a stage asks
-this one where its files are, so a layout change touches this module only.
+this one where its files are, so a layout change touches this module only (tests/test_architecture.py
+checks it, and lists the few spellings left to modules being reworked).
 
     <run>/config.yaml                 the config as the run used it (`adaptx run` writes it)
     <run>/results.json                flat records; results.md and results-summary.json beside it
@@ -11,7 +12,7 @@ this one where its files are, so a layout change touches this module only.
         eval/<lang>-<split>-<hash>.json   one evaluation file per evaluated language
     <run>/analysis/                   `adaptx analyze`'s output (unless --out)
     <run>/search/<study>/             a search's studies: trials/NNNN/config.yaml, best/
-    <run>/.locks/                     every lock of the run folder (stage_store holds them)
+    <run>/.locks/                     every lock: the run's (adaptx.stage_store), each stage's (StageFolder.lock)
 
 Readers here only find and read files: what a finished stage must hold, and how a run writes it,
 is adaptx.stage_store's; how a results record is checked, adaptx.report_files'.
