@@ -3,7 +3,8 @@
 Atomic file writes: write beside the target, then rename, so readers never see half a file.
 `read_json`: the one reader of adaptx's own JSON files (run folders, caches), which turns every
 way such a file can be broken -- missing, not UTF-8, not JSON, nested too deep for Python's
-parser, the wrong top-level type -- into an AdaptxError naming the file and the remedy.
+parser, the wrong top-level type -- into an AdaptxError naming the file and the remedy
+(`load_json` beneath it, for the few readers whose messages are their own).
 `read_text`: the one way adaptx opens a text file a user names (configs, run-folder files): a
 FIFO, socket or device is refused before it is opened, so a read never blocks forever.
 Paths adaptx writes pass `path_problem` (a NUL byte, a name longer than file systems allow) and
@@ -220,14 +221,28 @@ def read_text(path, encoding: str = "utf-8") -> str:
         return handle.read()
 
 
+class NestedTooDeeply(ValueError):
+    """A JSON file nested deeper than Python's parser recurses."""
+
+
+def load_json(path: Path):
+    """The parsed content of a JSON file, for a reader that words its own errors: OSError and ValueError
+    (JSONDecodeError, UnicodeDecodeError, NestedTooDeeply) are the caller's, and a FIFO or device is an
+    AdaptxError before it is opened (read_text). read_json is this with adaptx's usual words."""
+    try:
+        return json.loads(read_text(path))
+    except RecursionError:  # json's parser recurses once per nesting level: a hostile file exhausts the stack
+        raise NestedTooDeeply(f"{path}: JSON nested too deeply") from None
+
+
 def read_json(path: Path, remedy: str, expect: type | None = None):
     """The parsed content of a JSON file; `expect` (dict or list): the top-level type it must have."""
     path = Path(path)
     try:
-        data = json.loads(read_text(path))
+        data = load_json(path)
     except FileNotFoundError:
         raise AdaptxError(f"{path} is missing; {remedy}") from None
-    except RecursionError:  # json's parser recurses once per nesting level: a hostile file exhausts the stack
+    except NestedTooDeeply:
         raise AdaptxError(f"{path} is unreadable (JSON nested too deeply); {remedy}") from None
     except AdaptxError as exc:  # not a regular file
         raise AdaptxError(f"{exc}; {remedy}") from None

@@ -24,10 +24,10 @@ from .compositions import composition_for, fusion
 from .errors import AdaptxError
 from .fileio import read_json
 from .kinds import get_kind
+from .run_folder import SETUP_FILE
 from .strategies import get_strategy
 from .weight_files import require_safetensors
 
-SETUP_FILE = "setup.json"
 HEAD_FILE = "head.safetensors"
 
 

@@ -44,8 +44,8 @@ from .runtime import Runtime, make_runtime
 from .run_config import load_run_config
 from .run_results import write_run_results
 from .stage_recipe import StageRecipes
-from .stage_store import (HASH_CHARS, StageStore, check_run_folder, check_run_folder_free, hold_run_folder,
-                          write_json)
+from .run_folder import HASH_CHARS, RunFolder, write_json
+from .stage_store import StageStore, check_run_folder, check_run_folder_free, hold_run_folder
 from .strategies import get_strategy
 from .tasks import get_task
 from .train import predict, train_model
@@ -373,7 +373,7 @@ def _run_held(experiment: Experiment, cfg: ExperimentConfig, stages: list[Stage]
     run_dir, main = experiment.run_dir, experiment.runtime.is_main
     if main:
         logs.info(experiment.describe(stages))
-        atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(run_config(cfg, run_dir, data_dir), sort_keys=False))
+        atomic_write_text(RunFolder(run_dir).config_file, yaml.safe_dump(run_config(cfg, run_dir, data_dir), sort_keys=False))
     started = time.perf_counter()
     records: list[dict] = []
     for stage in stages:

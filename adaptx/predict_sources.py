@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import AdaptxError
-from .stage_store import read_json, saved_adapter_folder, stage_folder_name
+from .fileio import read_json
+from .run_folder import RunFolder, StageFolder
 from .tasks import get_task
 from .zoo import CARD_FILE, entry_adapter_dirs, require_entry
 from .zoo_roots import user_zoo
@@ -49,7 +50,8 @@ def resolve(source, stage: str | None = None, zoo=None) -> SavedModel:
     """The saved model `source` names (run folder, stage folder, zoo:NAME or a zoo entry folder)."""
     text = str(source)
     path = Path(text).expanduser()
-    if stage is not None and (is_zoo_ref(text) or (path / "manifest.json").is_file() or (path / CARD_FILE).is_file()):
+    is_stage = StageFolder(path).manifest_file.is_file()
+    if stage is not None and (is_zoo_ref(text) or is_stage or (path / CARD_FILE).is_file()):
         raise AdaptxError(f"--stage picks a stage of a run folder; {text} is a "
                           f"{'zoo entry' if is_zoo_ref(text) or (path / CARD_FILE).is_file() else 'stage folder'} "
                           "already: leave --stage out")
@@ -57,9 +59,9 @@ def resolve(source, stage: str | None = None, zoo=None) -> SavedModel:
         return from_zoo(Path(user_zoo(zoo)), zoo_ref_name(text))
     if (path / CARD_FILE).is_file():
         return from_zoo(path.parent, path.name)
-    if (path / "manifest.json").is_file():
+    if is_stage:
         return from_stage(path)
-    if (path / "stages").is_dir():
+    if RunFolder(path).stages_dir.is_dir():
         folder, note = choose_stage(path, stage)
         return _with_note(from_stage(folder), note)
     raise AdaptxError(f"{text}: not a run folder (runs/NAME, with stages/), a stage folder "
@@ -84,25 +86,26 @@ def from_zoo(root: Path, name: str) -> SavedModel:
 def from_stage(folder: Path) -> SavedModel:
     """A finished stage folder; its frozen adapters come from the stage folders it needs or the zoo."""
     remedy = "pass a finished stage folder (runs/NAME/stages/ID-HASH)"
-    manifest = _json(folder / "manifest.json", remedy)
+    stage = StageFolder(folder)
+    manifest = _json(stage.manifest_file, remedy)
     stage_id, recipe = manifest.get("stage"), manifest.get("recipe")
     if manifest.get("status") != "done" or not isinstance(recipe, dict):
         raise AdaptxError(f"{folder}: stage status is {manifest.get('status')!r}, not 'done'; finish the run "
                           "(`adaptx run` resumes it) before predicting with it")
-    metrics = _json(folder / "metrics.json", remedy)
-    if not (folder / "model").is_dir():
+    metrics = _json(stage.metrics_file, remedy)
+    if not stage.model_dir.is_dir():
         raise AdaptxError(f"{folder}: stage {stage_id} has no trained model ({metrics.get('task')} is evaluated "
                           "straight from the encoder's sentence vectors: a retrieval task has no prediction head)")
-    setup = _json(folder / "model" / "setup.json", "the stage is incomplete: run it again")
+    setup = _json(stage.setup_file, "the stage is incomplete: run it again")
     if setup.get("heads"):
         raise AdaptxError(f"{folder}: stage {stage_id} is a multi-task model (one head per task: "
                           f"{', '.join(setup['heads'])}); predicting with one of its heads is not supported")
-    run_dir = folder.parent.parent
-    _inside(folder / "model", run_dir, f"{folder}: its model folder")
+    run_dir = stage.run.path
+    _inside(stage.model_dir, run_dir, f"{folder}: its model folder")
     dirs = {name: _frozen_adapter(folder, recipe, name) for name in setup.get("frozen_adapters") or []}
     run_config, identity = _run_config(run_dir), recipe.get("base") or {}
     base = run_config.get("base_model") or identity.get("hub_id") or identity.get("random")
-    return SavedModel(folder / "model", base, identity, metrics.get("task"), metrics.get("labels"),
+    return SavedModel(stage.model_dir, base, identity, metrics.get("task"), metrics.get("labels"),
                       recipe.get("dtype") or "fp32", recipe.get("max_seq_length") or run_config.get("max_seq_length")
                       or 128, stage_id, f"stage {stage_id} ({folder})", dirs)
 
@@ -111,21 +114,21 @@ def _frozen_adapter(folder: Path, recipe: dict, name: str) -> Path:
     """Where a frozen adapter of a stage is: a zoo entry's (checked) or a stage folder it needs."""
     zoo_source = (recipe.get("zoo") or {}).get(name)
     if zoo_source:
-        root = Path(user_zoo(_run_config(folder.parent.parent).get("zoo_dir")))
+        root = Path(user_zoo(_run_config(StageFolder(folder).run.path).get("zoo_dir")))
         entry, card = require_entry(root, zoo_source["entry"])
         return entry / card["adapter"]["folder"]
-    needs = recipe.get("needs") or {}
+    needs, stage = recipe.get("needs") or {}, StageFolder(folder)
     if not isinstance(needs, dict):
-        raise AdaptxError(f"{folder / 'manifest.json'}: recipe.needs: expected an object of stage id -> hash; "
+        raise AdaptxError(f"{stage.manifest_file}: recipe.needs: expected an object of stage id -> hash; "
                           "delete the stage folder to redo it")
     for stage_id, config_hash in needs.items():
         try:
-            needed = folder.parent / stage_folder_name(stage_id, config_hash)
+            needed = stage.needed(stage_id, config_hash)
         except AdaptxError as exc:
-            raise AdaptxError(f"{folder / 'manifest.json'}: recipe.needs: {exc}") from None
-        found = saved_adapter_folder(needed, name)
+            raise AdaptxError(f"{stage.manifest_file}: recipe.needs: {exc}") from None
+        found = needed.saved_adapter(name)
         if found is not None:
-            return _inside(found, folder.parent.parent, f"{folder}: adapter {name!r} it builds on")
+            return _inside(found, stage.run.path, f"{folder}: adapter {name!r} it builds on")
     raise AdaptxError(f"{folder}: adapter {name!r} it builds on is in none of the stage folders it needs "
                       f"({', '.join(recipe.get('needs') or {}) or 'none'}) under {folder.parent}; were they deleted?")
 
@@ -149,14 +152,12 @@ def _run_config(run_dir: Path) -> dict:
     """The run's config.yaml as written by `adaptx run` (a search's: its first trial's), or {}."""
     import yaml
 
-    config = run_dir / "config.yaml"
-    if not config.is_file():
-        config = next(iter(sorted(run_dir.glob("search/*/trials/*/config.yaml"))), config)
+    run = RunFolder(run_dir)
     try:
-        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None
+        return run.read_config()
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise AdaptxError(f"{config}: unreadable ({type(exc).__name__}); it names the run's base model") from exc
-    return loaded if isinstance(loaded, dict) else {}
+        raise AdaptxError(f"{run.config_source()}: unreadable ({type(exc).__name__}); it names the run's base "
+                          "model") from exc
 
 
 # -- a run folder's stages -----------------------------------------------------------------
@@ -180,30 +181,30 @@ class _Stage:
 def _predicting_stages(run_dir: Path) -> list[_Stage]:
     """The finished stages with a trained model, in folder order."""
     found = []
-    for folder in sorted((run_dir / "stages").iterdir()):
-        if folder.name.startswith(".") or not (folder / "model" / "setup.json").is_file():
+    for stage in RunFolder(run_dir).stages():
+        if stage.name.startswith(".") or not stage.setup_file.is_file():
             continue
         try:
-            manifest = _json(folder / "manifest.json", "")
-            metrics = _json(folder / "metrics.json", "")
+            manifest = _json(stage.manifest_file, "")
+            metrics = _json(stage.metrics_file, "")
         except AdaptxError:
             continue  # unfinished or damaged: not offered
         if manifest.get("status") == "done":
-            found.append(_Stage(folder, str(manifest.get("stage")), str(metrics.get("task")),
+            found.append(_Stage(stage.path, str(manifest.get("stage")), str(metrics.get("task")),
                                 str(metrics.get("strategy")), metrics.get("intermediate")))
     return found
 
 
 def _score_stages(run_dir: Path, stages: list[_Stage]) -> None:
     """Each target stage's headline zero-shot score in results.json (which names its folder)."""
-    path = run_dir / "results.json"
+    path = RunFolder(run_dir).results_file
     records = read_json(path, "delete it and run `adaptx run` again to rewrite it") if path.is_file() else []
     by_folder: dict[str, list[float]] = {}
     metric_of: dict[str, str] = {}
     for record in records if isinstance(records, list) else []:
         if not isinstance(record, dict) or not isinstance(record.get("predictions"), str):
             continue
-        folder = Path(record["predictions"]).parts[1] if len(Path(record["predictions"]).parts) > 1 else ""
+        folder = RunFolder.stage_name_of(record["predictions"])
         try:
             headline = get_task(record.get("task")).metric
         except AdaptxError:
@@ -238,7 +239,7 @@ def choose_stage(run_dir: Path, wanted: str | None) -> tuple[Path, str]:
             matches = [s for s in matches if s.score] or matches  # the evaluated one is the run's current stage
         if len(matches) == 1:
             return matches[0].folder, f"stage {matches[0].id}"
-        unfit = [f for f in sorted((run_dir / "stages").iterdir()) if wanted in (f.name, f.name.rsplit("-", 1)[0])]
+        unfit = [s.path for s in RunFolder(run_dir).stages() if wanted in (s.name, s.name.rsplit("-", 1)[0])]
         if not matches and len(unfit) == 1:
             return unfit[0], f"stage {wanted}"  # a stage without a model: from_stage says why (retrieval, unfinished)
         problem = f"--stage {wanted!r} names {len(matches)} stages" if matches else f"no stage {wanted!r}"
@@ -254,4 +255,4 @@ def choose_stage(run_dir: Path, wanted: str | None) -> tuple[Path, str]:
     best = max(scored, key=lambda s: s.score[1])  # of equal scores, the first by folder name
     others = ", ".join(s.id for s in scored if s is not best)
     return best.folder, (f"stage {best.id}: the best average zero-shot {best.score[0]} ({best.score[1]:.1f}) in "
-                         f"{run_dir / 'results.json'}" + (f"; --stage picks another ({others})" if others else ""))
+                         f"{RunFolder(run_dir).results_file}" + (f"; --stage picks another ({others})" if others else ""))

@@ -14,12 +14,13 @@ from pathlib import Path
 from .baselines import trivial_predictions, trivial_spec_problem
 from .convergence import MARK, MARK_TEXT, UNDER_MARK, UNDER_MARK_TEXT
 from .errors import AdaptxError
-from .fileio import atomic_write_text
+from .fileio import NestedTooDeeply, atomic_write_text, load_json, read_json
 from .metrics import metric_for_language
 from . import published as refs  # (a local `published` below is the table's dict)
 from .report_files import (RECORD_FIELDS, RERUN, check_records, context_problem, evaluation_items, evaluation_lists,
                            prediction_path,
                            score, usable_records)
+from .run_folder import RunFolder
 from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation, item_groups
 from .strategies import REPORT_ORDER, STRATEGIES
 from .tasks import TASKS, get_task
@@ -166,14 +167,14 @@ def write_results(run_dir, records: list[dict], context: dict | str) -> str:
 
     context: the target task's name, or the pipeline's report context (targets, missing languages,
     the base's family). One table per (task, metric); with several tasks, an XTREME summary."""
-    run_dir = Path(run_dir)
+    run_dir, run = Path(run_dir), RunFolder(run_dir)
     context = {"targets": [context]} if isinstance(context, str) else dict(context)
     _check_records(records, "results records")
-    atomic_write_text(run_dir / "results.json", json.dumps(records, indent=1))
+    atomic_write_text(run.results_file, json.dumps(records, indent=1))
     summary = summarize_all(records, run_dir, context)
     text = render_all(summary)
-    atomic_write_text(run_dir / "results.md", f"# Results: {', '.join(context['targets'])}\n\n{text}\n")
-    atomic_write_text(run_dir / "results-summary.json", json.dumps(summary, indent=1, ensure_ascii=False))
+    atomic_write_text(run.tables_file, f"# Results: {', '.join(context['targets'])}\n\n{text}\n")
+    atomic_write_text(run.summary_file, json.dumps(summary, indent=1, ensure_ascii=False))
     return text
 
 
@@ -317,7 +318,7 @@ def print_report(run_dir, fmt: str = "md") -> int:
     from .report_partial import not_evaluated, recover_evaluations
 
     run_dir = Path(run_dir)
-    path = run_dir / "results.json"
+    path = RunFolder(run_dir).results_file
     numbered, problems = usable_records(_read_results(path) if path.is_file() else [], str(path))
     records = _with_readable_predictions(numbered, run_dir, path, problems)
     found = recover_evaluations(run_dir, records, problems)
@@ -344,8 +345,8 @@ def print_report(run_dir, fmt: str = "md") -> int:
 def _read_results(path: Path) -> list:
     """results.json's records, unchecked (usable_records checks each)."""
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:  # json's parser recurses once per nesting level
+        records = load_json(path)
+    except NestedTooDeeply:
         raise AdaptxError(f"{path}: not valid JSON (nested too deeply for a results file)") from None
     except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
         raise AdaptxError(f"{path}: not valid JSON ({exc})") from exc
@@ -378,10 +379,8 @@ def _with_readable_predictions(numbered: list[tuple[int, dict]], run_dir: Path, 
 def _saved_context(run_dir: Path, records: list[dict], problems: list[str]) -> dict:
     """Missing languages and the base's family as the run wrote them (results-summary.json), else the
     task names of the records."""
-    from .fileio import read_json
-
     context = {"targets": list(dict.fromkeys(r["task"] for r in records))}
-    saved = run_dir / "results-summary.json"
+    saved = RunFolder(run_dir).summary_file
     if saved.is_file():
         try:
             found = read_json(saved, "the tables are printed without its context", dict).get("context", context)
@@ -562,8 +561,8 @@ def _read_predictions(path: Path, cache: dict) -> dict:
         if not path.is_file():
             raise AdaptxError(f"{path}: predictions file named in results.json is missing; {RERUN}")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except RecursionError:  # json's parser recurses once per nesting level
+            data = load_json(path)
+        except NestedTooDeeply:
             raise AdaptxError(f"{path}: predictions file is unreadable (JSON nested too deeply); {RERUN}") from None
         except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise AdaptxError(f"{path}: predictions file is unreadable ({exc}); {RERUN}") from exc

@@ -14,6 +14,7 @@ import reprlib
 from pathlib import Path
 
 from .errors import AdaptxError
+from .run_folder import RunFolder
 
 RERUN = "rerun `adaptx run` with the run's config to re-evaluate"
 # field -> (expected, what it is): every field a results.json record has, in the order written
@@ -86,25 +87,16 @@ def usable_records(records: list, source: str) -> tuple[list[tuple[int, dict]], 
     return good, problems
 
 
-def run_root(run_dir: Path) -> Path:
-    """The folder a results.json's prediction paths must stay inside: its run folder, or, for the best
-    trial of a search (`<run>/search/<study>/best/`, whose records point at `<run>/stages/`), that run."""
-    run_dir = Path(run_dir)
-    if run_dir.name == "best" and run_dir.parent.parent.name == "search":
-        return run_dir.parents[2]
-    return run_dir
-
-
 def prediction_path(run_dir: Path, relative: str) -> Path:
     """The prediction file a record names, refused unless it resolves (links followed) inside the run folder."""
-    root = run_root(run_dir)
+    root = RunFolder.of_results(run_dir).path
     path = Path(run_dir) / relative
     try:
         inside = path.resolve().is_relative_to(root.resolve())
     except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte
         inside = False
     if not inside:
-        raise AdaptxError(f"{Path(run_dir) / 'results.json'}: predictions {short(relative)} leads outside the run "
+        raise AdaptxError(f"{RunFolder(run_dir).results_file}: predictions {short(relative)} leads outside the run "
                           f"folder {root}; prediction files live in its stages/ folder: restore the path the run "
                           f"wrote, or {RERUN}")
     return path

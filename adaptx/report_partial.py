@@ -19,6 +19,7 @@ from pathlib import Path
 from .errors import AdaptxError
 from .fileio import read_json
 from .report_files import evaluation_lists
+from .run_folder import RunFolder, StageFolder
 from .strategies import TARGET_STRATEGIES
 
 
@@ -35,27 +36,27 @@ class Evaluations:
     search: bool = False  # a search's run folder: its trials are scored on English dev only, by design
 
 
-def _target_stage(folder: Path) -> dict | None:
+def _target_stage(stage: StageFolder) -> dict | None:
     """metrics.json of a finished target stage folder (task, strategy, intermediate, seed), else None."""
-    remedy = f"its evaluations are left out of the report; delete {folder} to redo that stage"
-    if not (folder / "manifest.json").is_file() or folder.is_symlink():
+    remedy = f"its evaluations are left out of the report; delete {stage.path} to redo that stage"
+    if not stage.manifest_file.is_file() or stage.path.is_symlink():
         return None
-    if read_json(folder / "manifest.json", remedy, dict).get("status") != "done":
+    if stage.read_manifest(remedy).get("status") != "done":
         return None
-    metrics = read_json(folder / "metrics.json", remedy, dict)
+    metrics = stage.read_metrics(remedy)
     if metrics.get("strategy") not in TARGET_STRATEGIES:
         return None  # an intermediate stage: nothing evaluated there
     if not (isinstance(metrics.get("task"), str) and isinstance(metrics.get("stage"), str)
             and isinstance(metrics.get("intermediate"), (str, type(None)))
             and isinstance(metrics.get("seed"), int) and not isinstance(metrics.get("seed"), bool)):
-        raise AdaptxError(f"{folder / 'metrics.json'}: lacks or mistypes stage, task, intermediate or seed; {remedy}")
+        raise AdaptxError(f"{stage.metrics_file}: lacks or mistypes stage, task, intermediate or seed; {remedy}")
     return metrics
 
 
-def _newest_per_language(folder: Path) -> dict[str, Path]:
+def _newest_per_language(stage: StageFolder) -> dict[str, Path]:
     """language -> its newest evaluation file (an older one is from earlier evaluation settings)."""
     found: dict[str, Path] = {}
-    files = sorted((folder / "eval").glob("*.json"), key=lambda p: (p.stat().st_mtime, p.name))
+    files = sorted(stage.eval_files(), key=lambda p: (p.stat().st_mtime, p.name))
     for path in files:
         found[path.name.split("-", 1)[0]] = path
     return found
@@ -96,13 +97,13 @@ def recover_evaluations(run_dir: Path, known: list[dict], problems: list[str]) -
     """Records for the evaluation files of finished target stages that `known` (results.json's sound
     records) does not name, and what the run planned. A damaged file is a message in `problems`."""
     found = Evaluations()
-    named = {_key(r): (run_dir / r["predictions"]).parent.parent for r in known}  # row -> the folder it reads
+    named = {_key(r): StageFolder.holding(run_dir / r["predictions"]) for r in known}  # row -> the folder it reads
     named_files = {os.path.normpath(run_dir / r["predictions"]) for r in known}
     done = {(_key(r), r["language"]) for r in known}
-    folders = sorted(p for p in (run_dir / "stages").iterdir() if p.is_dir()) if (run_dir / "stages").is_dir() else []
-    chosen: dict[tuple, tuple[float, Path, dict]] = {}
-    for folder in folders:
-        files = list((folder / "eval").glob("*.json"))
+    run = RunFolder(run_dir)
+    chosen: dict[tuple, tuple[float, StageFolder, dict]] = {}
+    for folder in run.stages():
+        files = folder.eval_files()
         if files and all(os.path.normpath(p) in named_files for p in files):
             continue  # results.json has all of it
         try:
@@ -115,7 +116,7 @@ def recover_evaluations(run_dir: Path, known: list[dict], problems: list[str]) -
         key = _key(metrics)
         found.stages[key] = metrics["stage"]
         # one folder per row: the one results.json reads, else the stage trained last (older hashes are old settings)
-        rank = (2.0 if named.get(key) == folder else 1.0, (folder / "manifest.json").stat().st_mtime)
+        rank = (2.0 if named.get(key) == folder else 1.0, folder.manifest_file.stat().st_mtime)
         if key not in chosen or rank > chosen[key][0]:
             chosen[key] = (rank, folder, metrics)
     for key, (_, folder, metrics) in sorted(chosen.items(), key=lambda item: str(item[0])):
@@ -126,7 +127,7 @@ def recover_evaluations(run_dir: Path, known: list[dict], problems: list[str]) -
                 found.records += _records_of(path, lang, metrics, run_dir)
             except AdaptxError as exc:
                 problems.append(str(exc))
-    found.search = (run_dir / "search").is_dir()
+    found.search = run.search_dir.is_dir()
     _read_plan(run_dir, found)
     return found
 
@@ -137,10 +138,11 @@ def _read_plan(run_dir: Path, found: Evaluations) -> None:
     from .plan import plan_stages
     from .tasks import get_task
 
-    if not (run_dir / "config.yaml").is_file():
+    config = RunFolder(run_dir).config_file
+    if not config.is_file():
         return
     try:
-        cfg = load_config(run_dir / "config.yaml")
+        cfg = load_config(config)
         found.planned = [s for s in plan_stages(cfg) if s.evaluate]
         for name in cfg.targets:
             task = get_task(name)

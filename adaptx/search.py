@@ -44,6 +44,7 @@ import yaml
 from .config import build_config, load_config
 from .errors import AdaptxError
 from .fileio import atomic_write_text
+from .run_folder import CONFIG_FILE, RunFolder
 from .search_space import SearchSpec, parse_search, study_name_problem, trial_config_dict
 from .tasks import get_task
 
@@ -513,7 +514,7 @@ def _objective(trial, context: _Context, n_trials: int):
     trial_dir = context.folder / "trials" / f"{trial.number:04d}"
     trial_dir.mkdir(parents=True, exist_ok=True)
     raw = context.trial_config(overrides, context.run_dir)
-    atomic_write_text(trial_dir / "config.yaml", yaml.safe_dump(raw, sort_keys=False))
+    atomic_write_text(trial_dir / CONFIG_FILE, yaml.safe_dump(raw, sort_keys=False))
     cfg = build_config(copy.deepcopy(raw), f"trial {trial.number}")
     label = f"{composition} {'+'.join(adapters)}".strip()
     for key, value in (("composition", composition), ("adapters", "+".join(adapters)), ("overrides", overrides)):
@@ -698,7 +699,7 @@ def _write_outputs(study, context: _Context) -> None:
 def _objective_se(context: _Context, trial) -> float | None:
     from .search_defaults import objective_standard_error
 
-    path = context.run_dir / "stages" / str(trial.user_attrs.get("stage")) / "metrics.json"
+    path = RunFolder(context.run_dir).stage_named(str(trial.user_attrs.get("stage"))).metrics_file
     return objective_standard_error(json.loads(path.read_text())) if path.is_file() else None
 
 

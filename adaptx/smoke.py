@@ -17,6 +17,7 @@ from pathlib import Path
 from .config import AUTO, ExperimentConfig
 from .errors import AdaptxError
 from .fileio import atomic_write_text
+from .run_folder import RunFolder
 from .tasks import get_task
 
 STEPS = 2  # per trained stage: the estimate, a checkpointable step and an evaluation all happen
@@ -78,7 +79,7 @@ def check_smoke_folder(run_dir) -> None:
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         return
     try:
-        config = safe_load(read_text(run_dir / "config.yaml"))
+        config = safe_load(read_text(RunFolder(run_dir).config_file))
     except Exception:  # noqa: BLE001 - missing, unreadable, not YAML: not known to be a smoke run
         config = None
     if not (isinstance(config, dict) and config.get("smoke") is True):

@@ -1,10 +1,6 @@
-"""The stage-folder format, in one place: `stages/<id>-<hash>/` under a run folder.
-
-A folder holds `manifest.json` (status, hash, the recipe behind it, timings, versions),
-`metrics.json`, the weights under `model/` as safetensors, while training a resumable
-`checkpoint.safetensors`, and `eval/<lang>-<split>-<hash>.json` per evaluated language. The run,
-the search (which locks stages so that one worker trains each) and the zoo (which publishes a
-finished stage) all read and write it through this module.
+"""A run's stage folders while it trains: which folder each stage's hash names, what a finished
+stage must hold, marking stages running and done, and holding the run folder. Where the files are
+is adaptx.run_folder's (`stages/<id>-<hash>/`: manifest, metrics, model, evaluation files).
 
 Concurrency: `adaptx run` holds the whole run folder (`hold_run_folder`: one run at a time, the
 refused one is told who holds it); search workers share a folder and take a lock per stage
@@ -14,7 +10,6 @@ train the same stage at once: the later one waits, then finds the stage done.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -24,33 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import AdaptxError
-from .fileio import atomic_write_text, check_output_folder, read_json
-from .safe_yaml import shown
+from .fileio import check_output_folder, read_json
+from .run_folder import HASH_CHARS, LOCKS, RUN_FILES, RunFolder, StageFolder, write_json
 
-# every lock of a run folder lives in <run>/.locks/ (nothing in stages/ but stage folders)
-LOCKS = ".locks"
 RUN_LOCK = f"{LOCKS}/run.lock"  # held by `adaptx run` for its whole duration (an OS file lock)
 RUN_HOLDER = f"{LOCKS}/run.holder.json"  # who holds it: pid, host, start time, command
-
-HASH_CHARS = 10  # of the stage hash in folder and file names
-# the files `adaptx run` writes at the top of its run folder (besides stages/, analysis/ and .locks/)
-RUN_FILES = ("config.yaml", "results.json", "results.md", "results-summary.json", "run.log")
-
-
-def stage_folder_name(stage_id: str, config_hash: str) -> str:
-    """The folder name of a stage under stages/. Ids and hashes are also read back from manifests
-    (a stage's recipe.needs), which people edit: one that would make a path (a separator, a NUL
-    byte) is refused here, so no reader of a manifest can be led out of stages/."""
-    if not isinstance(stage_id, str) or not isinstance(config_hash, str) or not stage_id or not config_hash or any(
-            c in stage_id + config_hash for c in "/\\\0"):
-        raise AdaptxError(f"stage {shown(stage_id)} with hash {shown(config_hash)}: not a stage of this run folder "
-                          "(a stage id and its hash are names, without path separators); a manifest's "
-                          "recipe.needs was edited by hand? delete that stage folder to redo it")
-    return f"{stage_id}-{config_hash[:HASH_CHARS]}"
-
-
-def write_json(path: Path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1))
 
 
 def versions() -> dict:
@@ -58,24 +31,10 @@ def versions() -> dict:
     import torch
     import transformers
 
-    from . import __version__
+    from .version import __version__
 
     return {"adaptx": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
             "adapters": adapters.__version__, "python": platform.python_version()}
-
-
-def saved_adapter_folder(stage_folder: Path, name: str) -> Path | None:
-    """The folder of adapter `name` in a stage folder: adapter-<name>, or, for a stage saved before
-    adapter names carried seed and base ('qqp' rather than 'qqp-s0-<tag>'), the stage's own adapter
-    when `name` is that adapter's name with a seed and base tag added."""
-    model = stage_folder / "model"
-    if (model / f"adapter-{name}").is_dir():
-        return model / f"adapter-{name}"
-    setup_file = model / "setup.json"
-    own = read_json(setup_file, "that stage is incomplete", dict).get("own_adapter") if setup_file.is_file() else None
-    if own and name.startswith(f"{own}-s") and (model / f"adapter-{own}").is_dir():
-        return model / f"adapter-{own}"
-    return None
 
 
 class StageStore:
@@ -83,50 +42,48 @@ class StageStore:
 
     def __init__(self, run_dir: Path, hashes: dict[str, str]):
         self.run_dir = Path(run_dir)
+        self.run = RunFolder(self.run_dir)
         self.hashes = hashes  # stage id -> hash (filled as stages are prepared)
 
+    def folder(self, stage_id: str) -> StageFolder:
+        return self.run.stage(stage_id, self.hashes[stage_id])
+
     def dir(self, stage_id: str) -> Path:
-        return self.run_dir / "stages" / stage_folder_name(stage_id, self.hashes[stage_id])
+        return self.folder(stage_id).path
 
     def eval_file(self, stage_id: str, lang: str, split: str, digest: str) -> Path:
-        return self.dir(stage_id) / "eval" / f"{lang}-{split}-{digest[:HASH_CHARS]}.json"
+        return self.folder(stage_id).eval_file(lang, split, digest)
 
     def checkpoint(self, stage_id: str) -> Path:
-        return self.dir(stage_id) / "checkpoint.safetensors"
+        return self.folder(stage_id).checkpoint_file
 
     def check_existing(self, stage_ids) -> None:
         """Every stage folder already there is readable and is the stage its name says."""
         for stage_id in stage_ids:
-            manifest = self.dir(stage_id) / "manifest.json"
-            if manifest.exists():
-                found = read_json(manifest, f"delete the folder {manifest.parent} to redo that stage", dict)
+            stage = self.folder(stage_id)
+            if stage.manifest_file.exists():
+                found = stage.read_manifest(f"delete the folder {stage.path} to redo that stage")
                 if found.get("config_hash") != self.hashes[stage_id]:
-                    raise AdaptxError(f"{manifest}: records hash {found.get('config_hash')!r}, but its folder name "
-                                      f"says {self.hashes[stage_id][:HASH_CHARS]}; the folder was copied or "
-                                      f"edited by hand: delete {manifest.parent} to redo that stage")
+                    raise AdaptxError(f"{stage.manifest_file}: records hash {found.get('config_hash')!r}, but its "
+                                      f"folder name says {self.hashes[stage_id][:HASH_CHARS]}; the folder was copied "
+                                      f"or edited by hand: delete {stage.path} to redo that stage")
 
     def finished(self, stage_id: str) -> dict | None:
         """The metrics of a stage finished before, else None (a damaged folder is a clear error)."""
-        folder = self.dir(stage_id)
-        manifest_path = folder / "manifest.json"
-        if manifest_path.is_file():
-            remedy = f"delete the folder {folder} to redo that stage"
-            manifest = read_json(manifest_path, remedy, dict)
-            if manifest.get("status") == "done":
-                metrics = read_json(folder / "metrics.json", remedy, dict)
+        stage = self.folder(stage_id)
+        if stage.manifest_file.is_file():
+            remedy = f"delete the folder {stage.path} to redo that stage"
+            if stage.read_manifest(remedy).get("status") == "done":
+                metrics = stage.read_metrics(remedy)
                 problem = _metrics_problem(metrics)
                 if problem:
-                    raise AdaptxError(f"{folder / 'metrics.json'}: {problem}; {remedy}")
+                    raise AdaptxError(f"{stage.metrics_file}: {problem}; {remedy}")
                 return metrics
         return None
 
     def is_done(self, stage_id: str) -> bool:
         """Finished, for a reader that only asks (a search's worker): an unreadable manifest is not done."""
-        try:
-            manifest = read_json(self.dir(stage_id) / "manifest.json", "", dict)
-        except AdaptxError:
-            return False
-        return manifest.get("status") == "done"
+        return self.folder(stage_id).is_done()
 
     def read_eval(self, path: Path, lang: str, metrics) -> dict:
         """One language's result from an evaluation file written before, checked field by field
@@ -141,48 +98,31 @@ class StageStore:
     def begin(self, stage_id: str, recipe: dict) -> float:
         """Mark a stage as running (its recipe recorded); returns the start time."""
         started = time.time()
-        folder = self.dir(stage_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / "manifest.json", {"stage": stage_id, "status": "running", "config_hash": self.hashes[stage_id],
-                                              "recipe": recipe, "started": started, "versions": versions()})
+        stage = self.folder(stage_id)
+        stage.path.mkdir(parents=True, exist_ok=True)
+        stage.write_manifest({"stage": stage_id, "status": "running", "config_hash": self.hashes[stage_id],
+                              "recipe": recipe, "started": started, "versions": versions()})
         return started
 
     def finish(self, stage_id: str, recipe: dict, started: float, metrics: dict, seconds: float | None = None) -> None:
         """metrics.json, then the manifest marked done (the stage counts as finished only then)."""
-        folder = self.dir(stage_id)
-        write_json(folder / "metrics.json", metrics)
+        stage = self.folder(stage_id)
+        stage.write_metrics(metrics)
         finished = time.time()
-        write_json(folder / "manifest.json", {
+        stage.write_manifest({
             "stage": stage_id, "status": "done", "config_hash": self.hashes[stage_id], "recipe": recipe,
             "started": started, "finished": finished,
             "seconds": round(finished - started, 1) if seconds is None else seconds, "versions": versions()})
-        self.checkpoint(stage_id).unlink(missing_ok=True)
+        stage.checkpoint_file.unlink(missing_ok=True)
 
     def adapter_folder(self, source_stage: str, saved_name: str) -> Path:
         """Where a finished stage saved an adapter that another stage loads."""
-        folder = self.dir(source_stage)
-        return saved_adapter_folder(folder, saved_name) or folder / "model" / f"adapter-{saved_name}"
+        stage = self.folder(source_stage)
+        return stage.saved_adapter(saved_name) or stage.model_dir / f"adapter-{saved_name}"
 
-    @contextmanager
     def lock(self, stage_id: str, on_wait=None):
-        """One process trains a stage; the others wait for it and then find it done (a file lock: released
-        by the OS when its holder dies; the run folder must be on a file system every worker shares).
-        on_wait(): called once if another process holds the stage, before waiting for it."""
-        from filelock import FileLock, Timeout
-
-        locks = self.run_dir / LOCKS
-        locks.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(locks / f"stage-{self.dir(stage_id).name}.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if on_wait is not None:
-                on_wait()
-            lock.acquire()
-        try:
-            yield
-        finally:
-            lock.release()
+        """One process trains a stage; the others wait for it (adaptx.run_folder.StageFolder.lock)."""
+        return self.folder(stage_id).lock(on_wait)
 
 
 def _is_number(value) -> bool:
@@ -275,7 +215,7 @@ def hold_run_folder(run_dir: Path, command: str):
     run_dir = Path(run_dir)
     lock = FileLock(str(run_dir / RUN_LOCK))
     try:
-        (run_dir / LOCKS).mkdir(parents=True, exist_ok=True)
+        RunFolder(run_dir).locks_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
     except Timeout:
         raise AdaptxError(f"run folder {run_dir} is in use by {_holder(run_dir)}; wait for it to finish "

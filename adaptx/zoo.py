@@ -31,7 +31,7 @@ from .fileio import atomic_write_text, read_json
 from .safe_yaml import shown
 from .fingerprint import base_fingerprint, sha256_file
 from .safetensors_check import safetensors_problem
-from .stage_store import saved_adapter_folder, stage_folder_name
+from .run_folder import SETUP_FILE, StageFolder, stage_folder_name
 from .strategies import STRATEGIES, TARGET_STRATEGIES, builds_on, get_strategy
 from .zoo_index import (INDEX_FILE, entry_dirs, index_problems, index_record, load_index, record_problem,
                         write_index)
@@ -416,9 +416,10 @@ def _read_stage(stage_dir: Path) -> tuple[dict, dict, dict]:
     if not stage_dir.is_dir():
         raise AdaptxError(f"stage folder {stage_dir} does not exist; pass a folder like "
                           "runs/<run>/stages/<stage>-<hash>")
-    manifest = read_json_object(stage_dir / "manifest.json", "pass a stage folder (runs/<run>/stages/<stage>-<hash>)")
+    stage = StageFolder(stage_dir)
+    manifest = stage.read_manifest("pass a stage folder (runs/<run>/stages/<stage>-<hash>)")
     if not isinstance(manifest.get("recipe"), dict):
-        raise AdaptxError(f"{stage_dir / 'manifest.json'}: has no recipe; not a stage folder written by adaptx run")
+        raise AdaptxError(f"{stage.manifest_file}: has no recipe; not a stage folder written by adaptx run")
     if manifest.get("status") != "done":
         raise AdaptxError(f"{stage_dir}: stage status is {manifest.get('status')!r}, not 'done'; finish the run "
                           "(`adaptx run` resumes it) before publishing")
@@ -430,8 +431,8 @@ def _read_stage(stage_dir: Path) -> tuple[dict, dict, dict]:
         raise AdaptxError(f"{stage_dir}: folder name does not match its manifest's stage and hash "
                           f"({manifest.get('stage')}, {str(manifest.get('config_hash'))[:10]}); the folder was "
                           "renamed or edited by hand")
-    metrics = read_json_object(stage_dir / "metrics.json", "the stage is incomplete: run it again")
-    setup = read_json_object(stage_dir / "model" / "setup.json", "the stage is incomplete: run it again")
+    metrics = stage.read_metrics("the stage is incomplete: run it again")
+    setup = stage.read_setup("the stage is incomplete: run it again")
     if setup.get("strategy") not in KINDS:
         raise AdaptxError(f"{stage_dir}: a {setup.get('strategy')!r} stage; the zoo holds adapters: an intermediate "
                           "adapter, a none/stack target adapter or a fusion (full fine-tuning trains no adapter)")
@@ -464,12 +465,12 @@ def _member_folders(stage_dir: Path, manifest: dict, setup: dict, zoo: Path) -> 
             found[name] = (folder, {"zoo": zoo_source["entry"]}, card["task"])
             continue
         for stage_id, config_hash in recipe.get("needs", {}).items():
-            folder = stage_dir.parent / stage_folder_name(stage_id, config_hash)
-            saved = saved_adapter_folder(folder, name)
+            needed = StageFolder(stage_dir).needed(stage_id, config_hash)
+            saved = needed.saved_adapter(name)
             if saved is not None:
-                task = read_json_object(folder / "metrics.json", "that stage is incomplete").get("task")
+                task = needed.read_metrics("that stage is incomplete").get("task")
                 if not isinstance(task, str):
-                    raise AdaptxError(f"{folder / 'metrics.json'}: has no task name; that stage is incomplete: run "
+                    raise AdaptxError(f"{needed.metrics_file}: has no task name; that stage is incomplete: run "
                                       "it again")
                 found[name] = (saved, {"stage": stage_id, "config_hash": config_hash}, task)
                 break
@@ -493,7 +494,7 @@ def _refuse_links(folder: Path) -> list[Path]:
 def _collect_files(stage_dir: Path, members: dict) -> dict[str, Path]:
     """entry-relative path -> source file; refuses a stage folder holding anything but safetensors/JSON
     files, and any link."""
-    model = stage_dir / "model"
+    model = StageFolder(stage_dir).model_dir
     files = {}
     for path in _refuse_links(model):
         if path.is_file():
@@ -512,21 +513,13 @@ def _collect_files(stage_dir: Path, members: dict) -> dict[str, Path]:
 
 def _run_config(stage_dir: Path) -> dict:
     """The run's config.yaml (what the user called the base, the rows' sampling seed), or {}.
-    A search's run folder has none: its trials' configs share base and data settings (a study
-    refuses others), so the first trial's stands in."""
+    A search's run folder has none: its first trial's stands in (adaptx.run_folder)."""
     import yaml
 
-    from .safe_yaml import safe_load
-
-    run_dir = stage_dir.parent.parent
-    config = run_dir / "config.yaml"
-    if not config.is_file():
-        config = next(iter(sorted(run_dir.glob("search/*/trials/*/config.yaml"))), config)
     try:
-        loaded = safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None
+        return StageFolder(stage_dir).run.read_config()
     except (OSError, ValueError, yaml.YAMLError):
-        loaded = None
-    return loaded if isinstance(loaded, dict) else {}
+        return {}
 
 
 def _portable_origin(origin: str, task_names) -> str:
@@ -566,7 +559,7 @@ def _base_card(stage_dir: Path, identity: dict) -> dict:
 
 def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics: dict, setup: dict,
                members: dict, files: dict[str, str]) -> dict:
-    from . import __version__
+    from .version import __version__
     from .tasks import get_task
 
     recipe, train = manifest["recipe"], metrics["train"]
@@ -582,8 +575,8 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
     if setup.get("own_adapter"):
         folder = f"adapter-{setup['own_adapter']}"
         weights = _weights_of(files, folder)
-        config = read_json_object(stage_dir / "model" / folder / "adapter_config.json", "the stage is incomplete: "
-                                  "run it again")
+        config = read_json_object(StageFolder(stage_dir).model_dir / folder / "adapter_config.json",
+                                  "the stage is incomplete: run it again")
         adapter = {"name": setup["own_adapter"], "folder": folder, "weights": weights, "sha256": files[weights],
                    "method": setup["adapter_config"], "reduction_factor": setup["reduction_factor"],
                    "config": config.get("config", config)}
@@ -611,7 +604,7 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
         "base": _base_card(stage_dir, recipe["base"]), "adapter": adapter,
         "head": {"file": "head.safetensors", "labels": metrics.get("labels") or list(task.labels), "pooling": setup["pooling"],
                  "dropout": setup["dropout"]},
-        "members": member_cards, "fusion": fusion, "setup": "setup.json",
+        "members": member_cards, "fusion": fusion, "setup": SETUP_FILE,
         "training": {"data": {"train": _portable_origin(metrics["data"]["train"], origin_tasks),
                               "train_sha256": data["train"]["content"], "train_rows": data["train"]["n"],
                               "train_ids_digest": data["train"].get("rows"),

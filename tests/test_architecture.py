@@ -1,16 +1,23 @@
 """The house rules of the package's layout, read from its source (nothing imported or run):
 no import cycles among adaptx modules (function-level imports count), no module reading its own
-package's __init__, a thin pipeline.py, and no oversized class or function. A cycle or a 600-line class comes back quietly; these tests say so."""
+package's __init__, a thin pipeline.py, no oversized class or function, and the run folder's layout
+spelled in adaptx/run_folder.py only. A cycle or a 600-line class comes back quietly; these tests say so."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "adaptx"
 MAX_PIPELINE_LINES = 400
 MAX_CLASS_LINES = 250
 MAX_FUNCTION_LINES = 100
+# the run folder's names that only adaptx/run_folder.py spells: every other module asks it where they are
+RUN_FOLDER_NAMES = frozenset({"stages", "manifest.json", "metrics.json", "setup.json", "config.yaml", "results.json"})
+PATH_LIKE = re.compile(r"[\w.*{}/-]+")  # a literal that can be a path or a part of one (no spaces: not a message)
+# spellings left to modules other helpers are reworking (issue 33); each goes once its module asks run_folder
+PENDING_SPELLINGS: dict = {}  # files allowed a run-folder spelling while they move over (none left)
 
 
 def _modules() -> dict[str, Path]:
@@ -208,7 +215,7 @@ def test_no_oversized_class_or_function():
 
 # modules owned by other work in progress; each drops out once its `from . import __version__` reads
 # adaptx.version instead (the test below then says to remove it from this list)
-NOT_YET_MOVED = {"adaptx.zoo", "adaptx.stage_store"}
+NOT_YET_MOVED: set = set()
 
 
 def test_no_module_imports_its_own_package_init():
@@ -230,3 +237,58 @@ def test_the_own_init_check_finds_a_planted_offender(tmp_path):
     # a module of a subpackage: its own package and every one above count; other packages' facades do not
     assert _own_init_imports("adaptx.rank.planted", planted, known) == [
         "import adaptx", "adaptx.rank (__version__)", "adaptx.rank (logs)", "adaptx (load)"]
+
+
+def _layout_spellings(source: str) -> list[tuple[int, str]]:
+    """(line, literal) of every string literal that names a run-folder file or the stages folder, as a
+    whole or as a part of a path ("stages/", "search/*/trials/*/config.yaml"). Prose (a docstring, an
+    error message: it has spaces) and the keys of dicts and subscripts (a JSON field "stages") are not
+    paths."""
+    tree = ast.parse(source)
+    keys = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys |= {id(key) for key in node.keys if key is not None}
+        elif isinstance(node, ast.Subscript):
+            keys.add(id(node.slice))
+    return sorted((node.lineno, node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in keys
+                  and PATH_LIKE.fullmatch(node.value) and RUN_FOLDER_NAMES & set(node.value.split("/")))
+
+
+def test_the_layout_scan_finds_a_planted_offender():
+    """The check can fail: a module opening a manifest by name, or building a stages/ path, is found;
+    prose and JSON field names are not."""
+    planted = """
+\"\"\"Reads manifest.json and metrics.json of every stage (a docstring: prose).\"\"\"
+def done(folder, run, stage):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    setup = folder / "model/setup.json"
+    first = sorted(run.glob("search/*/trials/*/config.yaml"))
+    record = {"stages": [stage], "config": attrs["stages"]}
+    if not (run / "results.json").is_file():
+        raise AdaptxError(f"{run}: no results.json; run it first")
+    return run / f"stages/{stage}" / STAGES
+"""
+    assert _layout_spellings(planted) == [(4, "manifest.json"), (5, "model/setup.json"),
+                                          (6, "search/*/trials/*/config.yaml"), (8, "results.json"), (10, "stages/")]
+
+
+def test_only_run_folder_spells_the_run_folder_layout():
+    """A module that opens a stage's manifest, metrics or setup (or a run's config or results) by name, or
+    spells the stages folder, asks adaptx.run_folder instead: a layout change then touches one module."""
+    found, pending = {}, {}
+    for name, path in _modules().items():
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative == "run_folder.py":
+            continue
+        for line, literal in _layout_spellings(path.read_text(encoding="utf-8")):
+            names = RUN_FOLDER_NAMES & set(literal.split("/"))
+            if names <= PENDING_SPELLINGS.get(relative, set()):
+                pending.setdefault(relative, set()).update(names)
+            else:
+                found.setdefault(f"{relative}:{line}", literal)
+    assert not found, f"run-folder names spelled outside adaptx/run_folder.py (ask RunFolder/StageFolder): {found}"
+    stale = {module: names - pending.get(module, set()) for module, names in PENDING_SPELLINGS.items()
+             if names - pending.get(module, set())}
+    assert not stale, f"no longer spelled there: drop them from PENDING_SPELLINGS: {stale}"

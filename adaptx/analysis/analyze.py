@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import AdaptxError
 from ..fileio import atomic_write_text, check_output_folder
+from ..run_folder import RunFolder
 from ..stats import RESAMPLES
 from ..tasks import TASKS
 from . import plots
@@ -52,7 +53,8 @@ def analyze(folders, out=None, *, resamples: int = RESAMPLES, draw_plots: bool =
     if not folders:
         raise AdaptxError("adaptx analyze needs at least one run folder")
     # checked before any run is read: a file in the way is an answer in a second, not after the bootstrap
-    out = check_output_folder(out if out else folders[0] / "analysis", "--out" if out else "analysis folder")
+    out = check_output_folder(out if out else RunFolder(folders[0]).analysis_dir,
+                              "--out" if out else "analysis folder")
     messages: list[str] = []
     runs = read_runs(folders, messages)
     if not runs:

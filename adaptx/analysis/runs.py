@@ -19,9 +19,9 @@ from ..fileio import read_json, read_text
 from ..fusion_attention import summary_problem
 from ..metrics import metric_for_language
 from ..report import load_row, row_facts
-from ..report_files import prediction_path, run_root, usable_records
+from ..report_files import prediction_path, usable_records
+from ..run_folder import RunFolder, StageFolder
 from ..safe_yaml import load_yaml
-from ..stage_store import stage_folder_name
 from ..strategies import REPORT_ORDER, STRATEGIES
 
 REMEDY = "rerun `adaptx run` with the run's config to re-evaluate"
@@ -68,7 +68,7 @@ def read_runs(folders, messages: list[str]) -> list[Run]:
     """The runs with finished evaluations, all on the first one's base model; the rest are messages."""
     runs = []
     for folder in map(Path, folders):
-        path = folder / "results.json"
+        path = RunFolder(folder).results_file
         if not path.is_file():
             messages.append(f"{folder}: no finished evaluations (no results.json); skipped")
             continue
@@ -138,24 +138,24 @@ def stage_metrics(runs: list[Run], messages: list[str]) -> list[dict]:
     once): a run folder also keeps stages of earlier configs, and a search's holds every trial's."""
     seen, found = set(), []
     for run in runs:
-        stages = run_root(run.folder) / "stages"
+        root = RunFolder.of_results(run.folder)
         todo = []
         for r in run.records:
             try:
-                todo.append(prediction_path(run.folder, r["predictions"]).parent.parent)
+                todo.append(StageFolder.holding(prediction_path(run.folder, r["predictions"])))
             except AdaptxError:
                 continue  # collect_targets has reported it
         while todo:
-            folder = todo.pop()
-            if folder.resolve() in seen:
+            stage = todo.pop()
+            if stage.path.resolve() in seen:
                 continue
-            seen.add(folder.resolve())
+            seen.add(stage.path.resolve())
             try:
-                recipe = read_json(folder / "manifest.json", "its earlier stages' curves are left out", dict).get("recipe")
+                recipe = stage.read_manifest("its earlier stages' curves are left out").get("recipe")
                 needs = recipe.get("needs") if isinstance(recipe, dict) else None
-                todo += [stages / stage_folder_name(stage, digest) for stage, digest in needs.items()
+                todo += [root.stage(needed, digest) for needed, digest in needs.items()
                          if isinstance(digest, str)] if isinstance(needs, dict) else []
-                found.append(read_json(folder / "metrics.json", "the stage's English-dev curve is left out", dict))
+                found.append(stage.read_metrics("the stage's English-dev curve is left out"))
             except AdaptxError as exc:
                 messages.append(str(exc))
     return found
@@ -198,12 +198,12 @@ def _base(folder: Path, records: list[dict]) -> tuple[str, str]:
     """(name, identity) of a run's base model: the manifest's base fingerprint identifies it."""
     key, name = "unknown", None
     try:
-        stage = prediction_path(folder, records[0]["predictions"]).parent.parent
-        base = read_json(stage / "manifest.json", "the base model is taken as unknown", dict)["recipe"]["base"]
+        stage = StageFolder.holding(prediction_path(folder, records[0]["predictions"]))
+        base = stage.read_manifest("the base model is taken as unknown")["recipe"]["base"]
         key = json.dumps(base, sort_keys=True)
     except (AdaptxError, KeyError, TypeError):
         pass
-    config = run_root(folder) / "config.yaml"
+    config = RunFolder.of_results(folder).config_file
     if config.is_file():
         try:
             name = (load_yaml(config.read_text(encoding="utf-8"), str(config)) or {}).get("base_model")
@@ -214,7 +214,7 @@ def _base(folder: Path, records: list[dict]) -> tuple[str, str]:
 
 def _family(folder: Path) -> str | None:
     """The base family the run's report recorded (None when it has no readable summary)."""
-    path = run_root(folder) / "results-summary.json"
+    path = RunFolder.of_results(folder).summary_file
     try:
         family = json.loads(read_text(path))["context"]["base_family"]
     except (AdaptxError, OSError, ValueError, KeyError, TypeError):  # AdaptxError: a FIFO, never waited on

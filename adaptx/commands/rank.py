@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import AdaptxError
+from ..run_folder import RunFolder
 from .arguments import AS_FOR_RUN, add_data_dir, add_device, add_overrides
 
 TAKES_OVERRIDES = True
@@ -62,7 +63,7 @@ def run_rank(config, candidates=None, *, out=None, run_dir=None, data_dir=None, 
              overrides=(), grid=None) -> list[str]:
     """Rank (and with `grid`, score the ranking against those run folders); returns what to print."""
     for folder in map(Path, grid or []):  # refused before any model loads
-        if not (folder / "results.json").is_file():
+        if not RunFolder(folder).results_file.is_file():
             raise AdaptxError(f"--grid {folder}: not a run folder with finished evaluations (no results.json); "
                               "pass the run folder(s) that trained the candidates under the target")
     from ..rank.ranking import rank  # the model code loads only here, once the command line is sound

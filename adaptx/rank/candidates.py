@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AdaptxError
-from ..fileio import read_json
 from ..fingerprint import base_fingerprint
 from ..kinds import get_kind
 from ..mixture import MULTITASK
 from ..models import load_base_model
 from ..plan import Stage, plan_stages
-from ..stage_store import saved_adapter_folder
+from ..run_folder import RunFolder
 from ..tasks import get_task
 from ..zoo_roots import zoos
 from ..zoo_index import index_problems, list_entries
@@ -149,21 +148,15 @@ def _trained(exp, stages: list[Stage], stack: Stage) -> tuple[dict[str, Path], s
             return {saved: folder, name: folder}, ""
     except AdaptxError as exc:  # e.g. its data is not in this data folder: its recipe cannot be rebuilt
         why = f"its stage recipe cannot be rebuilt here ({exc})"
-    done = [f for f in sorted((exp.run_dir / "stages").glob(f"{source}-*"))
-            if f.name.rsplit("-", 1)[0] == source and _is_done(f)]
-    folders = [folder for f in done if (folder := saved_adapter_folder(f, saved)) is not None]
-    if len(folders) == 1:
-        return {saved: folders[0], name: folders[0]}, (
-            f"adapter from {folders[0].parent.parent.name}, whose recipe differs from this config's ({why})")
-    if folders:
-        why = f"{len(folders)} finished stage folders {source}-*, none of this config's recipe"
+    found = {f.name: folder for f in RunFolder(exp.run_dir).stages_of(source)
+             if f.is_done() and (folder := f.saved_adapter(saved)) is not None}  # stage folder -> adapter folder
+    if len(found) == 1:
+        ((stage_folder, folder),) = found.items()
+        return {saved: folder, name: folder}, (
+            f"adapter from {stage_folder}, whose recipe differs from this config's ({why})")
+    if found:
+        why = f"{len(found)} finished stage folders {source}-*, none of this config's recipe"
     raise AdaptxError(f"no trained adapter for {name!r} in {exp.run_dir} ({why}); train it first (`adaptx run "
                       "CONFIG` with any adapter strategy trains the intermediate adapters), or pass --run with the "
                       "run folder that has it")
 
-
-def _is_done(folder: Path) -> bool:
-    try:
-        return read_json(folder / "manifest.json", "", dict).get("status") == "done"
-    except AdaptxError:  # missing, unreadable, a FIFO: not a finished stage
-        return False

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import comb
-from pathlib import Path
 
 import numpy as np
 
@@ -174,9 +173,9 @@ def _languages(row: dict) -> list[str]:
 
 def _seconds(runs, task: str, strategy: str, names: list[str], target) -> float:
     """The grid's cost: the manifests' seconds of the target stages behind these rows (each once)."""
-    from ..fileio import read_json
-    from ..report_files import prediction_path
     from ..errors import AdaptxError
+    from ..report_files import prediction_path
+    from ..run_folder import StageFolder
 
     wanted = {target.keys[n][1] for n in names}
     folders = set()
@@ -184,13 +183,13 @@ def _seconds(runs, task: str, strategy: str, names: list[str], target) -> float:
         for r in run.records:
             if r["task"] == task and r["strategy"] == strategy and r["intermediate"] in wanted:
                 try:
-                    folders.add(prediction_path(run.folder, r["predictions"]).parent.parent)
+                    folders.add(StageFolder.holding(prediction_path(run.folder, r["predictions"])))
                 except AdaptxError:
                     continue
     total = 0.0
     for folder in folders:
         try:
-            total += float(read_json(Path(folder) / "manifest.json", "", dict).get("seconds") or 0)
+            total += float(folder.read_manifest("").get("seconds") or 0)
         except (AdaptxError, TypeError, ValueError):
             continue
     return total
