@@ -85,7 +85,8 @@ def _mean(values: list[float]) -> float | None:
 class RunMonitor:
     """A run's plan and what its stages have cost so far: the whole run's estimate."""
 
-    def __init__(self, plan: list[tuple], tensorboard_dir: Path | None = None, done_before: tuple[int, float] = (0, 0.0)):
+    def __init__(self, plan: list[tuple], tensorboard_dir: Path | None = None,
+                 done_before: tuple[int, float] = (0, 0.0)):
         # plan: (stage id, kind of training, steps[, evaluated zero-shot]) of each stage still to run
         self.steps = {stage_id: steps for stage_id, _, steps, *_ in plan}  # steps still to train, per stage
         self.kinds = {stage_id: kind for stage_id, kind, *_ in plan}
@@ -181,7 +182,8 @@ class RunMonitor:
         """The run's last line: how long it took, and what earlier runs had done already."""
         before, trained = self.done_before
         results = f"results in {run_dir}/results.json and results.md"
-        earlier = f"{before} stage{'s' if before != 1 else ''} done before ({duration(trained)} of training in earlier runs)"
+        earlier = (f"{before} stage{'s' if before != 1 else ''} done before ({duration(trained)} of training in "
+                   "earlier runs)")
         if not self.kinds:  # nothing was left to run
             return f"adaptx: all {earlier}; nothing left to train, tables reprinted in {duration(seconds)}; {results}"
         return f"adaptx: finished in {duration(seconds)}{f'; {earlier}' if before else ''}; {results}"

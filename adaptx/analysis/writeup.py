@@ -179,8 +179,8 @@ def _findings(found: list[Finding]) -> list[str]:
             table.append(f"| {f.row} | {f.quantity} | {distance} | {a.n} | {_est(a.rho)} | {partial} | "
                          f"{_est(a.slope, '.1f')} |")
     if table:
-        lines += ["", "| row | quantity | distance | languages | rho [95%] | partial rho [95%] (languages) | slope [95%] |",
-                  "|---|---|---|---:|---|---|---|", *table]
+        lines += ["", "| row | quantity | distance | languages | rho [95%] | partial rho [95%] (languages) "
+                      "| slope [95%] |", "|---|---|---|---:|---|---|---|", *table]
     return lines + [""]
 
 
