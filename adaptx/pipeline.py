@@ -380,12 +380,13 @@ def _run_held(experiment: Experiment, cfg: ExperimentConfig, stages: list[Stage]
         with experiment.monitor.stage(stage.id):  # each kind of training's speed, for the run's estimate
             train_stage(experiment, stage)
             if stage.evaluate:
-                records += experiment.evaluate(stage)
+                with experiment.monitor.evaluation():  # timed apart: later stages' estimates include it
+                    records += experiment.evaluate(stage)
                 if main:  # partial results survive a crash
                     write_run_results(run_dir, records, experiment.report_context(), cfg.smoke)
     if main:
         logs.result(write_run_results(run_dir, records, experiment.report_context(), cfg.smoke))
-        logs.result(f"adaptx: finished in {time.perf_counter() - started:.0f}s; results in {run_dir}/results.json and results.md")
+        logs.result(experiment.monitor.finished_line(time.perf_counter() - started, run_dir))
         from .analysis.analyze import after_run  # matplotlib and scipy load only here
 
         after_run(run_dir)  # gains, typology and plots in run_dir/analysis

@@ -3,17 +3,22 @@
 `StageMonitor` is what the training loop reports to: after the first steps it prints an estimate
 of the time left in the stage (and, with a `RunMonitor`, in the whole run), at every English-dev
 evaluation a line with the mean training loss since the previous one, and, when asked, it writes
-TensorBoard scalars through torch's standard SummaryWriter. `RunMonitor` knows the run's plan:
-the steps each unfinished stage trains and its kind of training (adapter, fusion, full model),
-and the seconds per step each kind has taken so far in this run (a finished stage's whole time,
-evaluation included, over its steps). Stages of a kind not yet timed are assumed as fast as the
-current one, which the estimate says.
+TensorBoard scalars (loss, learning rate, gradient norm, English dev) through torch's standard
+SummaryWriter. `RunMonitor` knows the run's plan: each unfinished stage's training steps, its kind
+of training (adapter, fusion, full model) and whether it is evaluated zero-shot. A stage costs
+more than its steps: loading and building its model, saving it, evaluating it. So the run learns
+three things as it goes: the seconds per training step of each kind (timed steps only), the
+seconds a stage spends outside its steps and evaluation (loading, building, saving: from the
+first stage on, even before it finishes), and the seconds of a zero-shot evaluation. Stages of a
+kind not yet timed are assumed as fast as the current one, and evaluations not yet timed are left
+out; the estimate says which.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import logs
@@ -50,45 +55,138 @@ def training_kind(stage) -> str:
     return "full" if strategy.full_model else "fusion" if strategy.fusion else "adapter"
 
 
-class RunMonitor:
-    """A run's plan and the speed of each kind of training so far: the whole run's estimate."""
+@dataclass
+class _Timing:
+    """The stage being timed now: when it began, when its training loop began (its model loaded and
+    built), its timed training steps and the seconds of its zero-shot evaluation."""
 
-    def __init__(self, plan: list[tuple[str, str, int]], tensorboard_dir: Path | None = None):
-        self.steps = {stage_id: steps for stage_id, _, steps in plan}  # steps still to train, per stage
-        self.kinds = {stage_id: kind for stage_id, kind, _ in plan}
-        self.rates: dict[str, float] = {}  # kind -> seconds per step, from stages finished in this run
+    started: float
+    training_from: float | None = None
+    steps: tuple[int, float] | None = None  # (timed steps, their seconds), from its StageMonitor
+    evaluation: float = 0.0
+
+
+@dataclass
+class Left:
+    """What the stages after the current one still cost, as far as the run knows."""
+
+    seconds: float = 0.0
+    stages: int = 0
+    steps: int = 0
+    guessed: bool = False  # some kind of training not timed yet, assumed as fast as the current one
+    untimed: int = 0  # zero-shot evaluations ahead while none has been timed (left out of `seconds`)
+    setup: float | None = None  # seconds per stage outside its steps and evaluation, counted for each
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+class RunMonitor:
+    """A run's plan and what its stages have cost so far: the whole run's estimate."""
+
+    def __init__(self, plan: list[tuple], tensorboard_dir: Path | None = None,
+                 done_before: tuple[int, float] = (0, 0.0)):
+        # plan: (stage id, kind of training, steps[, evaluated zero-shot]) of each stage still to run
+        self.steps = {stage_id: steps for stage_id, _, steps, *_ in plan}  # steps still to train, per stage
+        self.kinds = {stage_id: kind for stage_id, kind, *_ in plan}
+        self.evaluates = {entry[0]: bool(entry[3:4] and entry[3]) for entry in plan}
+        self.rates: dict[str, float] = {}  # kind -> seconds per training step, from stages finished in this run
+        self.setups: list[float] = []  # seconds each finished stage spent outside its steps and evaluation
+        self.evaluations: list[float] = []  # seconds of each zero-shot evaluation finished in this run
         self.tensorboard_dir = tensorboard_dir
+        self.done_before = done_before  # (stages finished in earlier runs, their seconds of training)
+        self.now: _Timing | None = None
 
     @classmethod
     def for_run(cls, experiment, stages, tensorboard: bool = False) -> RunMonitor:
-        """The plan of the stages still to train (finished ones cost nothing) of a prepared experiment."""
-        plan = [(s.id, training_kind(s), experiment.recipes.job_for(s).steps) for s in stages
-                if s.trains and experiment.store.finished(s.id) is None]
-        return cls(plan, experiment.run_dir / TENSORBOARD_DIR if tensorboard else None)
+        """The plan of the stages still to run (finished ones cost nothing) of a prepared experiment."""
+        plan, before, seconds = [], 0, 0.0
+        for s in stages:
+            done = experiment.store.finished(s.id)
+            if done is None:
+                steps = experiment.recipes.job_for(s).steps if s.trains else 0
+                plan.append((s.id, training_kind(s), steps, s.evaluate))
+                continue
+            before += 1
+            train = done.get("train") if isinstance(done, dict) else None
+            seconds += float(train.get("train_seconds") or 0.0) if isinstance(train, dict) else 0.0
+        return cls(plan, experiment.run_dir / TENSORBOARD_DIR if tensorboard else None, (before, seconds))
 
     def stage_monitor(self, stage_id: str) -> StageMonitor:
         return StageMonitor(stage_id, self)
 
     @contextmanager
     def stage(self, stage_id: str):
-        """Time one stage, training and evaluation together; once it finishes it costs nothing more."""
+        """Time one stage, loading, training and evaluation together; once it finishes it costs nothing more."""
+        timing = self.now = _Timing(time.perf_counter())
+        yield
+        total, self.now = time.perf_counter() - timing.started, None
+        if stage_id not in self.steps:  # done before: nothing was timed
+            return
+        steps, kind = self.steps.pop(stage_id), self.kinds[stage_id]
+        if timing.evaluation:
+            self.evaluations.append(timing.evaluation)
+        if steps and timing.steps:  # the training loop timed its steps: the rest is loading and saving
+            self.rates[kind] = timing.steps[1] / timing.steps[0]
+            self.setups.append(max(0.0, total - timing.evaluation - steps * self.rates[kind]))
+        elif steps:  # steps not timed (a one-step stage): its whole time per step
+            self.rates[kind] = (total - timing.evaluation) / steps
+
+    @contextmanager
+    def evaluation(self):
+        """Time the current stage's zero-shot evaluation."""
         started = time.perf_counter()
         yield
-        steps = self.steps.pop(stage_id, 0)
-        if steps:
-            self.rates[self.kinds[stage_id]] = (time.perf_counter() - started) / steps
+        if self.now is not None:
+            self.now.evaluation += time.perf_counter() - started
 
-    def left_after(self, stage_id: str, rate: float) -> tuple[float, int, bool]:
-        """(seconds, steps) the stages after `stage_id` still train, and whether some kind was guessed."""
-        kind, seconds, steps, guessed = self.kinds.get(stage_id), 0.0, 0, False
+    def training_started(self) -> None:
+        if self.now is not None and self.now.training_from is None:
+            self.now.training_from = time.perf_counter()
+
+    def steps_timed(self, steps: int, seconds: float) -> None:
+        if self.now is not None:
+            self.now.steps = (steps, seconds)
+
+    def setup_seconds(self) -> float | None:
+        """A stage's seconds outside its steps and evaluation (loading, building, saving): the mean of the
+        finished stages', else the current stage's loading so far (until its training began)."""
+        if self.setups:
+            return _mean(self.setups)
+        if self.now is not None and self.now.training_from is not None:
+            return self.now.training_from - self.now.started
+        return None
+
+    def evaluation_ahead(self, stage_id: str) -> tuple[float, int]:
+        """(seconds, evaluations not timed yet) of the zero-shot evaluation `stage_id` still has ahead."""
+        if not self.evaluates.get(stage_id):
+            return 0.0, 0
+        seconds = _mean(self.evaluations)
+        return (0.0, 1) if seconds is None else (seconds, 0)
+
+    def left_after(self, stage_id: str, rate: float) -> Left:
+        """What the stages after `stage_id` still cost, at `rate` s/step for kinds not timed yet."""
+        kind, left = self.kinds.get(stage_id), Left(setup=self.setup_seconds())
         for other, count in self.steps.items():
             if other == stage_id:
                 continue
             known = self.rates.get(self.kinds[other])
-            guessed = guessed or (known is None and self.kinds[other] != kind)
-            seconds += count * (known if known is not None else rate)
-            steps += count
-        return seconds, steps, guessed
+            left.guessed = left.guessed or (count > 0 and known is None and self.kinds[other] != kind)
+            evaluation, untimed = self.evaluation_ahead(other)
+            left.seconds += count * (known if known is not None else rate) + (left.setup or 0.0) + evaluation
+            left.stages, left.steps, left.untimed = left.stages + 1, left.steps + count, left.untimed + untimed
+        return left
+
+    def finished_line(self, seconds: float, run_dir) -> str:
+        """The run's last line: how long it took, and what earlier runs had done already."""
+        before, trained = self.done_before
+        results = f"results in {run_dir}/results.json and results.md"
+        earlier = (f"{before} stage{'s' if before != 1 else ''} done before ({duration(trained)} of training in "
+                   "earlier runs)")
+        if not self.kinds:  # nothing was left to run
+            return f"adaptx: all {earlier}; nothing left to train, tables reprinted in {duration(seconds)}; {results}"
+        return f"adaptx: finished in {duration(seconds)}{f'; {earlier}' if before else ''}; {results}"
 
 
 class StageMonitor:
@@ -99,18 +197,26 @@ class StageMonitor:
         self.shown = True
         self.writer = None
         self.timed_from: tuple[int, float] | None = None
+        self.last: tuple[int, float] | None = None  # the last step and when it ended
         self.estimated = False
 
     def start(self, step: int, steps: int, main: bool = True) -> None:
         self.first, self.steps, self.shown = step, steps, main
+        if self.run is not None:
+            self.run.training_started()
         if main and self.run is not None and self.run.tensorboard_dir is not None:
             self.writer = require_tensorboard()(log_dir=str(self.run.tensorboard_dir / self.description))
 
-    def stepped(self, step: int, loss: float) -> None:
+    def stepped(self, step: int, loss: float, scalars: dict | None = None) -> None:
+        """A training step ended; scalars: more of its values for TensorBoard (learning rate, gradient
+        norm), as numbers or one-element tensors (read only when TensorBoard is on)."""
         if self.writer is not None:
             self.writer.add_scalar("train/loss_per_step", loss, step)
+            for name, value in (scalars or {}).items():
+                self.writer.add_scalar(f"train/{name}", float(value), step)
+        self.last = (step, time.perf_counter())
         if step - self.first == MEASURE_FROM:
-            self.timed_from = (step, time.perf_counter())
+            self.timed_from = self.last
         timed = step - self.timed_from[0] if self.timed_from else 0
         if not self.estimated and self.shown and (timed >= ESTIMATE_AFTER or (timed and step == self.steps)):
             self.estimated = True
@@ -123,17 +229,23 @@ class StageMonitor:
         return (time.perf_counter() - self.timed_from[1]) / (step - self.timed_from[0])
 
     def estimate(self, step: int) -> str:
-        """The time left, from the seconds per step measured so far (call once a step was timed)."""
+        """The time left, from the seconds per step measured so far (call once a step was timed), and in
+        the run, from what its stages have cost so far."""
         rate = self.rate(step) or 0.0
+        evaluation, untimed = self.run.evaluation_ahead(self.description) if self.run is not None else (0.0, 0)
+        here = rate * (self.steps - step) + evaluation
         text = f"{rate:.2f} s/step"
-        if step < self.steps:
-            text += f": about {duration(rate * (self.steps - step))} left in this stage"
-        if self.run is not None:
-            seconds, steps, guessed = self.run.left_after(self.description, rate)
-            if steps:
-                text += (f"{',' if step < self.steps else ':'} about {duration(rate * (self.steps - step) + seconds)} "
-                         f"left in the run ({steps} more "
-                         f"training steps in later stages{'; kinds not yet timed assumed this fast' if guessed else ''})")
+        if here:
+            text += f": about {duration(here)} left in this stage"
+        later = self.run.left_after(self.description, rate) if self.run is not None else Left()
+        if later.stages:
+            notes = [f"{later.steps} more training steps in later stages"]
+            notes += ["kinds not yet timed assumed this fast"] if later.guessed else []
+            notes += [f"about {duration(later.setup)} per stage to load and save"] if later.setup else []
+            untimed += later.untimed
+            notes += [f"{untimed} zero-shot evaluation{'s' if untimed != 1 else ''} not timed yet, "
+                      "left out"] if untimed else []
+            text += f"{',' if here else ':'} about {duration(here + later.seconds)} left in the run ({'; '.join(notes)})"
         return text + " [estimate]"
 
     def evaluated(self, step: int, metric: str, score: float, train_loss: float | None) -> None:
@@ -147,6 +259,9 @@ class StageMonitor:
             logs.info(f"  {self.description}: step {step}/{self.steps}: {loss}en dev {metric} {score:.4f}{left}")
 
     def close(self) -> None:
+        """The end of training: the run learns this stage's speed from its timed steps."""
+        if self.run is not None and self.timed_from and self.last and self.last[0] > self.timed_from[0]:
+            self.run.steps_timed(self.last[0] - self.timed_from[0], self.last[1] - self.timed_from[1])
         if self.writer is not None:
             self.writer.close()
             self.writer = None

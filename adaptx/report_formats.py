@@ -1,6 +1,9 @@
 """`adaptx report --format md|csv|json|latex`: the report's summary (adaptx.report.summarize_all) in
 other forms. md is the results.md text the run wrote; json is the summary itself (results-summary.json's
 content); csv has one row per table cell; latex has one booktabs tabular per table. Same numbers in all.
+A smoke run's numbers mean nothing, and every format says so where a reader of that format keeps it:
+a quoted line atop the markdown, `smoke` and `smoke_note` in the json, a `smoke` column in every csv
+row, and a row inside every latex table (a comment alone would vanish from the typeset table).
 """
 
 from __future__ import annotations
@@ -9,6 +12,9 @@ import csv
 import io
 import json
 
+from .run_folder import RunFolder
+from .smoke import NOTE
+
 FORMATS = ("md", "csv", "json", "latex")
 RESUME = "rerun `adaptx run` with the run's config: it keeps what is finished and evaluates the rest"
 CSV_FIELDS = ("task", "metric", "strategy", "intermediate", "seeds", "column", "value", "lo", "hi", "baseline",
@@ -16,6 +22,20 @@ CSV_FIELDS = ("task", "metric", "strategy", "intermediate", "seeds", "column", "
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _LATEX_MARKS = {"better": r" $\uparrow$", "worse": r" $\downarrow$"}
+SMOKE_NOTE = NOTE  # the words adaptx.smoke writes atop a smoke run's results.md
+SMOKE_CELL = "SMOKE RUN: these numbers mean nothing"  # the csv's smoke column, in every row
+
+
+def smoke_run(run_dir) -> bool:
+    """Whether a run folder is a smoke run's: its config.yaml says smoke: true (as adaptx.smoke writes it)."""
+    from .fileio import read_text
+    from .safe_yaml import safe_load
+
+    try:
+        config = safe_load(read_text(RunFolder(run_dir).config_file))
+    except Exception:  # noqa: BLE001 - missing, unreadable, not YAML: not known to be a smoke run
+        return False
+    return isinstance(config, dict) and config.get("smoke") is True
 
 
 def in_band(fmt: str) -> bool:
@@ -23,18 +43,21 @@ def in_band(fmt: str) -> bool:
     return fmt in ("md", "json")
 
 
-def render(summary: dict, fmt: str, markdown: str, not_evaluated: list[str]) -> str:
-    """The report in `fmt`; markdown: the md text (adaptx.report.render_all), not_evaluated: what is missing."""
+def render(summary: dict, fmt: str, markdown: str, not_evaluated: list[str], smoke: bool = False) -> str:
+    """The report in `fmt`; markdown: the md text (adaptx.report.render_all), not_evaluated: what is missing,
+    smoke: a smoke run's (its numbers mean nothing; every format says so)."""
     if fmt == "md":
+        text = f"> **{SMOKE_NOTE}**\n\n{markdown}" if smoke else markdown
         if not not_evaluated:
-            return markdown
-        return markdown + "\n\nnot evaluated yet (" + RESUME + "):\n" + "\n".join(f"- {line}" for line in not_evaluated)
+            return text
+        return text + "\n\nnot evaluated yet (" + RESUME + "):\n" + "\n".join(f"- {line}" for line in not_evaluated)
     if fmt == "json":
-        return json.dumps({**summary, "not_evaluated": not_evaluated}, indent=1, ensure_ascii=False)
+        marks = {"smoke": True, "smoke_note": SMOKE_NOTE} if smoke else {"smoke": False}
+        return json.dumps({**marks, **summary, "not_evaluated": not_evaluated}, indent=1, ensure_ascii=False)
     if fmt == "csv":
-        return as_csv(summary)
+        return as_csv(summary, smoke)
     if fmt == "latex":
-        return as_latex(summary)
+        return as_latex(summary, smoke)
     raise ValueError(f"unknown report format {fmt!r}; known: {', '.join(FORMATS)}")
 
 
@@ -50,11 +73,22 @@ def _table_rows(table: dict):
         yield "trivial", table["trivial"]["what"], table["seeds"], None, table["trivial"]
 
 
-def as_csv(summary: dict) -> str:
+class _SmokeMarked(csv.DictWriter):
+    """A DictWriter whose every row starts with the smoke column: no row leaves without the mark."""
+
+    def __init__(self, buffer):
+        super().__init__(buffer, fieldnames=("smoke", *CSV_FIELDS), lineterminator="\n")
+
+    def writerow(self, rowdict):
+        return super().writerow({"smoke": SMOKE_CELL, **rowdict})
+
+
+def as_csv(summary: dict, smoke: bool = False) -> str:
     """One row per cell: a language's score, or an average/gap with its interval and its comparison
-    with the row's baseline; the XTREME summary's cells as task 'xtreme'."""
+    with the row's baseline; the XTREME summary's cells as task 'xtreme'. A smoke run's rows start with
+    a `smoke` column saying its numbers mean nothing."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer = _SmokeMarked(buffer) if smoke else csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for table in summary["tables"]:
         langs = table.get("languages", [])
@@ -88,16 +122,18 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def _latex_tabular(header: list[str], body: list[list[str]], comments: list[str]) -> str:
-    lines = [f"% {' '.join(c.split())}" for c in comments]  # a comment needs no escapes, only one line
-    lines += [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
-              " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
+def _latex_tabular(header: list[str], body: list[list[str]], comments: list[str], smoke: bool = False) -> str:
+    lines = [f"% {' '.join(c.split())}" for c in ([SMOKE_NOTE] if smoke else []) + comments]  # one line, no escapes
+    lines += [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule"]
+    if smoke:  # inside the table, so the typeset table carries it too
+        lines += [rf"\multicolumn{{{len(header)}}}{{l}}{{\textbf{{{latex_escape(SMOKE_CELL)}}}}} \\", r"\midrule"]
+    lines += [" & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
     lines += [" & ".join(cells) + r" \\" for cells in body]
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines)
 
 
-def _latex_table(table: dict) -> str:
+def _latex_table(table: dict, smoke: bool) -> str:
     langs, columns = table["languages"], table["columns"]
 
     def number(row, column):
@@ -129,12 +165,13 @@ def _latex_table(table: dict) -> str:
     comments = [f"{table['task']} zero-shot {table['metric']} (%), mean over seeds {table['seeds']}; "
                 f"[lo, hi] = {table['confidence']:.0%} bootstrap interval; arrows: better/worse than the row's "
                 "baseline by a paired bootstrap; bold: best in column"]
-    return _latex_tabular(["strategy", *columns], body, comments)
+    return _latex_tabular(["strategy", *columns], body, comments, smoke)
 
 
-def as_latex(summary: dict) -> str:
-    """One booktabs tabular per table (\\usepackage{booktabs}), then the XTREME summary's."""
-    parts = [_latex_table(t) for t in summary["tables"] if t["rows"]]
+def as_latex(summary: dict, smoke: bool = False) -> str:
+    """One booktabs tabular per table (\\usepackage{booktabs}), then the XTREME summary's; a smoke run's
+    each carry the smoke mark."""
+    parts = [_latex_table(t, smoke) for t in summary["tables"] if t["rows"]]
     xtreme = summary.get("xtreme")
     if xtreme:
         cats = list(xtreme["categories"])
@@ -145,5 +182,5 @@ def as_latex(summary: dict) -> str:
             body.append([latex_escape(_label(row["strategy"], row["intermediate"]))]
                         + ["--" if v is None else f"{v:.1f}" for v in [*values, row["overall"]]])
         parts.append(_latex_tabular(header, body, ["XTREME summary: XTREME's aggregation (google-research/xtreme "
-                                                   "evaluate.py) over the evaluated languages"]))
+                                                   "evaluate.py) over the evaluated languages"], smoke))
     return "\n\n".join(parts) if parts else "% no results yet"

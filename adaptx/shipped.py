@@ -19,6 +19,7 @@ from .fileio import check_path, write_new_file
 
 _HERE = Path(__file__).resolve().parent
 SUFFIXES = (".yaml", ".yml")
+SUMMARY_WIDTH = 120  # characters of a config's description in `adaptx config list`
 
 
 def configs_dir() -> Path | None:
@@ -66,17 +67,51 @@ def resolve_config(text) -> Path:
     return Path(text) if is_path(str(text)) else config_file(str(text))
 
 
-def summary(path: Path) -> str:
-    """A config's first comment line (what it runs), for `adaptx config list`."""
+def summary(path: Path, width: int = SUMMARY_WIDTH) -> str:
+    """A config's opening sentence (its first comment lines, up to the first full stop), for `adaptx
+    config list`. One longer than `width` ends at its last clause boundary (a comma, colon or semicolon
+    outside parentheses) that fits, else its last word outside parentheses, marked with '…': never in
+    the middle of a phrase."""
+    sentence = _first_sentence(" ".join(_opening_comment(path)))
+    if len(sentence) <= width:
+        return sentence
+    outside = [i for i in _outside_parentheses(sentence) if i <= width - 2]
+    cuts = [i for i in outside if sentence[i] in ",;:"] or [i for i in outside if sentence[i] == " "]  # else a word
+    return sentence[:cuts[-1]].rstrip() + " …"
+
+
+def _opening_comment(path: Path) -> list[str]:
+    """The first comment paragraph of a file: its '#' lines up to a blank one or an indented example."""
+    lines = []
     try:
         for line in path.read_text(encoding="utf-8").splitlines():
-            if line.startswith("#"):
-                return line.lstrip("#").strip().rstrip(":,;")
-            if line.strip():
+            if not line.startswith("#"):
+                if line.strip() or lines:
+                    break
+                continue
+            if not line[1:].strip() or line[1:].startswith("   "):
                 break
+            lines.append(line[1:].strip())
     except (OSError, UnicodeDecodeError):
         pass
-    return ""
+    return lines
+
+
+def _outside_parentheses(text: str):
+    """The index of each character of `text` outside parentheses."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and char not in "()":
+            yield i
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop outside parentheses that ends a sentence (followed by a space or the end)."""
+    for i in _outside_parentheses(text):
+        if text[i] == "." and (i + 1 == len(text) or text[i + 1] == " "):
+            return text[:i]
+    return text.rstrip(":,;")
 
 
 def format_config_list() -> str:

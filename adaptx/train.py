@@ -383,10 +383,16 @@ class _Selection:
         return next(h["step"] for h in self.history if h["dev_score"] == self.best_score)
 
 
-def _optimizer_step(optimizer, scheduler, scaler, params: dict, job: TrainJob) -> None:
+def _optimizer_step(optimizer, scheduler, scaler, params: dict, job: TrainJob) -> dict:
+    """One optimizer step; returns the step's learning rate(s) and gradient norm (before clipping) for
+    TensorBoard (the norm stays a tensor: reading it would wait for the device)."""
     if scaler:
         scaler.unscale_(optimizer)
-    torch.nn.utils.clip_grad_norm_(list(params.values()), job.max_grad_norm)
+    norm = torch.nn.utils.clip_grad_norm_(list(params.values()), job.max_grad_norm)
+    schedule = scheduler.get_last_lr()[0] / scheduler.base_lrs[0]  # this step's share of the peak rate
+    scalars = {"learning_rate": job.lr * schedule, "grad_norm": norm}
+    if job.head_lr and job.head_lr != job.lr:
+        scalars["learning_rate_head"] = job.head_lr * schedule
     if scaler:
         scaler.step(optimizer)
         scaler.update()
@@ -394,6 +400,7 @@ def _optimizer_step(optimizer, scheduler, scaler, params: dict, job: TrainJob) -
         optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
+    return scalars
 
 
 def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: int, checkpoint: Path,
@@ -471,12 +478,12 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
                 step_loss, used_regularizer = _accumulate(trained, model, kind, train, parts, total, pad_id, device,
                                                           world, scaler, job, step)
                 regularized = regularized or used_regularizer
-                _optimizer_step(optimizer, scheduler, scaler, params, job)
+                scalars = _optimizer_step(optimizer, scheduler, scaler, params, job)
                 step += 1
                 selection.add_loss(step_loss)
                 bar.update(1)
                 bar.set_postfix(loss=f"{step_loss:.3f}")
-                monitor.stepped(step, step_loss)
+                monitor.stepped(step, step_loss, scalars)
                 if step % job.eval_every == 0 and step < job.steps:
                     selection.evaluate(step)
                     if selection.patience_spent():

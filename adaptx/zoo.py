@@ -36,7 +36,7 @@ from .strategies import STRATEGIES, TARGET_STRATEGIES, builds_on, get_strategy
 from .zoo_index import (INDEX_FILE, entry_dirs, index_problems, index_record, load_index, record_problem,
                         write_index)
 from .zoo_refs import NAME_RE, check_name, is_zoo_ref, zoo_ref_name
-from .zoo_roots import ENV_VAR, holding, is_shipped, shipped_zoo, user_zoo
+from .zoo_roots import ENV_VAR, holding, missing_entry, shipped_zoo, user_zoo
 
 CARD_FILE = "card.json"
 ENTRY_FORMAT = "adaptx-zoo-entry/1"
@@ -324,11 +324,7 @@ def require_entry(zoo: Path, name: str) -> tuple[Path, dict]:
     zoo = holding(zoo, check_name(name))
     entry = zoo / name
     if not entry.is_dir():
-        names = sorted(load_index(zoo)["entries"])
-        shipped = shipped_zoo()
-        also = f"; nor in the zoo shipped with adaptx ({shipped})" if shipped is not None and not is_shipped(zoo) else ""
-        raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(names) or 'none'}){also}; "
-                          f"see `adaptx zoo list --zoo {zoo}`")
+        raise AdaptxError(missing_entry(zoo, name))
     card, problems = check_entry(entry, load_index(zoo))
     if problems:
         raise AdaptxError(f"zoo entry {name!r} ({entry}) failed verification:\n  - " + "\n  - ".join(problems))

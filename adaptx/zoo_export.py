@@ -13,8 +13,11 @@ the umask, so an export can be shared as it is.
 adaptx's classification and multiple-choice heads (adaptx.kinds) are the library's two-layer
 classification and multiple-choice heads with the same layer order (dropout, dense, tanh, dropout,
 out_proj), and its QA span head is the library's one-layer question-answering head: their tensors
-are renamed, not changed (LIBRARY_HEADS). Tagging heads are exported in adaptx's format. Mean pooling is the one difference: the library's head reads the first token unless it is
-given `cls_output`, so the README shows the one line that passes the masked mean.
+are renamed, not changed (LIBRARY_HEADS). Tagging heads are exported in adaptx's format. Mean pooling is
+the one difference: the library's heads read the first token, so a mean-pooled head is exported under a
+custom head type whose class (adaptx.exported_heads, copied in as adaptx_heads.py) is the library's head
+over the masked mean; the README's loading code registers it, and then `model(**batch)` gives adaptx's
+scores (zoo_export_readme.py writes that README).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from typing import Callable
 
 from .errors import AdaptxError
 from .zoo import CARD_FILE, require_entry
-from .zoo_modelcard import base_hub_id, model_card
+from .zoo_export_readme import HEADS_FILE, export_readme
+from .zoo_modelcard import base_hub_id
 
 HEAD_CONFIG = "head_config.json"  # adapters.utils.HEAD_CONFIG_NAME
 HEAD_WEIGHTS = "model_head.safetensors"  # adapters.utils.SAFE_HEAD_WEIGHTS_NAME
@@ -78,6 +82,16 @@ def _base_shape(entry: Path, card: dict) -> dict:
                       "cannot be written in the adapters library's format without them")
 
 
+def mean_pooled_type(spec: LibraryHead, card: dict) -> str | None:
+    """The custom head type (adaptx.exported_heads) a mean-pooled head is exported under, or None where
+    the library's own head type fits (first-token pooling, or a head that reads every token)."""
+    from .exported_heads import MEAN_POOLED
+
+    if not spec.pooled or card["head"].get("pooling") != "mean":
+        return None
+    return MEAN_POOLED[spec.head_type][0]
+
+
 def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) -> LibraryHead | None:
     """Write the entry's head as the library's flex head named `head_name` into `folder`; returns which
     head it wrote, or None (nothing written) for a kind whose head the library has no counterpart of."""
@@ -104,12 +118,13 @@ def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) ->
         tensors[f"heads.{head_name}.{spec.renamed[layer]}.{param}"] = tensor.contiguous()
     labels = list(card["head"]["labels"])
     label2id = {str(label): i for i, label in enumerate(labels)} if spec.labelled else None
-    head = {"head_type": spec.head_type, "layers": spec.layers, "activation_function": "tanh", "label2id": label2id,
-            "dropout_prob": card["head"].get("dropout"), **spec.sized(labels)}
+    head = {"head_type": mean_pooled_type(spec, card) or spec.head_type, "layers": spec.layers,
+            "activation_function": "tanh", "label2id": label2id, "dropout_prob": card["head"].get("dropout"),
+            **spec.sized(labels)}
     config = {"config": head, "hidden_size": shape["hidden_size"], "label2id": label2id, "model_class": model_class,
               "model_name": base_hub_id(card) or card["base"]["id"], "model_type": shape["model_type"],
               "name": head_name, "version": version,
-              # ignored by the library: how adaptx pools before this head (mean: pass cls_output, README.md)
+              # ignored by the library: how adaptx pools before this head (mean: adaptx_heads.py's head type)
               "adaptx": {"pooling": card["head"].get("pooling"), "entry": card["name"]}}
     folder.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(folder / HEAD_WEIGHTS))
@@ -130,45 +145,6 @@ def _readable_by_others(folder: Path) -> None:
     os.chmod(folder, FOLDER_MODE)
     for path in folder.rglob("*"):
         os.chmod(path, FOLDER_MODE if path.is_dir() else FILE_MODE)
-
-
-def _usage(card: dict, single: bool, head: LibraryHead | None) -> str:
-    base = base_hub_id(card) or card["base"]["id"]
-    pooling = card["head"].get("pooling")
-    if not single:
-        names = [m["name"] for m in card["members"]] + ([card["adapter"]["name"]] if card["adapter"] else [])
-        load = ([f"for name in {names!r}:", "    model.load_adapter(f'DIR/{name}', use_safetensors=True)"] +
-                ([f"model.load_adapter_fusion('DIR/fusion', {','.join(card['fusion']['adapters'])!r}, "
-                  "use_safetensors=True)"] if card["fusion"] else []) +
-                (["name = model.load_head('DIR/head', use_safetensors=True)"] if head else []) +
-                ["# then activate the composition setup.json records (its strategy, fusion and own_adapter)"])
-    else:
-        load = ["name = model.load_adapter('DIR', use_safetensors=True, set_active=True)  # the adapter and its head"]
-    inputs = ("# one row per (question, choice): the choices of a question are consecutive rows"
-              if head and head.head_type == "multiple_choice" else "")
-    lines = ["import adapters, torch", "from transformers import AutoTokenizer", "",
-             f"tokenizer = AutoTokenizer.from_pretrained({base!r})",
-             f"model = adapters.AutoAdapterModel.from_pretrained({base!r}).eval()", *load,
-             *([inputs] if inputs else []),
-             "batch = tokenizer(['a sentence', 'another one'], padding=True, return_tensors='pt')",
-             "with torch.no_grad():"]
-    if head and not head.pooled:  # a span head reads every token
-        lines += ["    out = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])",
-                  "print(out.start_logits.argmax(-1).tolist(), out.end_logits.argmax(-1).tolist())  # answer spans"]
-    else:
-        if pooling == "mean":  # the library's head takes the first token unless it is handed the pooled vector
-            lines += ["    out = model.base_model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])",
-                      "    mask = batch['attention_mask'].unsqueeze(-1).to(out.last_hidden_state.dtype)",
-                      "    pooled = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)",
-                      "    logits = model.heads[name](out, cls_output=pooled, return_dict=True).logits"]
-        else:
-            lines += ["    logits = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).logits"]
-        if head is None or head.labelled:
-            labels = card["head"]["labels"]
-            lines += [f"labels = {labels!r}", "print([labels[i] for i in logits.argmax(-1).tolist()])"]
-        else:
-            lines += ["print(logits.argmax(-1).tolist())  # the chosen choice of each question"]
-    return "\n".join(["", "## Load this folder", "", "DIR is this folder.", "", "```python", *lines, "```", ""])
 
 
 def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
@@ -206,7 +182,10 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
             shutil.copyfile(entry / rel, tmp / target)
             if Path(target).name == "adapter_config.json":
                 _name_the_base(tmp / target, hub_id)
-        (tmp / "README.md").write_text(model_card(card) + _usage(card, single, head), encoding="utf-8")
+        mean_head = head is not None and mean_pooled_type(head, card) is not None
+        if mean_head:  # the head's class, for the library's register_custom_head
+            shutil.copyfile(Path(__file__).with_name("exported_heads.py"), tmp / HEADS_FILE)
+        (tmp / "README.md").write_text(export_readme(card, single, head, mean_head), encoding="utf-8")
         _readable_by_others(tmp)
         if out.exists():
             out.rmdir()

@@ -34,17 +34,22 @@ def _score(card: dict) -> str:
     return f"{dev.get('metric')} {value} (step {dev.get('step')}, {dev.get('rows')} rows)"
 
 
-def model_card(card: dict, repo_id: str | None = None) -> str:
-    """README.md for one entry: the hub reads the metadata block, people read the rest."""
+def front_matter(card: dict) -> list[str]:
+    """The YAML metadata block the hub reads (library, base model, languages, tags)."""
+    hub = base_hub_id(card)
+    meta = {"library_name": "adapter-transformers", "tags": ["adapter-transformers", "adapters", "adaptx",
+                                                              card["task"], card["kind"]],
+            "language": sorted(set(card.get("languages") or ["en"]))}
+    if hub:
+        meta["base_model"] = hub
+    return ["---", *_yaml(meta), "---"]
+
+
+def facts_table(card: dict) -> list[str]:
+    """The card's facts as a two-column markdown table."""
     hub = base_hub_id(card)
     adapter = card.get("adapter") or {}
     training, data = card["training"], card["training"]["data"]
-    languages = sorted(set(card.get("languages") or ["en"]))
-    meta = {"library_name": "adapter-transformers", "tags": ["adapter-transformers", "adapters", "adaptx",
-                                                              card["task"], card["kind"]],
-            "language": languages}
-    if hub:
-        meta["base_model"] = hub
     method = f"{adapter['method']} adapter, reduction factor {adapter['reduction_factor']}" if adapter else "fusion"
     members = ", ".join(m["name"] for m in card.get("members") or []) or "-"
     licenses = "; ".join(f"{task}: train {lic.get('train')}, dev {lic.get('dev')}"
@@ -62,20 +67,30 @@ def model_card(card: dict, repo_id: str | None = None) -> str:
                               f"{str(data.get('train_sha256'))[:12]}…)"),
             ("dev data", f"{data.get('dev')} ({data.get('dev_rows')} rows)"),
             ("data licenses", licenses), ("adaptx", f"{card['adaptx_version']}, created {card['created_at']}")]
+    return ["| | |", "|---|---|", *(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows)]
+
+
+def with_adaptx(card: dict, repo_id: str | None = None) -> list[str]:
+    """How adaptx itself uses the entry: pull it, then name it in a config."""
     name = card["name"]
     pull = f"adaptx zoo pull {repo_id} {name}" if repo_id else f"adaptx zoo pull <repo> {name}"
-    lines = ["---", *_yaml(meta), "---", "", f"# {name}", "",
+    return ["With adaptx (verified against the card's sha256s before it is used):", "", "```bash",
+            pull, f"# then, in a config: intermediate_tasks: [zoo:{name}]", "```"]
+
+
+def model_card(card: dict, repo_id: str | None = None) -> str:
+    """README.md for one entry: the hub reads the metadata block, people read the rest."""
+    name = card["name"]
+    lines = [*front_matter(card), "", f"# {name}", "",
              f"An adaptx {card['kind']} adapter for {card['task']}, version {card['version']}. "
              "Every fact below is from its `card.json`, which also lists the sha256 of every file.", "",
-             "| | |", "|---|---|", *(f"| {k} | {str(v).replace('|', '/')} |" for k, v in rows), "",
-             "## Use", "", "With adaptx (verified against the card's sha256s before it is used):", "", "```bash",
-             pull, f"# then, in a config: intermediate_tasks: [zoo:{name}]", "```", "",
+             *facts_table(card), "", "## Use", "", *with_adaptx(card, repo_id), "",
              "With plain `adapters` + `transformers`: `adaptx zoo export " + name + " DIR` writes a folder that "
-             "`model.load_adapter(DIR, use_safetensors=True, set_active=True)` loads with its head "
-             "(see the README.md it writes)."]
+             "`model.load_adapter(DIR, use_safetensors=True, set_active=True)` loads with its head; "
+             "the first section of DIR/README.md is the loading code."]
     if card["head"].get("pooling") == "mean":
-        lines += ["", "The head reads the masked mean of the last hidden states, not the first token: pass that mean "
-                      "as `cls_output` to the head (the exported README shows how)."]
+        lines += ["", "The head reads the masked mean of the last hidden states, not the first token: the export "
+                      "ships that head as `adaptx_heads.py`, which its loading code registers before `load_adapter`."]
     return "\n".join(lines) + "\n"
 
 

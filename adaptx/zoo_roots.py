@@ -10,12 +10,14 @@ two are one folder, listed once.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AdaptxError
 from .shipped import zoo_dir
+from .zoo_index import load_index
 
 ENV_VAR = "ADAPTX_ZOO"
 DEFAULT_ZOO = "adapter_zoo"
@@ -90,3 +92,19 @@ def holding(zoo: Path, name: str) -> Path:
 def is_shipped(zoo: Path) -> bool:
     shipped = shipped_zoo()
     return shipped is not None and _same(zoo, shipped)
+
+
+def missing_entry(zoo: Path, name: str) -> str:
+    """The message for an entry in none of the zoos searched (`zoo`, then the shipped one): what each of
+    them holds, and the names closest to `name` (an entry's task alone, `qqp`, names qqp-e5small-s0)."""
+    names = sorted(load_index(zoo)["entries"])
+    shipped = shipped_zoo()
+    also, known = "", list(names)
+    if shipped is not None and not is_shipped(zoo):
+        shipped_names = sorted(load_index(shipped)["entries"])
+        also = f"; nor in the zoo shipped with adaptx ({shipped}: {', '.join(shipped_names) or 'no entries'})"
+        known += shipped_names
+    close = [n for n in known if n.startswith(f"{name}-")] or difflib.get_close_matches(name, known, n=1)
+    guess = f"; did you mean {' or '.join(dict.fromkeys(close))}" if close else ""
+    return (f"no zoo entry {name!r} in {zoo} (entries: {', '.join(names) or 'none'}){also}{guess}; "
+            f"see `adaptx zoo list --zoo {zoo}`")

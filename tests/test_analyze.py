@@ -68,6 +68,31 @@ def test_too_few_languages_give_no_correlation_and_say_so():
     assert reading("gain", {"syntactic": None}).startswith("too few languages")
 
 
+def test_rows_with_too_few_languages_are_named_on_one_line_not_a_table_row_each(tmp_path):
+    """Issue 34: a smoke run's two or three languages gave ~40 table rows of "too few"; now one line."""
+    rng = np.random.default_rng(0)
+    base = item_correct(rng, ["en", "de", "sw"], 200)
+    run = write_run(tmp_path / "run", {("none", None): base, ("stack", "qqp"): base, ("stack", "sst2"): base})
+    analyze([run], tmp_path / "out", resamples=RESAMPLES, draw_plots=False)
+    text = (tmp_path / "out" / "analysis.md").read_text()
+    line, = [line for line in text.splitlines() if "too few" in line]
+    assert line.startswith("- too few languages with URIEL+ distances for a correlation (at least 4 needed): ")
+    assert line.endswith("**none** gap; **stack (qqp)** gap, gain; **stack (sst2)** gap, gain")
+    assert "| row | quantity | distance |" not in text  # no table of empty rows
+
+
+def test_one_note_is_one_note(tmp_path, capsys, monkeypatch):
+    from adaptx.analysis import analyze as module
+
+    class One:
+        messages, out, files = ["a note"], tmp_path, [tmp_path / "one.png"]
+
+    monkeypatch.setattr(module, "analyze", lambda runs: One)
+    module.after_run(tmp_path)
+    out = capsys.readouterr().out
+    assert "analysis and 1 plot in" in out and out.rstrip().endswith("; 1 note in analysis.md")
+
+
 # -- recovering a known slope from simulated runs -------------------------------------------------
 
 def test_recovers_a_known_slope_inside_its_interval(tmp_path):

@@ -313,6 +313,29 @@ def test_report_formats_name_what_is_not_evaluated_beside_a_csv(planned_run, cap
         "target-xnli-none-s0: not evaluated in sw", "target-xnli-stack-qqp-s0: not trained yet"]
 
 
+def test_report_of_a_smoke_run_says_so_in_every_format(finished_run, capsys):
+    """Issue 34: the smoke mark survives every format, where a reader of that format keeps it."""
+    config = finished_run / "config.yaml"
+    config.write_text(config.read_text() + "smoke: true\n")
+    assert main(["report", str(finished_run), "--format", "md"]) == 0
+    assert capsys.readouterr().out.startswith("> **SMOKE RUN (--smoke):")
+    assert main(["report", str(finished_run), "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["smoke"] is True and "These numbers mean nothing" in summary["smoke_note"]
+    assert main(["report", str(finished_run), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows and {r["smoke"] for r in rows} == {"SMOKE RUN: these numbers mean nothing"}
+    assert main(["report", str(finished_run), "--format", "latex"]) == 0
+    latex = capsys.readouterr().out
+    assert latex.startswith("% SMOKE RUN (--smoke):")
+    assert r"\toprule" + "\n" + r"\multicolumn{7}{l}{\textbf{SMOKE RUN: these numbers mean nothing}} \\" in latex
+    config.write_text(config.read_text().replace("smoke: true", "smoke: false"))
+    assert main(["report", str(finished_run), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["smoke"] is False
+    assert main(["report", str(finished_run), "--format", "csv"]) == 0
+    assert "SMOKE" not in capsys.readouterr().out
+
+
 def test_report_of_a_folder_with_nothing_evaluated_still_says_so(planned_run, capsys):
     assert main(["report", str(planned_run)]) == 1
     err = capsys.readouterr().err

@@ -78,6 +78,8 @@ def test_normal_verbosity_prints_progress_and_the_rerun_appends_to_run_log(tiny_
     size = (out / "run.log").stat().st_size
     assert main(["run", str(config), "--data-dir", str(data), "--out", str(out)]) == 0  # all stages reused
     assert (out / "run.log").stat().st_size > size
+    rerun = capsys.readouterr().out
+    assert "adaptx: all 3 stages done before (" in rerun and "finished in" not in rerun  # not "finished in 0s"
 
 
 def test_verbose_shows_debug_lines_and_the_libraries_warnings():
@@ -173,6 +175,58 @@ def test_a_kind_not_yet_timed_is_assumed_as_fast_and_the_estimate_says_so(monkey
         clock.now += 1.0
     text, = lines  # at step 4: 1 s/step; 4 steps left here and 50 full-model steps, not yet timed
     assert "about 54 s left in the run" in text and "kinds not yet timed assumed this fast" in text
+
+
+def _train(run, stage_id, steps, seconds_per_step, clock, load=5.0, evaluation=None, save=1.0):
+    """One stage as the pipeline runs it, on a fake clock: load, train (timed steps), evaluate, save."""
+    with run.stage(stage_id):
+        clock.now += load
+        monitor = run.stage_monitor(stage_id)
+        monitor.start(0, steps)
+        for step in range(1, steps + 1):
+            clock.now += seconds_per_step
+            monitor.stepped(step, 1.0)
+        monitor.close()
+        clock.now += save
+        if evaluation is not None:
+            with run.evaluation():
+                clock.now += evaluation
+
+
+def test_the_run_estimate_learns_loading_and_evaluation_times_from_the_first_stages(monkeypatch):
+    """Issue 34: stages of different kinds (adapter, fusion, full model), two of them evaluated zero-shot.
+    The first estimate already counts each later stage's loading (timed in the first stage) and says
+    which evaluations it could not time yet; once a stage has been evaluated, its time counts too."""
+    clock, lines = Clock(), []
+    monkeypatch.setattr("adaptx.progress.time.perf_counter", clock)
+    monkeypatch.setattr("adaptx.progress.logs.info", lines.append)
+    run = RunMonitor([("a", "adapter", 10, False), ("b", "fusion", 20, True), ("c", "full", 20, True)])
+    _train(run, "a", 10, 1.0, clock)
+    # at step 4 of a: 1 s/step; 6 steps here; b and c: 40 steps at 1 s (kinds guessed) + 5 s loading each
+    assert ("about 6 s left in this stage, about 56 s left in the run (40 more training steps in later stages; "
+            "kinds not yet timed assumed this fast; about 5 s per stage to load and save; 2 zero-shot evaluations "
+            "not timed yet, left out)") in lines[-1]
+    assert run.rates == {"adapter": 1.0} and run.setups == [6.0]  # 16 s in all: 10 steps, 5 s loading, 1 s saving
+
+    _train(run, "b", 20, 2.0, clock, evaluation=12.0)
+    # at step 4 of b: 16 steps x 2 s here; c: 20 steps at 2 s (guessed) + 6 s loading and saving
+    assert "about 32 s left in this stage, about 78 s left in the run (20 more training steps" in lines[-1]
+    assert "1 zero-shot evaluation not timed yet" not in lines[-1] and "2 zero-shot evaluations" in lines[-1]
+    assert run.evaluations == [12.0] and run.setups == [6.0, 6.0]
+
+    _train(run, "c", 20, 3.0, clock, evaluation=12.0)
+    # at step 4 of c: 16 steps x 3 s + its evaluation, timed in b: 12 s; no later stages
+    assert lines[-1].endswith("3.00 s/step: about 60 s left in this stage [estimate]")
+    assert run.steps == {}
+
+
+def test_a_rerun_with_every_stage_done_says_so_instead_of_finished_in_0s():
+    run = RunMonitor([], done_before=(7, 22.4))
+    line = run.finished_line(0.2, "runs/quickstart-smoke")
+    assert line.startswith("adaptx: all 7 stages done before (22 s of training in earlier runs); nothing left to train")
+    assert "finished in" not in line
+    line = RunMonitor([("a", "adapter", 3)], done_before=(1, 30.0)).finished_line(95, "r")
+    assert line.startswith("adaptx: finished in 2 min; 1 stage done before (30 s of training in earlier runs)")
 
 
 @pytest.mark.parametrize("seconds, text", [(44.6, "45 s"), (720, "12 min"), (7500, "2 h 05 min")])

@@ -130,3 +130,33 @@ def test_corrupt_checkpoint_is_a_clear_error_and_nothing_is_deleted(tiny_model_d
     with pytest.raises(AdaptxError, match=r"c.safetensors is unreadable .*delete it to restart this stage"):
         train_model(fresh_model(tiny_model_dir), data, data, job(), 1, ckpt)
     assert ckpt.read_bytes() == b"\x00garbage"
+
+
+def test_tensorboard_gets_the_learning_rate_and_gradient_norm_of_every_step(tiny_model_dir, tmp_path, monkeypatch):
+    """Issue 34: not only the loss. The fake SummaryWriter stands in for torch's (tensorboard is optional)."""
+    from adaptx.progress import RunMonitor
+
+    written = []
+
+    class Writer:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag, value, step):
+            assert isinstance(value, float)
+            written.append((tag, step, value))
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr("adaptx.progress.require_tensorboard", lambda: Writer)
+    monitor = RunMonitor([("toy", "adapter", 8)], tensorboard_dir=tmp_path / "tb").stage_monitor("toy")
+    train_model(fresh_model(tiny_model_dir), toy_data(), toy_data(), job(steps=8, warmup_ratio=0.25, head_lr=1e-2), 1,
+                tmp_path / "ckpt.safetensors", monitor=monitor)
+    tags = {tag for tag, _, _ in written}
+    assert {"train/loss_per_step", "train/learning_rate", "train/learning_rate_head", "train/grad_norm",
+            "train/loss", "dev/accuracy"} <= tags
+    rates = [value for tag, _, value in sorted(written) if tag == "train/learning_rate"]
+    assert len(rates) == 8 and rates[:3] == pytest.approx([0.0, 2.5e-3, 5e-3])  # 2 warmup steps, then linear decay
+    assert rates[3] > rates[-1] > 0
+    assert all(value > 0 for tag, _, value in written if tag == "train/grad_norm")

@@ -602,7 +602,8 @@ def _scores_without_adaptx(code: str, expected: dict) -> dict:
 def test_an_export_loads_with_plain_adapters_and_reproduces_adaptx_predictions_exactly(trained, zoo_dir,
                                                                                           tiny_model_dir, tmp_path):
     """adaptx's head in the library's flex-head format beside the adapter: a fresh interpreter with only
-    adapters + transformers gets adaptx's logits, for first-token and (with cls_output) mean pooling."""
+    adapters + transformers gets adaptx's logits, for first-token and (with the export's registered head
+    class) mean pooling, from the standard forward call."""
     from adaptx.modeling import load_model
     from adaptx.models import load_encoder
     from transformers import AutoTokenizer
@@ -623,13 +624,14 @@ def test_an_export_loads_with_plain_adapters_and_reproduces_adaptx_predictions_e
             outs[entry.name] = zoo_export.export_entry(zoo_dir, entry.name, tmp_path / "export" / entry.name)
     finally:
         os.umask(old)
-    for out in outs.values():
+    for name, out in outs.items():
         assert {oct(p.stat().st_mode & 0o777) for p in [out, *out.rglob("*")] if p.is_dir()} == {"0o755"}
         assert {oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_file()} == {"0o644"}
         assert sorted(p.name for p in out.iterdir()) == [
-            "README.md", "adapter.safetensors", "adapter_config.json", "adaptx-adapter.json", "card.json",
-            "head_config.json", "model_head.safetensors", "setup.json"]
-    assert "cls_output=pooled" in (outs["qqp-mean"] / "README.md").read_text()
+            "README.md", "adapter.safetensors", "adapter_config.json", "adaptx-adapter.json",
+            *(["adaptx_heads.py"] if name == "qqp-mean" else []), "card.json", "head_config.json",
+            "model_head.safetensors", "setup.json"]
+    assert "adaptx_heads.register(model)" in (outs["qqp-mean"] / "README.md").read_text()
     code = (  # the README's own loading code, in a fresh interpreter without adaptx
         "import json, sys, torch, adapters; from transformers import AutoTokenizer\n"
         f"base, outs, texts = {str(tiny_model_dir)!r}, {json.dumps({k: str(v) for k, v in outs.items()})}, {texts!r}\n"
@@ -637,15 +639,11 @@ def test_an_export_loads_with_plain_adapters_and_reproduces_adaptx_predictions_e
         "got = {}\n"
         "for entry, out in outs.items():\n"
         "    model = adapters.AutoAdapterModel.from_pretrained(base).eval()\n"
+        "    if entry == 'qqp-mean':  # its head pools the masked mean: the export's own head class\n"
+        "        sys.path.insert(0, out); import adaptx_heads; adaptx_heads.register(model)\n"
         "    name = model.load_adapter(out, use_safetensors=True, set_active=True)\n"
         "    with torch.no_grad():\n"
-        "        if entry == 'qqp-first':\n"
-        "            logits = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).logits\n"
-        "        else:\n"
-        "            o = model.base_model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'])\n"
-        "            mask = batch['attention_mask'].unsqueeze(-1).to(o.last_hidden_state.dtype)\n"
-        "            pooled = (o.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1)\n"
-        "            logits = model.heads[name](o, cls_output=pooled, return_dict=True).logits\n"
+        "        logits = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask']).logits\n"
         "    got[entry] = logits.tolist()\n"
         "assert 'adaptx' not in sys.modules; print(json.dumps(got))\n"
     )

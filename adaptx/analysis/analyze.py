@@ -116,8 +116,14 @@ def after_run(run_dir) -> None:
               f"`adaptx analyze {run_dir}` retries it", flush=True)
         return
     pngs = [p for p in a.files if p.suffix == ".png"]
-    notes = f"; {len(a.messages)} notes in analysis.md" if a.messages else ""
-    print(f"adaptx: analysis and {len(pngs)} plots in {a.out} (`adaptx analyze` reads several runs){notes}", flush=True)
+    notes = f"; {_counted(len(a.messages), 'note')} in analysis.md" if a.messages else ""
+    print(f"adaptx: analysis and {_counted(len(pngs), 'plot')} in {a.out} (`adaptx analyze` reads several runs){notes}",
+          flush=True)
+
+
+def _counted(n: int, noun: str) -> str:
+    """'1 note', '3 notes'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _primary_metric(target: Target, targets: list[Target]) -> str:

@@ -12,6 +12,7 @@ from ..stats import CONFIDENCE, spread_warning
 from .cc100 import COVARIATE as CC100_COVARIATE
 from .cc100 import SOURCE as CC100_SOURCE
 from .cc100 import gib
+from .correlation import MIN_LANGUAGES
 from ..convergence import MARK, MARK_TEXT, UNDER_MARK, UNDER_MARK_TEXT
 from ..report import SAME_DATA_MARK, SAME_DATA_TEXT
 from .budget import budget_points, budget_table
@@ -160,20 +161,38 @@ def _score_text(c: Cell) -> str:
 
 
 def _findings(found: list[Finding]) -> list[str]:
+    """The readings and the statistics against each distance; rows with too few languages for a
+    correlation are named together on one line (a smoke run's two languages would fill a page)."""
     lines = ["### Against distance from English", ""]
-    for f in found:
-        lines.append(f"- **{f.row}**, {QUANTITIES[f.quantity]}: {f.reading}")
-    lines += ["", "| row | quantity | distance | languages | rho [95%] | partial rho [95%] (languages) | slope [95%] |",
-              "|---|---|---|---:|---|---|---|"]
+    lines += [f"- **{f.row}**, {QUANTITIES[f.quantity]}: {f.reading}" for f in found
+              if any(a is not None for a in f.associations.values())]
+    too_few = _too_few(found)
+    if too_few:
+        lines.append(f"- too few languages with URIEL+ distances for a correlation (at least {MIN_LANGUAGES} needed): "
+                     + "; ".join(f"**{row}** {', '.join(what)}" for row, what in too_few.items()))
+    table = []
     for f in found:
         for distance, a in f.associations.items():
             if a is None:
-                lines.append(f"| {f.row} | {f.quantity} | {distance} | {len(f.languages)} | too few | – | – |")
                 continue
             partial = f"{_est(a.partial)} ({a.partial_n})" if a.partial.point is not None else f"– ({a.partial_n})"
-            lines.append(f"| {f.row} | {f.quantity} | {distance} | {a.n} | {_est(a.rho)} | {partial} | "
+            table.append(f"| {f.row} | {f.quantity} | {distance} | {a.n} | {_est(a.rho)} | {partial} | "
                          f"{_est(a.slope, '.1f')} |")
+    if table:
+        lines += ["", "| row | quantity | distance | languages | rho [95%] | partial rho [95%] (languages) "
+                      "| slope [95%] |", "|---|---|---|---:|---|---|---|", *table]
     return lines + [""]
+
+
+def _too_few(found: list[Finding]) -> dict[str, list[str]]:
+    """row -> what of it had too few languages: a quantity (every distance) or 'quantity (distances)'."""
+    rows: dict[str, list[str]] = {}
+    for f in found:
+        missing = [d for d, a in f.associations.items() if a is None]
+        if missing:
+            every = len(missing) == len(f.associations)
+            rows.setdefault(f.row, []).append(f.quantity if every else f"{f.quantity} ({', '.join(missing)})")
+    return rows
 
 
 def _typology(typ: Typology) -> list[str]:
