@@ -90,6 +90,11 @@ class Task:
         items = self.item_ids([examples[i] for i in scored])
         return {"items": items} if items else {}
 
+    def source(self, configured: str) -> str:
+        """The source this task reads under data.source `configured`: a task with local files and no hub
+        source at all (CCG: CCGbank is LDC-licensed) always reads the local folder (data.dir / --data-dir)."""
+        return "local" if self.local and not self.hub else configured
+
     def spec(self, source: str, split: str, lang: str = "en"):
         """The file or hub split for (source, split, language), or None where there is none."""
         entry = (self.local if source == "local" else self.hub).get(split)
