@@ -19,7 +19,7 @@ from .errors import AdaptxError
 from .formats import hub_reader, local_reader
 from .formats.columns import Example  # noqa: F401 - re-exported: tests and scripts import it from here
 from .formats.retrieval import SentencePair  # noqa: F401 - re-exported: tests import it from here
-from .tasks import Task
+from .tasks import Task, get_task
 
 
 @dataclass
@@ -161,14 +161,18 @@ def sample_ids(labels: list[int], k: int | None, seed: int, exclude: set[int] | 
     return sorted(chosen)
 
 
-def with_labels_from_file(task: Task, source: str, data_dir) -> Task:
-    """A task whose label set is a file of its data (CCG: the categories file, C&C's `categories`),
-    with its labels read from that file."""
+def load_task(name: str, source: str, data_dir) -> Task:
+    """The registry's entry of a task as a run under data.source `source` reads it: where the registry
+    names a label file of its data (CCG: the categories file, C&C's `categories`), with its labels
+    read from that file."""
     import dataclasses
 
     from .intermediate_readers import read_tag_set
 
-    if source != "local":
+    task = get_task(name)
+    if not task.params.get("label_file") or task.labels:
+        return task
+    if task.source(source) != "local":
         raise AdaptxError(f"task {task.name!r} has local data only ({task.description}); set data.source: local")
     if data_dir is None:
         raise AdaptxError(f"task {task.name!r} has no hub source ({task.description}): it reads the local data "
@@ -176,6 +180,21 @@ def with_labels_from_file(task: Task, source: str, data_dir) -> Task:
     path = Path(data_dir) / task.params["label_file"]
     _check_exists(task, path)
     return dataclasses.replace(task, labels=read_tag_set(path))
+
+
+def with_translations(translated, task: Task, english: LoadedSplit) -> LoadedSplit:
+    """The paper's alternative (b) (config intermediate.translated): machine-translated training files in
+    the task's own local layout under translated.dir/<lang>/, beside (add) or instead of (replace) the
+    English data."""
+    parts = [] if translated.mode == "replace" else [english]
+    for lang in translated.languages:
+        parts.append(load_split(task, "train", "en", "local", Path(translated.dir) / lang))
+    examples = [e for part in parts for e in part.examples]
+    translations = zip(translated.languages, parts[-len(translated.languages):])
+    counts = ", ".join([*(["English " + str(len(english.examples))] if translated.mode == "add" else []),
+                        *(f"{lang} {len(p.examples)}" for lang, p in translations)])
+    return LoadedSplit(examples, " + ".join(p.origin for p in parts), "+".join(p.digest for p in parts),
+                       english.context, {**english.skipped, f"machine-translated training rows ({counts})": 0})
 
 
 def load_raw_text(source: str) -> LoadedSplit:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from .config import ExperimentConfig
-from .data import LoadedSplit, load_raw_text, load_split, sample_ids, with_labels_from_file
+from .data import LoadedSplit, load_raw_text, load_split, load_task, sample_ids, with_translations
 from .errors import AdaptxError
 from .fingerprint import sha256_text
 from .kinds import get_kind
@@ -99,33 +99,42 @@ class RunData:
                     _check_gold_pairs(target, self._encoded[key], self._splits[key], lang)
 
     def _load(self, keys: list[tuple]) -> None:
-        """The pass down, key by key: rows read (`split`), sampled (`row_ids`), encoded by the task's kind."""
+        """The pass down, level by level: the keys' tasks, their rows as read (`split`), the sampled row
+        ids (`row_ids`), their encodings (a mixture's combined from its parts', which come before it)."""
+        keys = [key for key in keys if key not in self._encoded]
+        leaves = [key for key in keys if not self.parts(key[0], key[1])]
+        for task_name in dict.fromkeys(task_name for task_name, _, _ in keys):
+            self.task(task_name)
+        for key in leaves:
+            self.split(*key)
+        for key in leaves:
+            self.row_ids(*key)
         for key in keys:
-            if key in self._encoded:
-                continue
-            task_name, split, lang = key
-            task, parts = self.task(task_name), self.parts(task_name, split)
-            if parts:
-                self._encoded[key] = get_kind(task.kind).combine(task, [(name, self._encoded[(name, split, lang)])
-                                                                        for name in parts])
-                continue
-            loaded, ids = self.split(*key), self.row_ids(*key)
-            encoding = get_kind(task.kind).encode(task, [loaded.examples[i] for i in ids], self.tokenizer,
-                                                  self.cfg.max_seq_length)
-            encoding.ids = ids
-            encoding.context.update(loaded.context, n_all=len(loaded.examples))
-            self._encoded[key] = encoding
+            self._encoded[key] = self._encode(key)
+
+    def _encode(self, key: tuple) -> Encoding:
+        task_name, split, lang = key
+        task, parts = self._tasks[task_name], self.parts(task_name, split)
+        if parts:
+            return get_kind(task.kind).combine(task, [(name, self._encoded[(name, split, lang)]) for name in parts])
+        loaded, ids = self._splits[key], self._rows[key]
+        encoding = get_kind(task.kind).encode(task, [loaded.examples[i] for i in ids], self.tokenizer,
+                                              self.cfg.max_seq_length)
+        encoding.ids = ids
+        encoding.context.update(loaded.context, n_all=len(loaded.examples))
+        return encoding
 
     # -- tasks: the registry's, and the mixtures this run trains --------------------------
     def task(self, name: str) -> Task:
         """A task of this run: a mixture it defines, else the registry's entry, with its label set
         read from the data where the registry names a label file (CCG's categories)."""
         if name not in self._tasks:
-            task = get_task(name)
-            if task.params.get("label_file") and not task.labels:
-                task = with_labels_from_file(task, task.source(self.cfg.data.source), self.data_dir)
-            self._tasks[name] = task
+            self._tasks[name] = load_task(name, self.cfg.data.source, self.data_dir)
         return self._tasks[name]
+
+    def source_for(self, task_name: str) -> str:
+        """data.source, except for a task with no hub source at all (CCG), which reads the local folder."""
+        return self.task(task_name).source(self.cfg.data.source)
 
     def is_mixture(self, task_name: str) -> bool:
         """A mixture this run defines (the registry has none)."""
@@ -157,7 +166,7 @@ class RunData:
                 self._splits[key] = load_raw_text(self.cfg.intermediate.mlm.source)
             else:
                 task = self.task(task_name)
-                loaded = load_split(task, split, lang, task.source(self.cfg.data.source), self.data_dir)
+                loaded = load_split(task, split, lang, self.source_for(task_name), self.data_dir)
                 if split == "train" and task_name in self.translated_tasks():
                     loaded = with_translations(self.cfg.intermediate.translated, task, loaded)
                 self._splits[key] = loaded
@@ -319,20 +328,6 @@ def _available_split(cfg: ExperimentConfig, task: Task, lang: str, data_dir) -> 
                 continue  # every language of the task was asked for: this one is reported missing
         return split
     return None
-
-
-def with_translations(translated, task: Task, english: LoadedSplit) -> LoadedSplit:
-    """The paper's alternative (b): machine-translated training files in the task's own local
-    layout under translated.dir/<lang>/, beside (add) or instead of (replace) the English data."""
-    parts = [] if translated.mode == "replace" else [english]
-    for lang in translated.languages:
-        parts.append(load_split(task, "train", "en", "local", Path(translated.dir) / lang))
-    examples = [e for part in parts for e in part.examples]
-    translations = zip(translated.languages, parts[-len(translated.languages):])
-    counts = ", ".join([*(["English " + str(len(english.examples))] if translated.mode == "add" else []),
-                        *(f"{lang} {len(p.examples)}" for lang, p in translations)])
-    return LoadedSplit(examples, " + ".join(p.origin for p in parts), "+".join(p.digest for p in parts),
-                       english.context, {**english.skipped, f"machine-translated training rows ({counts})": 0})
 
 
 def _selection_rows(examples: list, dev_examples: list, selection: list[int]) -> set[int]:
