@@ -83,7 +83,11 @@ class RunData:
         return list(keys)
 
     def _need(self, keys: dict, key: tuple) -> None:
+        """Add a key after what it is made of: a mixture's parts; for zero-shot dev rows held apart from
+        model selection, the English dev split they are held apart from."""
         task_name, split, lang = key
+        if self._holds_selection_apart(task_name, split, lang):
+            keys.setdefault((task_name, "dev", "en"))
         for part in self.parts(task_name, split):  # the parts of a mixture are tasks, never mixtures
             keys.setdefault((part, split, lang))
         keys.setdefault(key)
@@ -99,25 +103,52 @@ class RunData:
                     _check_gold_pairs(target, self._encoded[key], self._splits[key], lang)
 
     def _load(self, keys: list[tuple]) -> None:
-        """The pass down, level by level: the keys' tasks, their rows as read (`split`), the sampled row
-        ids (`row_ids`), their encodings (a mixture's combined from its parts', which come before it)."""
+        """The pass down, level by level, for the keys not loaded yet (parts and dev rows before what
+        needs them): their tasks, their rows as read, the sampled row ids, their encodings."""
         keys = [key for key in keys if key not in self._encoded]
         leaves = [key for key in keys if not self.parts(key[0], key[1])]
         for task_name in dict.fromkeys(task_name for task_name, _, _ in keys):
             self.task(task_name)
         for key in leaves:
-            self.split(*key)
+            if key not in self._splits:
+                self._splits[key] = self._read(*key)
         for key in leaves:
-            self.row_ids(*key)
+            if key not in self._rows:
+                self._rows[key] = self._sample(*key)
         for key in keys:
-            self._encoded[key] = self._encode(key)
+            self._encoded[key] = self._encode(*key)
 
-    def _encode(self, key: tuple) -> Encoding:
-        task_name, split, lang = key
+    def _read(self, task_name: str, split: str, lang: str) -> LoadedSplit:
+        """Every row of a split as its file (or hub split) holds it; raw text for masked-LM batches."""
+        if task_name == MLM:
+            return load_raw_text(self.cfg.intermediate.mlm.source)
+        task, translated = self._tasks[task_name], split == "train" and task_name in translated_tasks(self.cfg)
+        loaded = load_split(task, split, lang, task.source(self.cfg.data.source), self.data_dir)
+        return with_translations(self.cfg.intermediate.translated, task, loaded) if translated else loaded
+
+    def _sample(self, task_name: str, split: str, lang: str) -> list[int]:
+        """The rows a run uses: seeded, label-stratified samples; zero-shot dev rows exclude the
+        rows used for model selection (and, in row-aligned translations, their translations)."""
+        d, examples = self.cfg.data, self._splits[(task_name, split, lang)].examples
+        labels = [getattr(e, "label", 0) for e in examples]  # kinds without a label: a plain random sample
+        k = {"train": d.max_train_examples, "dev": d.max_dev_examples}.get(split, d.max_eval_examples)
+        exclude, dev = set(), (task_name, "dev", "en")
+        if task_name == MLM:
+            k = self.cfg.intermediate.mlm.max_texts
+        elif self._holds_selection_apart(task_name, split, lang):
+            exclude = _selection_rows(examples, self._splits[dev].examples, self._rows[dev])
+        return sample_ids(labels, k, d.sample_seed, exclude)
+
+    def _holds_selection_apart(self, task_name: str, split: str, lang: str) -> bool:
+        """Whether zero-shot dev rows exclude the English dev rows of model selection: in English, and in
+        translations of the English dev file."""
+        return split == "eval-dev" and (self.task(task_name).dev_row_aligned or lang == "en")
+
+    def _encode(self, task_name: str, split: str, lang: str) -> Encoding:
         task, parts = self._tasks[task_name], self.parts(task_name, split)
         if parts:
             return get_kind(task.kind).combine(task, [(name, self._encoded[(name, split, lang)]) for name in parts])
-        loaded, ids = self._splits[key], self._rows[key]
+        loaded, ids = self._splits[(task_name, split, lang)], self._rows[(task_name, split, lang)]
         encoding = get_kind(task.kind).encode(task, [loaded.examples[i] for i in ids], self.tokenizer,
                                               self.cfg.max_seq_length)
         encoding.ids = ids
@@ -157,56 +188,25 @@ class RunData:
         mlm = [MLM] if params.get("mlm") and split == "train" else []
         return [*params["tasks"], *mlm]
 
-    # -- data: each a dictionary read once loaded ------------------------------------------
+    # -- data: dictionary reads once loaded ------------------------------------------------
     def split(self, task_name: str, split: str, lang: str = "en") -> LoadedSplit:
         """Every row of a split as its file (or hub split) holds it."""
-        key = (task_name, split, lang)
-        if key not in self._splits:
-            if task_name == MLM:
-                self._splits[key] = load_raw_text(self.cfg.intermediate.mlm.source)
-            else:
-                task = self.task(task_name)
-                loaded = load_split(task, split, lang, self.source_for(task_name), self.data_dir)
-                if split == "train" and task_name in self.translated_tasks():
-                    loaded = with_translations(self.cfg.intermediate.translated, task, loaded)
-                self._splits[key] = loaded
-        return self._splits[key]
-
-    def translated_tasks(self) -> list[str]:
-        """The intermediate tasks whose training data intermediate.translated changes."""
-        tr, cfg = self.cfg.intermediate.translated, self.cfg
-        if tr.dir is None:
-            return []
-        trained = [t for t in cfg.intermediate_tasks if not is_zoo_ref(t) and t != MULTITASK]
-        trained += cfg.multitask.tasks if MULTITASK in cfg.intermediate_tasks else []
-        return list(tr.tasks) or list(dict.fromkeys(trained))
+        return self._loaded(self._splits, (task_name, split, lang))
 
     def row_ids(self, task_name: str, split: str, lang: str = "en") -> list[int]:
-        """The rows a run uses: seeded, label-stratified samples; zero-shot dev rows exclude the
-        rows used for model selection (and, in row-aligned translations, their translations)."""
-        key = (task_name, split, lang)
-        if key not in self._rows:
-            d = self.cfg.data
-            examples = self.split(*key).examples
-            labels = [getattr(e, "label", 0) for e in examples]  # kinds without a label: a plain random sample
-            if task_name == MLM:
-                k = self.cfg.intermediate.mlm.max_texts
-            else:
-                k = {"train": d.max_train_examples, "dev": d.max_dev_examples}.get(split, d.max_eval_examples)
-            exclude = set()
-            if split == "eval-dev" and (self.task(task_name).dev_row_aligned or lang == "en"):
-                exclude = _selection_rows(examples, self.split(task_name, "dev").examples, self.row_ids(task_name, "dev"))
-            self._rows[key] = sample_ids(labels, k, d.sample_seed, exclude)
-        return self._rows[key]
+        """The row ids of a split that the run uses (its seeded sample)."""
+        return self._loaded(self._rows, (task_name, split, lang))
 
     def data(self, task_name: str, split: str, lang: str = "en") -> Encoding:
         """The sampled rows of a split, encoded by the task's kind (a mixture: its tasks, each encoded alone)."""
-        key = (task_name, split, lang)
-        if key not in self._encoded:  # outside the plan: loaded the same way, parts first
+        return self._loaded(self._encoded, (task_name, split, lang))
+
+    def _loaded(self, table: dict, key: tuple):
+        if key not in table:  # outside the plan (zoo rescoring, ranking): loaded by the same pass
             keys: dict[tuple, None] = {}
             self._need(keys, key)
             self._load(list(keys))
-        return self._encoded[key]
+        return table[key]
 
     def origin(self, task_name: str, split: str) -> str:
         parts = self.parts(task_name, split)
@@ -337,3 +337,13 @@ def _selection_rows(examples: list, dev_examples: list, selection: list[int]) ->
         chosen = {dev_examples[i].id for i in selection}
         return {i for i, e in enumerate(examples) if e.id in chosen}
     return set(selection)
+
+
+def translated_tasks(cfg: ExperimentConfig) -> list[str]:
+    """The intermediate tasks whose training data intermediate.translated changes."""
+    tr = cfg.intermediate.translated
+    if tr.dir is None:
+        return []
+    trained = [t for t in cfg.intermediate_tasks if not is_zoo_ref(t) and t != MULTITASK]
+    trained += cfg.multitask.tasks if MULTITASK in cfg.intermediate_tasks else []
+    return list(tr.tasks) or list(dict.fromkeys(trained))
