@@ -3,8 +3,9 @@
 `load_split(task, split, lang, source, data_dir)` returns a `LoadedSplit`: every Example of
 the split (labels as indices into `task.labels`), where it came from, and a digest of its
 content for stage hashes. A file, or a hub split, is read by the reader its format registered
-(adaptx/formats/: a LocalFile's or HubSplit's `format` names it). Every problem (missing or unreadable file, a field that is not
-text, a label outside the label set, a short row) is an AdaptxError naming file and line.
+(adaptx/formats/: a LocalFile's or HubSplit's `format` names it). Every problem (missing or
+unreadable file, a field that is not text, a label outside the label set, a short row) is an
+AdaptxError naming file and line.
 `sample_ids` draws the seeded, label-stratified subsets that runs train and evaluate on.
 """
 
