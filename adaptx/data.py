@@ -2,58 +2,25 @@
 
 `load_split(task, split, lang, source, data_dir)` returns a `LoadedSplit`: every Example of
 the split (labels as indices into `task.labels`), where it came from, and a digest of its
-content for stage hashes. Every problem (missing or unreadable file, a field that is not
-text, a label outside the label set, a short row) is an AdaptxError naming file and line.
+content for stage hashes. A file, or a hub split, is read by the reader its format registered
+(adaptx/formats/: a LocalFile's or HubSplit's `format` names it). Every problem (missing or
+unreadable file, a field that is not text, a label outside the label set, a short row) is an
+AdaptxError naming file and line.
 `sample_ids` draws the seeded, label-stratified subsets that runs train and evaluate on.
 """
 
 from __future__ import annotations
 
-import csv
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import AdaptxError
-from .intermediate_readers import read_commonsenseqa, read_cosmosqa, read_hellaswag_txt
-from .readers import TEXT_ENCODING, json_lines, parse_json, tsv_reader
-from .tasks import Task
-
-MULTIPLE_CHOICE_READERS = {"commonsenseqa_jsonl": read_commonsenseqa, "cosmosqa_csv": read_cosmosqa,
-                           "hellaswag_txt": read_hellaswag_txt}
-
-csv.field_size_limit(sys.maxsize)
-
-
-@dataclass(frozen=True)
-class Example:
-    text_a: str
-    text_b: str | None
-    label: int
-
-
-@dataclass(frozen=True)
-class SentencePair:
-    """A retrieval example (Tatoeba): a sentence and its English translation."""
-
-    source: str
-    target: str
-
-
-@dataclass(frozen=True)
-class MiningSource:
-    """A BUCC source sentence and the id of its gold English partner (None: it has none)."""
-
-    id: str
-    sentence: str
-    gold: str | None
-
-    @property
-    def label(self) -> int:
-        # the stratum of seeded samples: a sample keeps the file's share of sentences with a partner
-        return int(self.gold is not None)
+from .formats import hub_reader, local_reader
+from .formats.columns import Example  # noqa: F401 - re-exported: tests and scripts import it from here
+from .formats.retrieval import SentencePair  # noqa: F401 - re-exported: tests import it from here
+from .tasks import Task, get_task
 
 
 @dataclass
@@ -65,78 +32,6 @@ class LoadedSplit:
     skipped: dict = field(default_factory=dict)  # rows left out on purpose -> count (the stage summary says so)
 
 
-def label_index(task: Task, raw, where: str) -> int:
-    if isinstance(raw, str):
-        raw = raw.strip()
-        raw = task.params.get("label_aliases", {}).get(raw, raw)  # ANLI's released files say e / n / c
-        if raw in task.labels:
-            return task.labels.index(raw)
-        if raw.lstrip("-").isdigit():
-            raw = int(raw)
-    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < len(task.labels):
-        return raw
-    allowed = ", ".join(f"{i} or {name!r}" for i, name in enumerate(task.labels))
-    aliases = task.params.get("label_aliases")
-    if aliases:
-        allowed += f"; or {', '.join(map(repr, aliases))}"
-    raise AdaptxError(f"{where}: label {raw!r} is not in {task.name}'s label set ({allowed})")
-
-
-def _text(value, field_name, where: str) -> str:
-    # JSON null or a number in a text field is a broken record, not the text "None" or "3"
-    if not isinstance(value, str):
-        kind = "null" if value is None else type(value).__name__
-        raise AdaptxError(f"{where}: field {field_name!r} is {kind} ({value!r}); expected text")
-    return value
-
-
-def _rows_tsv(path: Path, header: bool):
-    # QUOTE_NONE: NLI text contains bare quotes; newline='' keeps CRLF files (PAWS-Wiki) readable
-    with open(path, encoding=TEXT_ENCODING, newline="") as handle:
-        reader = tsv_reader(handle)
-        names = None
-        for line_no, row in enumerate(reader, start=1):
-            row = [cell.rstrip("\r") for cell in row]
-            if not row or row == [""]:
-                continue
-            if header and names is None:
-                names = row
-                continue
-            if header and len(row) != len(names):  # a stray tab would silently shift or drop text
-                raise AdaptxError(f"{path}, line {line_no}: {len(row)} tab-separated fields, but the header "
-                                  f"({', '.join(names)}) has {len(names)}")
-            yield line_no, (dict(zip(names, row)) if header else row), names
-
-
-def _rows_jsonl(path: Path):
-    for line_no, record in json_lines(path):
-        yield line_no, record, None
-
-
-def _field(row, column):
-    """row[column]; a tuple column names alternatives, the first one present is read (ANLI's released
-    files call the premise 'context', exports of the hub's version 'premise')."""
-    if isinstance(column, tuple):
-        return row[next((c for c in column if c in row), column[0])]
-    return row[column]
-
-
-def _rows_json(path: Path):
-    data = parse_json(path.read_text(encoding=TEXT_ENCODING), path)
-    if isinstance(data, dict):
-        records = list(data.values())
-    elif isinstance(data, list):
-        records = data
-    else:
-        raise AdaptxError(f"{path}: expected a JSON object of records (or a list of records), "
-                          f"got a {type(data).__name__}")
-    for i, record in enumerate(records, start=1):
-        if not isinstance(record, dict):
-            raise AdaptxError(f"{path}, record {i}: expected an object with fields, got {type(record).__name__} "
-                              f"{str(record)[:60]!r}")
-        yield i, record, None
-
-
 def _check_exists(task: Task, path: Path) -> None:
     if not path.is_file():
         raise AdaptxError(
@@ -146,110 +41,15 @@ def _check_exists(task: Task, path: Path) -> None:
         )
 
 
-def _read_other_format(task: Task, spec, path: Path, data_dir: Path) -> tuple[list, dict]:
-    """Tagging, QA, multiple-choice and retrieval files (adaptx.readers, adaptx.intermediate_readers):
-    (examples, shared context)."""
-    from . import intermediate_readers, readers
-
-    extra = [data_dir / name for name in spec.extra]
+def read_local(task: Task, spec, path: Path, data_dir: Path | None = None) -> tuple[list, dict]:
+    """(examples, shared context) of a local file, read by its format's registered reader; the spec's
+    further files (`extra`) are looked for in data_dir (default: the file's folder)."""
+    _check_exists(task, path)
+    extra = [Path(data_dir or path.parent) / name for name in spec.extra]
     for file in extra:
         _check_exists(task, file)
-    if spec.format == "conllu":
-        return readers.read_conllu(path, allowed_tags=task.labels), {}
-    if spec.format == "udpos_tsv":
-        return readers.read_xtreme_udpos(path, allowed_tags=task.labels), {}
-    if spec.format == "panx_tsv":
-        return readers.read_panx(path, allowed_tags=task.labels), {}
-    if spec.format == "squad_json":
-        # TyDiQA's English train file repeats ids (XTREME kept only their last part): renamed, counted
-        return readers.read_squad_json(path, rename_duplicate_ids=True), {}
-    if spec.format == "ccg":  # extra[0]: the tag set (C&C's `categories` file)
-        return intermediate_readers.read_ccg(path, allowed_tags=intermediate_readers.read_tag_set(extra[0])), {}
-    if spec.format in MULTIPLE_CHOICE_READERS:
-        return MULTIPLE_CHOICE_READERS[spec.format](path, num_choices=task.params["num_choices"]), {}
-    if spec.format == "tatoeba":
-        sources, targets = readers.read_tatoeba(path, extra[0])
-        return [SentencePair(a, b) for a, b in zip(sources, targets)], {}
-    if spec.format == "bucc":
-        data = readers.read_bucc(path, extra[0], extra[1])
-        return _mining_sources(data), {"targets": list(zip(data.tgt_ids, data.tgt_sentences))}
-    raise AdaptxError(f"task {task.name!r}: unknown local file format {spec.format!r}")
-
-
-def _mining_sources(data) -> list[MiningSource]:
-    partner = {src: tgt for src, tgt in data.gold}
-    return [MiningSource(i, text, partner.get(i)) for i, text in zip(data.src_ids, data.src_sentences)]
-
-
-def _read_local(task: Task, spec, path: Path, data_dir: Path | None = None) -> tuple[list, dict]:
-    _check_exists(task, path)
-    if spec.format not in ("tsv", "tsv_header", "json_records", "jsonl"):
-        return _read_other_format(task, spec, path, Path(data_dir or path.parent))
-    col_a, col_b, col_label = spec.columns
-    examples: list[Example] = []
-    try:
-        json_records = spec.format == "json_records"
-        if json_records:
-            rows = _rows_json(path)
-        elif spec.format == "jsonl":
-            rows = _rows_jsonl(path)
-        else:
-            rows = _rows_tsv(path, header=spec.format == "tsv_header")
-        kind = "record" if json_records else "line"
-        for line_no, row, names in rows:
-            where = f"{path}, {kind} {line_no}"
-            if names is not None and col_b is None and not examples:  # once, at the first row
-                _check_single_text_column(task, path, names, spec.columns)
-            try:
-                a = _field(row, col_a)
-                b = _field(row, col_b) if col_b is not None else None
-                raw_label = _field(row, col_label)
-            except (KeyError, IndexError, TypeError):
-                want = [c for c in spec.columns if c is not None]
-                got = names if names is not None else (list(row) if isinstance(row, dict) else f"{len(row)} columns")
-                raise AdaptxError(f"{where}: expected fields {want}, found {got}") from None
-            text_b = None if col_b is None else _text(b, col_b, where)
-            examples.append(Example(_text(a, col_a, where), text_b, label_index(task, raw_label, where)))
-    except UnicodeDecodeError as exc:
-        raise AdaptxError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
-    except OSError as exc:
-        raise AdaptxError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return examples, {}
-
-
-def _check_single_text_column(task: Task, path: Path, names: list, columns: tuple) -> None:
-    """A single-sentence task (SST-2) whose file has a second text column was probably meant for a
-    sentence-pair task: reading only the first column would silently train on half the input."""
-    known = {c for c in columns if c is not None} | {"id", "idx", "index"}
-    others = [n for n in names if n not in known]
-    if others:
-        raise AdaptxError(f"{path}, line 1: header has column(s) {others} besides {[c for c in columns if c]}; "
-                          f"{task.name} is a single-sentence task, and this file looks like a sentence pair or "
-                          "another task's file")
-
-
-def _read_hub_other(task: Task, ds, lang: str, where: str) -> tuple[list, dict]:
-    """Tagging, QA and retrieval rows in the hub's own schemas (adaptx.readers)."""
-    from . import readers
-
-    if task.kind == "tagging":
-        return readers.tagged_sentences_from_hub(ds, "pos_tags" if "pos_tags" in ds.column_names else "ner_tags",
-                                                 where=where), {}
-    if task.kind == "multiple_choice":
-        from .intermediate_readers import multiple_choice_from_hub
-
-        examples, unlabeled = multiple_choice_from_hub(ds, task.params["hub_schema"], task.params["num_choices"], where)
-        return examples, {"_skipped": {"unlabeled rows left out": unlabeled} if unlabeled else {}}
-    if task.kind == "qa":
-        names = task.params.get("hub_language_filter")
-        rows = ds if not names else (r for r in ds if str(r["id"]).startswith(f"{names[lang]}-"))
-        examples, _realigned = readers.qa_examples_from_hub(rows, where)
-        return examples, {}
-    if task.params.get("mining"):
-        data = readers.bucc_from_hub(ds, where)
-        return _mining_sources(data), {"targets": list(zip(data.tgt_ids, data.tgt_sentences))}
-    sources, targets = readers.tatoeba_from_hub(ds, where)
-    return [SentencePair(a, b) for a, b in zip(sources, targets)], {}
+    read = local_reader(task, spec)(task, spec, path, extra)
+    return read.examples, read.context
 
 
 def _read_hub(task: Task, spec, lang: str) -> tuple[list, str, dict, dict]:
@@ -265,23 +65,8 @@ def _read_hub(task: Task, spec, lang: str) -> tuple[list, str, dict, dict]:
             "(offline? use data.source: local with --data-dir)"
         ) from exc
     where = f"hub dataset {spec.dataset} ({config}, {spec.split})"
-    digest = f"datasets-fingerprint:{getattr(ds, '_fingerprint', None)}"
-    if task.kind != "classification":
-        examples, context = _read_hub_other(task, ds, lang, where)
-        return examples, digest, context, context.pop("_skipped", {})
-    col_a, col_b, col_label = spec.columns
-    missing = [c for c in spec.columns if c is not None and c not in ds.column_names]
-    if missing:
-        raise AdaptxError(f"{where}: expected columns {missing}, found {ds.column_names}")
-    examples, unlabeled = [], 0
-    for i, row in enumerate(ds):
-        here = f"{where}, row {i}"
-        if row[col_label] == -1:  # the hub's "no gold label" (SNLI pairs without annotator agreement)
-            unlabeled += 1
-            continue
-        text_b = None if col_b is None else _text(row[col_b], col_b, here)
-        examples.append(Example(_text(row[col_a], col_a, here), text_b, label_index(task, row[col_label], here)))
-    return examples, digest, {}, ({"rows without a gold label (-1) left out": unlabeled} if unlabeled else {})
+    read = hub_reader(task, spec)(task, spec, ds, lang, where)
+    return read.examples, f"datasets-fingerprint:{getattr(ds, '_fingerprint', None)}", read.context, read.skipped
 
 
 def load_split(task: Task, split: str, lang: str = "en", source: str = "local",
@@ -315,7 +100,7 @@ def _load_one(task: Task, spec, split: str, lang: str, source: str, data_dir) ->
                               "to a folder in the local layout (make one with `adaptx data pull TASK... --out DIR`); "
                               "only configs/quickstart.yaml has its rows built in (data.dir: builtin:quickstart)")
         path = Path(data_dir) / spec.path.format(lang=lang)
-        examples, context = _read_local(task, spec, path, Path(data_dir))
+        examples, context = read_local(task, spec, path, Path(data_dir))
         files = [path, *(Path(data_dir) / name for name in spec.extra)]
         origin = str(path) if not spec.extra else " + ".join(map(str, files))
         digest = "+".join(file_digest(f) for f in files)
@@ -377,14 +162,18 @@ def sample_ids(labels: list[int], k: int | None, seed: int, exclude: set[int] | 
     return sorted(chosen)
 
 
-def with_labels_from_file(task: Task, source: str, data_dir) -> Task:
-    """A task whose label set is a file of its data (CCG: the categories file, C&C's `categories`),
-    with its labels read from that file."""
+def load_task(name: str, source: str, data_dir) -> Task:
+    """The registry's entry of a task as a run under data.source `source` reads it: where the registry
+    names a label file of its data (CCG: the categories file, C&C's `categories`), with its labels
+    read from that file."""
     import dataclasses
 
     from .intermediate_readers import read_tag_set
 
-    if source != "local":
+    task = get_task(name)
+    if not task.params.get("label_file") or task.labels:
+        return task
+    if task.source(source) != "local":
         raise AdaptxError(f"task {task.name!r} has local data only ({task.description}); set data.source: local")
     if data_dir is None:
         raise AdaptxError(f"task {task.name!r} has no hub source ({task.description}): it reads the local data "
@@ -392,6 +181,21 @@ def with_labels_from_file(task: Task, source: str, data_dir) -> Task:
     path = Path(data_dir) / task.params["label_file"]
     _check_exists(task, path)
     return dataclasses.replace(task, labels=read_tag_set(path))
+
+
+def with_translations(translated, task: Task, english: LoadedSplit) -> LoadedSplit:
+    """The paper's alternative (b) (config intermediate.translated): machine-translated training files in
+    the task's own local layout under translated.dir/<lang>/, beside (add) or instead of (replace) the
+    English data."""
+    parts = [] if translated.mode == "replace" else [english]
+    for lang in translated.languages:
+        parts.append(load_split(task, "train", "en", "local", Path(translated.dir) / lang))
+    examples = [e for part in parts for e in part.examples]
+    translations = zip(translated.languages, parts[-len(translated.languages):])
+    counts = ", ".join([*(["English " + str(len(english.examples))] if translated.mode == "add" else []),
+                        *(f"{lang} {len(p.examples)}" for lang, p in translations)])
+    return LoadedSplit(examples, " + ".join(p.origin for p in parts), "+".join(p.digest for p in parts),
+                       english.context, {**english.skipped, f"machine-translated training rows ({counts})": 0})
 
 
 def load_raw_text(source: str) -> LoadedSplit:

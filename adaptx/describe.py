@@ -9,7 +9,7 @@ from .config import ExperimentConfig
 from .kinds import get_kind
 from .mixture import MLM, MULTITASK
 from .plan import Stage
-from .rundata import RunData
+from .rundata import RunData, translated_tasks
 from .strategies import get_strategy
 
 
@@ -88,7 +88,7 @@ def _describe_intermediate(cfg: ExperimentConfig, data: RunData) -> list[str]:
                      "(MLM head initialised from the tied word embeddings)")
     tr = cfg.intermediate.translated
     if tr.dir:
-        lines.append(f"adaptx: intermediate training data of {', '.join(data.translated_tasks())}: "
+        lines.append(f"adaptx: intermediate training data of {', '.join(translated_tasks(cfg))}: "
                      f"{'English + ' if tr.mode == 'add' else ''}machine-translated {', '.join(tr.languages)} "
                      f"from {tr.dir} (English dev selects)")
     return lines

@@ -22,11 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import Example, _read_local, label_index
+from .data import Example, read_local
 from .data_manifest import (INCOMPLETE, MANIFEST, STAGING, file_entry, files_in, read_manifest, write_manifest)
 from .errors import AdaptxError
 from .fileio import atomic_write_text
 from .fingerprint import sha256_file
+from .formats.columns import label_index
 from .tasks import HubSplit, LocalFile, Task, get_task
 from .version import __version__
 
@@ -289,7 +290,7 @@ def _pull_file(item: FilePlan, staging: Path, revision: str, max_rows: int | Non
     dest.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(dest, render(item.local, item.task, examples, ids))
     # read back exactly as a run will, so what a run trains on is what the hub holds
-    if _read_local(item.task, item.local, dest, staging)[0] != examples:
+    if read_local(item.task, item.local, dest, staging)[0] != examples:
         raise AdaptxError(f"{item.path}: reading the written file back gives other rows than {item.where} "
                           "(an adaptx bug; please report it)")
     source = {"dataset": item.hub.dataset, "config": item.config, "split": item.hub.split, "revision": revision,

@@ -15,9 +15,10 @@ from .errors import AdaptxError
 @dataclass(frozen=True)
 class LocalFile:
     path: str  # relative to the data folder; may contain {lang}
-    # classification: "tsv" (no header, columns by index), "tsv_header" (columns by name), "json_records",
-    # "jsonl"; tagging: "conllu", "udpos_tsv", "panx_tsv", "ccg"; qa: "squad_json"; multiple choice:
-    # "commonsenseqa_jsonl", "cosmosqa_csv", "hellaswag_txt"; retrieval: "tatoeba", "bucc"
+    # a registered data format (adaptx/formats/): classification "tsv" (no header, columns by index),
+    # "tsv_header" (columns by name), "json_records", "jsonl"; tagging "conllu", "udpos_tsv", "panx_tsv",
+    # "ccg"; qa "squad_json"; multiple choice "commonsenseqa_jsonl", "cosmosqa_csv", "hellaswag_txt";
+    # retrieval "tatoeba", "bucc"
     format: str
     # classification: (text_a, text_b or None, label): indices for tsv, names otherwise (a tuple of
     # names: alternatives, the first present is read)
@@ -34,6 +35,9 @@ class HubSplit:
     config: str | None  # may contain {lang}
     split: str
     columns: tuple = ()  # classification: (text_a, text_b or None, label); other kinds read the hub schema
+    # the registered data format whose hub reader reads the rows (adaptx/formats/): "columns" reads `columns`;
+    # the others name the file format of the same data ("squad_json": SQuAD's schema, ...)
+    format: str = "columns"
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class Task:
     # has them. Scoring only, never part of a stage recipe
     item_id_field: str | None = None
     train_note: str = ""  # what the local training data is, when it is not the task's own
+    # the licenses of the data behind a trained adapter's weights, {"train": ..., "dev": ...} (the training
+    # data and the English dev rows that select the checkpoint): a zoo card says them. Informational
+    license: dict = field(default_factory=dict)
     description: str = ""
 
     @property
@@ -82,6 +89,11 @@ class Task:
         """{"items": ids} of the scored examples for an evaluation file, where the task names its items."""
         items = self.item_ids([examples[i] for i in scored])
         return {"items": items} if items else {}
+
+    def source(self, configured: str) -> str:
+        """The source this task reads under data.source `configured`: a task with local files and no hub
+        source at all (CCG: CCGbank is LDC-licensed) always reads the local folder (data.dir / --data-dir)."""
+        return "local" if self.local and not self.hub else configured
 
     def spec(self, source: str, split: str, lang: str = "en"):
         """The file or hub split for (source, split, language), or None where there is none."""
@@ -102,6 +114,15 @@ NLI_LABELS = ("entailment", "neutral", "contradiction")
 XNLI_LANGUAGES = ("en", "ar", "bg", "de", "el", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
 PAWSX_LANGUAGES = ("en", "de", "es", "fr", "ja", "ko", "zh")
 
+
+def _license(train: str, dev: str | None = None) -> dict:
+    """Task.license: the training data's license and the dev data's (the same unless given)."""
+    return {"train": train, "dev": dev or train}
+
+
+MNLI_LICENSE = "MultiNLI: OANC license (most genres) and permissive licenses incl. CC BY-SA 3.0 (fiction)"
+PAWS_WIKI_LICENSE = "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)"
+
 _MNLI_TRAIN_LOCAL = LocalFile("mnli/ppft_train_subset.json", "json_records", ("text_a", "text_b", "label"))
 _PAWS_HF_COLUMNS = ("sentence1", "sentence2", "label")
 _MNLI_TRAIN_HUB = HubSplit("nyu-mll/glue", "mnli", "train", ("premise", "hypothesis", "label"))
@@ -113,6 +134,7 @@ TASKS: dict[str, Task] = {
                "dev": LocalFile("mnli/ppft_dev_subset.json", "json_records", ("text_a", "text_b", "label"))},
         hub={"train": _MNLI_TRAIN_HUB,
              "dev": HubSplit("nyu-mll/glue", "mnli", "validation_matched", ("premise", "hypothesis", "label"))},
+        license=_license(MNLI_LICENSE),
         description="MultiNLI natural language inference",
     ),
     "qqp": Task(
@@ -122,6 +144,7 @@ TASKS: dict[str, Task] = {
                "dev": LocalFile("qqp/ppft_dev_subset.json", "json_records", ("text_a", "text_b", "label"))},
         hub={"train": HubSplit("nyu-mll/glue", "qqp", "train", ("question1", "question2", "label")),
              "dev": HubSplit("nyu-mll/glue", "qqp", "validation", ("question1", "question2", "label"))},
+        license=_license("Quora Question Pairs: Quora's Terms of Service (non-commercial use)"),
         description="Quora Question Pairs paraphrase detection",
     ),
     "sst2": Task(
@@ -131,6 +154,7 @@ TASKS: dict[str, Task] = {
                "dev": LocalFile("sst2/alps_dev.tsv", "tsv_header", ("sentence", None, "label"))},
         hub={"train": HubSplit("nyu-mll/glue", "sst2", "train", ("sentence", None, "label")),
              "dev": HubSplit("nyu-mll/glue", "sst2", "validation", ("sentence", None, "label"))},
+        license=_license("SST-2 (Stanford Sentiment Treebank): no license stated upstream"),
         description="Stanford Sentiment Treebank, binary",
     ),
     "xnli": Task(
@@ -146,6 +170,7 @@ TASKS: dict[str, Task] = {
              "eval-dev": HubSplit("facebook/xnli", "{lang}", "validation", ("premise", "hypothesis", "label")),
              "eval-test": HubSplit("facebook/xnli", "{lang}", "test", ("premise", "hypothesis", "label"))},
         dev_row_aligned=True, row_aligned=True,
+        license=_license(MNLI_LICENSE, "XNLI: CC BY-NC 4.0"),
         description="Cross-lingual NLI (15 languages); trained on English MNLI",
     ),
     "pawsx": Task(
@@ -167,6 +192,7 @@ TASKS: dict[str, Task] = {
                                    ("sentence1", "sentence2", "label"))},
         # rows are translations of each other, but a few labels differ between languages
         dev_row_aligned=True, row_aligned=True,
+        license=_license(PAWS_WIKI_LICENSE, "PAWS-X: free for any purpose (google-research-datasets/paws LICENSE)"),
         description="Cross-lingual paraphrase adversaries (7 languages); trained on English PAWS-Wiki",
     ),
 }
@@ -203,7 +229,7 @@ TATOEBA_ISO3 = {"af": "afr", "ar": "ara", "bg": "bul", "bn": "ben", "de": "deu",
 BUCC_LANGUAGES = ("de", "fr", "ru", "zh")
 
 _QA_TRAIN_LOCAL = LocalFile("tydiqa/tydiqa.goldp.en.train.json", "squad_json")
-_QA_TRAIN_HUB = HubSplit("rajpurkar/squad", None, "train")
+_QA_TRAIN_HUB = HubSplit("rajpurkar/squad", None, "train", format="squad_json")
 _QA_DEV_LOCAL = LocalFile("mlqa/dev/dev-context-en-question-en.json", "squad_json")
 _QA_NOTE = ("locally, QA trains on TyDiQA-GoldP's English train file (no SQuAD v1.1 training set is available "
             "offline); the hub source trains on SQuAD v1.1 as XTREME does")
@@ -219,11 +245,11 @@ TASKS.update({
                                 for lang in UDPOS_LANGUAGES if lang != "de"},
                              # XTREME's German test is missing locally; the UD German-GSD test stands in
                              "de": LocalFile("udpos/UD_German-GSD/de_gsd-ud-test.conllu", "conllu")}},
-        hub={"train": HubSplit("google/xtreme", "udpos.English", "train"),
-             "dev": HubSplit("google/xtreme", "udpos.English", "validation"),
-             "eval-dev": {lang: HubSplit("google/xtreme", f"udpos.{name}", "validation")
+        hub={"train": HubSplit("google/xtreme", "udpos.English", "train", format="udpos_tsv"),
+             "dev": HubSplit("google/xtreme", "udpos.English", "validation", format="udpos_tsv"),
+             "eval-dev": {lang: HubSplit("google/xtreme", f"udpos.{name}", "validation", format="udpos_tsv")
                           for lang, name in UDPOS_HUB_NAMES.items()},
-             "eval-test": {lang: HubSplit("google/xtreme", f"udpos.{name}", "test")
+             "eval-test": {lang: HubSplit("google/xtreme", f"udpos.{name}", "test", format="udpos_tsv")
                            for lang, name in UDPOS_HUB_NAMES.items()}},
         metric="token_accuracy", extra_metrics=("xtreme_pos_f1",), summary_metric="xtreme_pos_f1",
         category="structured", description="Universal Dependencies part-of-speech tagging (XTREME's 33 languages)",
@@ -234,10 +260,10 @@ TASKS.update({
                "dev": LocalFile("panx/dev-en.tsv", "panx_tsv"),
                # XTREME removed PAN-X's test labels: zero-shot scores come from dev
                "eval-dev": LocalFile("panx/dev-{lang}.tsv", "panx_tsv")},
-        hub={"train": HubSplit("google/xtreme", "PAN-X.en", "train"),
-             "dev": HubSplit("google/xtreme", "PAN-X.en", "validation"),
-             "eval-dev": HubSplit("google/xtreme", "PAN-X.{lang}", "validation"),
-             "eval-test": HubSplit("google/xtreme", "PAN-X.{lang}", "test")},
+        hub={"train": HubSplit("google/xtreme", "PAN-X.en", "train", format="panx_tsv"),
+             "dev": HubSplit("google/xtreme", "PAN-X.en", "validation", format="panx_tsv"),
+             "eval-dev": HubSplit("google/xtreme", "PAN-X.{lang}", "validation", format="panx_tsv"),
+             "eval-test": HubSplit("google/xtreme", "PAN-X.{lang}", "test", format="panx_tsv")},
         metric="seqeval_f1", category="structured",
         description="WikiANN / PAN-X named entities (PER, ORG, LOC; XTREME's 40 languages)",
     ),
@@ -245,8 +271,8 @@ TASKS.update({
         name="xquad", role="target", kind="qa", labels=(), languages=XQUAD_LANGUAGES,
         local={"train": _QA_TRAIN_LOCAL, "dev": _QA_DEV_LOCAL,
                "eval-test": LocalFile("xquad/xquad.{lang}.json", "squad_json")},
-        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("rajpurkar/squad", None, "validation"),
-             "eval-test": HubSplit("google/xtreme", "XQuAD.{lang}", "validation")},
+        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("rajpurkar/squad", None, "validation", format="squad_json"),
+             "eval-test": HubSplit("google/xtreme", "XQuAD.{lang}", "validation", format="squad_json")},
         metric="squad_f1", extra_metrics=("squad_em",), category="qa", params=_QA_PARAMS, train_note=_QA_NOTE,
         row_aligned=True,  # the same 1190 questions, in the same order, in every language
         description="XQuAD: SQuAD v1.1 dev translated into 10 languages (trained on English SQuAD v1.1)",
@@ -255,9 +281,9 @@ TASKS.update({
         name="mlqa", role="target", kind="qa", labels=(), languages=MLQA_LANGUAGES,
         local={"train": _QA_TRAIN_LOCAL, "dev": _QA_DEV_LOCAL,
                "eval-dev": LocalFile("mlqa/dev/dev-context-{lang}-question-{lang}.json", "squad_json")},
-        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("google/xtreme", "MLQA.en.en", "validation"),
-             "eval-dev": HubSplit("google/xtreme", "MLQA.{lang}.{lang}", "validation"),
-             "eval-test": HubSplit("google/xtreme", "MLQA.{lang}.{lang}", "test")},
+        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("google/xtreme", "MLQA.en.en", "validation", format="squad_json"),
+             "eval-dev": HubSplit("google/xtreme", "MLQA.{lang}.{lang}", "validation", format="squad_json"),
+             "eval-test": HubSplit("google/xtreme", "MLQA.{lang}.{lang}", "test", format="squad_json")},
         metric="mlqa_f1", extra_metrics=("mlqa_em",), category="qa", params=_QA_PARAMS, train_note=_QA_NOTE,
         # MLQA questions are translations of each other, identified by id: selection ids are held apart,
         # and the bootstrap resamples question ids jointly across the languages that have them
@@ -268,8 +294,9 @@ TASKS.update({
         name="tydiqa", role="target", kind="qa", labels=(), languages=TYDIQA_LANGUAGES,
         # locally the GoldP dev files have no answers (XTREME removed them): TyDiQA runs from the hub
         local={"train": _QA_TRAIN_LOCAL, "dev": _QA_DEV_LOCAL},
-        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("rajpurkar/squad", None, "validation"),
-             "eval-dev": {lang: HubSplit("google/xtreme", "tydiqa", "validation") for lang in TYDIQA_LANGUAGES}},
+        hub={"train": _QA_TRAIN_HUB, "dev": HubSplit("rajpurkar/squad", None, "validation", format="squad_json"),
+             "eval-dev": {lang: HubSplit("google/xtreme", "tydiqa", "validation", format="squad_json")
+                          for lang in TYDIQA_LANGUAGES}},
         metric="squad_f1", extra_metrics=("squad_em",), category="qa",
         params={**_QA_PARAMS, "hub_language_filter": TYDIQA_HUB_NAMES}, train_note=_QA_NOTE,
         description="TyDiQA-GoldP, 9 typologically diverse languages (trained on English SQuAD v1.1)",
@@ -279,7 +306,7 @@ TASKS.update({
         local={"eval-test": {lang: LocalFile(f"tatoeba/tatoeba.{iso}-eng.{iso}", "tatoeba",
                                              extra=(f"tatoeba/tatoeba.{iso}-eng.eng",))
                              for lang, iso in TATOEBA_ISO3.items()}},
-        hub={"eval-test": {lang: HubSplit("google/xtreme", f"tatoeba.{iso}", "validation")
+        hub={"eval-test": {lang: HubSplit("google/xtreme", f"tatoeba.{iso}", "validation", format="tatoeba")
                            for lang, iso in TATOEBA_ISO3.items()}},
         metric="tatoeba_en_to_xx", extra_metrics=("tatoeba_xx_to_en",), category="retrieval",
         params={"layer": "middle", "pooling": "mean"},
@@ -290,8 +317,8 @@ TASKS.update({
         # locally only zh-en has its sentences (de, fr, ru: gold pairs only)
         local={"eval-dev": {"zh": LocalFile("bucc2018/zh-en.dev.zh", "bucc",
                                             extra=("bucc2018/zh-en.dev.en", "bucc2018/zh-en.dev.gold"))}},
-        hub={"eval-dev": HubSplit("google/xtreme", "bucc18.{lang}", "validation"),
-             "eval-test": HubSplit("google/xtreme", "bucc18.{lang}", "test")},
+        hub={"eval-dev": HubSplit("google/xtreme", "bucc18.{lang}", "validation", format="bucc"),
+             "eval-test": HubSplit("google/xtreme", "bucc18.{lang}", "test", format="bucc")},
         metric="bucc_f1", category="retrieval", params={"layer": "middle", "pooling": "mean", "k": 4, "mining": True},
         description="BUCC 2018 parallel sentence mining, 4 languages <-> English (no training data)",
     ),
@@ -336,12 +363,14 @@ TASKS.update({
     "snli": Task(
         name="snli", role="intermediate", kind="classification", labels=NLI_LABELS, languages=("en",),
         local=_SNLI_LOCAL, hub=_SNLI_HUB,
+        license=_license("SNLI: CC BY-SA 4.0"),
         description="Stanford NLI (hub pairs without a gold label, -1, are left out and counted)",
     ),
     "anli": Task(
         name="anli", role="intermediate", kind="classification", labels=NLI_LABELS, languages=("en",),
         local={"train": _anli_local("train"), "dev": _anli_local("dev")},
         hub={"train": _anli_hub("train"), "dev": _anli_hub("dev")}, params=_ANLI_PARAMS,
+        license=_license("ANLI: CC BY-NC 4.0"),
         description="Adversarial NLI, rounds 1-3 together",
     ),
     "anli+mnli+snli": Task(
@@ -350,6 +379,8 @@ TASKS.update({
         local={"train": (*_anli_local("train"), _MNLI_TRAIN_LOCAL, _SNLI_LOCAL["train"]), "dev": _anli_local("dev")},
         hub={"train": (*_anli_hub("train"), _MNLI_TRAIN_HUB, _SNLI_HUB["train"]), "dev": _anli_hub("dev")},
         params=_ANLI_PARAMS, description="ANLI rounds 1-3 + MNLI + SNLI training data (the paper's ANLI task)",
+        license=_license("ANLI: CC BY-NC 4.0; MultiNLI: OANC and permissive licenses; SNLI: CC BY-SA 4.0",
+                         "ANLI: CC BY-NC 4.0"),
     ),
     "ccg": Task(
         name="ccg", role="intermediate", kind="tagging", labels=(), languages=("en",),
@@ -357,33 +388,37 @@ TASKS.update({
         local={"train": LocalFile("ccg/wsj02-21.stagged", "ccg", extra=("ccg/categories",)),
                "dev": LocalFile("ccg/wsj00.stagged", "ccg", extra=("ccg/categories",))},
         metric="token_accuracy", category="structured", params={"label_file": "ccg/categories"},
+        license=_license("CCGbank: LDC User Agreement (LDC2005T13), not redistributable"),
         description="CCG supertagging (CCGbank sections 02-21 train, 00 dev; the tag set from ccg/categories)",
     ),
     "commonsenseqa": Task(
         name="commonsenseqa", role="intermediate", kind="multiple_choice", labels=("A", "B", "C", "D", "E"),
         languages=("en",), local=_holdout_files("commonsenseqa/dev_rand_split.jsonl", "commonsenseqa_jsonl"),
-        hub={"train": HubSplit("tau/commonsense_qa", None, "train"),
-             "dev": HubSplit("tau/commonsense_qa", None, "validation")},
-        params={"num_choices": 5, "hub_schema": "commonsenseqa", "holdout": {**_HOLDOUT, "group": "id"}},
+        hub={"train": HubSplit("tau/commonsense_qa", None, "train", format="commonsenseqa_jsonl"),
+             "dev": HubSplit("tau/commonsense_qa", None, "validation", format="commonsenseqa_jsonl")},
+        params={"num_choices": 5, "holdout": {**_HOLDOUT, "group": "id"}},
         train_note=_holdout_note("CommonsenseQA's dev set (1221 questions)", "id", "its train set"),
+        license=_license("CommonsenseQA: MIT"),
         description="CommonsenseQA, 5-way multiple choice",
     ),
     "cosmosqa": Task(
         name="cosmosqa", role="intermediate", kind="multiple_choice", labels=("0", "1", "2", "3"), languages=("en",),
         local=_holdout_files("cosmosqa/valid.csv", "cosmosqa_csv"),
-        hub={"train": HubSplit("allenai/cosmos_qa", None, "train"),
-             "dev": HubSplit("allenai/cosmos_qa", None, "validation")},
-        params={"num_choices": 4, "hub_schema": "cosmosqa", "holdout": {**_HOLDOUT, "group": "context"}},
+        hub={"train": HubSplit("allenai/cosmos_qa", None, "train", format="cosmosqa_csv"),
+             "dev": HubSplit("allenai/cosmos_qa", None, "validation", format="cosmosqa_csv")},
+        params={"num_choices": 4, "holdout": {**_HOLDOUT, "group": "context"}},
         train_note=_holdout_note("Cosmos QA's dev set (2985 questions)", "context", "its train set"),
+        license=_license("Cosmos QA: CC BY 4.0"),
         description="Cosmos QA, commonsense reading comprehension, 4-way multiple choice",
     ),
     "hellaswag": Task(
         name="hellaswag", role="intermediate", kind="multiple_choice", labels=("0", "1", "2", "3"), languages=("en",),
         local=_holdout_files("hellaswag/hellaswag_val_full.txt.bz2", "hellaswag_txt"),
-        hub={"train": HubSplit("Rowan/hellaswag", None, "train"),
-             "dev": HubSplit("Rowan/hellaswag", None, "validation")},
-        params={"num_choices": 4, "hub_schema": "hellaswag", "holdout": {**_HOLDOUT, "group": "context"}},
+        hub={"train": HubSplit("Rowan/hellaswag", None, "train", format="hellaswag_txt"),
+             "dev": HubSplit("Rowan/hellaswag", None, "validation", format="hellaswag_txt")},
+        params={"num_choices": 4, "holdout": {**_HOLDOUT, "group": "context"}},
         train_note=_holdout_note("HellaSwag's validation set (10042 items)", "context", "its train set"),
+        license=_license("HellaSwag: MIT"),
         description="HellaSwag sentence completion, 4-way multiple choice",
     ),
     "paws": Task(
@@ -398,20 +433,31 @@ TASKS.update({
         params={"holdout": {**_HOLDOUT, "group": "text_a"}},
         train_note=_holdout_note("PAWS-Wiki's labeled test set (8000 pairs)", "first sentence",
                                  "PAWS-Wiki's train set"),
+        license=_license(PAWS_WIKI_LICENSE),
         description="PAWS-Wiki (English) paraphrase adversaries from word scrambling",
     ),
     "squad2": Task(
         name="squad2", role="intermediate", kind="qa", labels=(), languages=("en",),
         local=_holdout_files("squad2/slice_dev-v2.0.json", "squad_json"),
-        hub={"train": HubSplit("rajpurkar/squad_v2", None, "train"),
-             "dev": HubSplit("rajpurkar/squad_v2", None, "validation")},
+        hub={"train": HubSplit("rajpurkar/squad_v2", None, "train", format="squad_json"),
+             "dev": HubSplit("rajpurkar/squad_v2", None, "validation", format="squad_json")},
         metric="squad_v2_f1", extra_metrics=("squad_v2_em",), category="qa",
         params={"no_answer": True, "holdout": {**_HOLDOUT, "group": "context"}},
         train_note=_holdout_note("a slice of SQuAD 2.0's dev set (2 articles, 706 questions, 320 unanswerable)",
                                  "context", "SQuAD 2.0's train set"),
+        license=_license("SQuAD 2.0: CC BY-SA 4.0"),
         description="SQuAD 2.0: extractive QA with unanswerable questions (trained to point at the first token)",
     ),
 })
+
+
+UNKNOWN_LICENSE = {"train": "unknown", "dev": "unknown"}
+
+
+def data_license(name: str) -> dict:
+    """The data licenses of a task's weights ({"train", "dev"}); "unknown" where the registry has none."""
+    task = TASKS.get(name)
+    return dict(task.license) if task is not None and task.license else dict(UNKNOWN_LICENSE)
 
 
 def get_task(name: str) -> Task:

@@ -46,33 +46,7 @@ ALLOWED_SUFFIXES = (".safetensors", ".json")
 KINDS = {s.name: s.zoo_kind for s in STRATEGIES.values() if s.zoo_kind}
 STANDALONE = tuple(s.name for s in STRATEGIES.values() if s.standalone)  # trained directly on the base
 
-# The data behind each task's weights (training data and the English dev rows that select the
-# checkpoint). Informational: check the upstream terms before redistributing.
-DATA_LICENSES = {
-    "mnli": {"train": "MultiNLI: OANC license (most genres) and permissive licenses incl. CC BY-SA 3.0 (fiction)",
-             "dev": "MultiNLI: OANC license (most genres) and permissive licenses incl. CC BY-SA 3.0 (fiction)"},
-    "qqp": {"train": "Quora Question Pairs: Quora's Terms of Service (non-commercial use)",
-            "dev": "Quora Question Pairs: Quora's Terms of Service (non-commercial use)"},
-    "sst2": {"train": "SST-2 (Stanford Sentiment Treebank): no license stated upstream",
-             "dev": "SST-2 (Stanford Sentiment Treebank): no license stated upstream"},
-    "xnli": {"train": "MultiNLI: OANC license (most genres) and permissive licenses incl. CC BY-SA 3.0 (fiction)",
-             "dev": "XNLI: CC BY-NC 4.0"},
-    "pawsx": {"train": "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)",
-              "dev": "PAWS-X: free for any purpose (google-research-datasets/paws LICENSE)"},
-    "paws": {"train": "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)",
-             "dev": "PAWS-Wiki: free for any purpose (google-research-datasets/paws LICENSE)"},
-    "snli": {"train": "SNLI: CC BY-SA 4.0", "dev": "SNLI: CC BY-SA 4.0"},
-    "anli": {"train": "ANLI: CC BY-NC 4.0", "dev": "ANLI: CC BY-NC 4.0"},
-    "anli+mnli+snli": {"train": "ANLI: CC BY-NC 4.0; MultiNLI: OANC and permissive licenses; SNLI: CC BY-SA 4.0",
-                       "dev": "ANLI: CC BY-NC 4.0"},
-    "ccg": {"train": "CCGbank: LDC User Agreement (LDC2005T13), not redistributable",
-            "dev": "CCGbank: LDC User Agreement (LDC2005T13), not redistributable"},
-    "commonsenseqa": {"train": "CommonsenseQA: MIT", "dev": "CommonsenseQA: MIT"},
-    "cosmosqa": {"train": "Cosmos QA: CC BY 4.0", "dev": "Cosmos QA: CC BY 4.0"},
-    "hellaswag": {"train": "HellaSwag: MIT", "dev": "HellaSwag: MIT"},
-    "squad2": {"train": "SQuAD 2.0: CC BY-SA 4.0", "dev": "SQuAD 2.0: CC BY-SA 4.0"},
-}
-LICENSE_SOURCE = "adaptx.zoo.DATA_LICENSES (informational; check the upstream terms before redistributing)"
+LICENSE_SOURCE = "adaptx.tasks (each Task's license; informational; check the upstream terms before redistributing)"
 
 # card field -> allowed types; nested fields every card must carry
 CARD_FIELDS = {
@@ -555,8 +529,8 @@ def _base_card(stage_dir: Path, identity: dict) -> dict:
 
 def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics: dict, setup: dict,
                members: dict, files: dict[str, str]) -> dict:
+    from .tasks import data_license, get_task
     from .version import __version__
-    from .tasks import get_task
 
     recipe, train = manifest["recipe"], metrics["train"]
     mixture = metrics.get("mixture")
@@ -587,9 +561,8 @@ def _make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics
                   "temperature": setup.get("fusion_temperature"),
                   "value_distance_from_identity": metrics.get("fusion", {}).get("value_distance_from_identity"),
                   "weights_sha256": {k: v for k, v in files.items() if k.startswith("fusion/")}}
-    unknown = {"train": "unknown", "dev": "unknown"}
     licensed = [*(mixture["tasks"] if mixture else [task.name]), *(m["task"] for m in member_cards)]
-    licenses = {t: DATA_LICENSES.get(t, unknown) for t in licensed}
+    licenses = {t: data_license(t) for t in licensed}
     data = recipe["data"]
     origin_tasks = list(mixture["tasks"]) if mixture else [task.name]
     run_data = _run_config(stage_dir).get("data") or {}

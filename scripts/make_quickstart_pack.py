@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from adaptx.config import load_config
-from adaptx.data import _read_local
+from adaptx.data import read_local
 from adaptx.data_manifest import file_entry, write_manifest
 from adaptx.errors import AdaptxError
 from adaptx.fingerprint import sha256_file
@@ -154,7 +154,7 @@ def build_pack(data_dir: Path, out: Path, config: Path = CONFIG, overrides: list
             (staging / rel).parent.mkdir(parents=True, exist_ok=True)
             copy_rows(data_dir / rel, staging / rel, spec, ids)
             src = source.split(task, split, lang)
-            read_back = _read_local(source.task(task), spec, staging / rel, staging)[0]
+            read_back = read_local(source.task(task), spec, staging / rel, staging)[0]
             if read_back != [src.examples[i] for i in ids]:
                 raise AdaptxError(f"{rel}: the pack's rows read back differently from the source's rows {ids[:5]}...")
             files[rel] = file_entry(staging / rel, rows=len(ids), source={

@@ -77,7 +77,7 @@ class ClassificationKind(Kind):
         return f"{named} (or {alternatives})" if alternatives else named
 
     def example_from_row(self, task, row, where):
-        from ..data import Example
+        from ..formats.columns import Example
 
         for first, second in input_columns(task):
             if first in row and (second is None or second in row):
