@@ -20,6 +20,7 @@ from .errors import AdaptxError
 from .formats import hub_reader, local_reader
 from .formats.columns import Example  # noqa: F401 - re-exported: tests and scripts import it from here
 from .formats.retrieval import SentencePair  # noqa: F401 - re-exported: tests import it from here
+from .packs import NO_DATA_DIR
 from .tasks import Task, get_task
 
 
@@ -96,9 +97,7 @@ def _load_one(task: Task, spec, split: str, lang: str, source: str, data_dir) ->
         from .fingerprint import file_digest
 
         if data_dir is None:
-            raise AdaptxError("data.source is local but no data folder is set: pass --data-dir DIR or set data.dir "
-                              "to a folder in the local layout (make one with `adaptx data pull TASK... --out DIR`); "
-                              "only configs/quickstart.yaml has its rows built in (data.dir: builtin:quickstart)")
+            raise AdaptxError(NO_DATA_DIR)
         path = Path(data_dir) / spec.path.format(lang=lang)
         examples, context = read_local(task, spec, path, Path(data_dir))
         files = [path, *(Path(data_dir) / name for name in spec.extra)]

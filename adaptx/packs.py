@@ -22,6 +22,10 @@ PACKS_DIR = Path(__file__).resolve().parent / "packs"
 # the data settings that decide which rows a run samples
 SAMPLING_KEYS = ("max_train_examples", "max_dev_examples", "max_eval_examples", "eval_split", "sample_seed")
 
+NO_DATA_DIR = ("data.source is local but no data folder is set: pass --data-dir DIR or set data.dir to a folder in "
+               "the local layout (make one with `adaptx data pull TASK... --out DIR`); only configs/quickstart.yaml "
+               "has its rows built in (data.dir: builtin:quickstart)")
+
 
 def builtin_packs() -> list[str]:
     return sorted(p.parent.name for p in PACKS_DIR.glob(f"*/{MANIFEST}")) if PACKS_DIR.is_dir() else []

@@ -29,14 +29,13 @@ from . import logs
 from .convergence import stage_facts
 from .describe import describe_run, evaluation_line, run_config, stage_notes, train_summary
 from .errors import AdaptxError
-from .fileio import atomic_write_text, check_path, writes_into
+from .fileio import atomic_write_text, writes_into
 from .fingerprint import base_fingerprint, sha256_text
 from .fusion_attention import attention_record, recording as record_fusion_attention
 from .kinds import get_kind
 from .metrics import metric_for_language
 from .models import RANDOM_PREFIX, load_base_model, load_encoder, saved_encoder_loader
 from .modeling import build_model, load_model, save_model
-from .packs import resolve_data_dir
 from .plan import Stage, plan_stages
 from .rundata import RunData, check_batch_fits
 from .progress import RunMonitor
@@ -45,7 +44,8 @@ from .run_config import load_run_config
 from .run_results import write_run_results
 from .stage_recipe import StageRecipes
 from .run_folder import HASH_CHARS, RunFolder, write_json
-from .stage_store import StageStore, check_run_folder, check_run_folder_free, hold_run_folder
+from .run_open import open_run
+from .stage_store import StageStore, check_run_folder_free, hold_run_folder
 from .strategies import get_strategy
 from .tasks import get_task
 from .train import predict, train_model
@@ -312,25 +312,6 @@ class Experiment:
                 "gold": golds, "scores": scores, "split": split, "n": len(scored), "skipped": data.skipped,
                 "origin": self.split(task.name, f"eval-{split}", lang).origin, **attention_record(attention)}
 
-
-
-def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None, writes: bool = True) -> tuple[Path, Path | None]:
-    """(run folder, data folder) of a run or search, checked before anything is written. writes=False:
-    a run folder only read (adaptx rank's --run), whose path alone is checked."""
-    run_dir = check_path(out_dir or cfg.output_dir, "run folder")  # before any file system call: a NUL, a long name
-    if run_dir.exists() and not run_dir.is_dir():
-        raise AdaptxError(f"run folder {run_dir} is a file; pass --out with a folder path")
-    if writes:
-        check_run_folder(run_dir)  # a usable, writable path; no folder where a result file goes
-    if cfg.smoke:
-        from .smoke import check_smoke_folder  # smoke.py loads only for a smoke run
-        check_smoke_folder(run_dir)  # --out may point a smoke run anywhere: never at a real run
-    # builtin:NAME -> the data pack shipped with adaptx (a smoke run samples a slice of it: no fit check)
-    data_dir = resolve_data_dir(data_dir or cfg.data.dir, None if cfg.smoke else cfg)
-    if cfg.data.source == "local" and data_dir is not None and not Path(data_dir).is_dir():
-        raise AdaptxError(f"data folder {data_dir} does not exist; pass --data-dir with a data folder "
-                          "(`adaptx data pull TASK... --out DIR` writes one; docs/data.md)")
-    return run_dir, data_dir
 
 
 def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None, smoke=False, tensorboard=False) -> Path:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from .errors import AdaptxError
 
@@ -31,6 +30,8 @@ def batch_indices(lengths: list[int], batch_size: int, seed: int, step: int, gro
     sorted by length before batching (as transformers' LengthGroupedSampler does), so dynamic
     padding wastes little; the window's batches then run in a seeded random order.
     """
+    import torch  # here, not at the top: config checks import this module and must not wait for torch
+
     n = len(lengths)
     per_epoch = max(1, math.ceil(n / batch_size))
     epoch, k = divmod(step, per_epoch)

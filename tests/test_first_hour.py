@@ -352,3 +352,16 @@ def test_zoo_show_of_a_card_with_an_odd_field_is_an_error_not_a_traceback():
     card["metrics"]["en_dev"] = 5
     with pytest.raises(AdaptxError, match=r"card.json: a field has an unexpected shape .*--json"):
         format_card(SHIPPED_ZOO / "mnli-e5small-s0", card)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "data.source is local but no data folder is set"),
+    (["--data-dir", "absent-folder"], "data folder absent-folder does not exist"),
+])
+def test_a_run_without_its_data_folder_is_refused_before_torch_loads(tmp_path, extra, message):
+    """The answer to a missing data folder comes before torch and the model load (seconds, not tens)."""
+    code = ("import sys\nfrom adaptx.cli import main\n"
+            f"rc = main(['run', 'xtreme/xnli', *{extra!r}])\nprint('rc', rc, 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert "rc 1 False" in done.stdout, done.stdout + done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
