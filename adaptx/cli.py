@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from .hugepages import prefer_huge_pages
     from .interrupts import sigterm_as_interrupt
-    from .logs import configure
+    from .logs import configure, for_terminal
 
     prefer_huge_pages()  # before any command imports torch: 2 MiB pages for its large buffers
     configure(args.verbosity)
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_as_interrupt():  # a scheduler's SIGTERM stops like Ctrl-C: cleanup runs, exit 143
             return args.func(args)
     except AdaptxError as exc:
-        print(f"adaptx: error: {exc}", file=sys.stderr)
+        print(for_terminal(f"adaptx: error: {exc}", sys.stderr), file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader of standard output left (`adaptx report RUN | head -3`): stop quietly
         _silence_stdout()
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a file adaptx reads or writes, refused by the OS (disk full, read-only, ...)
         from .fileio import os_error_text
 
-        print(f"adaptx: error: {os_error_text(exc)}", file=sys.stderr)
+        print(for_terminal(f"adaptx: error: {os_error_text(exc)}", sys.stderr), file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         where = getattr(exc, "where", "") or "finished stages are kept and a rerun resumes"

@@ -43,8 +43,9 @@ class _Console(logging.Handler):
         try:
             from tqdm import tqdm
 
-            tqdm.write(self.format(record), file=sys.stderr if record.levelno >= logging.WARNING else sys.stdout)
-            (sys.stderr if record.levelno >= logging.WARNING else sys.stdout).flush()
+            stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+            tqdm.write(for_terminal(self.format(record), stream), file=stream)
+            stream.flush()
         except Exception:  # noqa: BLE001 - logging's own contract: a failing handler reports, never raises
             self.handleError(record)
 
@@ -99,6 +100,27 @@ def _is_terminal(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # a replaced or closed stream
         return False
+
+
+def for_terminal(text: str, stream) -> str:
+    """`text` wrapped to a terminal's width at word boundaries, each continuation indented two spaces
+    past its line's own indent; tables (lines starting with '|') and anything not written to a terminal
+    (files, pipes, run.log, tests) stay exactly as they are, one line per message to grep."""
+    if not _is_terminal(stream):
+        return text
+    import shutil
+    import textwrap
+
+    width = max(40, shutil.get_terminal_size((100, 24)).columns - 1)
+    lines = []
+    for line in text.split("\n"):
+        if len(line) <= width or line.lstrip().startswith("|"):
+            lines.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        lines += textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_long_words=False,
+                               break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def info(message: str) -> None:

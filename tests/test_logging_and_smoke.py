@@ -2,6 +2,7 @@
 metrics.json, the remaining-time estimate, --tensorboard without the package, and --smoke."""
 
 import importlib.util
+import io
 import json
 import logging
 import math
@@ -280,3 +281,25 @@ def test_data_verify_takes_the_builtin_pack_by_the_name_configs_use(capsys):
     assert main(["data", "verify", "builtin:quickstart"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("builtin:quickstart: ") and printed.rstrip().endswith("all match")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_long_lines_wrap_on_a_terminal_only(monkeypatch):
+    """A terminal gets lines no wider than itself (continuations indented); files, pipes and run.log keep
+    one line per message, and results tables are never wrapped."""
+    import shutil
+
+    from adaptx.logs import for_terminal
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=None: os.terminal_size((80, 24)))
+    line = "  target-xnli-none-s0: step 30/150: " + "train loss 1.1154, en dev accuracy 0.3500; " * 8
+    table = "| language | none | " + "stack (zoo:mnli-e5small-s0) | " * 5
+    wrapped = for_terminal(f"{line}\n{table}", _Terminal()).split("\n")
+    assert len(wrapped) > 2 and all(len(w) <= 79 for w in wrapped[:-1]) and wrapped[-1] == table
+    assert all(w.startswith("    ") for w in wrapped[1:-1])  # two spaces past the line's own indent
+    assert " ".join(w.strip() for w in wrapped[:-1]) == line.strip()  # nothing lost
+    assert for_terminal(line, io.StringIO()) == line  # not a terminal: untouched
