@@ -208,9 +208,6 @@ class Experiment:
         """A trained stage's model: the one run_stage just trained while still held, else loaded from its folder."""
         return self._trained[1] if self._trained[0] == stage.id else self.load_trained(stage)
 
-    def release_trained(self) -> None:
-        self._trained = (None, None)  # the model run_stage held for the evaluation that follows: freed
-
     def run_stage(self, stage: Stage, on_evaluate=None) -> dict:
         """Train (or find) one stage; returns its metrics. With several processes all train together
         and only the main process writes the stage folder. on_evaluate: train_model's observer of
@@ -294,7 +291,7 @@ class Experiment:
                                 "language": lang, "split": result["split"], "metric": metric,
                                 "value": round(result["scores"][metric] * 100, 2), "seed": stage.seed,
                                 "n": result["n"], "predictions": str(path.relative_to(self.run_dir)), **facts})
-        self.release_trained()
+        self._trained = (None, None)
         if self.runtime.is_main:
             logs.info(evaluation_line(stage.id, task.metric, records, self.rundata.missing_languages(task.name),
                                       time.perf_counter() - started))

@@ -114,7 +114,6 @@ def run_trial(trial, context: SearchContext, n_trials: int):
         trial.set_user_attr(spec.objectives[1], cost)
         record[spec.objectives[1]] = cost
         result = (value, cost)
-    exp.release_trained()
     _write_trial(trial_dir, record)
     print(f"adaptx: trial {trial.number} [{label}]: en dev {value:.4f}"
           f"{f', {spec.objectives[1]} {cost:g}' if spec.multi_objective else ''}"
