@@ -22,7 +22,6 @@ NEUTRAL = ("name", "output_dir", "device", "zoo_dir", "search", "gradient_checkp
            "data.max_eval_examples", "data.eval_split", "combine.weights")
 
 
-
 def open_study(storage, run_dir: Path, name: str, n_trials: int, cfg, spec: SearchSpec, experiment):
     """(study, storage, the storage as shown in messages), the run folder created for it; a refused
     storage or study leaves no new empty folder behind."""
@@ -198,8 +197,9 @@ def _check_identity(study, name: str, shown: str, identity: dict) -> None:
                               "are not comparable with this config's: use another --study name or --storage")
 
 
-
 def has_heartbeat(store) -> bool:
+    """Whether the storage beats for its trials itself (Optuna's RDB heartbeat); else a worker beats through
+    a trial attribute (search_workers.heartbeat)."""
     from optuna.storages._heartbeat import is_heartbeat_enabled
 
     return is_heartbeat_enabled(store)
