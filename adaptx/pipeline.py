@@ -204,6 +204,10 @@ class Experiment:
                            self.adapter_dirs(stage), self.runtime.autocast_dtype)
         return model.to(self.runtime.device)
 
+    def trained_model(self, stage: Stage):
+        """A trained stage's model: the one run_stage just trained while still held, else loaded from its folder."""
+        return self._trained[1] if self._trained[0] == stage.id else self.load_trained(stage)
+
     def run_stage(self, stage: Stage, on_evaluate=None) -> dict:
         """Train (or find) one stage; returns its metrics. With several processes all train together
         and only the main process writes the stage folder. on_evaluate: train_model's observer of
@@ -265,8 +269,7 @@ class Experiment:
         """Zero-shot scores of a stage in every language of its task (every metric the task
         reports); returns results records. Missing languages are reported, not scored."""
         task = get_task(stage.task)
-        model = self._trained[1] if self._trained[0] == stage.id else None
-        records, started = [], time.perf_counter()
+        model, records, started = None, [], time.perf_counter()
         languages = [lang for lang, split in self.eval_splits[task.name].items() if split is not None]
         facts = stage_facts(stage, self.store.finished, self.zoo, self.rundata)  # budget, steps, convergence, §
         # decided before anything is written, so every process evaluates the same languages together
@@ -278,7 +281,7 @@ class Experiment:
                 result = self.store.read_eval(path, lang, task.metrics)
             else:
                 if model is None:
-                    model = self.load_trained(stage) if stage.trains else self.build(stage)
+                    model = self.trained_model(stage) if stage.trains else self.build(stage)
                 result = self._score(model, stage, lang)
                 if self.runtime.is_main:
                     path.parent.mkdir(parents=True, exist_ok=True)

@@ -287,7 +287,7 @@ def test_a_searchs_best_folder_is_read_like_a_run(tmp_path):
     best = run / "search" / "study" / "best"
     best.mkdir(parents=True)
     records = json.loads((run / "results.json").read_text())
-    for r in records:  # as search.py writes them: paths relative to best/, files in the run's stages/
+    for r in records:  # as search_outputs.py writes them: paths relative to best/, files in the run's stages/
         r["predictions"] = str(Path("..", "..", "..", r["predictions"]))
     (best / "results.json").write_text(json.dumps(records))
     a = analyze([best], resamples=50, draw_plots=False)
