@@ -94,3 +94,19 @@ def mark_results(run_dir, text: str) -> str:
     head, _, rest = path.read_text(encoding="utf-8").partition("\n")
     atomic_write_text(path, f"{head}\n\n> **{NOTE}**\n{rest}")
     return f"{NOTE}\n\n{text}"
+
+
+KEPT_NO_WEIGHTS = ("a smoke run (--smoke) keeps no full-model stage's weights once it is done: its numbers mean "
+                   "nothing, and each such stage is the whole encoder (449 MB on the embedded base); run without "
+                   "--smoke to keep them, or delete this stage folder and rerun to train it again")
+
+
+def drop_full_weights(store, stages) -> None:
+    """Once a smoke run is done (every stage trained and evaluated): each full-model stage's encoder weights
+    deleted, so that a smoke run stays small (adapter stages keep theirs: a few MB). An interrupted smoke run
+    keeps them all: its later stages build on them."""
+    from . import logs
+
+    freed = sum(store.folder(stage.id).drop_encoder(KEPT_NO_WEIGHTS) for stage in stages)
+    if freed:
+        logs.info(f"smoke run: deleted its full-model stages' encoder weights ({freed / 1e6:.0f} MB)")
