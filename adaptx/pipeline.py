@@ -386,10 +386,10 @@ def _run_held(experiment: Experiment, cfg: ExperimentConfig, stages: list[Stage]
                     records += experiment.evaluate(stage)
                 if main:  # partial results survive a crash
                     write_run_results(run_dir, records, experiment.report_context(), cfg.smoke)
+        if main and cfg.smoke:  # its numbers mean nothing: full-model weights go once used (adaptx.smoke)
+            from .smoke import drop_used_full_weights
+            drop_used_full_weights(experiment.store, stages, stage)
     if main:
-        if cfg.smoke:  # a smoke run's numbers mean nothing: its full-model weights go (adaptx.smoke)
-            from .smoke import drop_full_weights
-            drop_full_weights(experiment.store, stages)
         logs.result(write_run_results(run_dir, records, experiment.report_context(), cfg.smoke))
         logs.result(experiment.monitor.finished_line(time.perf_counter() - started, run_dir))
         from .analysis.analyze import after_run  # matplotlib and scipy load only here

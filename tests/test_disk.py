@@ -1,5 +1,6 @@
 """Disk: a finished stage keeps its final weights only, a run that cannot fit on its disk is refused before
-anything trains (with the numbers), and a smoke run deletes its full-model weights once it is done."""
+anything trains (with the numbers), and a smoke run deletes each full-model stage's weights once the stages
+that build on it are done."""
 
 import json
 from collections import namedtuple
@@ -63,12 +64,15 @@ def test_the_estimate_per_stage_kind_on_the_embedded_base_and_xlmr_large():
     assert disk_budget.needed([], embedded, 1) == (0, "nothing left to train")
 
 
-def test_a_finished_smoke_run_deletes_its_full_model_weights_and_says_so_where_they_are_asked_for(setup, capsys):
+def test_a_smoke_run_deletes_full_model_weights_once_used_and_says_so_where_they_are_asked_for(setup, capsys):
     from adaptx import predict
 
     config, data, out = setup
     pipeline.run_experiment(config, data_dir=data, out_dir=out, smoke=True)
-    assert "deleted its full-model stages' encoder weights" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "smoke run: deleted target-xnli-full-qqp-s0's encoder weights" in printed
+    # the intermediate encoder goes only once the target stage that starts from it is done
+    assert printed.index("+ target-xnli-full-qqp-s0") < printed.index("deleted intermediate-full-qqp-s0's")
     stages = {s.name.rsplit("-", 1)[0]: s for s in RunFolder(out).stages()}
     full = [stages["intermediate-full-qqp-s0"], stages["target-xnli-full-qqp-s0"]]
     assert all(not s.encoder_dir.exists() and s.setup_file.is_file() for s in full)
