@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import AdaptxError
 from .fingerprint import folder_digest
+from .run_folder import dropped_weights
 from .weight_files import require_safetensors
 
 EMBEDDED = "embedded"
@@ -182,6 +183,8 @@ def load_encoder(source: str, dtype: str = "fp32"):
         finally:
             torch.set_rng_state(state)
         return model
+    if (why := dropped_weights(source)) is not None:  # a smoke run's full-model stage, once its run was done
+        raise AdaptxError(f"{source}: no encoder weights here: {why}")
     if Path(source).is_dir():  # a hub id is read with use_safetensors=True below (XLM-R has safetensors there)
         require_safetensors(Path(source), "model folder", SAFETENSORS_REMEDY)
     # use_safetensors=True: transformers never falls back to a pickled pytorch_model.bin

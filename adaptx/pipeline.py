@@ -27,6 +27,7 @@ from .compositions import composition_for
 from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
 from .convergence import stage_facts
+from .disk_budget import check_disk_budget
 from .describe import describe_run, evaluation_line, run_config, stage_notes, train_summary
 from .errors import AdaptxError
 from .fileio import atomic_write_text, writes_into
@@ -332,6 +333,7 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None, smo
     experiment = Experiment(cfg, run_dir, data_dir)
     stages = plan_stages(cfg)
     experiment.prepare(stages)
+    check_disk_budget(experiment, stages)  # the stages still to train fit on the run folder's disk
     # the main process holds the folder for the whole run (the others of a multi-process run follow it)
     with hold_run_folder(run_dir, f"adaptx run {config_path}") if experiment.runtime.is_main else nullcontext():
         experiment.monitor = RunMonitor.for_run(experiment, stages, tensorboard)
@@ -368,6 +370,9 @@ def _run_held(experiment: Experiment, cfg: ExperimentConfig, stages: list[Stage]
                     records += experiment.evaluate(stage)
                 if main:  # partial results survive a crash
                     write_run_results(run_dir, records, experiment.report_context(), cfg.smoke)
+        if main and cfg.smoke:  # its numbers mean nothing: full-model weights go once used (adaptx.smoke)
+            from .smoke import drop_used_full_weights
+            drop_used_full_weights(experiment.store, stages, stage)
     if main:
         logs.result(write_run_results(run_dir, records, experiment.report_context(), cfg.smoke))
         logs.result(experiment.monitor.finished_line(time.perf_counter() - started, run_dir))

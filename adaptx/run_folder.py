@@ -8,6 +8,8 @@ checks it, and lists the few spellings left to modules being reworked).
         manifest.json                 status, hash, the recipe behind it, timings, versions
         metrics.json                  what training recorded (task, strategy, English-dev history, ...)
         model/setup.json              the saved model's exact setup, beside its safetensors weights
+        model/weights-dropped.json    a smoke run's full-model stage once its run is done: its encoder's
+                                      weights deleted (numbers of a smoke run mean nothing; disk does)
         checkpoint.safetensors        while training: where a stopped stage resumes
         eval/<lang>-<split>-<hash>.json   one evaluation file per evaluated language
     <run>/analysis/                   `adaptx analyze`'s output (unless --out)
@@ -36,6 +38,8 @@ MODEL_DIR = "model"
 SETUP_FILE = "setup.json"  # in a saved model's folder (a stage's model/, a zoo entry)
 EVAL_DIR = "eval"
 CHECKPOINT_FILE = "checkpoint.safetensors"
+ENCODER_DIR = "encoder"  # in a saved model's folder: a fully fine-tuned encoder's weights
+WEIGHTS_DROPPED_FILE = "weights-dropped.json"  # in a saved model's folder whose encoder was deleted
 CONFIG_FILE = "config.yaml"
 RESULTS_FILE = "results.json"
 TABLES_FILE = "results.md"
@@ -62,6 +66,17 @@ def stage_folder_name(stage_id: str, config_hash: str) -> str:
 
 def write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1))
+
+
+def dropped_weights(encoder_folder) -> str | None:
+    """Why a saved model's encoder folder holds no weights (StageFolder.drop_encoder's note), or None."""
+    note = Path(encoder_folder).parent / WEIGHTS_DROPPED_FILE
+    if Path(encoder_folder).is_dir() or not note.is_file():
+        return None
+    try:
+        return str(json.loads(note.read_text(encoding="utf-8")).get("why") or "dropped")
+    except (OSError, ValueError, AttributeError):
+        return "dropped"
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,22 @@ class StageFolder(_Folder):
     @property
     def checkpoint_file(self) -> Path:
         return self.path / CHECKPOINT_FILE
+
+    @property
+    def encoder_dir(self) -> Path:
+        return self.model_dir / ENCODER_DIR
+
+    def drop_encoder(self, why: str) -> int:
+        """Delete a fully fine-tuned encoder's weights, leaving a note that says why (its setup, head and
+        evaluations stay); returns the bytes freed. A stage without its own encoder is left as it is."""
+        import shutil
+
+        if not self.encoder_dir.is_dir():
+            return 0
+        freed = sum(f.stat().st_size for f in self.encoder_dir.rglob("*") if f.is_file())
+        write_json(self.model_dir / WEIGHTS_DROPPED_FILE, {"encoder": ENCODER_DIR, "why": why})
+        shutil.rmtree(self.encoder_dir)
+        return freed
 
     def eval_file(self, lang: str, split: str, digest: str) -> Path:
         return self.path / EVAL_DIR / f"{lang}-{split}-{digest[:HASH_CHARS]}.json"

@@ -7,7 +7,9 @@ few short rows and a few evaluation rows in two languages, into a folder of its 
 config, not a method: the banner, the run's config.yaml (`smoke: true`) and results.md all say
 that its numbers mean nothing. With a built-in data pack the run samples its few rows from the
 pack's (a pack otherwise refuses any other sampling, see adaptx.packs): a smoke run makes no
-claim about which rows a full run would see.
+claim about which rows a full run would see. It keeps its disk small too: each full-model stage's
+encoder (449 MB on the embedded base) is deleted once the stages that build on it are done and
+evaluated (drop_used_full_weights; `adaptx predict` on such a stage says why it has no weights).
 """
 
 from __future__ import annotations
@@ -94,3 +96,23 @@ def mark_results(run_dir, text: str) -> str:
     head, _, rest = path.read_text(encoding="utf-8").partition("\n")
     atomic_write_text(path, f"{head}\n\n> **{NOTE}**\n{rest}")
     return f"{NOTE}\n\n{text}"
+
+
+KEPT_NO_WEIGHTS = ("a smoke run (--smoke) keeps no full-model stage's weights once the stages that build on it "
+                   "are done: its numbers mean nothing, and each such stage is the whole encoder (449 MB on the "
+                   "embedded base); run without --smoke to keep them, or delete this stage folder and rerun to "
+                   "train it again")
+
+
+def drop_used_full_weights(store, stages, last) -> None:
+    """After stage `last` of a smoke run (trained and evaluated): the encoder weights of every full-model
+    stage up to it that no later stage builds on, deleted, so that a smoke run stays small (adapter stages
+    keep theirs: a few MB). An interrupted smoke run keeps what its later stages build on."""
+    from . import logs
+
+    done = stages[:stages.index(last) + 1]
+    later_needs = {need for stage in stages[len(done):] for need in stage.needs}
+    for stage in done:
+        if stage.id not in later_needs and (freed := store.folder(stage.id).drop_encoder(KEPT_NO_WEIGHTS)):
+            logs.info(f"  smoke run: deleted {stage.id}'s encoder weights ({freed / 1e6:.0f} MB), used by every "
+                      "stage that builds on it")

@@ -58,7 +58,8 @@ class StageStore:
         return self.folder(stage_id).checkpoint_file
 
     def check_existing(self, stage_ids) -> None:
-        """Every stage folder already there is readable and is the stage its name says."""
+        """Every stage folder already there is readable and is the stage its name says; a finished stage
+        keeps its final weights only (a checkpoint left by a crash right after it was marked done goes)."""
         for stage_id in stage_ids:
             stage = self.folder(stage_id)
             if stage.manifest_file.exists():
@@ -67,6 +68,8 @@ class StageStore:
                     raise AdaptxError(f"{stage.manifest_file}: records hash {found.get('config_hash')!r}, but its "
                                       f"folder name says {self.hashes[stage_id][:HASH_CHARS]}; the folder was copied "
                                       f"or edited by hand: delete {stage.path} to redo that stage")
+                if found.get("status") == "done":
+                    stage.checkpoint_file.unlink(missing_ok=True)
 
     def finished(self, stage_id: str) -> dict | None:
         """The metrics of a stage finished before, else None (a damaged folder is a clear error)."""
