@@ -60,17 +60,18 @@ def free_bytes(run_dir: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def needed(strategies: list[str], config, parameters: int) -> tuple[int, str]:
-    """(bytes, how they add up) for the stages still to train, by their strategies."""
+def needed(strategies: list[str], config, parameters: int, checkpoints: bool = True) -> tuple[int, str]:
+    """(bytes, how they add up) for the stages still to train, by their strategies. checkpoints=False: no
+    stage trains long enough to write one (a smoke run's 2 steps)."""
     if not strategies:
         return 0, "nothing left to train"
     sizes = [stage_bytes(s, config, parameters) for s in strategies]
     full = [b for s, b in zip(strategies, sizes) if get_strategy(s).full_model]
     adapter = [b for s, b in zip(strategies, sizes) if not get_strategy(s).full_model]
-    checkpoint = max(sizes) * CHECKPOINT_COPIES
+    checkpoint = max(sizes) * CHECKPOINT_COPIES if checkpoints else 0
     parts = [f"{len(full)} full-model stage(s) x {size(full[0])}" if full else "",
              f"{len(adapter)} adapter stage(s), {size(sum(adapter))} in all" if adapter else "",
-             f"{size(checkpoint)} for the largest checkpoint while its stage trains"]
+             f"{size(checkpoint)} for the largest checkpoint while its stage trains" if checkpoints else ""]
     return sum(sizes) + checkpoint, "; ".join(p for p in parts if p)
 
 
@@ -80,7 +81,7 @@ def check_disk_budget(experiment, stages) -> None:
     if not todo:
         return
     config = experiment.base.config
-    total, parts = needed(todo, config, base_parameters(config))
+    total, parts = needed(todo, config, base_parameters(config), checkpoints=not experiment.cfg.smoke)
     free = free_bytes(experiment.run_dir)
     if total > free:
         raise AdaptxError(f"run folder {experiment.run_dir}: this run needs about {size(total)} of disk ({parts}), but "

@@ -62,6 +62,8 @@ def test_the_estimate_per_stage_kind_on_the_embedded_base_and_xlmr_large():
     large = SimpleNamespace(hidden_size=1024, num_hidden_layers=24)
     assert round(disk_budget.stage_bytes("full", large, 558_876_672) / 1e9, 1) == 2.2
     assert disk_budget.needed([], embedded, 1) == (0, "nothing left to train")
+    smoke, parts = disk_budget.needed(["full-none"], embedded, 117_505_920, checkpoints=False)
+    assert round(smoke / 1e6) == 470 and "checkpoint" not in parts  # a smoke run's 2 steps write none
 
 
 def test_a_smoke_run_deletes_full_model_weights_once_used_and_says_so_where_they_are_asked_for(setup, capsys):
