@@ -1,7 +1,7 @@
 """Which intermediate adapters `adaptx rank` scores, and where each one's trained weights are.
 
 A candidate is what a config lists under intermediate_tasks: `zoo:NAME` (a published adapter,
-verified and refused on another base by adaptx.zoo when the experiment opens) or a task name
+verified and refused on another base by adaptx.zoo_resolve when the experiment opens) or a task name
 (its adapter is looked up among the finished intermediate stages of the run folder).
 """
 
