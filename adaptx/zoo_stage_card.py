@@ -73,6 +73,65 @@ def _base_card(stage_dir: Path, identity: dict) -> dict:
             "identity": identity}
 
 
+def _own_adapter(stage_dir: Path, setup: dict, files: dict[str, str]) -> dict | None:
+    """The card's `adapter`: the adapter the stage trained (a fusion stage may have none)."""
+    if not setup.get("own_adapter"):
+        return None
+    folder = f"adapter-{setup['own_adapter']}"
+    weights = _weights_of(files, folder)
+    config = read_json(StageFolder(stage_dir).model_dir / folder / "adapter_config.json",
+                       "the stage is incomplete: run it again", dict)
+    return {"name": setup["own_adapter"], "folder": folder, "weights": weights, "sha256": files[weights],
+            "method": setup["adapter_config"], "reduction_factor": setup["reduction_factor"],
+            "config": config.get("config", config)}
+
+
+def _fusion(setup: dict, metrics: dict, files: dict[str, str]) -> dict | None:
+    if not get_strategy(setup["strategy"]).fusion:
+        return None
+    return {"folder": "fusion", "adapters": setup["fusion"], "settings": setup["fusion_config"],
+            "temperature": setup.get("fusion_temperature"),
+            "value_distance_from_identity": metrics.get("fusion", {}).get("value_distance_from_identity"),
+            "weights_sha256": {k: v for k, v in files.items() if k.startswith("fusion/")}}
+
+
+def _training(stage_dir: Path, recipe: dict, metrics: dict, origin_tasks: list[str]) -> dict:
+    """The card's `training`: its data (origins without this machine's data folder, sha256s, row samples),
+    budget, curve, time, hardware and whether English dev had stopped improving."""
+    train, data, mixture = metrics["train"], recipe["data"], metrics.get("mixture")
+    run_data = _run_config(stage_dir).get("data") or {}
+    sample_seed, max_dev = run_data.get("sample_seed"), run_data.get("max_dev_examples")
+    return {"data": {"train": _portable_origin(metrics["data"]["train"], origin_tasks),
+                     "train_sha256": data["train"]["content"], "train_rows": data["train"]["n"],
+                     "train_ids_digest": data["train"].get("rows"),
+                     "dev": _portable_origin(metrics["data"]["dev"], origin_tasks),
+                     "dev_sha256": data["dev"]["content"], "dev_rows": data["dev"]["n"],
+                     "dev_ids_digest": data["dev"].get("rows"),
+                     "sample_seed": sample_seed if isinstance(sample_seed, int) else None,
+                     # a mixture samples its dev rows per task: rescoring needs the cap, not the total
+                     "max_dev_examples": max_dev if isinstance(max_dev, int) else None},
+            **({"mixture": {"tasks": list(mixture["tasks"]), "cap": mixture.get("cap")}} if mixture else {}),
+            "steps": recipe["train"]["steps"], "batch_size": recipe["train"]["batch_size"],
+            "lr": recipe["train"]["lr"], "head_lr": recipe["train"].get("head_lr"),
+            "dtype": recipe.get("dtype"), "max_seq_length": recipe.get("max_seq_length"),
+            "trainable_parameters": metrics.get("trainable_parameters"),
+            # how it got there: every English-dev evaluation, the time, and where it ran
+            "dev_curve": [[h["step"], h["dev_score"]] for h in train.get("history", [])],
+            "train_seconds": train.get("train_seconds"),
+            "hardware": {k: v for k, v in (metrics.get("hardware") or {}).items()
+                         if k in ("device", "device_type", "dtype", "processes", "cpu_flags", "torch", "kernels")},
+            # whether English dev had stopped improving (adaptx.convergence; older stages: from the curve)
+            **of_training(train), "steps_trained": train.get("steps")}
+
+
+def _en_dev(train: dict, dev_rows: int) -> dict:
+    """The card's English dev score: the best step's, with its per-row predictions (a rescore on other
+    kernels counts agreeing rows) and the trivial baseline where recorded."""
+    return {"metric": train["metric"], "value": train["best_dev_score"], "step": train["best_step"], "rows": dev_rows,
+            **({"predictions": train["best_dev_predictions"]} if train.get("best_dev_predictions") is not None else {}),
+            **({"versus_trivial": train["versus_trivial"]} if train.get("versus_trivial") else {})}
+
+
 def make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics: dict, setup: dict,
               members: dict, files: dict[str, str]) -> dict:
     """The card (as written to card.json) of a finished stage published as `name`; members: adapter name ->
@@ -80,8 +139,7 @@ def make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics:
     from .tasks import data_license, get_task
     from .version import __version__
 
-    recipe, train = manifest["recipe"], metrics["train"]
-    mixture = metrics.get("mixture")
+    recipe, train, mixture = manifest["recipe"], metrics["train"], metrics.get("mixture")
     if mixture:  # a multi-task adapter: no single task's labels; its tasks' data licenses
         from .mixture import mixture_task
 
@@ -89,32 +147,15 @@ def make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics:
     else:
         task = get_task(metrics["task"])
     strategy = setup["strategy"]
-    adapter = None
-    if setup.get("own_adapter"):
-        folder = f"adapter-{setup['own_adapter']}"
-        weights = _weights_of(files, folder)
-        config = read_json(StageFolder(stage_dir).model_dir / folder / "adapter_config.json",
-                           "the stage is incomplete: run it again", dict)
-        adapter = {"name": setup["own_adapter"], "folder": folder, "weights": weights, "sha256": files[weights],
-                   "method": setup["adapter_config"], "reduction_factor": setup["reduction_factor"],
-                   "config": config.get("config", config)}
+    adapter = _own_adapter(stage_dir, setup, files)
     member_cards = []
     for member, (_, source, member_task) in members.items():
         weights = _weights_of(files, f"adapter-{member}")
         member_cards.append({"name": member, "task": member_task, "folder": f"adapter-{member}", "weights": weights,
                              "sha256": files[weights], "source": source})
-    fusion = None
-    if get_strategy(strategy).fusion:
-        fusion = {"folder": "fusion", "adapters": setup["fusion"], "settings": setup["fusion_config"],
-                  "temperature": setup.get("fusion_temperature"),
-                  "value_distance_from_identity": metrics.get("fusion", {}).get("value_distance_from_identity"),
-                  "weights_sha256": {k: v for k, v in files.items() if k.startswith("fusion/")}}
-    licensed = [*(mixture["tasks"] if mixture else [task.name]), *(m["task"] for m in member_cards)]
-    licenses = {t: data_license(t) for t in licensed}
-    data = recipe["data"]
+    fusion = _fusion(setup, metrics, files)
     origin_tasks = list(mixture["tasks"]) if mixture else [task.name]
-    run_data = _run_config(stage_dir).get("data") or {}
-    sample_seed, max_dev = run_data.get("sample_seed"), run_data.get("max_dev_examples")
+    licenses = {t: data_license(t) for t in [*origin_tasks, *(m["task"] for m in member_cards)]}
     return {
         "format": ENTRY_FORMAT, "name": name, "version": str(version), "task": task.name, "kind": KINDS[strategy],
         "strategy": strategy, "languages": list(task.languages) if strategy in TARGET_STRATEGIES else ["en"],  # intermediate: English
@@ -122,35 +163,9 @@ def make_card(name: str, version: str, stage_dir: Path, manifest: dict, metrics:
         "head": {"file": "head.safetensors", "labels": metrics.get("labels") or list(task.labels), "pooling": setup["pooling"],
                  "dropout": setup["dropout"]},
         "members": member_cards, "fusion": fusion, "setup": SETUP_FILE,
-        "training": {"data": {"train": _portable_origin(metrics["data"]["train"], origin_tasks),
-                              "train_sha256": data["train"]["content"], "train_rows": data["train"]["n"],
-                              "train_ids_digest": data["train"].get("rows"),
-                              "dev": _portable_origin(metrics["data"]["dev"], origin_tasks),
-                              "dev_sha256": data["dev"]["content"], "dev_rows": data["dev"]["n"],
-                              "dev_ids_digest": data["dev"].get("rows"),
-                              "sample_seed": sample_seed if isinstance(sample_seed, int) else None,
-                              # a mixture samples its dev rows per task: rescoring needs the cap, not the total
-                              "max_dev_examples": max_dev if isinstance(max_dev, int) else None},
-                     **({"mixture": {"tasks": list(mixture["tasks"]), "cap": mixture.get("cap")}} if mixture else {}),
-                     "steps": recipe["train"]["steps"], "batch_size": recipe["train"]["batch_size"],
-                     "lr": recipe["train"]["lr"], "head_lr": recipe["train"].get("head_lr"),
-                     "dtype": recipe.get("dtype"), "max_seq_length": recipe.get("max_seq_length"),
-                     "trainable_parameters": metrics.get("trainable_parameters"),
-                     # how it got there: every English-dev evaluation, the time, and where it ran
-                     "dev_curve": [[h["step"], h["dev_score"]] for h in train.get("history", [])],
-                     "train_seconds": train.get("train_seconds"),
-                     "hardware": {k: v for k, v in (metrics.get("hardware") or {}).items()
-                                  if k in ("device", "device_type", "dtype", "processes", "cpu_flags", "torch",
-                                           "kernels")},
-                     # whether English dev had stopped improving (adaptx.convergence; older stages: from the curve)
-                     **of_training(train), "steps_trained": train.get("steps")},
+        "training": _training(stage_dir, recipe, metrics, origin_tasks),
         "seed": recipe["train"]["seed"],
-        "metrics": {"en_dev": {"metric": train["metric"], "value": train["best_dev_score"], "step": train["best_step"],
-                               "rows": data["dev"]["n"],
-                               # per-row predictions at the best step: a rescore on other kernels counts agreeing rows
-                               **({"predictions": train["best_dev_predictions"]}
-                                  if train.get("best_dev_predictions") is not None else {}),
-                               **({"versus_trivial": train["versus_trivial"]} if train.get("versus_trivial") else {})}},
+        "metrics": {"en_dev": _en_dev(train, recipe["data"]["dev"]["n"])},
         "license": {"data": licenses, "source": LICENSE_SOURCE},
         "adaptx_version": __version__, "versions": manifest.get("versions", {}),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
