@@ -40,9 +40,9 @@ def of_training(summary: dict | None) -> dict:
     return from_curve(summary.get("history") or [])
 
 
-def of_card(card: dict) -> dict:
-    """A zoo entry's convergence: recorded on newer cards (training.converged), else from its dev curve."""
-    training = card.get("training") if isinstance(card.get("training"), dict) else {}
+def of_card(training: dict) -> dict:
+    """A zoo entry's convergence from its card's training section (adaptx.zoo_card.Training.facts):
+    recorded on newer cards (training.converged), else from its dev curve."""
     if isinstance(training.get("converged"), bool):
         return {"converged": training["converged"], "convergence": str(training.get("convergence", ""))}
     curve = training.get("dev_curve")
@@ -60,10 +60,10 @@ def stage_facts(stage, finished, zoo: dict, data) -> dict:
     (else None), the steps it trained, whether it and the stages under it converged, and the intermediate
     tasks that trained on the target's own data. finished(stage_id) -> metrics.json's content or None;
     zoo: zoo:NAME -> (folder, card); data: the run's RunData."""
-    cards = {ref: card for ref, (_, card) in zoo.items()}
+    cards = {ref: card for ref, (_, card) in zoo.items()}  # adaptx.zoo_card.Card
     same_data = same_data_intermediates(data, zoo, stage)
     own = (finished(stage.id) or {}).get("train") if stage.trains else None
-    under = [of_card(cards[src])["converged"] if src in cards else of_training((finished(src) or {}).get("train"))["converged"]
+    under = [of_card(cards[src].training.facts)["converged"] if src in cards else of_training((finished(src) or {}).get("train"))["converged"]
              for src in dict.fromkeys([*stage.adapters.values(), *stage.needs])]
     facts = {"budget": stage.budget, "steps": own.get("steps") if own else None,
              "converged": of_training(own)["converged"] if own else None,
@@ -86,7 +86,7 @@ def same_data_intermediates(data, zoo: dict, stage) -> list[str]:
         source = source_of.get(task, task)
         if not is_zoo_ref(source) and data.is_mixture(task):
             continue  # a mixture's parts are named in its own stage's notes
-        digest = (zoo[source][1]["training"]["data"]["train_sha256"] if is_zoo_ref(source)
+        digest = (zoo[source][1].training.data["train_sha256"] if is_zoo_ref(source)
                   else data.split(task, "train").digest)
         if task != stage.task and digest == target_train:
             same.append(task)

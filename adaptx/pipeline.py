@@ -50,7 +50,7 @@ from .stage_store import StageStore, check_run_folder_free, hold_run_folder
 from .strategies import get_strategy
 from .tasks import get_task
 from .train import predict, train_model
-from .zoo import resolve_zoo_refs
+from .zoo_resolve import resolve_zoo_refs
 from .zoo_refs import is_zoo_ref
 
 __all__ = ["HASH_CHARS", "Experiment", "Stage", "load_config", "open_run", "plan_stages", "run_experiment"]

@@ -17,7 +17,8 @@ from .errors import AdaptxError
 from .fileio import read_json
 from .run_folder import RunFolder, StageFolder
 from .tasks import get_task
-from .zoo import CARD_FILE, entry_adapter_dirs, require_entry
+from .zoo_card import CARD_FILE, entry_adapter_dirs
+from .zoo_resolve import require_entry
 from .zoo_roots import user_zoo
 from .zoo_refs import is_zoo_ref, zoo_ref_name
 
@@ -76,10 +77,8 @@ def _with_note(saved: SavedModel, note: str) -> SavedModel:
 
 def from_zoo(root: Path, name: str) -> SavedModel:
     entry, card = require_entry(root, name)  # every file's sha256 checked against the card
-    training = card.get("training") or {}
-    return SavedModel(entry, card["base"].get("id"), card["base"].get("identity") or {}, card["task"],
-                      list(card["head"]["labels"]), training.get("dtype") or "fp32",
-                      training.get("max_seq_length") or 128, None, f"zoo:{name} ({entry})",
+    return SavedModel(entry, card.base.id, card.base.identity, card.task, list(card.head.labels),
+                      card.training.dtype or "fp32", card.training.max_seq_length or 128, None, f"zoo:{name} ({entry})",
                       entry_adapter_dirs(entry, card))
 
 
@@ -116,7 +115,7 @@ def _frozen_adapter(folder: Path, recipe: dict, name: str) -> Path:
     if zoo_source:
         root = Path(user_zoo(_run_config(StageFolder(folder).run.path).get("zoo_dir")))
         entry, card = require_entry(root, zoo_source["entry"])
-        return entry / card["adapter"]["folder"]
+        return entry / card.adapter.folder
     needs, stage = recipe.get("needs") or {}, StageFolder(folder)
     if not isinstance(needs, dict):
         raise AdaptxError(f"{stage.manifest_file}: recipe.needs: expected an object of stage id -> hash; "

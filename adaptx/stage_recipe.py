@@ -21,7 +21,7 @@ from .rundata import RunData
 from .strategies import get_strategy
 from .tasks import get_task
 from .train import TrainJob
-from .zoo import zoo_recipe
+from .zoo_resolve import zoo_recipe
 from .zoo_refs import is_zoo_ref
 
 

@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import AdaptxError
-from .zoo import CARD_FILE, require_entry
+from .zoo_card import CARD_FILE, Card
 from .zoo_export_readme import HEADS_FILE, export_readme
 from .zoo_modelcard import base_hub_id
+from .zoo_resolve import require_entry
 
 HEAD_CONFIG = "head_config.json"  # adapters.utils.HEAD_CONFIG_NAME
 HEAD_WEIGHTS = "model_head.safetensors"  # adapters.utils.SAFE_HEAD_WEIGHTS_NAME
@@ -71,9 +72,9 @@ def _library_versions() -> tuple[str, dict]:
     return f"adapters.{adapters.__version__}", dict(ADAPTER_MODEL_MAPPING_NAMES)
 
 
-def _base_shape(entry: Path, card: dict) -> dict:
+def _base_shape(entry: Path, card: Card) -> dict:
     """model_type and hidden_size of the base, from an adapter_config.json of the entry."""
-    for rel in sorted(card["files"]):
+    for rel in sorted(card.files):
         if rel.endswith("/adapter_config.json"):
             config = json.loads((entry / rel).read_text(encoding="utf-8"))
             if isinstance(config.get("model_type"), str) and isinstance(config.get("hidden_size"), int):
@@ -82,22 +83,22 @@ def _base_shape(entry: Path, card: dict) -> dict:
                       "cannot be written in the adapters library's format without them")
 
 
-def mean_pooled_type(spec: LibraryHead, card: dict) -> str | None:
+def mean_pooled_type(spec: LibraryHead, card: Card) -> str | None:
     """The custom head type (adaptx.exported_heads) a mean-pooled head is exported under, or None where
     the library's own head type fits (first-token pooling, or a head that reads every token)."""
     from .exported_heads import MEAN_POOLED
 
-    if not spec.pooled or card["head"].get("pooling") != "mean":
+    if not spec.pooled or card.head.pooling != "mean":
         return None
     return MEAN_POOLED[spec.head_type][0]
 
 
-def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) -> LibraryHead | None:
+def write_library_head(entry: Path, card: Card, folder: Path, head_name: str) -> LibraryHead | None:
     """Write the entry's head as the library's flex head named `head_name` into `folder`; returns which
     head it wrote, or None (nothing written) for a kind whose head the library has no counterpart of."""
     from safetensors.torch import load_file, save_file
 
-    setup = json.loads((entry / card["setup"]).read_text(encoding="utf-8"))
+    setup = json.loads((entry / card.setup).read_text(encoding="utf-8"))
     kind = setup.get("kind", "classification")
     if kind not in LIBRARY_HEADS:
         return None
@@ -108,24 +109,24 @@ def write_library_head(entry: Path, card: dict, folder: Path, head_name: str) ->
     if model_class is None:
         raise AdaptxError(f"{entry}: the adapters library has no flex-head model for model_type "
                           f"{shape['model_type']!r}; the head cannot be exported in its format")
-    state = load_file(str(entry / card["head"]["file"]))
+    state = load_file(str(entry / card.head.file))
     tensors = {}
     for key, tensor in state.items():
         layer, _, param = key.partition(".")
         if layer not in spec.renamed or param not in ("weight", "bias"):
-            raise AdaptxError(f"{entry / card['head']['file']}: tensor {key!r}; expected the {kind} head's "
+            raise AdaptxError(f"{entry / card.head.file}: tensor {key!r}; expected the {kind} head's "
                               f"{' and '.join(f'{n}.*' for n in spec.renamed)}")
         tensors[f"heads.{head_name}.{spec.renamed[layer]}.{param}"] = tensor.contiguous()
-    labels = list(card["head"]["labels"])
+    labels = list(card.head.labels)
     label2id = {str(label): i for i, label in enumerate(labels)} if spec.labelled else None
     head = {"head_type": mean_pooled_type(spec, card) or spec.head_type, "layers": spec.layers,
-            "activation_function": "tanh", "label2id": label2id, "dropout_prob": card["head"].get("dropout"),
+            "activation_function": "tanh", "label2id": label2id, "dropout_prob": card.head.dropout,
             **spec.sized(labels)}
     config = {"config": head, "hidden_size": shape["hidden_size"], "label2id": label2id, "model_class": model_class,
-              "model_name": base_hub_id(card) or card["base"]["id"], "model_type": shape["model_type"],
+              "model_name": base_hub_id(card) or card.base.id, "model_type": shape["model_type"],
               "name": head_name, "version": version,
               # ignored by the library: how adaptx pools before this head (mean: adaptx_heads.py's head type)
-              "adaptx": {"pooling": card["head"].get("pooling"), "entry": card["name"]}}
+              "adaptx": {"pooling": card.head.pooling, "entry": card.name}}
     folder.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(folder / HEAD_WEIGHTS))
     (folder / HEAD_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -161,20 +162,20 @@ def export_entry(zoo: Path, name: str, out_dir: str | Path) -> Path:
                           f"(extra files in an entry break its verification): choose a folder outside {zoo}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise AdaptxError(f"export folder {out} exists and is not empty; choose a new or empty folder")
-    single = not card["members"] and card["fusion"] is None
+    single = card.single
     hub_id = base_hub_id(card)
     tmp = out.parent / f".{out.name}.export-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp.mkdir()
-        head_name = card["adapter"]["name"] if single else card["name"]
+        head_name = card.adapter.name if single else card.name
         head = write_library_head(entry, card, tmp if single else tmp / "head", head_name)
-        for rel in [*card["files"], CARD_FILE]:
-            if rel == card["head"]["file"] and head:
+        for rel in [*card.files, CARD_FILE]:
+            if rel == card.head.file and head:
                 continue  # written above in the library's format
             target = rel
-            if single and rel.startswith(card["adapter"]["folder"] + "/"):
+            if single and rel.startswith(card.adapter.folder + "/"):
                 target = rel.split("/", 1)[1]
             elif rel.startswith("adapter-"):
                 target = rel[len("adapter-"):]

@@ -4,6 +4,7 @@ hub's copy of the base changes, and the entry's facts. Pure text from card.json.
 
 from __future__ import annotations
 
+from .zoo_card import Card
 from .zoo_modelcard import base_hub_id, facts_table, front_matter, with_adaptx
 
 HEADS_FILE = "adaptx_heads.py"  # adaptx.exported_heads, copied into an export with a mean-pooling head
@@ -34,7 +35,7 @@ MESSAGES = [  # (a message the libraries print while loading, what it means here
 ]
 
 
-def _forward(card: dict, head) -> list[str]:
+def _forward(card: Card, head) -> list[str]:
     """The forward call and what it prints, for the kind of head the export carries."""
     if head is None:
         return ["with torch.no_grad():  # this kind's head has no counterpart in the library: head.safetensors "
@@ -45,12 +46,12 @@ def _forward(card: dict, head) -> list[str]:
     lines = ["with torch.no_grad():", "    probs = model(**batch).logits.softmax(-1)"]
     if not head.labelled:
         return lines + ["print(probs.argmax(-1).tolist())  # the chosen choice of each question"]
-    return lines + [f"labels = {card['head']['labels']!r}", "print([labels[i] for i in probs.argmax(-1).tolist()])"]
+    return lines + [f"labels = {card.head.labels!r}", "print([labels[i] for i in probs.argmax(-1).tolist()])"]
 
 
-def _inputs(card: dict, head) -> list[str]:
+def _inputs(card: Card, head) -> list[str]:
     if head is not None and head.head_type == "multiple_choice":
-        n = len(card["head"]["labels"])
+        n = len(card.head.labels)
         return ["context = 'A man is sitting on a roof.'",
                 f"choices = {[f'ending {i + 1}' for i in range(n)]!r}  # exactly {n}, one row each",
                 "batch = tokenizer([context] * len(choices), choices, padding=True, return_tensors='pt')"]
@@ -58,22 +59,22 @@ def _inputs(card: dict, head) -> list[str]:
             "# sentence pairs: tokenizer(first_sentences, second_sentences, padding=True, return_tensors='pt')"]
 
 
-def _load(card: dict, single: bool, head, mean_head: bool) -> list[str]:
+def _load(card: Card, single: bool, head, mean_head: bool) -> list[str]:
     register = (["adaptx_heads.register(model)  # before loading: the head's type is defined in adaptx_heads.py"]
                 if mean_head else [])
     if single:
         return register + ["name = model.load_adapter(DIR, use_safetensors=True, set_active=True)  # adapter and head"]
-    names = [m["name"] for m in card["members"]] + ([card["adapter"]["name"]] if card["adapter"] else [])
+    names = [m.name for m in card.members] + ([card.adapter.name] if card.adapter else [])
     return ([f"for name in {names!r}:", "    model.load_adapter(f'{DIR}/{name}', use_safetensors=True)"] +
-            ([f"model.load_adapter_fusion(f'{{DIR}}/fusion', {','.join(card['fusion']['adapters'])!r}, "
-              "use_safetensors=True)"] if card["fusion"] else []) +
+            ([f"model.load_adapter_fusion(f'{{DIR}}/fusion', {','.join(card.fusion['adapters'])!r}, "
+              "use_safetensors=True)"] if card.fusion else []) +
             register + (["name = model.load_head(f'{DIR}/head', use_safetensors=True)"] if head else []) +
             ["# then activate the composition setup.json records (its strategy, fusion and own_adapter)"])
 
 
-def recipe(card: dict, single: bool, head, mean_head: bool) -> list[str]:
+def recipe(card: Card, single: bool, head, mean_head: bool) -> list[str]:
     """The loading code, as lines of Python. `head`: the LibraryHead the export carries (or None)."""
-    base = base_hub_id(card) or card["base"]["id"]
+    base = base_hub_id(card) or card.base.id
     lines = ["import sys", "", "import adapters, torch", "from transformers import AutoTokenizer", "",
              "DIR = 'path/to/this/folder'", f"BASE = {base!r}"]
     if mean_head:
@@ -85,11 +86,11 @@ def recipe(card: dict, single: bool, head, mean_head: bool) -> list[str]:
     return lines
 
 
-def export_readme(card: dict, single: bool, head, mean_head: bool) -> str:
+def export_readme(card: Card, single: bool, head, mean_head: bool) -> str:
     """README.md of an export: the loading code is the first thing it says (after the hub's metadata)."""
-    name = card["name"]
+    name = card.name
     lines = [*front_matter(card), "", f"# {name}", "",
-             f"An adaptx {card['kind']} adapter for {card['task']} (version {card['version']}), exported for plain "
+             f"An adaptx {card.kind} adapter for {card.task} (version {card.version}), exported for plain "
              "`adapters` + `transformers`. Load it like this; `model(**batch)` gives the trained model's scores:", "",
              "```python", *recipe(card, single, head, mean_head), "```", ""]
     if mean_head:
@@ -101,11 +102,11 @@ def export_readme(card: dict, single: bool, head, mean_head: bool) -> str:
     lines += ["## Messages while loading", "",
               "Besides these, loading prints nothing; each of these is harmless here:", "",
               *(f"- \"{message}\": {meaning}" for message, meaning in MESSAGES), "", "## The base model", ""]
-    if card["base"].get("id") == "embedded":
-        lines.append(EMBEDDED_NOTE.format(fingerprint=card["base"]["fingerprint"]))
+    if card.base.id == "embedded":
+        lines.append(EMBEDDED_NOTE.format(fingerprint=card.base.fingerprint))
     else:
-        lines.append(f"`BASE` is the base the adapters were trained on ({card['base']['id']}, weights fingerprint "
-                     f"{card['base']['fingerprint']}).")
+        lines.append(f"`BASE` is the base the adapters were trained on ({card.base.id}, weights fingerprint "
+                     f"{card.base.fingerprint}).")
     lines += ["", "## The adapter", "", "Every fact below is from its `card.json`, which also lists the sha256 of "
               "every file.", "", *facts_table(card), "", "## With adaptx", "", *with_adaptx(card), ""]
     return "\n".join(lines)

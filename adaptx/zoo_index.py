@@ -1,6 +1,6 @@
 """The zoo's index.json: one record per entry, what `adaptx zoo list` reads and filters on without
-opening the entries. adaptx.zoo writes it after every add, pull, remove and --rebuild-index; the
-entries themselves (cards, files, verification) stay in adaptx.zoo.
+opening the entries. It is written after every add, pull, remove (adaptx.zoo_folder) and --rebuild-index
+(adaptx.zoo_verify); the entries themselves (cards, files, verification) are not read here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from .errors import AdaptxError
 from .fileio import atomic_write_text, read_json
 from .strategies import STRATEGIES
+from .zoo_card import Card
 from .zoo_refs import NAME_RE
 
 INDEX_FILE = "index.json"
@@ -23,14 +24,13 @@ _SHARED_KINDS = {k for k in (s.zoo_kind for s in STRATEGIES.values())
                  if k and sum(s.zoo_kind == k for s in STRATEGIES.values()) > 1}
 
 
-def index_record(card: dict, card_sha256: str) -> dict:
+def index_record(card: Card, card_sha256: str) -> dict:
     """What `adaptx zoo list` shows and filters on, without opening the entry."""
-    return {"version": card["version"], "task": card["task"], "kind": card["kind"], "strategy": card["strategy"],
-            "base_id": card["base"]["id"], "base_family": card["base"].get("family"),
-            "base_fingerprint": card["base"]["fingerprint"],
-            "method": card["adapter"]["method"] if card["adapter"] else "fusion",
-            "members": [m["name"] for m in card["members"]], "en_dev": card["metrics"]["en_dev"],
-            "created_at": card["created_at"], "card_sha256": card_sha256}
+    return {"version": card.version, "task": card.task, "kind": card.kind, "strategy": card.strategy,
+            "base_id": card.base.id, "base_family": card.base.family, "base_fingerprint": card.base.fingerprint,
+            "method": card.adapter.method if card.adapter else "fusion",
+            "members": [m.name for m in card.members], "en_dev": card.en_dev,
+            "created_at": card.created_at, "card_sha256": card_sha256}
 
 
 def load_index(zoo: Path) -> dict:
@@ -92,15 +92,16 @@ def list_entries(zoo: Path, task: str | None = None, base: str | None = None) ->
             if (task is None or r["task"] == task) and (base is None or base_matches(r))]
 
 
-def kind_label(record: dict) -> str:
+def kind_label(kind: str, strategy: str) -> str:
     """The kind, with the strategy only where the kind does not already say it ('target (stack)', 'intermediate')."""
-    return f"{record['kind']} ({record['strategy']})" if record["kind"] in _SHARED_KINDS else record["kind"]
+    return f"{kind} ({strategy})" if kind in _SHARED_KINDS else kind
 
 
 def _row(name: str, r: dict, where: str) -> str:
     dev = r["en_dev"]
     score = "-" if dev["value"] is None else f"{dev['value']:.3f}"
-    return (f"| {name} | {r['version']} | {kind_label(r)} | {r['task']} | {'+'.join(r['members']) or '-'} | "
+    kind = kind_label(r["kind"], r["strategy"])
+    return (f"| {name} | {r['version']} | {kind} | {r['task']} | {'+'.join(r['members']) or '-'} | "
             f"{r['base_id']} ({r['base_fingerprint'][:19]}) | {dev['metric']} {score} | {r['created_at'][:10]} | "
             f"{where} |")
 

@@ -20,8 +20,10 @@ from .rundata import RunData
 from .runtime import make_runtime
 from .tasks import get_task
 from .train import predict
-from .zoo import (CARD_FILE, STANDALONE, check_trained_on, entry_adapter_dirs, entry_dirs, read_json_object,
-                  require_entry)
+from .zoo_card import CARD_FILE, STANDALONE, Card, entry_adapter_dirs
+from .zoo_index import entry_dirs
+from .zoo_resolve import check_trained_on, require_entry
+from .zoo_verify import read_json_object
 from .zoo_refs import ZOO_PREFIX
 
 CROSS_KERNEL_SHARE = 0.005  # of the rows, at least one: see cross_kernel_rows
@@ -33,14 +35,14 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     data file (sha256), row count and sampling seed, checked against the sampled rows' digest, in
     the card's dtype. Returns the score beside the card's."""
     entry, card = require_entry(zoo, name)
-    if card["strategy"] not in STANDALONE:
-        raise AdaptxError(f"zoo:{name} is a {card['kind']} entry ({card['strategy']}); rescoring loads an entry as "
+    if not card.standalone:
+        raise AdaptxError(f"zoo:{name} is a {card.kind} entry ({card.strategy}); rescoring loads an entry as "
                           "zoo:NAME, which only an intermediate or `none` adapter entry can be")
-    training, data = card["training"], _rescore_fields(name, card)
+    training, data = card.training, _rescore_fields(name, card)
     # the config of a run that would stack this entry: its base, dtype, sequence length and dev sample
-    overrides = [f"base_model={json.dumps(card['base']['id'])}", f"intermediate_tasks=[{ZOO_PREFIX}{name}]",
-                 "strategies=[stack]", "languages=[en]", f"max_seq_length={training.get('max_seq_length') or 128}",
-                 f"base_dtype={training.get('dtype') or 'auto'}", f"device={device}", "data.source=local",
+    overrides = [f"base_model={json.dumps(card.base.id)}", f"intermediate_tasks=[{ZOO_PREFIX}{name}]",
+                 "strategies=[stack]", "languages=[en]", f"max_seq_length={training.max_seq_length or 128}",
+                 f"base_dtype={training.dtype or 'auto'}", f"device={device}", "data.source=local",
                  f"data.max_dev_examples={data['dev_rows']}", f"data.sample_seed={data.get('sample_seed') or 0}",
                  f"zoo_dir={json.dumps(str(zoo))}"]
     overrides += _mixture_overrides(name, card)
@@ -49,7 +51,7 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     base = load_base_model(cfg.base_model, dtype="fp32", weights=False)
     check_trained_on(entry, card, base.identity())  # the entry was verified above; now: this exact base
     rundata = RunData(cfg, resolve_data_dir(data_dir, cfg), base.tokenizer)
-    task = card["task"]
+    task = card.task
     dev = rundata.data(task, "dev")
     got = rundata.data_recipe(task, "dev")
     wanted = {"content": data["dev_sha256"], "n": data["dev_rows"], "rows": data.get("dev_ids_digest") or got["rows"]}
@@ -61,7 +63,7 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
     model = load_model(entry, saved_encoder_loader(base.source, runtime.dtype), entry_adapter_dirs(entry, card),
                        runtime.autocast_dtype)
     preds = predict(model.to(runtime.device), dev, base.tokenizer.pad_token_id, runtime=runtime)
-    en_dev = card["metrics"]["en_dev"]
+    en_dev = card.en_dev
     value = metric_for_language(en_dev["metric"], "en").compute(preds, get_kind(dev.kind).golds(dev))
     # rows: examples, as the card counts them (a QA question may span several windows of `dev`)
     recorded = en_dev.get("predictions")
@@ -69,15 +71,14 @@ def rescore_entry(zoo: Path, name: str, data_dir, device: str = "auto") -> dict:
              else None)
     return {"name": name, "task": task, "metric": en_dev["metric"], "value": value, "card_value": en_dev["value"],
             "rows": got["n"], "dtype": runtime.dtype, "device": runtime.device_name(),
-            "kernels": kernels(runtime.device), "card_kernels": card_kernels(card),
+            "kernels": kernels(runtime.device), "card_kernels": card_kernels(card.training.hardware),
             "agreeing_rows": agree, "compared_rows": len(preds) if agree is not None else None}
 
 
-def card_kernels(card: dict) -> dict:
-    """The kernels that scored a card (training.hardware.kernels); cards published before adaptx
+def card_kernels(hardware: dict | None) -> dict:
+    """The kernels that scored a card (its training.hardware.kernels); cards published before adaptx
     recorded them were all scored by oneDNN's AVX512-BF16 kernels on a CPU."""
-    hardware = card["training"].get("hardware")
-    found = hardware.get("kernels") if isinstance(hardware, dict) else None
+    found = hardware.get("kernels") if hardware else None
     return found if isinstance(found, dict) and found else dict(LEGACY_CARD_KERNELS)
 
 
@@ -109,36 +110,35 @@ def verdict(got: dict, tolerance: float) -> tuple[bool, str]:
                 f"{diff:+.4f}, {differing} {counted}, at most {allowed} of {got['rows']} allowed{agreement}")
 
 
-def _mixture_overrides(name: str, card: dict) -> list[str]:
+def _mixture_overrides(name: str, card: Card) -> list[str]:
     """A multi-task entry's dev rows are its mixture's: the same tasks, cap and per-task dev sample
     (the config's `multitask` names the mixture; RunData builds its dev split as training did)."""
     try:
-        get_task(card["task"])
+        get_task(card.task)
         return []
     except AdaptxError:
         pass
-    mixture, max_dev = card["training"].get("mixture"), card["training"]["data"].get("max_dev_examples")
-    if not (isinstance(mixture, dict) and isinstance(mixture.get("tasks"), list) and isinstance(max_dev, int)):
-        raise AdaptxError(f"zoo:{name}: task {card['task']!r} is not a registered task, and its card does not record "
+    mixture, max_dev = card.training.mixture, card.training.data.get("max_dev_examples")
+    if not (mixture and isinstance(mixture.get("tasks"), list) and isinstance(max_dev, int)):
+        raise AdaptxError(f"zoo:{name}: task {card.task!r} is not a registered task, and its card does not record "
                           "a mixture (training.mixture.tasks, training.data.max_dev_examples) to rebuild its dev rows "
                           "from; publish the entry again from its stage")
-    return [f"intermediate_tasks=[{card['task']}]", f"multitask.tasks={json.dumps(mixture['tasks'])}",
+    return [f"intermediate_tasks=[{card.task}]", f"multitask.tasks={json.dumps(mixture['tasks'])}",
             f"multitask.cap={json.dumps(mixture.get('cap'))}", f"data.max_dev_examples={max_dev}"]
 
 
-def _rescore_fields(name: str, card: dict) -> dict:
+def _rescore_fields(name: str, card: Card) -> dict:
     """The card's training.data, after checking the fields rescoring reads (a verified card has
     training.data and metrics.en_dev, but what is inside them is the publisher's)."""
-    training, data, en_dev = card["training"], card["training"]["data"], card["metrics"]["en_dev"]
-    data, en_dev = (x if isinstance(x, dict) else {} for x in (data, en_dev))
+    training, data, en_dev = card.training, card.training.data, card.en_dev
     fields = [  # (card field, value, type, may be null)
         ("training.data.dev", data.get("dev"), str, False),
         ("training.data.dev_sha256", data.get("dev_sha256"), str, False),
         ("training.data.dev_rows", data.get("dev_rows"), int, False),
         ("training.data.sample_seed", data.get("sample_seed"), int, True),
         ("training.data.dev_ids_digest", data.get("dev_ids_digest"), str, True),
-        ("training.max_seq_length", training.get("max_seq_length"), int, True),
-        ("training.dtype", training.get("dtype"), str, True),
+        ("training.max_seq_length", training.max_seq_length, int, True),
+        ("training.dtype", training.dtype, str, True),
         ("metrics.en_dev.metric", en_dev.get("metric"), str, False),
         ("metrics.en_dev.value", en_dev.get("value"), (int, float), False)]
     wrong = [field for field, value, kind, nullable in fields if not (

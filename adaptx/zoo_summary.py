@@ -1,6 +1,6 @@
 """`adaptx zoo show NAME`: a verified entry's card as a short readable summary (`--json`: the card itself).
 
-The card has passed adaptx.zoo's checks (required fields present and typed) before it gets here;
+The card has passed adaptx.zoo_card's checks (required fields present and typed) before it gets here;
 fields a card may lack (an older adaptx, a hand-made entry) are shown as '-'.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from .baselines import versus_trivial_text
 from .convergence import MARK, of_card
 from .errors import AdaptxError
-from .strategies import STRATEGIES
+from .zoo_card import Card
 from .zoo_index import kind_label
 
 MAX_LABELS = 8  # CCG has hundreds of categories: the summary shows the first few and the count
@@ -55,9 +55,9 @@ def dev_curve_text(training: dict) -> str:
     return ", ".join(f"{step}: {score:.3f}{'*' if score == best else ''}" for step, score in curve)
 
 
-def convergence_text(card: dict) -> str:
+def convergence_text(card: Card) -> str:
     """'yes (…)' or '† no: still improving at its last step' (adaptx.convergence), '-' when unknown."""
-    found = of_card(card)
+    found = of_card(card.training.facts)
     if found["converged"] is None:
         return "-"
     return f"yes ({found['convergence']})" if found["converged"] else f"{MARK} no: {found['convergence']}"
@@ -72,27 +72,26 @@ def _data(data: dict) -> str:
             + ("" if seed is None else f", sample seed {seed}"))
 
 
-def _what(card: dict) -> str:
-    adapter, fusion = card["adapter"], card["fusion"]
+def _what(card: Card) -> str:
+    adapter, fusion = card.adapter, card.fusion
     if adapter:
-        method = f"{adapter.get('method')} adapter, reduction factor {adapter.get('reduction_factor')}"
+        method = f"{adapter.method} adapter, reduction factor {adapter.reduction_factor}"
     else:
         method = "AdapterFusion"
     if fusion:
         method += f" over {', '.join(map(str, fusion.get('adapters') or [])) or '-'}"
-    head = card["head"]
-    return f"{method}; head: {head.get('pooling')} pooling, dropout {head.get('dropout')}"
+    return f"{method}; head: {card.head.pooling} pooling, dropout {card.head.dropout}"
 
 
-def _members(card: dict) -> str:
+def _members(card: Card) -> str:
     def source(member):
-        origin = member.get("source") or {}
+        origin = member.source or {}
         return f"zoo:{origin['zoo']}" if isinstance(origin, dict) and "zoo" in origin else "its run's stage"
 
-    return "; ".join(f"{m['name']} ({m['task']}, from {source(m)})" for m in card["members"]) or "-"
+    return "; ".join(f"{m.name} ({m.task}, from {source(m)})" for m in card.members) or "-"
 
 
-def format_card(entry: Path, card: dict) -> str:
+def format_card(entry: Path, card: Card) -> str:
     """The summary lines of a verified entry (its files are measured on disk); a field of an
     unexpected shape (a hand-made card) is an error that points at --json."""
     try:
@@ -107,38 +106,37 @@ def _labels(labels) -> str:
     return shown if len(labels) <= MAX_LABELS else f"{shown}, … ({len(labels)} labels)"
 
 
-def _format(entry: Path, card: dict) -> str:
-    base, dev = card["base"], card["metrics"]["en_dev"]
+def _format(entry: Path, card: Card) -> str:
+    base, dev = card.base, card.en_dev
     value = dev.get("value")
     score = "-" if not isinstance(value, (int, float)) else f"{value:.3f}"
     step = f" at step {dev['step']}" if dev.get("step") is not None else ""
     rows = f" ({dev['rows']} rows)" if dev.get("rows") is not None else ""
-    family = f", {base['family']}" if base.get("family") else ""
-    sizes = {rel: (entry / rel).stat().st_size for rel in sorted(card["files"])}
+    family = f", {base.family}" if base.family else ""
+    sizes = {rel: (entry / rel).stat().st_size for rel in sorted(card.files)}
     width = max((len(rel) for rel in sizes), default=0)
     fields = [
-        ("kind", kind_label(card)),
-        ("task", f"{card['task']} (labels: {_labels(list(card['head'].get('labels') or []))})"),
-        ("base", f"{base['id']}{family} (fingerprint {str(base['fingerprint'])[:19]}…)"),
+        ("kind", kind_label(card.kind, card.strategy)),
+        ("task", f"{card.task} (labels: {_labels(list(card.head.labels))})"),
+        ("base", f"{base.id}{family} (fingerprint {base.fingerprint[:19]}…)"),
         ("method", _what(card)),
         ("members", _members(card)),
         ("English dev", f"{dev.get('metric')} {score}{step}{rows}"),
         ("vs trivial", versus_trivial_text(dev.get("versus_trivial")) or "-"),
-        ("budget", budget_text(card["training"])),
-        ("dev curve", dev_curve_text(card["training"])),
+        ("budget", budget_text(card.training.facts)),
+        ("dev curve", dev_curve_text(card.training.facts)),
         ("converged", convergence_text(card)),
-        ("data", _data(card["training"].get("data"))),
-        ("languages", ", ".join(map(str, card["languages"])) or "-"),
-        ("seed", str(card["seed"])),
-        ("created", f"{card['created_at'][:10]} with adaptx {card['adaptx_version']}"),
+        ("data", _data(card.training.data)),
+        ("languages", ", ".join(map(str, card.languages)) or "-"),
+        ("seed", str(card.seed)),
+        ("created", f"{card.created_at[:10]} with adaptx {card.adaptx_version}"),
     ]
-    lines = [f"{card['name']} (version {card['version']}): verified, every file matches its card", ""]
+    lines = [f"{card.name} (version {card.version}): verified, every file matches its card", ""]
     lines += [f"  {label + ':':<13}{text}" for label, text in fields]
     lines += ["", f"  files ({_size(sum(sizes.values()))}):"]
     lines += [f"    {rel:<{width}}  {_size(n):>9}" for rel, n in sizes.items()]
-    reuse = STRATEGIES.get(card["strategy"])
-    tip = f"the whole card: `adaptx zoo show {card['name']} --json`"
-    if reuse is not None and reuse.standalone:  # only an adapter trained on the base alone can be stacked or fused
-        tip += f"; reuse it in a config as intermediate_tasks: [zoo:{card['name']}]"
+    tip = f"the whole card: `adaptx zoo show {card.name} --json`"
+    if card.standalone:  # only an adapter trained on the base alone can be stacked or fused
+        tip += f"; reuse it in a config as intermediate_tasks: [zoo:{card.name}]"
     lines += ["", tip]
     return "\n".join(lines)

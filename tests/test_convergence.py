@@ -194,8 +194,8 @@ def test_the_marks_and_the_budget_reading_from_recorded_facts():
     assert row_marks(row_facts([{"converged": True}, {}])) == ""  # unknown (older records): no mark
     assert from_curve([[100, 0.5], [200, 0.6]])["converged"] is False
     assert from_curve([{"step": 1, "dev_score": 0.7}, {"step": 2, "dev_score": 0.6}])["converged"] is True
-    assert of_card({"training": {"converged": True, "convergence": "stopped by patience"}})["converged"] is True
-    assert of_card({"training": {"dev_curve": "junk"}})["converged"] is None
+    assert of_card({"converged": True, "convergence": "stopped by patience"})["converged"] is True
+    assert of_card({"dev_curve": "junk"})["converged"] is None
 
     def cell(budget, gain, lo, hi, steps=""):
         return Cell(f"xnli @{budget}", "accuracy", "stack", "qqp", ZERO_SHOT_AVERAGE, [0], 10, 50.0, 45.0, 55.0,

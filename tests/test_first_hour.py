@@ -100,8 +100,8 @@ def test_zoo_list_names_the_strategy_only_where_the_kind_does_not(capsys):
     assert main(["zoo", "list", "--zoo", str(SHIPPED_ZOO)]) == 0
     out = capsys.readouterr().out
     assert "| mnli-e5small-s0 | 2 | intermediate | mnli |" in out and "intermediate (intermediate)" not in out
-    assert kind_label({"kind": "target", "strategy": "stack"}) == "target (stack)"  # none or stack: it matters
-    assert kind_label({"kind": "fusion", "strategy": "fuse"}) == "fusion"
+    assert kind_label("target", "stack") == "target (stack)"  # none or stack: it matters
+    assert kind_label("fusion", "fuse") == "fusion"
 
 
 def test_model_export_writes_a_folder_others_can_read(tiny_source, tmp_path):
@@ -344,14 +344,16 @@ def test_report_of_a_folder_with_nothing_evaluated_still_says_so(planned_run, ca
 
 
 def test_zoo_show_of_a_card_with_an_odd_field_is_an_error_not_a_traceback():
+    from adaptx.zoo_card import Card
     from adaptx.zoo_summary import format_card
 
-    card = json.loads((SHIPPED_ZOO / "mnli-e5small-s0" / "card.json").read_text())
-    card["head"]["labels"] = [f"L{i}" for i in range(300)]  # CCG-sized label sets are cut short
+    data = json.loads((SHIPPED_ZOO / "mnli-e5small-s0" / "card.json").read_text())
+    card = Card.of(data)
+    card.head.labels[:] = [f"L{i}" for i in range(300)]  # CCG-sized label sets are cut short
     assert "labels: L0, L1, L2, L3, L4, L5, L6, L7, … (300 labels)" in format_card(SHIPPED_ZOO / "mnli-e5small-s0", card)
-    card["metrics"]["en_dev"] = 5
+    data["metrics"]["en_dev"] = 5
     with pytest.raises(AdaptxError, match=r"card.json: a field has an unexpected shape .*--json"):
-        format_card(SHIPPED_ZOO / "mnli-e5small-s0", card)
+        format_card(SHIPPED_ZOO / "mnli-e5small-s0", Card.of(data))
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -15,7 +15,7 @@ from adaptx.errors import AdaptxError
 from adaptx.safe_yaml import MAX_ALIASES, load_yaml, safe_load
 from adaptx.search import run_search
 from adaptx.search_space import parse_search
-from adaptx.zoo import _run_config
+from adaptx.zoo_stage_card import _run_config
 from tiny_data import write_tiny_data
 
 

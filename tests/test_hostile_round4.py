@@ -29,6 +29,7 @@ from adaptx.analysis.analyze import analyze
 from adaptx.cli import main
 from adaptx.config import load_config
 from adaptx.errors import AdaptxError
+from adaptx.fingerprint import sha256_file
 from adaptx.commands.rank import run_rank
 from sim_runs import item_correct, write_run
 from tiny_data import write_tiny_data
@@ -264,7 +265,7 @@ def resign(entry: Path, section: str, key: str, value) -> None:
     card[section][key] = value
     (entry / "card.json").write_text(json.dumps(card))
     index = json.loads((entry.parent / "index.json").read_text())
-    index["entries"][entry.name] = zoo.index_record(card, zoo.sha256_file(entry / "card.json"))
+    index["entries"][entry.name] = zoo.index_record(zoo.Card.of(card), sha256_file(entry / "card.json"))
     (entry.parent / "index.json").write_text(json.dumps(index))
 
 

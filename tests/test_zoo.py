@@ -13,9 +13,10 @@ import pytest
 import torch
 import yaml
 
-from adaptx import pipeline, zoo, zoo_export, zoo_rescore
+from adaptx import pipeline, zoo, zoo_export, zoo_rescore, zoo_stage_card
 from adaptx.cli import main
 from adaptx.errors import AdaptxError
+from adaptx.fingerprint import base_fingerprint, sha256_file
 from shipped_zoo import shipped_card
 from tiny_data import write_tiny_data
 
@@ -86,7 +87,7 @@ def test_add_list_show_verify_export_round_trip(trained, zoo_dir, tiny_model_dir
     assert set(zoo.CARD_FIELDS) <= set(card) and not zoo.card_problems(card, entry / "card.json")
     manifest = json.loads((trained["stages"]["intermediate-adapter-qqp-s0"] / "manifest.json").read_text())
     assert card["base"]["identity"] == manifest["recipe"]["base"]
-    assert card["base"]["fingerprint"] == zoo.base_fingerprint(manifest["recipe"]["base"])
+    assert card["base"]["fingerprint"] == base_fingerprint(manifest["recipe"]["base"])
     assert (card["kind"], card["task"], card["seed"], card["training"]["steps"]) == ("intermediate", "qqp", 0, 2)
     assert card["training"]["data"]["train_rows"] == 24 and card["metrics"]["en_dev"]["metric"] == "accuracy"
     assert card["adapter"]["method"] == "seq_bn" and card["adapter"]["config"]["reduction_factor"] == 16
@@ -131,7 +132,7 @@ def test_fusion_entry_carries_members_head_and_setup_and_reloads_exactly(trained
     assert [(m["name"], m["source"]["stage"]) for m in card["members"]] == [
         (names[0], "intermediate-adapter-qqp-s0"), (names[1], "intermediate-adapter-sst2-s0")]
     qqp = trained["stages"]["intermediate-adapter-qqp-s0"] / "model" / f"adapter-{names[0]}" / "adapter.safetensors"
-    assert card["members"][0]["sha256"] == zoo.sha256_file(qqp)
+    assert card["members"][0]["sha256"] == sha256_file(qqp)
     assert card["fusion"]["adapters"] == names and card["fusion"]["settings"]["regularization"] is True
     assert card["head"]["labels"] == ["entailment", "neutral", "contradiction"]
 
@@ -141,7 +142,7 @@ def test_fusion_entry_carries_members_head_and_setup_and_reloads_exactly(trained
     stage = trained["stages"]["target-xnli-fuse-qqp+sst2-s0"]
     from_stage = load_model(stage / "model", loader, {saved_name(trained, n): trained["stages"][
         f"intermediate-adapter-{n}-s0"] / "model" / f"adapter-{saved_name(trained, n)}" for n in ("qqp", "sst2")})
-    from_zoo = load_model(entry, loader, zoo.entry_adapter_dirs(entry, card))
+    from_zoo = load_model(entry, loader, zoo.entry_adapter_dirs(entry, zoo.Card.of(card)))
     batch = AutoTokenizer.from_pretrained(str(tiny_model_dir))(["the cat sat", "a dog on the mat"], padding=True,
                                                                return_tensors="pt")
     with torch.no_grad():
@@ -180,7 +181,7 @@ def _pickle_named_safetensors(entry):
     path = entry / "extra.safetensors"
     torch.save({"x": torch.zeros(1)}, path)
     card = json.loads((entry / "card.json").read_text())
-    card["files"]["extra.safetensors"] = zoo.sha256_file(path)
+    card["files"]["extra.safetensors"] = sha256_file(path)
     (entry / "card.json").write_text(json.dumps(card))
 
 
@@ -506,7 +507,7 @@ def test_card_data_paths_are_relative_to_the_data_folder_and_the_dev_sample_is_r
     ("glue (qqp, validation)", "glue (qqp, validation)"),  # a hub origin has no folder
 ])
 def test_portable_origin(origin, expected):
-    assert zoo._portable_origin(origin, ["qqp", "sst2"]) == expected
+    assert zoo_stage_card._portable_origin(origin, ["qqp", "sst2"]) == expected
 
 
 def test_verify_rescore_reproduces_each_cards_english_dev_score(trained, zoo_dir, tmp_path, capsys):
@@ -561,7 +562,7 @@ def test_the_repository_zoo_verifies():
 
 def test_a_stage_of_a_search_run_folder_takes_the_base_and_seed_from_a_trial_config(tmp_path):
     """`adaptx search` writes no run-level config.yaml; its trials' configs share base and data."""
-    from adaptx.zoo import _run_config
+    from adaptx.zoo_stage_card import _run_config
 
     stage = tmp_path / "run" / "stages" / "intermediate-adapter-qqp-s0-abc"
     stage.mkdir(parents=True)
@@ -582,7 +583,7 @@ def _as_mean_pooling(entry: Path, name: str) -> Path:
     (copy / "setup.json").write_text(json.dumps({**setup, "pooling": "mean"}))
     card = json.loads((copy / "card.json").read_text())
     card.update(name=name, head={**card["head"], "pooling": "mean"})
-    card["files"]["setup.json"] = zoo.sha256_file(copy / "setup.json")
+    card["files"]["setup.json"] = sha256_file(copy / "setup.json")
     (copy / "card.json").write_text(json.dumps(card))
     assert zoo.verify_zoo(entry.parent, rebuild_index=True)[1] == []
     return copy
@@ -618,7 +619,7 @@ def test_an_export_loads_with_plain_adapters_and_reproduces_adaptx_predictions_e
         for entry in (first, mean):
             card = json.loads((entry / "card.json").read_text())
             model = load_model(entry, lambda _f: load_encoder(str(tiny_model_dir), "fp32"),
-                               zoo.entry_adapter_dirs(entry, card))
+                               zoo.entry_adapter_dirs(entry, zoo.Card.of(card)))
             with torch.no_grad():
                 expected[entry.name] = model(batch["input_ids"], batch["attention_mask"]).tolist()
             outs[entry.name] = zoo_export.export_entry(zoo_dir, entry.name, tmp_path / "export" / entry.name)
@@ -679,7 +680,7 @@ def test_multiple_choice_and_qa_exports_load_with_plain_adapters_and_give_adaptx
         entry = add({"stages": stages}, f"intermediate-adapter-{task}-s0", task, zoo_dir)
         card = json.loads((entry / "card.json").read_text())
         model = load_model(entry, lambda _f: load_encoder(str(tiny_model_dir), "fp32"),
-                           zoo.entry_adapter_dirs(entry, card))
+                           zoo.entry_adapter_dirs(entry, zoo.Card.of(card)))
         with torch.no_grad():
             expected[task] = model(batch["input_ids"], batch["attention_mask"]).tolist()
         outs[task] = zoo_export.export_entry(zoo_dir, task, tmp_path / "export" / task)
@@ -726,11 +727,11 @@ def _edit_card(entry: Path, edit, replace_file: tuple[str, bytes] | None = None)
     if replace_file:
         rel, content = replace_file
         (entry / rel).write_bytes(content)
-        card["files"][rel] = zoo.sha256_file(entry / rel)
+        card["files"][rel] = sha256_file(entry / rel)
     edit(card)
     (entry / "card.json").write_text(json.dumps(card))
     index = json.loads((entry.parent / "index.json").read_text())
-    index["entries"][entry.name] = zoo.index_record(card, zoo.sha256_file(entry / "card.json"))
+    index["entries"][entry.name] = zoo.index_record(zoo.Card.of(card), sha256_file(entry / "card.json"))
     (entry.parent / "index.json").write_text(json.dumps(index))
 
 
@@ -784,7 +785,7 @@ def test_rescore_on_other_kernels_passes_within_the_stated_tolerance_and_catches
 def test_cards_without_recorded_kernels_count_as_scored_by_avx512_bf16():
     from adaptx.kernels import onednn_isa, same_kernels
 
-    assert zoo_rescore.card_kernels({"training": {"hardware": {}}}) == {"device": "cpu",
+    assert zoo_rescore.card_kernels({}) == {"device": "cpu",
                                                                         "onednn_isa": "AVX512_CORE_BF16"}
     assert same_kernels({"device": "cpu", "onednn_isa": "AVX512_CORE_BF16"},
                         {"device": "cpu", "onednn_isa": "AVX512_CORE_BF16", "aten": "AVX512"})

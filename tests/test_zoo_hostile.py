@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from adaptx import pipeline, zoo, zoo_rescore
 from adaptx.cli import main
 from adaptx.errors import AdaptxError
+from adaptx.fingerprint import sha256_file
 from adaptx.safetensors_check import MAX_HEADER_BYTES, check_safetensors, safetensors_problem
 from tiny_data import write_tiny_data
 
@@ -71,13 +72,13 @@ def forge(entry: Path, rel: str, content: bytes) -> Path:
     path = entry / rel
     path.write_bytes(content)
     card = json.loads((entry / "card.json").read_text())
-    card["files"][rel] = zoo.sha256_file(path)
+    card["files"][rel] = sha256_file(path)
     for part in [card["adapter"] or {}, *card["members"]]:
         if part.get("weights") == rel:
             part["sha256"] = card["files"][rel]
     (entry / "card.json").write_text(json.dumps(card))
     index = json.loads((entry.parent / "index.json").read_text())
-    index["entries"][entry.name] = zoo.index_record(card, zoo.sha256_file(entry / "card.json"))
+    index["entries"][entry.name] = zoo.index_record(zoo.Card.of(card), sha256_file(entry / "card.json"))
     (entry.parent / "index.json").write_text(json.dumps(index))
     return path
 
@@ -209,7 +210,7 @@ def test_a_header_with_bad_offsets_fails_verify_show_and_pull_and_a_run_before_i
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
     (hub / entry.name / rel).write_bytes(overlapping_offsets(hub / entry.name / rel))  # card updated: sha256 agrees
     card = json.loads((hub / entry.name / "card.json").read_text())
-    card["files"][rel] = card["adapter"]["sha256"] = zoo.sha256_file(hub / entry.name / rel)
+    card["files"][rel] = card["adapter"]["sha256"] = sha256_file(hub / entry.name / rel)
     (hub / entry.name / "card.json").write_text(json.dumps(card))
     other = tmp_path / "other-zoo"
     fails(capsys, ["zoo", "pull", "me/adapters", "qqp-tiny", "--zoo", str(other)],

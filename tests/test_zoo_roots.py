@@ -62,7 +62,7 @@ def test_the_same_folder_as_user_and_shipped_zoo_is_listed_once(capsys):
 
 def test_names_resolve_from_the_shipped_zoo_when_the_user_zoo_lacks_them(user_zoo, tmp_path, capsys):
     entry, card = zoo.require_entry(user_zoo, "mnli-e5small-s0")  # verified: every sha256 checked
-    assert entry == SHIPPED_ZOO / "mnli-e5small-s0" and card["task"] == "mnli"
+    assert entry == SHIPPED_ZOO / "mnli-e5small-s0" and card.task == "mnli"
     # zoo:NAME of a config: found in the shipped zoo, then refused only for being on another base
     with pytest.raises(AdaptxError, match="zoo:mnli-e5small-s0 was trained on base 'embedded'"):
         zoo.resolve_zoo_adapter("zoo:mnli-e5small-s0", user_zoo, {"hidden_size": 8})

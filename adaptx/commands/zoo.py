@@ -37,7 +37,7 @@ def _show(args) -> int:
 
     zoo, root = _zoo(args)
     entry, card = zoo.require_entry(root, args.name)
-    print(json.dumps(card, indent=2) if args.json else format_card(entry, card))
+    print(json.dumps(card.data, indent=2) if args.json else format_card(entry, card))
     return 0
 
 

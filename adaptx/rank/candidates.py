@@ -1,7 +1,7 @@
 """Which intermediate adapters `adaptx rank` scores, and where each one's trained weights are.
 
 A candidate is what a config lists under intermediate_tasks: `zoo:NAME` (a published adapter,
-verified and refused on another base by adaptx.zoo when the experiment opens) or a task name
+verified and refused on another base by adaptx.zoo_resolve when the experiment opens) or a task name
 (its adapter is looked up among the finished intermediate stages of the run folder).
 """
 
@@ -107,7 +107,7 @@ def resolve(exp, tokens: list[str]) -> list[Candidate]:
     stages = [s for s in plan_stages(exp.cfg) if s.seed == seed]
     out = []
     for token in tokens:
-        task = exp.zoo[token][1]["task"] if is_zoo_ref(token) else token
+        task = exp.zoo[token][1].task if is_zoo_ref(token) else token
         cand = Candidate(token, task, {s.task: s for s in stages if s.kind == "target" and s.intermediates == [token]},
                          _text_tasks(exp, token, task))
         stage = next(iter(cand.stages.values()))
@@ -126,8 +126,8 @@ def _text_tasks(exp, token: str, task: str) -> tuple[str, ...]:
     """A mixture adapter learned from its parts' texts (the card's training.mixture.tasks, or the
     config's multitask.tasks); any other adapter from its task's."""
     if is_zoo_ref(token):
-        mixture = (exp.zoo[token][1].get("training") or {}).get("mixture") or {}
-        parts = mixture.get("tasks") if isinstance(mixture, dict) else None
+        mixture = exp.zoo[token][1].training.mixture or {}
+        parts = mixture.get("tasks")
     else:
         parts = exp.cfg.multitask.tasks if token == MULTITASK else None
     return tuple(parts) if parts else (task,)
