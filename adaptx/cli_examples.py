@@ -40,7 +40,7 @@ A run whose evaluation was interrupted is reported as far as it got; what is not
 examples:
   adaptx zoo list --task qqp
   adaptx zoo show qqp-e5small-s0                          # a summary; --json prints the whole card
-  adaptx zoo add runs/quickstart/stages/intermediate-adapter-qqp-s0-<hash> --name qqp-mine
+  adaptx zoo add runs/quickstart/stages/target-xnli-stack-qqp-s0-<hash> --name xnli-stack-mine
   adaptx zoo verify
 
 docs/zoo.md: entries, cards, reuse as intermediate_tasks: [zoo:NAME].""",

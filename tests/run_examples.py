@@ -22,7 +22,7 @@ Every example, run or not, is first parsed as `adaptx` parses it, with its confi
 block's folder and its overrides applied. In the default mode, a cheap example that fails after an
 example of its block that did not run is reported as not run (it may need what that one makes).
 
-    python tests/run_examples.py [--full] [--data DIR] [--match TEXT] [--list]
+    python tests/run_examples.py [--full] [--data DIR] [--match REGEX] [--list]
 
 tests/test_examples.py runs the default mode under pytest, and --full with ADAPTX_SLOW_TESTS=1.
 """
@@ -54,6 +54,7 @@ HASH = "@HASH@"  # stands for <hash> (a stage folder's suffix) until the folder 
 NLI_ROWS = ('{"premise": "The cat sleeps on the sofa.", "hypothesis": "An animal is resting."}\n'
             '{"premise": "Der Hund bellt laut.", "hypothesis": "Der Hund ist still."}\n')
 TIMEOUT = {"default": 300, "full": 3600}
+SHELL_SETUP = ("cat", "printf", "echo", "mkdir")  # the other lines of a block that run: they write input files
 
 
 @dataclass
@@ -248,7 +249,7 @@ def _needs_hub(argv: list[str]) -> bool:
 
 @contextmanager
 def quietly():
-    """Run adaptx in this process with its output kept (returned as the yielded buffer's text)."""
+    """Run adaptx in this process with its output kept in the buffer it yields."""
     buffer = io.StringIO()
     with redirect_stdout(buffer), redirect_stderr(buffer):
         yield buffer
@@ -269,7 +270,7 @@ def parse_problem(example: Example, data: Path | None, folder: Path) -> str | No
     and for run/search/rank its config, resolved and loaded with its overrides."""
     from adaptx.errors import AdaptxError
 
-    argv = [w.replace(HASH, "0123456789").replace("DATA", str(data or "data")) for w in example.argv or []]
+    argv = [str(data or "data") if w == "DATA" else w.replace(HASH, "0123456789") for w in example.argv or []]
     with inside(folder), quietly() as said:
         try:
             _config(argv)
@@ -300,14 +301,16 @@ def training_arguments(argv: list[str]) -> list[str]:
         return ["--max-examples", "32", "--max-rows", "256"]
     if "--smoke" in argv:
         return []
-    from adaptx.smoke import smoke_overrides
+    from adaptx.smoke import EVAL_ROWS, smoke_overrides
 
     with quietly():
         cfg = _config(argv)
     out = [] if "--out" in argv else ["--out", cfg.output_dir]
     if command == "run":
         return ["--smoke", *out]
-    return [*out, *(o for o in smoke_overrides(cfg) if not o.startswith("output_dir=")), "--trials", "1"]
+    # smoke=true would make the next search into the folder a smoke run's, which refuses a folder without its mark
+    smoke = [o for o in smoke_overrides(cfg) if not o.startswith(("output_dir=", "smoke="))]
+    return [*out, *smoke, f"search.holdout_examples={EVAL_ROWS}", "--trials", "1"]  # the defaults' comparison too
 
 
 def shell_line(example: Example, folder: Path, data: Path | None, extra: list[str]) -> str:
@@ -315,8 +318,11 @@ def shell_line(example: Example, folder: Path, data: Path | None, extra: list[st
     filled in, and `extra` arguments after adaptx's own."""
     text = example.text
     if "<hash>" in text:
-        found = sorted(folder.glob(text.split("<hash>")[0].split()[-1] + "*"))
-        text = text.replace("<hash>", found[0].name.rsplit("-", 1)[1] if found else "<hash>")
+        prefix = text.split("<hash>")[0].split()[-1]
+        found = sorted(folder.glob(prefix + "*"))
+        if not found:
+            raise ValueError(f"no folder {prefix}<hash> here: the run it reads has no such stage")
+        text = text.replace("<hash>", found[0].name.rsplit("-", 1)[1])
     if data is not None:
         text = re.sub(r"\bDATA\b", shlex.quote(str(data)), text)
     if extra:
@@ -376,8 +382,10 @@ class Runner:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def _one(self, example: Example, folder: Path) -> Result:
-        if example.argv is None:  # another line of the block (writing an input file): run as written
-            return self._shell(example, folder, [])
+        if example.argv is None:  # another line of the block: run as written if it writes an input file
+            if example.text.split()[0] in SHELL_SETUP:
+                return self._shell(example, folder, [])
+            return Result(example, "skipped", "not an adaptx command line, nor one that writes an input file")
         if is_synopsis(example):
             return Result(example, "skipped", "a synopsis with placeholders")
         if problem := parse_problem(example, self.data, folder):
@@ -471,12 +479,12 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="also run what trains or loads a model (slow)")
     parser.add_argument("--data", help="the reference data folder (DATA, data/hub)")
-    parser.add_argument("--match", help="only blocks with an example containing this text")
+    parser.add_argument("--match", help="only the blocks where this regular expression finds a line")
     parser.add_argument("--list", action="store_true", help="list the examples and what they are; run nothing")
     parser.add_argument("--keep", action="store_true", help="keep each block's folder (printed)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # sim_runs
-    blocks = [b for b in all_blocks() if not args.match or args.match in b.mentions]
+    blocks = [b for b in all_blocks() if not args.match or re.search(args.match, b.mentions)]
     runner = Runner(args.full, data_folder(args.data), args.keep)
     print(f"adaptx from {__import__('adaptx').__file__}; data: {runner.data or 'none'}; mode: {runner.mode}")
     failed = 0
