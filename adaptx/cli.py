@@ -40,14 +40,21 @@ def _silence_stdout() -> None:
         pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def parse_command_line(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """The arguments as `main` reads them (argparse exits 2 on a mistake, 0 after --help); tests check
+    every documented example with it."""
     # overrides may follow --data-dir/--out, which plain argparse positionals do not allow
     args, extra = parser.parse_known_args(argv)
     if extra:
         if not getattr(args, "takes_overrides", False) or not all("=" in e and not e.startswith("-") for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = list(args.overrides) + extra
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parse_command_line(parser, argv)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2

@@ -26,7 +26,7 @@ A rerun skips finished stages; an interrupted run resumes.""",
     "search": """\
 examples:
   adaptx search configs/search-xnli.yaml --data-dir data/hub --trials 20
-  adaptx search configs/search-xnli.yaml --data-dir data/hub --storage journal:/shared/search.log   # on each worker
+  adaptx search configs/search-xnli.yaml --data-dir data/hub --storage journal:search.log   # each worker, search.log on a shared disk
 
 docs/search.md: the search: section, workers, outputs (trials.md, best.yaml).""",
     "report": """\
@@ -40,10 +40,34 @@ A run whose evaluation was interrupted is reported as far as it got; what is not
 examples:
   adaptx zoo list --task qqp
   adaptx zoo show qqp-e5small-s0                          # a summary; --json prints the whole card
-  adaptx zoo add runs/quickstart/stages/intermediate-adapter-qqp-s0-<hash> --name qqp-mine
+  adaptx zoo add runs/quickstart/stages/target-xnli-stack-qqp-s0-<hash> --name xnli-stack-mine
   adaptx zoo verify
 
 docs/zoo.md: entries, cards, reuse as intermediate_tasks: [zoo:NAME].""",
+    "analyze": """\
+examples:
+  adaptx analyze runs/quickstart                          # writes runs/quickstart/analysis/: gains, typology, plots
+  adaptx analyze runs/quickstart --against fuse --no-plots --out runs/quickstart/vs-fuse
+
+docs/analyze.md: what each table and plot says, several runs and seeds read together.""",
+    "rank": """\
+examples:
+  adaptx rank xtreme/xnli --data-dir data/hub --candidates zoo:mnli-e5small-s0 zoo:qqp-e5small-s0 zoo:sst2-e5small-s0
+  adaptx rank xtreme/xnli --data-dir data/hub --candidates all --by textemb --top 2   # writes top2-xnli.yaml
+
+docs/rank.md: the estimators, their cost, and how well they picked on a measured grid (--grid).""",
+    "predict": """\
+examples:
+  echo '{"text": "A wonderful, moving film."}' | adaptx predict zoo:sst2-e5small-s0 --input -   # no run needed
+  adaptx predict runs/quickstart --input mine.jsonl       # mine.jsonl: {"premise": ..., "hypothesis": ...} per line
+  adaptx predict runs/quickstart --stage stack --input mine.jsonl --out predictions.jsonl
+
+docs/predict.md: the fields of each task kind, the output, adaptx.load(...) in Python.""",
+    "config": """\
+examples:
+  adaptx config list
+  adaptx config show xtreme/xnli                          # or configs/xtreme/xnli.yaml, as the docs write it
+  adaptx config cp quickstart my-experiment.yaml          # a copy to edit; then adaptx run my-experiment.yaml""",
     "model": """\
 examples:
   adaptx model export embedded models/e5-small            # then transformers.AutoModel.from_pretrained(...)""",

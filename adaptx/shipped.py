@@ -6,16 +6,20 @@ The configs and the zoo are the repository's top-level configs/ and adapter_zoo/
 installed adaptx carries them as adaptx/_configs and adaptx/_zoo (setup.py copies them in at build
 time); a source checkout or an editable install reads configs/ and adapter_zoo/ themselves. A config's name is its path under that folder without `.yaml`
 (`quickstart`, `xtreme/xnli`). What a user types is a path when it ends in .yaml/.yml or names an
-existing file, and a shipped config's name otherwise.
+existing file, and a shipped config's name otherwise. A path the docs show, `configs/NAME.yaml`, that
+is not in the current folder is the shipped config NAME (with a note saying so), so the examples
+work from any folder.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import AdaptxError
 from .fileio import check_path, write_new_file
+from .logs import warning
 
 _HERE = Path(__file__).resolve().parent
 SUFFIXES = (".yaml", ".yml")
@@ -52,9 +56,21 @@ def is_path(text: str) -> bool:
     return str(text).endswith(SUFFIXES) or Path(text).is_file()
 
 
+def shipped_name(text) -> str:
+    """The name a shipped config goes by, also when written as the docs' path to it:
+    configs/xtreme/xnli.yaml (or ./configs/..., .yml) -> xtreme/xnli; quickstart.yaml -> quickstart."""
+    parts = _parts(str(text).removesuffix(".yaml").removesuffix(".yml"))
+    return "/".join(parts[1:] if len(parts) > 1 and parts[0] == "configs" else parts)
+
+
+def _parts(text: str) -> tuple[str, ...]:
+    """A path's parts as typed, with / or the system's separator ("./" dropped)."""
+    return PurePosixPath(text.replace(os.sep, "/")).parts
+
+
 def config_file(name: str) -> Path:
     """The file of a shipped config, or a message listing the names there are."""
-    found = shipped_configs().get(str(name).removesuffix(".yaml"))
+    found = shipped_configs().get(shipped_name(name))
     if found is None:
         names = ", ".join(shipped_configs()) or "none (this installation ships no configs)"
         raise AdaptxError(f"no shipped config named {name!r}; shipped configs: {names}. A config file of your own "
@@ -63,8 +79,21 @@ def config_file(name: str) -> Path:
 
 
 def resolve_config(text) -> Path:
-    """What `adaptx run/search CONFIG` reads: the path as given, or the shipped config of that name."""
-    return Path(text) if is_path(str(text)) else config_file(str(text))
+    """What `adaptx run/search/rank CONFIG` reads: the path as given, or the shipped config of that name.
+    A configs/NAME.yaml that is not here but ships with adaptx is the shipped one, with a note on stderr
+    (the docs' examples then work from any folder); a path that is neither names `adaptx config list`."""
+    text = str(text)
+    if not is_path(text):
+        return config_file(text)
+    if os.path.lexists(text):  # a file of the user's always wins (load_config reports what is wrong with it)
+        return Path(text)
+    name = shipped_name(text)
+    shipped = shipped_configs().get(name) if _parts(text)[:1] == ("configs",) else None
+    if shipped is None:
+        raise AdaptxError(f"cannot read config {text}: {os.strerror(errno.ENOENT)} (`adaptx config list` shows the "
+                          "configs shipped with adaptx; `adaptx run NAME` runs one from any folder)")
+    warning(f"adaptx: {text} is not here; using the shipped config {name} (adaptx config show {name})")
+    return shipped
 
 
 def summary(path: Path, width: int = SUMMARY_WIDTH) -> str:

@@ -22,7 +22,8 @@ def _positive(text: str) -> int:
 def add_parser(subparsers):
     rank = subparsers.add_parser("rank", help="score candidate intermediate adapters for the config's target(s) "
                                               "before training on them (LogME, TextEmb; docs/rank.md)")
-    rank.add_argument("config", help="experiment YAML: its target_task(s), base model and data")
+    rank.add_argument("config", help="a shipped config by name (e.g. xtreme/xnli) or an experiment YAML: its "
+                                     "target_task(s), base model and data")
     rank.add_argument("--candidates", nargs="+", metavar="CAND",
                       help="zoo:NAME entries or task names (default: the config's intermediate_tasks); 'all': every "
                            "intermediate entry of the zoo trained on this base")
@@ -62,6 +63,9 @@ def main(args) -> int:
 def run_rank(config, candidates=None, *, out=None, run_dir=None, data_dir=None, device=None, options=None,
              overrides=(), grid=None) -> list[str]:
     """Rank (and with `grid`, score the ranking against those run folders); returns what to print."""
+    from ..shipped import resolve_config
+
+    config = resolve_config(config)  # a name or the docs' configs/NAME.yaml, as for adaptx run
     for folder in map(Path, grid or []):  # refused before any model loads
         if not RunFolder(folder).results_file.is_file():
             raise AdaptxError(f"--grid {folder}: not a run folder with finished evaluations (no results.json); "
