@@ -34,10 +34,10 @@ def main(args) -> int:
         require_tensorboard()  # before the model loads: a missing package is a one-second answer
     # the config, the run folder and the data folder are checked before torch and the model load (about a
     # second); run_experiment checks them again, with everything else
-    open_run(load_run_config(resolve_config(args.config), overrides_with_device(args), args.smoke), args.data_dir,
-             args.out)
+    config = resolve_config(args.config)  # once: a shipped config found for configs/NAME.yaml says so once
+    open_run(load_run_config(config, overrides_with_device(args), args.smoke), args.data_dir, args.out)
     from ..pipeline import run_experiment  # torch, transformers: seconds
 
-    run_experiment(resolve_config(args.config), data_dir=args.data_dir, out_dir=args.out,
+    run_experiment(config, data_dir=args.data_dir, out_dir=args.out,
                    overrides=overrides_with_device(args), smoke=args.smoke, tensorboard=args.tensorboard)
     return 0
