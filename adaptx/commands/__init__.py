@@ -3,11 +3,13 @@
 anywhere). Heavy imports stay inside `main`, so `adaptx --help` loads no model code.
 
 arguments.py holds what several commands share (--device, --dtype, --data-dir, overrides, -q/-v,
-ACTION groups). A new command is a new module here and its name in COMMANDS.
+ACTION groups). A new command is a new module here and its name in NAMES (one line).
 """
 
 from __future__ import annotations
 
-from . import analyze, config, data, model, predict, rank, report, run, search, zoo
+from importlib import import_module
 
-COMMANDS = (run, search, report, analyze, rank, predict, model, data, zoo, config)  # the order of `adaptx --help`
+# the order of `adaptx --help`; a new command is its module here plus its name in this one line
+NAMES = ("run", "search", "report", "analyze", "rank", "predict", "model", "data", "zoo", "config")
+COMMANDS = tuple(import_module(f".{name}", __name__) for name in NAMES)
