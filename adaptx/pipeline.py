@@ -329,13 +329,19 @@ def run_experiment(config_path, data_dir=None, out_dir=None, overrides=None, smo
     """
     cfg = load_run_config(config_path, overrides, smoke)
     run_dir, data_dir = open_run(cfg, data_dir, out_dir)
+    return run_opened(cfg, run_dir, data_dir, f"adaptx run {config_path}", tensorboard)
+
+
+def run_opened(cfg: ExperimentConfig, run_dir: Path, data_dir, holder: str, tensorboard=False) -> Path:
+    """run_experiment once its config is loaded and its folders opened (`adaptx run` does those two before
+    torch loads); `holder` names the run to a second process that finds the folder held."""
     check_run_folder_free(run_dir)  # the quick answer, before the model and data load
     experiment = Experiment(cfg, run_dir, data_dir)
     stages = plan_stages(cfg)
     experiment.prepare(stages)
     check_disk_budget(experiment, stages)  # the stages still to train fit on the run folder's disk
     # the main process holds the folder for the whole run (the others of a multi-process run follow it)
-    with hold_run_folder(run_dir, f"adaptx run {config_path}") if experiment.runtime.is_main else nullcontext():
+    with hold_run_folder(run_dir, holder) if experiment.runtime.is_main else nullcontext():
         experiment.monitor = RunMonitor.for_run(experiment, stages, tensorboard)
         with logs.run_log(run_dir, enabled=experiment.runtime.is_main), writes_into(run_dir):
             return _run_held(experiment, cfg, stages, data_dir)

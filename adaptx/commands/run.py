@@ -33,11 +33,11 @@ def main(args) -> int:
     if args.tensorboard:
         require_tensorboard()  # before the model loads: a missing package is a one-second answer
     # the config, the run folder and the data folder are checked before torch and the model load (about a
-    # second); run_experiment checks them again, with everything else
-    config = resolve_config(args.config)  # once: a shipped config found for configs/NAME.yaml says so once
-    open_run(load_run_config(config, overrides_with_device(args), args.smoke), args.data_dir, args.out)
-    from ..pipeline import run_experiment  # torch, transformers: seconds
+    # second), then the run goes on from there (pipeline.run_experiment's steps, each done once)
+    config = resolve_config(args.config)
+    cfg = load_run_config(config, overrides_with_device(args), args.smoke)
+    run_dir, data_dir = open_run(cfg, args.data_dir, args.out)
+    from ..pipeline import run_opened  # torch, transformers: seconds
 
-    run_experiment(config, data_dir=args.data_dir, out_dir=args.out,
-                   overrides=overrides_with_device(args), smoke=args.smoke, tensorboard=args.tensorboard)
+    run_opened(cfg, run_dir, data_dir, f"adaptx run {config}", tensorboard=args.tensorboard)
     return 0
