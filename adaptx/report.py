@@ -314,8 +314,9 @@ def print_report(run_dir, fmt: str = "md") -> int:
     the number of problems; raises when nothing is left to print."""
     import sys
 
-    from .report_formats import in_band, render, smoke_run
+    from .report_formats import in_band, render
     from .report_partial import not_evaluated, recover_evaluations
+    from .smoke import is_smoke_run
 
     run_dir = Path(run_dir)
     path = RunFolder(run_dir).results_file
@@ -333,7 +334,7 @@ def print_report(run_dir, fmt: str = "md") -> int:
             raise AdaptxError(f"{path} not found and no stage has been evaluated: is {run_dir} an adaptx run folder "
                               f"with at least one finished target stage?{gaps}")
         raise AdaptxError("\n".join(problems + [f"nothing in {path} is left to report"]))
-    print(render(summary, fmt, render_all(summary), missing, smoke_run(run_dir)))
+    print(render(summary, fmt, render_all(summary), missing, is_smoke_run(run_dir)))
     if not in_band(fmt):
         for line in missing:
             print(f"adaptx: report: not evaluated yet: {line}", file=sys.stderr)

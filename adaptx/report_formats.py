@@ -12,7 +12,6 @@ import csv
 import io
 import json
 
-from .run_folder import RunFolder
 from .smoke import NOTE
 
 FORMATS = ("md", "csv", "json", "latex")
@@ -22,20 +21,7 @@ CSV_FIELDS = ("task", "metric", "strategy", "intermediate", "seeds", "column", "
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _LATEX_MARKS = {"better": r" $\uparrow$", "worse": r" $\downarrow$"}
-SMOKE_NOTE = NOTE  # the words adaptx.smoke writes atop a smoke run's results.md
 SMOKE_CELL = "SMOKE RUN: these numbers mean nothing"  # the csv's smoke column, in every row
-
-
-def smoke_run(run_dir) -> bool:
-    """Whether a run folder is a smoke run's: its config.yaml says smoke: true (as adaptx.smoke writes it)."""
-    from .fileio import read_text
-    from .safe_yaml import safe_load
-
-    try:
-        config = safe_load(read_text(RunFolder(run_dir).config_file))
-    except Exception:  # noqa: BLE001 - missing, unreadable, not YAML: not known to be a smoke run
-        return False
-    return isinstance(config, dict) and config.get("smoke") is True
 
 
 def in_band(fmt: str) -> bool:
@@ -47,12 +33,12 @@ def render(summary: dict, fmt: str, markdown: str, not_evaluated: list[str], smo
     """The report in `fmt`; markdown: the md text (adaptx.report.render_all), not_evaluated: what is missing,
     smoke: a smoke run's (its numbers mean nothing; every format says so)."""
     if fmt == "md":
-        text = f"> **{SMOKE_NOTE}**\n\n{markdown}" if smoke else markdown
+        text = f"> **{NOTE}**\n\n{markdown}" if smoke else markdown
         if not not_evaluated:
             return text
         return text + "\n\nnot evaluated yet (" + RESUME + "):\n" + "\n".join(f"- {line}" for line in not_evaluated)
     if fmt == "json":
-        marks = {"smoke": True, "smoke_note": SMOKE_NOTE} if smoke else {"smoke": False}
+        marks = {"smoke": True, "smoke_note": NOTE} if smoke else {"smoke": False}
         return json.dumps({**marks, **summary, "not_evaluated": not_evaluated}, indent=1, ensure_ascii=False)
     if fmt == "csv":
         return as_csv(summary, smoke)
@@ -123,7 +109,7 @@ def latex_escape(text: str) -> str:
 
 
 def _latex_tabular(header: list[str], body: list[list[str]], comments: list[str], smoke: bool = False) -> str:
-    lines = [f"% {' '.join(c.split())}" for c in ([SMOKE_NOTE] if smoke else []) + comments]  # one line, no escapes
+    lines = [f"% {' '.join(c.split())}" for c in ([NOTE] if smoke else []) + comments]  # one line, no escapes
     lines += [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule"]
     if smoke:  # inside the table, so the typeset table carries it too
         lines += [rf"\multicolumn{{{len(header)}}}{{l}}{{\textbf{{{latex_escape(SMOKE_CELL)}}}}} \\", r"\midrule"]

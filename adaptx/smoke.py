@@ -70,21 +70,26 @@ def smoke_overrides(cfg: ExperimentConfig) -> list[str]:
     return overrides
 
 
+def is_smoke_run(run_dir) -> bool:
+    """Whether a run folder is a smoke run's: its config.yaml says smoke: true (as a smoke run writes it)."""
+    from .fileio import read_text
+    from .safe_yaml import safe_load
+
+    try:
+        config = safe_load(read_text(RunFolder(run_dir).config_file))
+    except Exception:  # noqa: BLE001 - missing, unreadable, not YAML: not known to be a smoke run
+        return False
+    return isinstance(config, dict) and config.get("smoke") is True
+
+
 def check_smoke_folder(run_dir) -> None:
     """A smoke run writes only into a new or empty folder or an earlier smoke run's (its config.yaml
     says smoke: true): never into a real run's, whose results.json and results.md it would replace
     (--out takes the smoke run anywhere, past the -smoke suffix)."""
-    from .fileio import read_text
-    from .safe_yaml import safe_load
-
     run_dir = Path(run_dir)
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         return
-    try:
-        config = safe_load(read_text(RunFolder(run_dir).config_file))
-    except Exception:  # noqa: BLE001 - missing, unreadable, not YAML: not known to be a smoke run
-        config = None
-    if not (isinstance(config, dict) and config.get("smoke") is True):
+    if not is_smoke_run(run_dir):
         raise AdaptxError(f"--smoke: {run_dir} holds files that are not a smoke run's (its config.yaml does not say "
                           "smoke: true); a smoke run never writes into real results: pass another --out, or leave "
                           "--out out (the smoke run goes to <output_dir>-smoke)")
