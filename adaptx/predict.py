@@ -85,12 +85,14 @@ class Predictor:
 
     def predict_rows(self, rows: list[tuple[str, object]], batch_size: int = 64) -> list[dict]:
         """predict() for (where, row) pairs: `where` (a file and line) names a row in errors."""
-        kind = get_kind(self.kind)
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise AdaptxError(f"batch size {batch_size!r}: expected a whole number of rows >= 1")
-        rows, examples = checked_rows(self.task_entry, rows)
+        check_batch_size(batch_size)
+        return self.predict_checked(*checked_rows(self.task_entry, rows), batch_size)
+
+    def predict_checked(self, rows: list[tuple[str, dict]], examples: list, batch_size: int) -> list[dict]:
+        """predict_rows() for rows `checked_rows` already turned into this task's examples."""
         if not rows:
             return []
+        kind = get_kind(self.kind)
         encoding = kind.encode(self.task_entry, examples, self.tokenizer, self.max_length)
         results, scores = self._run(kind, encoding, batch_size)
         records = kind.records(results, scores, encoding)
@@ -155,6 +157,11 @@ def load_saved(saved: SavedModel, device: str = "auto", dtype: str | None = None
                      saved.stage, saved.description, saved.note, runtime.dtype_reason)
 
 
+def check_batch_size(batch_size) -> None:
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise AdaptxError(f"batch size {batch_size!r}: expected a whole number of rows >= 1")
+
+
 def checked_rows(task, rows: list[tuple[str, object]]) -> tuple[list[tuple[str, dict]], list]:
     """(where, row) pairs as dicts (a plain string is {"text": it}) and the task's example of each: every
     row's fields checked against the task, needing no model (so a bad file fails before the model loads)."""
@@ -189,7 +196,8 @@ def prediction_dtype(evaluated: str, asked: str | None, device) -> tuple[str, st
     from .runtime import resolve_dtype
 
     if asked:
-        return resolve_dtype(asked, device)
+        dtype, why = resolve_dtype(asked, device)
+        return dtype, why if asked == "auto" else "asked for"
     if evaluated == "fp32":
         return "fp32", "the dtype it was evaluated in"
     auto, why = resolve_dtype("auto", device)
@@ -374,7 +382,8 @@ def predict_file(source, input_path, out=None, stage=None, device="auto", dtype=
         out = check_out(out, input_path, source)
     rows = read_rows(input_path)
     saved = resolve(source, stage, zoo)
-    checked_rows(_predicting_task(saved), rows)  # every row's fields, before the model loads
+    rows, examples = checked_rows(_predicting_task(saved), rows)  # every row's fields, before the model loads
+    check_batch_size(batch_size)
     predictor = load_saved(saved, device, dtype, base)
-    write_records(predictor.predict_rows(rows, batch_size), out)
+    write_records(predictor.predict_checked(rows, examples, batch_size), out)
     return len(rows), predictor
