@@ -207,6 +207,10 @@ class ExperimentConfig:
     allow_random_base: bool = False  # random:<arch> base models are for benchmarks and tests only
     smoke: bool = False  # set by `adaptx run --smoke` (adaptx.smoke): a tiny check run whose numbers mean nothing
     gradient_checkpointing: bool = False
+    # what a full-model stage saves: fp32 (its master weights; the default) | base (the base's dtype: bf16
+    # where the base runs in bf16, else fp32) | bf16 (always). bf16 halves the file (docs/concepts.md, "Disk");
+    # the trained weights are rounded in memory too, so its evaluation and later stages see what a reload sees
+    full_save_dtype: str = one_of(("fp32", "base", "bf16"), default="fp32")
     intermediate_tasks: list[str] = field(default_factory=list)
     target_task: str | list[str] = "xnli"  # one target task, or a list (one run, an XTREME summary)
     languages: list[str] | None = None  # null: every language of the target task
@@ -237,6 +241,10 @@ class ExperimentConfig:
         """
         value = getattr(self.train, f"lr_{kind}")
         return value if value is not None else defaults[f"lr_{kind}"]
+
+    def saved_full_dtype(self, run_dtype: str) -> str:
+        """The dtype a full-model stage saves its encoder in (full_save_dtype), given the run's base dtype."""
+        return run_dtype if self.full_save_dtype == "base" else self.full_save_dtype
 
     @property
     def targets(self) -> list[str]:

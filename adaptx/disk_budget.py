@@ -2,7 +2,7 @@
 
 What a stage leaves on disk (docs/concepts.md, "Disk"):
   full-model stage   the whole encoder in fp32 (the base's parameters x 4 bytes; 449 MB for the embedded
-                     base's 118M, 2.2 GB for XLM-R Large's 560M)
+                     base's 118M, 2.2 GB for XLM-R Large's 560M), half that with full_save_dtype bf16
   adapter stage      its adapter, fusion layers and head: a few MB (counted here as at most one h x h
                      matrix per layer plus the head, and three more per layer for a fusion)
   while it trains    a stage's checkpoint.safetensors: its trainable weights, the best weights so far and
@@ -20,6 +20,7 @@ from .errors import AdaptxError
 from .strategies import get_strategy
 
 FP32 = 4  # bytes per saved parameter
+SAVED_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}  # a full-model stage's encoder, by full_save_dtype
 CHECKPOINT_COPIES = 4  # trainable weights, best weights, AdamW's exp_avg and exp_avg_sq
 
 
@@ -36,10 +37,10 @@ def base_parameters(config) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def stage_bytes(strategy: str, config, parameters: int) -> int:
+def stage_bytes(strategy: str, config, parameters: int, full_dtype: str = "fp32") -> int:
     """The weights a trained stage saves (see the module docstring)."""
     if get_strategy(strategy).full_model:
-        return parameters * FP32
+        return parameters * SAVED_BYTES[full_dtype]
     hidden, layers = config.hidden_size, config.num_hidden_layers
     per_layer = hidden * hidden * (4 if get_strategy(strategy).fusion else 1)
     return (layers * per_layer + 2 * hidden * hidden) * FP32
@@ -60,15 +61,17 @@ def free_bytes(run_dir: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def needed(strategies: list[str], config, parameters: int, checkpoints: bool = True) -> tuple[int, str]:
+def needed(strategies: list[str], config, parameters: int, checkpoints: bool = True,
+           full_dtype: str = "fp32") -> tuple[int, str]:
     """(bytes, how they add up) for the stages still to train, by their strategies. checkpoints=False: no
     stage trains long enough to write one (a smoke run's 2 steps)."""
     if not strategies:
         return 0, "nothing left to train"
-    sizes = [stage_bytes(s, config, parameters) for s in strategies]
+    sizes = [stage_bytes(s, config, parameters, full_dtype) for s in strategies]
     full = [b for s, b in zip(strategies, sizes) if get_strategy(s).full_model]
     adapter = [b for s, b in zip(strategies, sizes) if not get_strategy(s).full_model]
-    checkpoint = max(sizes) * CHECKPOINT_COPIES if checkpoints else 0
+    # the checkpoint holds fp32 trainables whatever the saved dtype
+    checkpoint = max(stage_bytes(s, config, parameters) for s in strategies) * CHECKPOINT_COPIES if checkpoints else 0
     parts = [f"{len(full)} full-model stage(s) x {size(full[0])}" if full else "",
              f"{len(adapter)} adapter stage(s), {size(sum(adapter))} in all" if adapter else "",
              f"{size(checkpoint)} for the largest checkpoint while its stage trains" if checkpoints else ""]
@@ -81,7 +84,8 @@ def check_disk_budget(experiment, stages) -> None:
     if not todo:
         return
     config = experiment.base.config
-    total, parts = needed(todo, config, base_parameters(config), checkpoints=not experiment.cfg.smoke)
+    total, parts = needed(todo, config, base_parameters(config), checkpoints=not experiment.cfg.smoke,
+                          full_dtype=experiment.cfg.saved_full_dtype(experiment.runtime.dtype))
     free = free_bytes(experiment.run_dir)
     if total > free:
         raise AdaptxError(f"run folder {experiment.run_dir}: this run needs about {size(total)} of disk ({parts}), but "

@@ -202,8 +202,10 @@ def _wire_adapters(encoder: nn.Module, setup: Setup, adapter_dirs: dict[str, Pat
     return extras
 
 
-def save_model(model: TaskModel, out_dir: Path) -> None:
-    """Write the trained parts as safetensors plus setup.json (the shareable artifact)."""
+def save_model(model: TaskModel, out_dir: Path, full_dtype: str = "fp32") -> None:
+    """Write the trained parts as safetensors plus setup.json (the shareable artifact). full_dtype: what a
+    fully fine-tuned encoder is saved in (config full_save_dtype); below fp32 its weights are rounded in
+    memory first, so the model evaluated next is the one a reload gives (loaders read it back in fp32)."""
     from safetensors.torch import save_file
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -215,10 +217,27 @@ def save_model(model: TaskModel, out_dir: Path) -> None:
         if composition := composition_for(setup.strategy):
             composition.save(model, out_dir)
     else:
-        enc.save_pretrained(out_dir / "encoder", safe_serialization=True)
+        enc.save_pretrained(out_dir / "encoder", safe_serialization=True, state_dict=_rounded_state(enc, full_dtype))
     save_file({k: v.detach().contiguous() for k, v in model.head.state_dict().items()}, str(out_dir / HEAD_FILE))
     setup.fusion_temperature = model.fusion_temperature()
     (out_dir / SETUP_FILE).write_text(json.dumps(asdict(setup), indent=2))
+
+
+def _rounded_state(encoder, dtype: str) -> dict | None:
+    """None (save as trained), or the encoder's floating-point weights in `dtype`, after rounding the
+    encoder's own fp32 weights to the same values in place."""
+    if dtype == "fp32":
+        return None
+    target = {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    state = {}
+    with torch.no_grad():
+        for name, tensor in encoder.state_dict().items():
+            if tensor.is_floating_point():
+                low = tensor.to(target)
+                tensor.copy_(low)  # fp32 holds every bf16/fp16 value exactly: memory now equals the file
+                tensor = low
+            state[name] = tensor.contiguous()
+    return state
 
 
 def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None = None,

@@ -239,7 +239,7 @@ class Experiment:
                               monitor=self.monitor.stage_monitor(stage.id) if self.monitor else None)
         metrics.update(self._trained_metrics(stage, model, summary))
         if main:
-            save_model(model, self.stage_dir(stage.id) / "model")
+            save_model(model, self.stage_dir(stage.id) / "model", self.cfg.saved_full_dtype(self.runtime.dtype))
             self.store.finish(stage.id, recipe, started, metrics)
             logs.info(f"+ {stage.id}: {train_summary(metrics)}")
         self.runtime.wait()  # later stages in every process read what the main process just wrote

@@ -134,6 +134,9 @@ class StageRecipes:
         revision = metric_for_language(job.metric, "en").revision
         if revision > 1:
             train["metric_revision"] = revision
+        saved = self.cfg.saved_full_dtype(self.dtype)
+        if get_strategy(stage.strategy).full_model and saved != "fp32":  # rounded weights: another stage
+            train["saved_dtype"] = saved
         return {
             **common, "max_seq_length": self.cfg.max_seq_length, "setup": _setup_recipe(self.setup_for(stage)),
             "train": train,

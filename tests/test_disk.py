@@ -66,6 +66,26 @@ def test_the_estimate_per_stage_kind_on_the_embedded_base_and_xlmr_large():
     assert round(smoke / 1e6) == 470 and "checkpoint" not in parts  # a smoke run's 2 steps write none
 
 
+def test_full_save_dtype_bf16_halves_the_full_stages_estimate_and_makes_only_them_new_stages(setup, tmp_path):
+    from stage_hash_guard import plan_hashes
+
+    embedded = SimpleNamespace(hidden_size=384, num_hidden_layers=12)
+    assert disk_budget.stage_bytes("full", embedded, 1000, "bf16") == 2000
+    assert disk_budget.stage_bytes("none", embedded, 1000, "bf16") == disk_budget.stage_bytes("none", embedded, 1000)
+    config, data, out = setup
+    rounded = tmp_path / "bf16.yaml"
+    rounded.write_text(yaml.safe_dump(dict(yaml.safe_load(config.read_text()), full_save_dtype="bf16")))
+    before, after = plan_hashes(config, data, out), plan_hashes(rounded, data, tmp_path / "run-bf16")
+    assert before.keys() == after.keys()
+    changed = {stage for stage in before if before[stage]["hash"] != after[stage]["hash"]}
+    # the full stages, and what builds on their weights; the adapter stages keep their hashes
+    assert changed == {stage for stage in before if "-full-" in stage} and changed
+    # `base` on a run whose base is fp32 saves fp32: the same stages as the default
+    as_base = tmp_path / "base.yaml"
+    as_base.write_text(yaml.safe_dump(dict(yaml.safe_load(config.read_text()), full_save_dtype="base", base_dtype="fp32")))
+    assert plan_hashes(as_base, data, tmp_path / "run-base") == before
+
+
 def test_a_smoke_run_deletes_full_model_weights_once_used_and_says_so_where_they_are_asked_for(setup, capsys):
     from adaptx import predict
 

@@ -135,6 +135,35 @@ def test_save_load_round_trip_reproduces_predictions(strategy, fresh, inter_dirs
     torch.testing.assert_close(after, before, rtol=0, atol=0)
 
 
+def test_a_full_model_saved_in_bf16_is_half_the_file_and_the_model_in_memory_equals_its_reload(fresh, tmp_path):
+    from safetensors import safe_open
+
+    enc = fresh()
+    model = build_model(enc, Setup("full-none", 3))
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.trainable_parameters().values():
+            p.add_(torch.randn_like(p) * 0.05)
+    model.eval()
+    ids, mask = torch.tensor([[0, 5, 6, 7, 2, 1]]), torch.tensor([[1, 1, 1, 1, 1, 0]])
+    with torch.inference_mode():
+        unrounded = model(ids, mask)
+    save_model(model, tmp_path / "fp32")
+    save_model(model, tmp_path / "bf16", full_dtype="bf16")
+    with torch.inference_mode():
+        rounded = model(ids, mask)
+    assert not torch.equal(rounded, unrounded)  # the weights in memory were rounded...
+    loaded = load_model(tmp_path / "bf16", lambda folder: fresh(folder))
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(ids, mask), rounded, rtol=0, atol=0)  # ...to exactly what a reload gives
+    assert all(p.dtype == torch.float32 for p in loaded.encoder.parameters())  # trained on in fp32 master weights
+    files = {d: next((tmp_path / d / "encoder").glob("*.safetensors")) for d in ("fp32", "bf16")}
+    with safe_open(str(files["bf16"]), "pt") as f:
+        assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} == {"BF16"}
+    ratio = files["bf16"].stat().st_size / files["fp32"].stat().st_size
+    assert 0.45 < ratio < 0.55
+
+
 def test_bf16_base_keeps_fp32_adapters_and_head_and_trains(fresh, inter_dirs, tiny_model_dir):
     enc = load_encoder(str(tiny_model_dir), "bf16")
     setup = Setup("stack", 3, own_adapter="xnli", frozen_adapters=["qqp"], base_fingerprint=fingerprint(enc))
