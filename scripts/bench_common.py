@@ -138,6 +138,16 @@ def differences(reference: list, other: list) -> int:
     return sum(a != b for a, b in zip(reference, other))
 
 
+def bucket_of(changes: set[str]) -> int | None:
+    """compile-bucket16 (the old name), bucketN or compile-bucketN: lengths padded up to a multiple of N
+    (bucket128 pads every batch to one shape, so compiled and eager steps compare at steady state)."""
+    for change in changes:
+        name = change.removeprefix("compile-")
+        if name.startswith("bucket") and name[len("bucket"):].isdigit():
+            return int(name[len("bucket"):])
+    return None
+
+
 class Bucketed(torch.nn.Module):
     """An encoder whose every batch is padded up to a multiple of `multiple` tokens (masked), its hidden
     states cut back to the batch's own length: fewer distinct shapes for a compiled graph to handle."""

@@ -16,6 +16,8 @@ Candidates (each MODEL:CANDIDATE in its own process, interleaved over --rounds; 
                     first pass includes compiling (reported as compile seconds)
   compile-freezing  the same with inductor's inference freezing (weights folded in as constants)
   compile-bucket16  compile, lengths padded up to a multiple of 16 (fewer distinct shapes to compile)
+  bucketN           (eager) lengths padded up to a multiple of N: `bucket128` against `compile-bucket128`
+                    is compile's gain at one shape (steady state)
 Each mode's predictions are compared with today's: rows that differ, and the largest logit difference.
 
 Run: python scripts/bench_eval.py [--data-dir DATA] [--rows-per-language 30] [--rounds 1]
@@ -33,13 +35,12 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import (Bucketed, Clock, ZOO, data_dir, differences, eval_rows, machine, machine_line, median_of,  # noqa: E402
+from bench_common import (Bucketed, Clock, bucket_of, ZOO, data_dir, differences, eval_rows, machine, machine_line, median_of,  # noqa: E402
                           run_rounds, zoo_folder)
 
 DEFAULT_MODES = ("adapter:today", "adapter:batch-32", "adapter:batch-128", "adapter:batch-256", "adapter:threads-1",
                  "adapter:compile", "adapter:compile-freezing", "adapter:compile-bucket16",
                  "fuse:today", "fuse:batch-128", "fuse:threads-1", "fuse:compile")
-BUCKET = 16
 
 
 def build(model_name: str, base):
@@ -71,8 +72,9 @@ def apply_candidate(model, candidate: str, pad_id: int) -> int:
         import torch._inductor.config as inductor
 
         inductor.freezing = "compile-freezing" in changes
-        compiled = torch.compile(model.encoder)  # TaskModel calls it as it called the eager encoder
-        model.encoder = Bucketed(compiled, BUCKET, pad_id) if "compile-bucket16" in changes else compiled
+        model.encoder = torch.compile(model.encoder)  # TaskModel calls it as it called the eager encoder
+    if (multiple := bucket_of(changes)) is not None:
+        model.encoder = Bucketed(model.encoder, multiple, pad_id)
     return next((int(c.split("-")[1]) for c in changes if c.startswith("batch-")), 64)
 
 

@@ -26,6 +26,8 @@ and these changes, MODE = PATH:CANDIDATE (changes combine with '+', e.g. adapter
   compile             torch.compile (inductor) of the encoder with its adapters (warm-up steps include
                       compiling: reported as compile seconds)
   compile-bucket16    the same with batches padded up to a multiple of 16 tokens (fewer shapes)
+  bucketN             (eager) batches padded up to a multiple of N tokens; bucket128 is one shape for every
+                      batch, so `bucket128` against `compile-bucket128` is compile's steady-state gain
   no-frozen-dropout   the frozen base's dropout off (hidden and attention probabilities 0; the head's and
                       adapters' own dropout kept). Changes training: an explicit option at most, never default
 Each mode's per-step losses are compared with today's (identical, or the largest difference).
@@ -186,7 +188,6 @@ CANDIDATE_MODES = ("adapter:today", "adapter:threads-1", "adapter:compile", "ada
                    "adapter:compile-bucket16+threads-1", "adapter:no-frozen-dropout",
                    "adapter:no-frozen-dropout+threads-1", "fusion:today", "fusion:threads-1",
                    "fusion:compile+threads-1", "fusion:no-frozen-dropout+threads-1", "full:today", "full:threads-1")
-BUCKET = 16
 
 
 def candidate_model(path: str, candidate: str, base):
@@ -198,7 +199,7 @@ def candidate_model(path: str, candidate: str, base):
 
     from adaptx.modeling import Setup, build_model
     from adaptx.models import load_encoder
-    from bench_common import Bucketed, zoo_folder
+    from bench_common import Bucketed, bucket_of, zoo_folder
 
     dtype = "fp32" if path == "full" else base.dtype
     changes = set(candidate.split("+"))
@@ -221,10 +222,10 @@ def candidate_model(path: str, candidate: str, base):
     torch.manual_seed(0)  # new head and adapter weights, as a stage seeds them
     autocast = torch.bfloat16 if base.dtype == "bf16" else None
     model = build_model(encoder, setup, dirs, autocast)
-    if compiles(candidate):
-        compiled = torch.compile(model.encoder)
-        bucketed = "compile-bucket16" in changes
-        model.encoder = Bucketed(compiled, BUCKET, base.tokenizer.pad_token_id) if bucketed else compiled
+    encoder = torch.compile(model.encoder) if compiles(candidate) else model.encoder
+    if (multiple := bucket_of(changes)) is not None:
+        encoder = Bucketed(encoder, multiple, base.tokenizer.pad_token_id)
+    model.encoder = encoder
     return model
 
 
