@@ -41,11 +41,10 @@ from .plan import Stage, plan_stages
 from .rundata import RunData, check_batch_fits
 from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
-from .run_config import load_run_config
 from .run_results import write_run_results
 from .stage_recipe import StageRecipes
 from .run_folder import HASH_CHARS, RunFolder, write_json
-from .run_open import open_run
+from .run_open import load_run_config, open_run
 from .stage_store import StageStore, check_run_folder_free, hold_run_folder
 from .strategies import get_strategy
 from .tasks import get_task
