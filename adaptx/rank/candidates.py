@@ -19,9 +19,9 @@ from ..models import load_base_model
 from ..plan import Stage, plan_stages
 from ..run_folder import RunFolder
 from ..tasks import get_task
-from ..zoo_roots import zoos
 from ..zoo_index import index_problems, list_entries
 from ..zoo_refs import ZOO_PREFIX, is_zoo_ref
+from ..zoo_resolve import zoos
 from .features import REDUCTIONS
 
 ALL = "all"
