@@ -19,6 +19,7 @@ import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import AdaptxError
 from .fingerprint import base_fingerprint
@@ -159,8 +160,17 @@ def check_trained_on(entry: Path, card: Card, base_identity: dict) -> None:
                           "was trained on: use that base model, or train the task here (list it by name)")
 
 
-def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, Card]]:
-    """zoo:NAME -> (adapter folder, card) for every zoo adapter the config's strategies use."""
+class ZooAdapter(NamedTuple):
+    """A config's zoo:NAME adapter, resolved once when a run opens: the verified adapter folder a stage
+    loads, the entry's card, and what a stage built on it records of it (zoo_recipe)."""
+
+    folder: Path
+    card: Card
+    recipe: dict
+
+
+def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, ZooAdapter]:
+    """zoo:NAME -> its ZooAdapter, for every zoo adapter the config's strategies use."""
     if not builds_on(cfg.strategies, "adapter"):
         return {}
     root = user_zoo(getattr(cfg, "zoo_dir", None))
@@ -174,7 +184,7 @@ def resolve_zoo_refs(cfg, base_identity: dict) -> dict[str, tuple[Path, Card]]:
                               f"map {task} to an entry of that task (adaptx zoo list), or list {token} in "
                               "intermediate_tasks on its own")
     _check_mergeable(cfg, found)
-    return found
+    return {token: ZooAdapter(folder, card, zoo_recipe(token, card)) for token, (folder, card) in found.items()}
 
 
 def _check_mergeable(cfg, found: dict) -> None:
