@@ -236,7 +236,7 @@ class Experiment:
         summary = train_model(model, train_data, dev, self.recipes.job_for(stage), self.pad_id,
                               self.store.checkpoint(stage.id), self.runtime, on_evaluate=on_evaluate,
                               monitor=self.monitor.stage_monitor(stage.id) if self.monitor else None)
-        metrics.update(self._trained_metrics(stage, model, summary))
+        metrics.update(self._trained_metrics(stage, trained, model, summary))
         if main:
             save_model(model, self.stage_dir(stage.id) / "model")
             self.store.finish(stage.id, recipe, started, metrics)
@@ -245,9 +245,9 @@ class Experiment:
         self._trained = (stage.id, model)  # evaluation right after training reuses the model in memory
         return metrics
 
-    def _trained_metrics(self, stage: Stage, model, summary: dict) -> dict:
-        """What metrics.json records of a trained stage besides its identity (intermediate: versus_trivial)."""
-        trained = self.trained_task(stage)
+    def _trained_metrics(self, stage: Stage, trained: str, model, summary: dict) -> dict:
+        """What metrics.json records of a trained stage (on task `trained`) besides its identity
+        (intermediate: versus_trivial)."""
         train_data, dev = self.data(trained, "train"), self.data(trained, "dev")
         summary = summary if stage.kind == "target" else dict(summary, versus_trivial=versus_trivial(self, trained, model))
         metrics = {"train": summary,
