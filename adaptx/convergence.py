@@ -59,8 +59,8 @@ def stage_facts(stage, finished, zoo: dict, data) -> dict:
     """What a results record says of the stage behind it: its step budget where the run sweeps budgets
     (else None), the steps it trained, whether it and the stages under it converged, and the intermediate
     tasks that trained on the target's own data. finished(stage_id) -> metrics.json's content or None;
-    zoo: zoo:NAME -> (folder, card); data: the run's RunData."""
-    cards = {ref: card for ref, (_, card) in zoo.items()}  # adaptx.zoo_card.Card
+    zoo: zoo:NAME -> adaptx.zoo_resolve.ZooAdapter; data: the run's RunData."""
+    cards = {ref: adapter.card for ref, adapter in zoo.items()}  # adaptx.zoo_card.Card
     same_data = same_data_intermediates(data, zoo, stage)
     own = (finished(stage.id) or {}).get("train") if stage.trains else None
     under = [of_card(cards[src].training.facts)["converged"] if src in cards else of_training((finished(src) or {}).get("train"))["converged"]
@@ -86,7 +86,7 @@ def same_data_intermediates(data, zoo: dict, stage) -> list[str]:
         source = source_of.get(task, task)
         if not is_zoo_ref(source) and data.is_mixture(task):
             continue  # a mixture's parts are named in its own stage's notes
-        digest = (zoo[source][1].training.data["train_sha256"] if is_zoo_ref(source)
+        digest = (zoo[source].card.training.data["train_sha256"] if is_zoo_ref(source)
                   else data.split(task, "train").digest)
         if task != stage.task and digest == target_train:
             same.append(task)

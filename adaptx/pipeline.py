@@ -38,14 +38,13 @@ from .metrics import metric_for_language
 from .models import RANDOM_PREFIX, load_base_model, load_encoder, saved_encoder_loader
 from .modeling import build_model, load_model, save_model
 from .plan import Stage, plan_stages
-from .rundata import RunData, check_batch_fits
+from .rundata import RunData
 from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
-from .run_config import load_run_config
 from .run_results import write_run_results
 from .stage_recipe import StageRecipes
 from .run_folder import HASH_CHARS, RunFolder, write_json
-from .run_open import open_run
+from .run_open import load_run_config, open_run
 from .stage_store import StageStore, check_run_folder_free, hold_run_folder
 from .strategies import get_strategy
 from .tasks import get_task
@@ -84,7 +83,7 @@ class Experiment:
         check_against_base(cfg, self.base)
         self.family, self.lr_defaults = self.base.family
         self.base_identity = self.base.identity()
-        self.zoo = resolve_zoo_refs(cfg, self.base_identity)  # zoo:NAME -> (verified adapter folder, card)
+        self.zoo = resolve_zoo_refs(cfg, self.base_identity)  # zoo:NAME -> verified folder, card, recipe
         self.pad_id = self.base.tokenizer.pad_token_id
         for task in map(get_task, cfg.targets):
             for metric in task.metrics:
@@ -175,7 +174,7 @@ class Experiment:
         self.rundata.load_all(stages)
         for stage in stages:
             self.recipes.hash(stage)
-            check_batch_fits(self.rundata, stage, self.recipes.job_for)  # before any stage trains
+            self.recipes.check_batch_fits(stage)  # before any stage trains
         self.store.check_existing([stage.id for stage in stages])
 
     def build(self, stage: Stage):
@@ -196,7 +195,7 @@ class Experiment:
         dirs = {}
         for name, source in stage.adapters.items():
             saved = self.recipes.adapter_name(name, stage.seed)
-            folder = self.zoo[source][0] if is_zoo_ref(source) else self.store.adapter_folder(source, saved)
+            folder = self.zoo[source].folder if is_zoo_ref(source) else self.store.adapter_folder(source, saved)
             dirs[saved] = dirs[name] = folder
         return dirs
 
@@ -237,7 +236,7 @@ class Experiment:
         summary = train_model(model, train_data, dev, self.recipes.job_for(stage), self.pad_id,
                               self.store.checkpoint(stage.id), self.runtime, on_evaluate=on_evaluate,
                               monitor=self.monitor.stage_monitor(stage.id) if self.monitor else None)
-        metrics.update(self._trained_metrics(stage, model, summary))
+        metrics.update(self._trained_metrics(stage, trained, model, summary))
         if main:
             save_model(model, self.stage_dir(stage.id) / "model", self.cfg.saved_full_dtype(self.runtime.dtype))
             self.store.finish(stage.id, recipe, started, metrics)
@@ -246,9 +245,9 @@ class Experiment:
         self._trained = (stage.id, model)  # evaluation right after training reuses the model in memory
         return metrics
 
-    def _trained_metrics(self, stage: Stage, model, summary: dict) -> dict:
-        """What metrics.json records of a trained stage besides its identity (intermediate: versus_trivial)."""
-        trained = self.trained_task(stage)
+    def _trained_metrics(self, stage: Stage, trained: str, model, summary: dict) -> dict:
+        """What metrics.json records of a trained stage (on task `trained`) besides its identity
+        (intermediate: versus_trivial)."""
         train_data, dev = self.data(trained, "train"), self.data(trained, "dev")
         summary = summary if stage.kind == "target" else dict(summary, versus_trivial=versus_trivial(self, trained, model))
         metrics = {"train": summary,
@@ -269,7 +268,7 @@ class Experiment:
     def evaluate(self, stage: Stage) -> list[dict]:
         """Zero-shot scores of a stage in every language of its task (every metric the task
         reports); returns results records. Missing languages are reported, not scored."""
-        task = get_task(stage.task)
+        task = self.task(stage.task)
         model, records, started = None, [], time.perf_counter()
         languages = [lang for lang, split in self.eval_splits[task.name].items() if split is not None]
         facts = stage_facts(stage, self.store.finished, self.zoo, self.rundata)  # budget, steps, convergence, §
@@ -283,7 +282,7 @@ class Experiment:
             else:
                 if model is None:
                     model = self.trained_model(stage) if stage.trains else self.build(stage)
-                result = self._score(model, stage, lang)
+                result = self._score(model, stage, task, lang)
                 if self.runtime.is_main:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     write_json(path, {lang: result})
@@ -299,9 +298,8 @@ class Experiment:
         self.runtime.wait()
         return records
 
-    def _score(self, model, stage: Stage, lang: str) -> dict:
+    def _score(self, model, stage: Stage, task, lang: str) -> dict:
         """One language's predictions and scores (the content of its evaluation file)."""
-        task = get_task(stage.task)
         kind, split = get_kind(task.kind), self.eval_splits[task.name][lang]
         data = self.data(task.name, f"eval-{split}", lang)
         attention = None

@@ -18,8 +18,7 @@ from .fileio import read_json
 from .run_folder import RunFolder, StageFolder
 from .tasks import get_task
 from .zoo_card import CARD_FILE, entry_adapter_dirs
-from .zoo_resolve import require_entry
-from .zoo_roots import user_zoo
+from .zoo_resolve import require_entry, user_zoo
 from .zoo_refs import is_zoo_ref, zoo_ref_name
 
 

@@ -1,15 +1,32 @@
-"""Opening a run folder: everything about where a run reads and writes, checked before anything is
-written and before torch or a model loads (so `adaptx run` answers a wrong path in about a second)."""
+"""Opening a run, before torch or a model loads (so `adaptx run` answers a wrong name or path in about a
+second): the config it uses (load_run_config) and the folders it reads and writes (open_run), checked
+before anything is written."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .config import ExperimentConfig
+from .config import ExperimentConfig, load_config
 from .errors import AdaptxError
 from .fileio import check_path
 from .packs import NO_DATA_DIR, resolve_data_dir
+from .shipped import resolve_config
 from .stage_store import check_run_folder
+
+
+def load_run_config(config_path, overrides=None, smoke: bool = False) -> ExperimentConfig:
+    """The config a run uses: the file with the overrides, shrunk first when `smoke` (adaptx.smoke, imported
+    only then; the user's own overrides still go last, so they win). `config_path` is what `adaptx run`
+    takes: a YAML path, a shipped config's name, or the docs' configs/NAME.yaml from any folder
+    (adaptx.shipped); None: the defaults."""
+    if config_path is not None:
+        config_path = resolve_config(config_path)
+    cfg = load_config(config_path, overrides)
+    if not smoke:
+        return cfg
+    from .smoke import smoke_overrides
+
+    return load_config(config_path, smoke_overrides(cfg) + list(overrides or []))
 
 
 def open_run(cfg: ExperimentConfig, data_dir=None, out_dir=None, writes: bool = True) -> tuple[Path, Path | None]:

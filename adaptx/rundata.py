@@ -257,20 +257,6 @@ def _check_gold_pairs(task: Task, encoding: Encoding, loaded: LoadedSplit, lang:
                         sum(e.gold is not None for e in loaded.examples), f"{loaded.origin} ({lang})")
 
 
-def check_batch_fits(rundata: RunData, stage, job_for) -> None:
-    """A trained stage's batch (job_for(stage).batch_size) is at most its training rows: a larger one is
-    a mistake (a missing zero, a per-task size meant elsewhere) that would train on all rows at every step."""
-    if not stage.trains:
-        return
-    trained, batch_size = rundata.trained_task(stage), job_for(stage).batch_size
-    rows = len(rundata.data(trained, "train"))
-    if batch_size > rows:
-        key = (f"train.target_batch_size.{stage.task}" if stage.kind == "target"
-               and stage.task in rundata.cfg.train.target_batch_size else "train.batch_size")
-        raise AdaptxError(f"{key}: {batch_size} is more than the {rows} training rows of {trained} (stage "
-                          f"{stage.id}); a step cannot take more rows than there are: set {key} <= {rows}")
-
-
 # -- what a RunData is built from: pure functions of the config and the registry ------------------
 
 def run_tasks(cfg: ExperimentConfig) -> dict[str, Task]:

@@ -13,15 +13,14 @@ from dataclasses import asdict, replace
 from .adapter_names import saved_name
 from .compositions import composition_for, optional_slots
 from .config import AUTO, ExperimentConfig, stable_hash
+from .errors import AdaptxError
 from .metrics import metric_for_language
 from .mixture import MLM
 from .modeling import Setup
 from .plan import Stage
 from .rundata import RunData
 from .strategies import get_strategy
-from .tasks import get_task
 from .train import TrainJob
-from .zoo_resolve import zoo_recipe
 from .zoo_refs import is_zoo_ref
 
 
@@ -115,6 +114,19 @@ class StageRecipes:
                         min_improvement=t.auto.min_improvement if until_converged else 0.0,
                         description=stage.id)
 
+    def check_batch_fits(self, stage: Stage) -> None:
+        """A trained stage's batch is at most its training rows: a larger one is a mistake (a missing zero, a
+        per-task size meant elsewhere) that would train on all rows at every step."""
+        if not stage.trains:
+            return
+        trained, batch_size = self.data.trained_task(stage), self.job_for(stage).batch_size
+        rows = len(self.data.data(trained, "train"))
+        if batch_size > rows:
+            key = (f"train.target_batch_size.{stage.task}" if stage.kind == "target"
+                   and stage.task in self.cfg.train.target_batch_size else "train.batch_size")
+            raise AdaptxError(f"{key}: {batch_size} is more than the {rows} training rows of {trained} (stage "
+                              f"{stage.id}); a step cannot take more rows than there are: set {key} <= {rows}")
+
     def recipe(self, stage: Stage) -> dict:
         """Exactly what a stage's trained weights depend on. Not in it, because they cannot change
         the result: evaluation settings (their own step), other phases' settings, checkpoint_every
@@ -155,11 +167,11 @@ class StageRecipes:
 
     def _zoo_recipe(self, stage: Stage) -> dict:
         """The sha256 of every file of the zoo adapters a stage loads: a changed entry retrains it."""
-        used = {name: zoo_recipe(src, self.zoo[src][1]) for name, src in stage.adapters.items() if is_zoo_ref(src)}
+        used = {name: self.zoo[src].recipe for name, src in stage.adapters.items() if is_zoo_ref(src)}
         return {"zoo": used} if used else {}
 
     def eval_recipe(self, stage: Stage, lang: str) -> dict:
-        task = get_task(stage.task)
+        task = self.data.task(stage.task)
         split = self.data.eval_splits[task.name][lang]
         recipe = {"model": self.hashes[stage.id], "language": lang, "split": split, "metrics": list(task.metrics),
                   "params": {k: v for k, v in task.params.items() if k != "hub_language_filter"},

@@ -1,8 +1,9 @@
 """How entries enter and leave a zoo folder. An entry lands (adaptx.zoo_publish's add, adaptx.zoo_hub's
 pull) through a hidden folder: written there, verified there, renamed into place, then indexed; a refused
 one leaves the zoo as it was, including a zoo folder the command created. remove takes it out of the
-index first, then deletes it (renamed aside first). user_zoo (adaptx.zoo_roots) is the zoo these write;
-reading an entry also looks in the shipped zoo (adaptx.zoo_resolve.require_entry).
+index first, then deletes it (renamed aside first). verify_zoo checks a whole zoo folder (`adaptx zoo
+verify`) and can rebuild its index. user_zoo (adaptx.zoo_resolve) is the zoo these write; reading an
+entry also looks in the shipped zoo (adaptx.zoo_resolve.require_entry).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Iterator
 
 from .errors import AdaptxError
 from .fingerprint import sha256_file
-from .zoo_card import CARD_FILE, Card
-from .zoo_index import index_record, load_index, write_index
-from .zoo_refs import check_name
-from .zoo_roots import holding, shipped_zoo
+from .zoo_card import ALLOWED_SUFFIXES, CARD_FILE, Card
+from .zoo_index import INDEX_FILE, entry_dirs, index_problems, index_record, load_index, record_problem, write_index
+from .zoo_refs import NAME_RE, check_name
+from .zoo_resolve import ENV_VAR, holding, shipped_zoo
+from .zoo_verify import check_entry
 
 
 class _ZooFolder:
@@ -109,3 +111,38 @@ def remove_entry(zoo: Path, name: str) -> None:
         trash.unlink()
     else:
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def verify_zoo(zoo: Path, name: str | None = None, rebuild_index: bool = False) -> tuple[int, list[str]]:
+    """(entries checked, problems). rebuild_index: write the index from every entry that passes its own
+    checks (card and files), so an entry added or edited by hand is accepted explicitly, never silently."""
+    zoo = holding(zoo, check_name(name)) if name and not rebuild_index else zoo
+    if not zoo.is_dir():
+        shipped = shipped_zoo()
+        hint = f"; the zoo shipped with adaptx: `adaptx zoo verify --zoo {shipped}`" if shipped is not None else ""
+        raise AdaptxError(f"zoo folder {zoo} does not exist (set --zoo or ${ENV_VAR}){hint}")
+    index = load_index(zoo)
+    dirs = [zoo / check_name(name)] if name else entry_dirs(zoo)
+    if name and not dirs[0].is_dir():
+        raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(sorted(index['entries'])) or 'none'})")
+    problems, rebuilt = [], {}
+    for entry in dirs:
+        card, found = check_entry(entry, None if rebuild_index else index)
+        problems += found
+        if card is not None:
+            rebuilt[entry.name] = index_record(card, sha256_file(entry / CARD_FILE))
+    if not name:
+        if not rebuild_index:
+            problems += index_problems(zoo)
+            problems += [f"{zoo / INDEX_FILE}: lists {n!r}, but {zoo / n} does not exist; run `adaptx zoo verify "
+                         "--rebuild-index`" for n in sorted(index["entries"]) if NAME_RE.match(n) and not (
+                             zoo / n).is_dir()]
+        allowed = (*ALLOWED_SUFFIXES, ".md", ".txt")  # the zoo's own README may sit beside the entries
+        problems += [f"{p}: a {p.suffix} file in the zoo folder; pickles are not allowed anywhere in a zoo: delete it"
+                     for p in sorted(zoo.iterdir()) if p.is_file() and p.suffix not in allowed
+                     and p.name not in (".gitkeep", ".gitignore")]
+    if rebuild_index:
+        entries = {n: r for n, r in index["entries"].items()  # records of entries not checked now, if sound
+                   if record_problem(n, r) is None and (zoo / n).is_dir() and n not in [d.name for d in dirs]}
+        write_index(zoo, {**entries, **rebuilt})
+    return len(dirs), problems

@@ -119,7 +119,7 @@ def _nothing_found(zoos) -> str:
 
 
 def format_listing(zoos, task: str | None = None, base: str | None = None) -> str:
-    """The entries of every zoo (adaptx.zoo_roots.zoos: the user zoo, then the shipped one), each row naming
+    """The entries of every zoo (adaptx.zoo_resolve.zoos: the user zoo, then the shipped one), each row naming
     its zoo; a shipped entry that a user entry of the same name shadows says so. Then which folders they are."""
     seen, lines = set(), []
     for zoo in zoos:

@@ -1,7 +1,7 @@
 """Verifying zoo entries: an entry's card (adaptx.zoo_card), every file it lists (sha256, safetensors
-headers, the JSON its loaders read), nothing it does not list, and its record in the zoo's index;
-`adaptx zoo verify` over a whole zoo. Every use of an entry goes through check_entry first
-(adaptx.zoo_resolve.require_entry, a pull before it lands).
+headers, the JSON its loaders read), nothing it does not list, and its record in the zoo's index
+(`adaptx zoo verify` over a whole zoo: adaptx.zoo_folder.verify_zoo). Every use of an entry goes
+through check_entry first (adaptx.zoo_resolve.require_entry, a pull before it lands).
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from .fileio import read_json
 from .fingerprint import sha256_file
 from .safetensors_check import safetensors_problem
 from .zoo_card import ALLOWED_SUFFIXES, CARD_FILE, Card, parse_card
-from .zoo_index import INDEX_FILE, entry_dirs, index_problems, index_record, load_index, record_problem, write_index
-from .zoo_refs import NAME_RE, check_name
-from .zoo_roots import ENV_VAR, holding, shipped_zoo
+from .zoo_index import INDEX_FILE, index_record
 
 
 def read_json_object(path: Path, remedy: str) -> dict:
@@ -113,38 +111,3 @@ def check_entry(entry: Path, index: dict | None = None) -> tuple[Card | None, li
             problems.append(f"{card_path}: differs from its record in {INDEX_FILE} (the card or the index was edited); "
                             "check it and run `adaptx zoo verify --rebuild-index`")
     return (None if problems else card), problems
-
-
-def verify_zoo(zoo: Path, name: str | None = None, rebuild_index: bool = False) -> tuple[int, list[str]]:
-    """(entries checked, problems). rebuild_index: write the index from every entry that passes its own
-    checks (card and files), so an entry added or edited by hand is accepted explicitly, never silently."""
-    zoo = holding(zoo, check_name(name)) if name and not rebuild_index else zoo
-    if not zoo.is_dir():
-        shipped = shipped_zoo()
-        hint = f"; the zoo shipped with adaptx: `adaptx zoo verify --zoo {shipped}`" if shipped is not None else ""
-        raise AdaptxError(f"zoo folder {zoo} does not exist (set --zoo or ${ENV_VAR}){hint}")
-    index = load_index(zoo)
-    dirs = [zoo / check_name(name)] if name else entry_dirs(zoo)
-    if name and not dirs[0].is_dir():
-        raise AdaptxError(f"no zoo entry {name!r} in {zoo} (entries: {', '.join(sorted(index['entries'])) or 'none'})")
-    problems, rebuilt = [], {}
-    for entry in dirs:
-        card, found = check_entry(entry, None if rebuild_index else index)
-        problems += found
-        if card is not None:
-            rebuilt[entry.name] = index_record(card, sha256_file(entry / CARD_FILE))
-    if not name:
-        if not rebuild_index:
-            problems += index_problems(zoo)
-            problems += [f"{zoo / INDEX_FILE}: lists {n!r}, but {zoo / n} does not exist; run `adaptx zoo verify "
-                         "--rebuild-index`" for n in sorted(index["entries"]) if NAME_RE.match(n) and not (
-                             zoo / n).is_dir()]
-        allowed = (*ALLOWED_SUFFIXES, ".md", ".txt")  # the zoo's own README may sit beside the entries
-        problems += [f"{p}: a {p.suffix} file in the zoo folder; pickles are not allowed anywhere in a zoo: delete it"
-                     for p in sorted(zoo.iterdir()) if p.is_file() and p.suffix not in allowed
-                     and p.name not in (".gitkeep", ".gitignore")]
-    if rebuild_index:
-        entries = {n: r for n, r in index["entries"].items()  # records of entries not checked now, if sound
-                   if record_problem(n, r) is None and (zoo / n).is_dir() and n not in [d.name for d in dirs]}
-        write_index(zoo, {**entries, **rebuilt})
-    return len(dirs), problems

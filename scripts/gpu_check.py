@@ -281,7 +281,7 @@ def check_quickstart(runtime, work: Path, tiny: str | None) -> dict:
     """configs/quickstart.yaml with QUICKSTART_STEPS steps per stage on this device (tiny: --smoke's
     shrinking, on the tiny base, two strategies, the QQP adapter trained rather than taken from the zoo)."""
     from adaptx.pipeline import Experiment, open_run, plan_stages, run_experiment
-    from adaptx.run_config import load_run_config
+    from adaptx.run_open import load_run_config
 
     overrides = [f"train.intermediate_steps={QUICKSTART_STEPS}", f"train.target_steps={QUICKSTART_STEPS}",
                  f"train.eval_every={LOSS_WINDOW}", f"device={runtime.device}"]

@@ -119,7 +119,7 @@ def test_run_search_and_rank_resolve_the_same_way(tmp_path, monkeypatch, capsys)
     """run_experiment (through load_run_config), `adaptx search` and `adaptx rank` read configs/NAME.yaml
     from any folder; each stops here at its first check after the config (no model loads)."""
     from adaptx.commands.rank import run_rank
-    from adaptx.run_config import load_run_config
+    from adaptx.run_open import load_run_config
 
     monkeypatch.chdir(tmp_path)
     assert load_run_config("configs/quickstart.yaml").name == "quickstart"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptx import shipped, zoo, zoo_roots
+from adaptx import shipped, zoo, zoo_resolve
 from adaptx.cli import main
 from adaptx.errors import AdaptxError
 from shipped_zoo import SHIPPED
@@ -35,7 +35,7 @@ def rows(out: str) -> dict[str, str]:
 
 
 def test_a_checkout_reads_its_own_adapter_zoo_as_the_shipped_zoo():
-    assert shipped.zoo_dir() == SHIPPED_ZOO and zoo_roots.shipped_zoo() == SHIPPED_ZOO
+    assert shipped.zoo_dir() == SHIPPED_ZOO and zoo_resolve.shipped_zoo() == SHIPPED_ZOO
 
 
 def test_zoo_list_shows_the_shipped_entries_beside_the_user_zoo_with_their_origin(user_zoo, capsys):
@@ -55,7 +55,7 @@ def test_zoo_list_shows_the_shipped_entries_beside_the_user_zoo_with_their_origi
 
 
 def test_the_same_folder_as_user_and_shipped_zoo_is_listed_once(capsys):
-    assert [z.origin for z in zoo_roots.zoos(SHIPPED_ZOO)] == ["shipped"]
+    assert [z.origin for z in zoo_resolve.zoos(SHIPPED_ZOO)] == ["shipped"]
     assert main(["zoo", "list", "--zoo", str(SHIPPED_ZOO)]) == 0
     assert rows(capsys.readouterr().out) == {name: ["shipped"] for name in SHIPPED}
 

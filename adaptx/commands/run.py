@@ -26,8 +26,7 @@ def add_parser(subparsers):
 
 def main(args) -> int:
     from ..progress import require_tensorboard
-    from ..run_config import load_run_config
-    from ..run_open import open_run
+    from ..run_open import load_run_config, open_run
     from ..shipped import resolve_config
 
     if args.tensorboard:

@@ -20,7 +20,7 @@ def _zoo(args):
 
 def _list(args) -> int:
     from .. import zoo_index
-    from ..zoo_roots import zoos
+    from ..zoo_resolve import zoos
 
     listed = zoos(args.zoo)  # the user zoo, then the one shipped with adaptx
     print(zoo_index.format_listing(listed, args.task, args.base))

@@ -19,9 +19,9 @@ from ..models import load_base_model
 from ..plan import Stage, plan_stages
 from ..run_folder import RunFolder
 from ..tasks import get_task
-from ..zoo_roots import zoos
 from ..zoo_index import index_problems, list_entries
 from ..zoo_refs import ZOO_PREFIX, is_zoo_ref
+from ..zoo_resolve import zoos
 from .features import REDUCTIONS
 
 ALL = "all"
@@ -107,7 +107,7 @@ def resolve(exp, tokens: list[str]) -> list[Candidate]:
     stages = [s for s in plan_stages(exp.cfg) if s.seed == seed]
     out = []
     for token in tokens:
-        task = exp.zoo[token][1].task if is_zoo_ref(token) else token
+        task = exp.zoo[token].card.task if is_zoo_ref(token) else token
         cand = Candidate(token, task, {s.task: s for s in stages if s.kind == "target" and s.intermediates == [token]},
                          _text_tasks(exp, token, task))
         stage = next(iter(cand.stages.values()))
@@ -126,7 +126,7 @@ def _text_tasks(exp, token: str, task: str) -> tuple[str, ...]:
     """A mixture adapter learned from its parts' texts (the card's training.mixture.tasks, or the
     config's multitask.tasks); any other adapter from its task's."""
     if is_zoo_ref(token):
-        mixture = exp.zoo[token][1].training.mixture or {}
+        mixture = exp.zoo[token].card.training.mixture or {}
         parts = mixture.get("tasks")
     else:
         parts = exp.cfg.multitask.tasks if token == MULTITASK else None
