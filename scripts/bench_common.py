@@ -43,6 +43,30 @@ def machine_line(info: dict) -> str:
             f"{info['cores']} cores, torch threads {info['threads']}; load average {' '.join(map(str, info['load_average']))}")
 
 
+def matmul_ceiling_gflops(seconds: float = 1.0, size: int = 1024) -> float:
+    """fp32 GFLOP/s of one large matrix product at the current thread count: what this CPU's BLAS reaches
+    at best, so a step's model GFLOP/s says how much headroom is left."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)  # kernels picked, memory touched
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b)
+        runs += 1
+    return 2 * size ** 3 * runs / (time.perf_counter() - start) / 1e9
+
+
+def linear_flops(model, tokens: int) -> float:
+    """Floating-point operations of one training step's linear layers (a lower bound: attention scores,
+    softmax, GELU and LayerNorm left out): 2 per weight and token forward, the same again for the inputs'
+    gradients backward, and again for each trainable weight's gradient. Embedding lookups are no products."""
+    weights = trainable = 0
+    for name, p in model.named_parameters():
+        if p.dim() == 2 and "embeddings" not in name:
+            weights += p.numel()
+            trainable += p.numel() if p.requires_grad else 0
+    return 2.0 * tokens * (2 * weights + trainable)
+
+
 class Clock:
     """Wall and CPU seconds of one timed unit (a step, an evaluation pass)."""
 

@@ -241,7 +241,7 @@ def candidate_worker(mode: str, args) -> dict:
     from adaptx.kinds import get_kind
     from adaptx.models import load_base_model
     from adaptx.train import TrainJob, _optimizer, forward_batch
-    from bench_common import Clock, data_dir, machine, train_rows
+    from bench_common import Clock, data_dir, linear_flops, machine, matmul_ceiling_gflops, train_rows
 
     path, candidate = mode.split(":")
     if "threads-1" in candidate.split("+"):
@@ -279,12 +279,14 @@ def candidate_worker(mode: str, args) -> dict:
         cpus.append(clock.cpu)
     timed = slice(args.warmup, None)  # the first steps allocate, pick kernels and (compile) compile
     step_s = statistics.median(walls[timed])
+    flops = statistics.mean(linear_flops(model, n) for n in tokens[timed])
     return {"mode": mode, "dtype": "fp32" if path == "full" else base.dtype, "step_s": step_s,
             "cpu_s": statistics.median(cpus[timed]), "examples_per_s": args.batch / step_s,
             "padded_tokens_per_step": statistics.mean(tokens[timed]), "warmup_s": sum(walls[:args.warmup]),
             "compile_s": sum(walls[:args.warmup]) - args.warmup * step_s if compiles(candidate) else 0.0,
             "losses": losses, "peak_rss_gb": peak_rss_gb(), "threads": torch.get_num_threads(),
-            "trainable": sum(p.numel() for p in params.values()), "machine": machine()}
+            "trainable": sum(p.numel() for p in params.values()), "machine": machine(),
+            "model_gflops_per_s": flops / step_s / 1e9, "matmul_ceiling_gflops": matmul_ceiling_gflops()}
 
 
 def candidates_report(results: dict, reference_candidate: str = "today") -> None:
@@ -304,7 +306,7 @@ def candidates_report(results: dict, reference_candidate: str = "today") -> None
         print(f"\n{path} step ({ref['dtype']} base), {len(ref['losses'])} quickstart MNLI batches; ratios to "
               f"{reference_candidate}, medians of {len(reference)} round(s)")
         print(f"  {'candidate':34s} {'step s':>6s} {'x':>6s} {'CPU s':>6s} {'x CPU':>6s} {'compile s':>9s} "
-              f"{'tokens':>6s} {'RSS GB':>6s}  losses vs {reference_candidate}")
+              f"{'tokens':>6s} {'RSS GB':>6s} {'GFLOP/s':>7s} {'of mm':>5s}  losses vs {reference_candidate}")
         step0, cpu0 = median_of(reference, "step_s"), median_of(reference, "cpu_s")
         for mode in modes:
             runs = results[mode]
@@ -312,7 +314,20 @@ def candidates_report(results: dict, reference_candidate: str = "today") -> None
             gap = max(abs(a - b) for a, b in zip(ref["losses"], r["losses"]))
             same = "identical" if gap == 0 else f"largest per-step loss difference {gap:.2e}"
             print(f"  {mode.split(':')[1]:34s} {step:6.2f} {step0 / step:5.2f}x {cpu:6.2f} {cpu0 / cpu:5.2f}x "
-                  f"{median_of(runs, 'compile_s'):9.1f} {r['padded_tokens_per_step']:6.0f} {r['peak_rss_gb']:6.2f}  {same}")
+                  f"{median_of(runs, 'compile_s'):9.1f} {r['padded_tokens_per_step']:6.0f} {r['peak_rss_gb']:6.2f} "
+                  f"{utilisation(runs)}  {same}")
+    print("  GFLOP/s: the step's linear-layer operations per second (a lower bound); of mm: that as a share of one "
+          "large fp32 matrix product's GFLOP/s at the same thread count, measured in the same process")
+
+
+def utilisation(runs: list[dict]) -> str:
+    """The step's model GFLOP/s and its share of the matrix-product ceiling (results saved before these existed: -)."""
+    from bench_common import median_of
+
+    if "model_gflops_per_s" not in runs[0]:
+        return f"{'-':>7s} {'-':>5s}"
+    rate, ceiling = median_of(runs, "model_gflops_per_s"), median_of(runs, "matmul_ceiling_gflops")
+    return f"{rate:7.1f} {rate / ceiling:5.0%}"
 
 
 def run_candidates(args) -> None:
