@@ -162,6 +162,11 @@ def differences(reference: list, other: list) -> int:
     return sum(a != b for a, b in zip(reference, other))
 
 
+def compiles(candidate: str) -> bool:
+    """Whether a candidate (changes joined by '+') compiles the encoder."""
+    return any(change.startswith("compile") for change in candidate.split("+"))
+
+
 def bucket_of(changes: set[str]) -> int | None:
     """compile-bucket16 (the old name), bucketN or compile-bucketN: lengths padded up to a multiple of N
     (bucket128 pads every batch to one shape, so compiled and eager steps compare at steady state)."""

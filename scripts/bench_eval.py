@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import (Bucketed, Clock, bucket_of, ZOO, data_dir, differences, eval_rows, machine, machine_line, median_of,  # noqa: E402
+from bench_common import (Bucketed, Clock, bucket_of, compiles, ZOO, data_dir, differences, eval_rows, machine, machine_line, median_of,  # noqa: E402
                           run_rounds, zoo_folder)
 
 DEFAULT_MODES = ("adapter:today", "adapter:batch-32", "adapter:batch-128", "adapter:batch-256", "adapter:threads-1",
@@ -76,10 +76,6 @@ def apply_candidate(model, candidate: str, pad_id: int) -> int:
     if (multiple := bucket_of(changes)) is not None:
         model.encoder = Bucketed(model.encoder, multiple, pad_id)
     return next((int(c.split("-")[1]) for c in changes if c.startswith("batch-")), 64)
-
-
-def compiles(candidate: str) -> bool:
-    return any(change.startswith("compile") for change in candidate.split("+"))
 
 
 def predict_with_logits(model, data, pad_id: int, batch_size: int):

@@ -199,7 +199,7 @@ def candidate_model(path: str, candidate: str, base):
 
     from adaptx.modeling import Setup, build_model
     from adaptx.models import load_encoder
-    from bench_common import Bucketed, bucket_of, zoo_folder
+    from bench_common import Bucketed, bucket_of, compiles, zoo_folder
 
     dtype = "fp32" if path == "full" else base.dtype
     changes = set(candidate.split("+"))
@@ -229,10 +229,6 @@ def candidate_model(path: str, candidate: str, base):
     return model
 
 
-def compiles(candidate: str) -> bool:
-    return any(change.startswith("compile") for change in candidate.split("+"))
-
-
 def candidate_worker(mode: str, args) -> dict:
     """Median step time of one PATH:CANDIDATE on the quickstart's real batches, and its per-step losses."""
     import torch
@@ -241,7 +237,7 @@ def candidate_worker(mode: str, args) -> dict:
     from adaptx.kinds import get_kind
     from adaptx.models import load_base_model
     from adaptx.train import TrainJob, _optimizer, forward_batch
-    from bench_common import Clock, data_dir, linear_flops, machine, matmul_ceiling_gflops, train_rows
+    from bench_common import Clock, compiles, data_dir, linear_flops, machine, matmul_ceiling_gflops, train_rows
 
     path, candidate = mode.split(":")
     if "threads-1" in candidate.split("+"):
@@ -316,8 +312,9 @@ def candidates_report(results: dict, reference_candidate: str = "today") -> None
             print(f"  {mode.split(':')[1]:34s} {step:6.2f} {step0 / step:5.2f}x {cpu:6.2f} {cpu0 / cpu:5.2f}x "
                   f"{median_of(runs, 'compile_s'):9.1f} {r['padded_tokens_per_step']:6.0f} {r['peak_rss_gb']:6.2f} "
                   f"{utilisation(runs)}  {same}")
-    print("  GFLOP/s: the step's linear-layer operations per second (a lower bound); of mm: that as a share of one "
-          "large fp32 matrix product's GFLOP/s at the same thread count, measured in the same process")
+    print("  GFLOP/s: the step's linear-layer operations per second on the batch's own tokens (a lower bound; the "
+          "padding a bucketN mode adds is not counted); of mm: that as a share of one large fp32 matrix product's "
+          "GFLOP/s at the same thread count, measured in the same process")
 
 
 def utilisation(runs: list[dict]) -> str:
