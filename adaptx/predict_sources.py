@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import AdaptxError
 from .fileio import read_json
-from .run_folder import RunFolder, StageFolder
+from .run_folder import WEIGHTS_DROPPED_FILE, RunFolder, StageFolder
 from .tasks import get_task
 from .zoo_card import CARD_FILE, entry_adapter_dirs
 from .zoo_resolve import require_entry, user_zoo
@@ -168,6 +168,7 @@ class _Stage:
     strategy: str
     intermediate: str | None
     score: tuple[str, float, int] | None = None  # (metric, average over languages, languages) from results.json
+    dropped: bool = False  # a smoke run deleted its fully fine-tuned encoder once the run was done
 
     def line(self, ambiguous: bool) -> str:
         what = self.strategy + (f" on {self.intermediate}" if self.intermediate else "")
@@ -189,7 +190,8 @@ def _predicting_stages(run_dir: Path) -> list[_Stage]:
             continue  # unfinished or damaged: not offered
         if manifest.get("status") == "done":
             found.append(_Stage(stage.path, str(manifest.get("stage")), str(metrics.get("task")),
-                                str(metrics.get("strategy")), metrics.get("intermediate")))
+                                str(metrics.get("strategy")), metrics.get("intermediate"),
+                                dropped=(stage.model_dir / WEIGHTS_DROPPED_FILE).is_file()))
     return found
 
 
@@ -250,7 +252,15 @@ def choose_stage(run_dir: Path, wanted: str | None) -> tuple[Path, str]:
         why = f"it evaluated {len(tasks)} target tasks" if tasks else "it has no results table (results.json)"
         raise AdaptxError(f"{run_dir}: {why}; pick the stage to predict with: --stage ID (stage= in Python), one "
                           f"of:\n{_listing(stages)}")
-    best = max(scored, key=lambda s: s.score[1])  # of equal scores, the first by folder name
-    others = ", ".join(s.id for s in scored if s is not best)
+    kept = [s for s in scored if not s.dropped]  # a smoke run's full-model stages have no weights to predict with
+    if not kept:
+        raise AdaptxError(f"{run_dir}: every evaluated stage's weights were dropped (a smoke run keeps no "
+                          "full-model encoder); run without --smoke to keep them")
+    best = max(kept, key=lambda s: s.score[1])  # of equal scores, the first by folder name
+    others = ", ".join(s.id for s in kept if s is not best)
+    passed = [s for s in scored if s.dropped and s.score[1] > best.score[1]]
+    dropped = (f"; passed over {', '.join(s.id for s in passed)}: its weights were dropped (a smoke run keeps no "
+               "full-model encoder)") if passed else ""
     return best.folder, (f"stage {best.id}: the best average zero-shot {best.score[0]} ({best.score[1]:.1f}) in "
-                         f"{RunFolder(run_dir).results_file}" + (f"; --stage picks another ({others})" if others else ""))
+                         f"{RunFolder(run_dir).results_file}{dropped}"
+                         + (f"; --stage picks another ({others})" if others else ""))

@@ -19,6 +19,7 @@ from adaptx.data import load_split
 from adaptx.errors import AdaptxError
 from adaptx.kinds import get_kind
 from adaptx.plan import plan_stages
+from adaptx.run_folder import StageFolder
 from adaptx.tasks import get_task
 from adaptx.train import predict as run_predict
 from tiny_data import write_tiny_data
@@ -201,6 +202,23 @@ def test_a_run_folder_uses_its_best_evaluated_stage_or_asks_which(run, tmp_path)
     assert adaptx.load(copy, stage="full").stage == "target-xnli-full-commonsenseqa-s0"  # a strategy, unique here
     name = stage_folder(copy, "target-xnli-none-s0").name
     assert adaptx.load(copy, stage=name).stage == "target-xnli-none-s0"  # a folder name
+
+
+def test_the_default_stage_passes_over_one_whose_weights_a_smoke_run_dropped(run, tmp_path):
+    run_dir, _, _ = run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    records = [r for r in json.loads((run_dir / "results.json").read_text()) if r["task"] == "xnli"]
+    for r in records:
+        r["value"] = {"full": 70.0, "stack": 60.0}.get(r["strategy"], 40.0)
+    (copy / "results.json").write_text(json.dumps(records))
+    full = StageFolder(stage_folder(copy, "target-xnli-full-commonsenseqa-s0"))
+    assert full.drop_encoder("a smoke run keeps no full-model stage's weights") > 0
+    predictor = adaptx.load(copy, device="cpu")
+    assert predictor.stage == XNLI_STACK
+    assert "passed over target-xnli-full-commonsenseqa-s0: its weights were dropped" in predictor.note
+    with pytest.raises(AdaptxError, match="no encoder weights here: a smoke run keeps no"):
+        adaptx.load(copy, stage="full")  # named explicitly: the reason, not another stage
 
 
 def test_an_unknown_or_ambiguous_stage_lists_the_stages(run):
