@@ -24,7 +24,7 @@ from .compositions import composition_for, fusion
 from .errors import AdaptxError
 from .fileio import read_json
 from .kinds import get_kind
-from .run_folder import SETUP_FILE
+from .run_folder import ENCODER_DIR, FROM_BASE_FILE, SETUP_FILE
 from .strategies import get_strategy
 from .weight_files import require_safetensors
 
@@ -55,6 +55,8 @@ class Setup:
     scaled: list[str] = field(default_factory=list)  # frozen adapters under learned scales (compositions.scaled)
     scale_per_layer: bool | None = None  # scaled: one scale per adapter and layer (False: one per adapter)
     base_fingerprint: dict = field(default_factory=dict)
+    # full-model strategies: the word embeddings stay the base's (not trained, not saved; full_frozen_embeddings)
+    frozen_embeddings: bool = False
     # multi-task training (kind 'mixture'): one head per task, task -> {"kind", "num_labels"}; each
     # batch names the task whose head it goes through
     heads: dict = field(default_factory=dict)
@@ -145,6 +147,8 @@ def _set_trainable(model: TaskModel, setup: Setup, extras: dict[str, nn.Module])
     if not setup.uses_adapters:
         for p in model.parameters():
             p.requires_grad_(True)
+        if setup.frozen_embeddings:
+            model.encoder.get_input_embeddings().weight.requires_grad_(False)
         return
     composition = composition_for(setup.strategy)
     for name, p in model.encoder.named_parameters():
@@ -217,21 +221,40 @@ def save_model(model: TaskModel, out_dir: Path, full_dtype: str = "fp32") -> Non
         if composition := composition_for(setup.strategy):
             composition.save(model, out_dir)
     else:
-        enc.save_pretrained(out_dir / "encoder", safe_serialization=True, state_dict=_rounded_state(enc, full_dtype))
+        _save_encoder(enc, out_dir / ENCODER_DIR, full_dtype, setup.frozen_embeddings)
     save_file({k: v.detach().contiguous() for k, v in model.head.state_dict().items()}, str(out_dir / HEAD_FILE))
     setup.fusion_temperature = model.fusion_temperature()
     (out_dir / SETUP_FILE).write_text(json.dumps(asdict(setup), indent=2))
 
 
-def _rounded_state(encoder, dtype: str) -> dict | None:
+def _save_encoder(encoder, folder: Path, dtype: str, frozen_embeddings: bool) -> None:
+    """A fully fine-tuned encoder in `dtype`; with frozen embeddings, without them: a from-base.json lists
+    what a loader takes from the base instead (adaptx.models.load_encoder)."""
+    kept_frozen = []
+    if frozen_embeddings:
+        weight = encoder.get_input_embeddings().weight
+        kept_frozen = [name for name, p in encoder.named_parameters() if p is weight]
+    state = _rounded_state(encoder, dtype, skip=set(kept_frozen))
+    if kept_frozen:
+        state = {name: t for name, t in (state or encoder.state_dict()).items() if name not in kept_frozen}
+    encoder.save_pretrained(folder, safe_serialization=True, state_dict=state)
+    if kept_frozen:
+        (folder / FROM_BASE_FILE).write_text(json.dumps(
+            {"tensors": kept_frozen, "why": "kept frozen at the base's values while the rest trained "
+                                            "(full_frozen_embeddings): loaded from the base model"}, indent=1))
+
+
+def _rounded_state(encoder, dtype: str, skip: set[str] = frozenset()) -> dict | None:
     """None (save as trained), or the encoder's floating-point weights in `dtype`, after rounding the
-    encoder's own fp32 weights to the same values in place."""
+    encoder's own fp32 weights to the same values in place (except those in `skip`, which are not saved)."""
     if dtype == "fp32":
         return None
     target = {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
     state = {}
     with torch.no_grad():
         for name, tensor in encoder.state_dict().items():
+            if name in skip:
+                continue
             if tensor.is_floating_point():
                 low = tensor.to(target)
                 tensor.copy_(low)  # fp32 holds every bf16/fp16 value exactly: memory now equals the file
@@ -263,7 +286,7 @@ def load_model(out_dir: Path, base_loader, adapter_dirs: dict[str, Path] | None 
             composition.load(model, out_dir, remedy)
         _activate(model.encoder, setup)  # load_adapter re-activates what it loads: restore the composition
     else:
-        model = build_model(base_loader(out_dir / "encoder"), setup, autocast_dtype=autocast_dtype)
+        model = build_model(base_loader(out_dir / ENCODER_DIR), setup, autocast_dtype=autocast_dtype)
     try:
         model.head.load_state_dict(load_file(str(head_file)))
     except RuntimeError as exc:  # missing, unexpected or reshaped tensors

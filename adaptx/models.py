@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import AdaptxError
 from .fingerprint import folder_digest
-from .run_folder import dropped_weights
+from .run_folder import FROM_BASE_FILE, dropped_weights
 from .weight_files import require_safetensors
 
 EMBEDDED = "embedded"
@@ -164,11 +164,15 @@ def _embedded_vocab_size() -> int:
     return AutoConfig.from_pretrained(resolve_source(EMBEDDED)).vocab_size
 
 
-def load_encoder(source: str, dtype: str = "fp32"):
+def load_encoder(source: str, dtype: str = "fp32", base: str | None = None):
     """Just the encoder weights from a folder or hub id (no tokenizer, no pooler); `random:<arch>`
-    builds the architecture with seeded random weights."""
+    builds the architecture with seeded random weights. A saved encoder folder that left out tensors it
+    kept frozen (its from-base.json lists them) is laid over the base `base` names."""
     import torch
     from transformers import AutoModel
+
+    if (Path(source) / FROM_BASE_FILE).is_file():
+        return _over_base(Path(source), base, dtype)
 
     torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype, torch.float32)
     if source.startswith(RANDOM_PREFIX):
@@ -194,11 +198,36 @@ def load_encoder(source: str, dtype: str = "fp32"):
         return AutoModel.from_pretrained(source, dtype=torch_dtype, use_safetensors=True)
 
 
+def _over_base(folder: Path, base: str | None, dtype: str):
+    """A saved encoder without the tensors it kept frozen: the base's encoder with the saved tensors loaded
+    over it; every tensor the base has comes from one of the two, exactly as its from-base.json says."""
+    import torch
+    from safetensors.torch import load_file
+
+    from .fileio import read_json
+
+    remedy = f"delete the stage folder {folder.parent.parent} to retrain it"
+    listed = read_json(folder / FROM_BASE_FILE, remedy, dict).get("tensors")
+    if base is None:
+        raise AdaptxError(f"{folder}: holds only the tensors training changed ({FROM_BASE_FILE}); load it through its "
+                          "run or stage (adaptx.load, adaptx predict), which know the base model it lies over")
+    files = require_safetensors(folder, "model folder", SAFETENSORS_REMEDY)
+    encoder = load_encoder(base, "fp32")
+    saved = {name: tensor for file in files for name, tensor in load_file(str(file)).items()}
+    missing, unexpected = encoder.load_state_dict(saved, strict=False)
+    if unexpected or set(missing) != set(listed or []):
+        raise AdaptxError(f"{folder}: its tensors do not fit the base model {base} (missing {sorted(missing)[:3]}, "
+                          f"not in the base {sorted(unexpected)[:3]}, {FROM_BASE_FILE} lists {listed}); {remedy}")
+    return encoder.to({"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype, torch.float32))
+
+
 def saved_encoder_loader(base_source: str, dtype: str):
     """How a saved model gets its encoder (adaptx.modeling.load_model's loader): a fully fine-tuned
     encoder from its own folder in fp32 (its master weights), else the frozen base in the run's dtype."""
     def load(encoder_folder):
-        return load_encoder(str(encoder_folder) if encoder_folder else base_source, "fp32" if encoder_folder else dtype)
+        if encoder_folder:
+            return load_encoder(str(encoder_folder), "fp32", base=base_source)
+        return load_encoder(base_source, dtype)
     return load
 
 

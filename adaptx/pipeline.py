@@ -184,7 +184,7 @@ class Experiment:
         source = self.base.source
         if get_strategy(stage.strategy).builds_on == "full":  # continue from the fully fine-tuned intermediate encoder
             source = str(self.stage_dir(stage.needs[0]) / "model" / "encoder")
-        encoder = load_encoder(source, "fp32" if full else self.runtime.dtype)
+        encoder = load_encoder(source, "fp32" if full else self.runtime.dtype, base=self.base.source)
         if self.cfg.gradient_checkpointing:  # recompute activations in backward: less memory, ~30% more time
             encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         torch.manual_seed(stage.seed)  # the new head and adapters start from the seed

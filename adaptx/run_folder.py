@@ -40,6 +40,8 @@ EVAL_DIR = "eval"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 ENCODER_DIR = "encoder"  # in a saved model's folder: a fully fine-tuned encoder's weights
 WEIGHTS_DROPPED_FILE = "weights-dropped.json"  # in a saved model's folder whose encoder was deleted
+# in a saved encoder folder that left out tensors it kept frozen at the base's values (full_frozen_embeddings)
+FROM_BASE_FILE = "from-base.json"
 CONFIG_FILE = "config.yaml"
 RESULTS_FILE = "results.json"
 TABLES_FILE = "results.md"

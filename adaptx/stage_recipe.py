@@ -32,6 +32,8 @@ def _setup_recipe(setup: Setup) -> dict:
     for key in ("heads", *optional_slots()):
         if recipe[key] in ([], {}, None):
             del recipe[key]
+    if not recipe["frozen_embeddings"]:  # only where asked for: the stages that existed before keep their hashes
+        del recipe["frozen_embeddings"]
     if composition := composition_for(setup.strategy):
         composition.amend_recipe(recipe)
     return recipe
@@ -60,7 +62,7 @@ class StageRecipes:
                                       if name != MLM else self.base.config.vocab_size} for name in parts}
         strategy, s = get_strategy(stage.strategy), stage.strategy
         if strategy.full_model:  # no adapter settings involved
-            return Setup(s, **common)
+            return Setup(s, frozen_embeddings=cfg.full_frozen_embeddings, **common)
         if not stage.trains:  # evaluated as the strategy leaves the encoder: frozen adapters only
             return Setup(s, frozen_adapters=list(stage.adapters), **common)
         reduction = cfg.adapter.reduction_factor

@@ -86,6 +86,24 @@ def test_full_save_dtype_bf16_halves_the_full_stages_estimate_and_makes_only_the
     assert plan_hashes(as_base, data, tmp_path / "run-base") == before
 
 
+def test_frozen_embeddings_leave_the_full_stages_without_the_vocabulary_and_make_only_them_new_stages(setup, tmp_path):
+    from stage_hash_guard import plan_hashes
+
+    embedded = SimpleNamespace(hidden_size=384, num_hidden_layers=12, vocab_size=250_037)
+    frozen = disk_budget.stage_bytes("full", embedded, 117_505_920, "bf16", frozen_embeddings=True)
+    assert round(frozen / 1e6) == 43  # 21.5M parameters outside the word embeddings, 2 bytes each
+    assert disk_budget.stage_bytes("none", embedded, 1000, frozen_embeddings=True) == \
+        disk_budget.stage_bytes("none", embedded, 1000)
+    total, _ = disk_budget.needed(["full-none"], embedded, 117_505_920, frozen_embeddings=True)
+    assert total == 21_491_712 * 4 * 5  # the fp32 weights and a checkpoint of 4 x the trainable ones
+    config, data, out = setup
+    frozen_config = tmp_path / "frozen.yaml"
+    frozen_config.write_text(yaml.safe_dump(dict(yaml.safe_load(config.read_text()), full_frozen_embeddings=True)))
+    before, after = plan_hashes(config, data, out), plan_hashes(frozen_config, data, tmp_path / "run-frozen")
+    changed = {stage for stage in before if before[stage]["hash"] != after[stage]["hash"]}
+    assert changed == {stage for stage in before if "-full-" in stage} and changed
+
+
 def test_a_smoke_run_deletes_full_model_weights_once_used_and_says_so_where_they_are_asked_for(setup, capsys):
     from adaptx import predict
 

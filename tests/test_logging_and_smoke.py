@@ -263,6 +263,7 @@ def test_smoke_runs_every_strategy_into_its_own_folder_and_says_its_numbers_mean
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["smoke"] is True and saved["train"]["target_steps"] == 2
     assert saved["full_save_dtype"] == "bf16"  # half the disk while a full-model stage's weights are kept
+    assert saved["full_frozen_embeddings"] is True  # and without the word embeddings (they stay the base's)
     assert NOTE in (out / "results.md").read_text()
     records = json.loads((out / "results.json").read_text())
     assert {r["strategy"] for r in records} == set(strategies)

@@ -164,6 +164,42 @@ def test_a_full_model_saved_in_bf16_is_half_the_file_and_the_model_in_memory_equ
     assert 0.45 < ratio < 0.55
 
 
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_a_full_model_with_frozen_embeddings_saves_without_them_and_reloads_over_the_base(dtype, fresh, tmp_path,
+                                                                                        tiny_model_dir):
+    from adaptx.models import saved_encoder_loader
+
+    enc = fresh()
+    base_embeddings = enc.get_input_embeddings().weight.detach().clone()
+    model = build_model(enc, Setup("full-none", 3, frozen_embeddings=True))
+    frozen = [n for n, p in model.encoder.named_parameters() if not p.requires_grad]
+    assert frozen == ["embeddings.word_embeddings.weight"]  # everything else trains, as in full fine-tuning
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.trainable_parameters().values():
+            p.add_(torch.randn_like(p) * 0.05)
+    model.eval()
+    save_model(model, tmp_path / "full", full_dtype=dtype)
+    ids, mask = torch.tensor([[0, 5, 6, 7, 2, 1]]), torch.tensor([[1, 1, 1, 1, 1, 0]])
+    with torch.inference_mode():
+        in_memory = model(ids, mask)
+    assert torch.equal(model.encoder.get_input_embeddings().weight, base_embeddings)  # never rounded: not saved
+    folder = tmp_path / "full" / "encoder"
+    from safetensors import safe_open
+    with safe_open(str(next(folder.glob("*.safetensors"))), "pt") as f:
+        assert "embeddings.word_embeddings.weight" not in f.keys() and "encoder.layer.0.output.dense.weight" in f.keys()
+    loaded = load_model(tmp_path / "full", saved_encoder_loader(str(tiny_model_dir), "fp32"))
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(ids, mask), in_memory, rtol=0, atol=0)
+    # a loader that does not know the base says what to use instead of loading random embeddings
+    with pytest.raises(AdaptxError, match="holds only the tensors training changed .*adaptx.load, adaptx predict"):
+        load_encoder(str(folder))
+    # a base whose tensors do not fit is refused by name
+    (folder / "from-base.json").write_text('{"tensors": ["embeddings.position_embeddings.weight"]}')
+    with pytest.raises(AdaptxError, match="do not fit the base model"):
+        load_encoder(str(folder), base=str(tiny_model_dir))
+
+
 def test_bf16_base_keeps_fp32_adapters_and_head_and_trains(fresh, inter_dirs, tiny_model_dir):
     enc = load_encoder(str(tiny_model_dir), "bf16")
     setup = Setup("stack", 3, own_adapter="xnli", frozen_adapters=["qqp"], base_fingerprint=fingerprint(enc))
