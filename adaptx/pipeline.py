@@ -282,7 +282,9 @@ class Experiment:
             else:
                 if model is None:
                     model = self.trained_model(stage) if stage.trains else self.build(stage)
+                scoring = time.perf_counter()
                 result = self._score(model, stage, task, lang)
+                result["seconds"] = round(time.perf_counter() - scoring, 2)  # what it cost (scripts/run_costs.py)
                 if self.runtime.is_main:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     write_json(path, {lang: result})

@@ -1,0 +1,88 @@
+"""What each finished stage of a run cost in wall time: training (its manifest) and zero-shot evaluation.
+
+    python scripts/run_costs.py runs/convergence [runs/convergence-retrieval ...] [--markdown]
+
+Training seconds are the manifest's `seconds` (0 for an evaluation-only stage). Evaluation seconds are
+the `seconds` each language's evaluation file records (files written since 2026-12-07); an older file
+has none, so its cost is read from file times: the gap to the file written before it (the first one's
+from the stage's finish time), where a gap over 3x the stage's median gap counts as the median (a pause
+or a session boundary fell between them). Such a stage's evaluation is marked "~". Stages not done are
+left out. These are wall seconds of whatever machine ran them (a manifest does not record the CPU), a
+paused process's pause included in its training seconds: say which machine, and what else ran beside,
+when you quote them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+CAP = 3  # a gap between evaluation files over CAP x the median is a pause, counted as the median
+
+
+def evaluation_seconds(eval_files: list[Path], finished: float) -> tuple[float, bool]:
+    """(seconds, estimated) of a stage's zero-shot evaluation from its per-language files."""
+    recorded, untimed = 0.0, []
+    for path in eval_files:
+        entry = next(iter(json.loads(path.read_text(encoding="utf-8")).values()), {})
+        seconds = entry.get("seconds") if isinstance(entry, dict) else None
+        if isinstance(seconds, (int, float)):
+            recorded += seconds
+        else:
+            untimed.append(path.stat().st_mtime)
+    if not untimed:
+        return recorded, False
+    times = sorted(untimed)
+    gaps = [max(0.0, later - earlier) for earlier, later in zip([finished, *times[:-1]], times)]
+    median = statistics.median(gaps)
+    return recorded + sum(gap if gap <= CAP * median else median for gap in gaps), True
+
+
+def stage_costs(run_dir: Path) -> list[dict]:
+    """One row per finished stage of a run folder, in folder order."""
+    rows = []
+    for folder in sorted((run_dir / "stages").iterdir()):
+        manifest_file = folder / "manifest.json"
+        if folder.name.startswith(".") or not manifest_file.is_file():
+            continue
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        if manifest.get("status") != "done":
+            continue
+        files = sorted((folder / "eval").glob("*.json"))
+        evaluation, estimated = evaluation_seconds(files, float(manifest.get("finished") or 0.0)) if files else (0.0, False)
+        rows.append({"run": run_dir.name, "stage": manifest.get("stage", folder.name),
+                     "train_s": float(manifest.get("seconds") or 0.0), "eval_s": evaluation, "estimated": estimated,
+                     "languages": len(files)})
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (runs/NAME, with stages/)")
+    parser.add_argument("--markdown", action="store_true", help="a markdown table instead of plain columns")
+    args = parser.parse_args(argv)
+    missing = [str(run) for run in args.runs if not (run / "stages").is_dir()]
+    if missing:
+        print(f"run_costs: not a run folder (no stages/): {', '.join(missing)}", file=sys.stderr)
+        return 2
+    rows = [row for run in args.runs for row in stage_costs(run)]
+    line = "| {} | {} | {:.0f} | {}{:.0f} | {:.2f} |" if args.markdown else "{:<22} {:<62} {:>8.0f} {:>1}{:>8.0f} {:>7.2f}"
+    if args.markdown:
+        print("| run | stage | training s | evaluation s | hours |\n|---|---|---|---|---|")
+    else:
+        print(f"{'run':<22} {'stage':<62} {'train s':>8} {'eval s':>9} {'hours':>7}")
+    for row in rows:
+        print(line.format(row["run"], row["stage"], row["train_s"], "~" if row["estimated"] else "", row["eval_s"],
+                          (row["train_s"] + row["eval_s"]) / 3600))
+    train, evaluation = sum(r["train_s"] for r in rows), sum(r["eval_s"] for r in rows)
+    print(f"{len(rows)} finished stages: training {train / 3600:.2f} h, evaluation {evaluation / 3600:.2f} h, "
+          f"together {(train + evaluation) / 3600:.2f} h" + ("; ~: evaluation read from file times" if any(
+              r["estimated"] for r in rows) else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
