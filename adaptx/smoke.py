@@ -33,10 +33,12 @@ NOTE = ("SMOKE RUN (--smoke): every stage trained for a couple of steps on a han
 
 
 def smoke_languages(cfg: ExperimentConfig) -> list[str]:
-    """English and one other language of each target (the config's own choice first)."""
-    chosen = ["en"]
-    for target in cfg.targets:
-        offered = [lang for lang in (cfg.languages or get_task(target).languages) if lang in get_task(target).languages]
+    """English (where a target has it: Tatoeba and BUCC pair each language with English and list only the
+    other) and one other language of each target (the config's own choice first)."""
+    offered_by = {target: [lang for lang in (cfg.languages or get_task(target).languages)
+                           if lang in get_task(target).languages] for target in cfg.targets}
+    chosen = ["en"] if any("en" in offered for offered in offered_by.values()) else []
+    for offered in offered_by.values():
         others = [lang for lang in offered if lang != "en"]
         if others and not set(others[:1]) & set(chosen):
             chosen.append(others[0])

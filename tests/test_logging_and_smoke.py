@@ -272,6 +272,23 @@ def test_smoke_runs_every_strategy_into_its_own_folder_and_says_its_numbers_mean
         assert json.loads((folder / "metrics.json").read_text())["train"]["history"][-1]["step"] == 2
 
 
+@pytest.mark.parametrize("targets, languages", [
+    ("xnli", ["en", "ar"]),
+    ("tatoeba", ["af"]),  # Tatoeba and BUCC pair each language with English and list only the other
+    ("bucc", ["de"]),
+    ("[xnli, tatoeba]", ["en", "ar", "af"]),
+])
+def test_a_smoke_run_takes_english_only_where_its_targets_have_it(targets, languages):
+    from adaptx.config import load_config
+    from adaptx.shipped import resolve_config
+    from adaptx.smoke import smoke_languages, smoke_overrides
+
+    cfg = load_config(resolve_config("quickstart"), [f"target_task={targets}"])
+    assert smoke_languages(cfg) == languages
+    smoke = load_config(resolve_config("quickstart"), [f"target_task={targets}", *smoke_overrides(cfg)])
+    assert smoke.languages == languages  # the overrides load: every language is one a target offers
+
+
 def test_the_saved_config_records_the_out_folder_the_run_used(tiny_run):
     config, data, out = tiny_run
     assert main(["-q", "run", str(config), "--data-dir", str(data), "--out", str(out), "strategies=[none]"]) == 0
