@@ -16,6 +16,7 @@ out; the estimate says which.
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,18 +83,38 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _recorded_evaluation(eval_files: list[Path], languages: int) -> float | None:
+    """The seconds a finished stage's whole zero-shot evaluation took, as its evaluation files record them
+    (None: not every language evaluated, or a file from before they recorded their seconds)."""
+    if not languages or len(eval_files) < languages:
+        return None
+    total = 0.0
+    for path in eval_files:
+        try:
+            entry = next(iter(json.loads(path.read_text(encoding="utf-8")).values()), None)
+        except (OSError, ValueError, AttributeError):
+            return None
+        seconds = entry.get("seconds") if isinstance(entry, dict) else None
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+            return None
+        total += seconds
+    return total
+
+
 class RunMonitor:
     """A run's plan and what its stages have cost so far: the whole run's estimate."""
 
     def __init__(self, plan: list[tuple], tensorboard_dir: Path | None = None,
-                 done_before: tuple[int, float] = (0, 0.0)):
+                 done_before: tuple[int, float] = (0, 0.0), evaluated_before: list[float] = ()):
         # plan: (stage id, kind of training, steps[, evaluated zero-shot]) of each stage still to run
         self.steps = {stage_id: steps for stage_id, _, steps, *_ in plan}  # steps still to train, per stage
         self.kinds = {stage_id: kind for stage_id, kind, *_ in plan}
         self.evaluates = {entry[0]: bool(entry[3:4] and entry[3]) for entry in plan}
         self.rates: dict[str, float] = {}  # kind -> seconds per training step, from stages finished in this run
         self.setups: list[float] = []  # seconds each finished stage spent outside its steps and evaluation
-        self.evaluations: list[float] = []  # seconds of each zero-shot evaluation finished in this run
+        # seconds of each zero-shot evaluation finished in this run, or recorded by an earlier one (a resumed
+        # run knows what its evaluations cost before it has run one)
+        self.evaluations: list[float] = list(evaluated_before)
         self.tensorboard_dir = tensorboard_dir
         self.done_before = done_before  # (stages finished in earlier runs, their seconds of training)
         self.now: _Timing | None = None
@@ -101,7 +122,7 @@ class RunMonitor:
     @classmethod
     def for_run(cls, experiment, stages, tensorboard: bool = False) -> RunMonitor:
         """The plan of the stages still to run (finished ones cost nothing) of a prepared experiment."""
-        plan, before, seconds = [], 0, 0.0
+        plan, before, seconds, evaluated = [], 0, 0.0, []
         for s in stages:
             done = experiment.store.finished(s.id)
             if done is None:
@@ -111,7 +132,11 @@ class RunMonitor:
             before += 1
             train = done.get("train") if isinstance(done, dict) else None
             seconds += float(train.get("train_seconds") or 0.0) if isinstance(train, dict) else 0.0
-        return cls(plan, experiment.run_dir / TENSORBOARD_DIR if tensorboard else None, (before, seconds))
+            languages = [lang for lang, split in experiment.eval_splits.get(s.task, {}).items() if split is not None]
+            if s.evaluate and (recorded := _recorded_evaluation(experiment.store.folder(s.id).eval_files(),
+                                                                len(languages))) is not None:
+                evaluated.append(recorded)
+        return cls(plan, experiment.run_dir / TENSORBOARD_DIR if tensorboard else None, (before, seconds), evaluated)
 
     def stage_monitor(self, stage_id: str) -> StageMonitor:
         return StageMonitor(stage_id, self)

@@ -44,6 +44,19 @@ def tiny_run(tmp_path, tiny_model_dir, adaptx_home):
     return config, data, tmp_path / "run"
 
 
+def test_a_resumed_run_estimates_evaluations_from_what_earlier_runs_recorded(tiny_run, capsys):
+    config, data, out = tiny_run
+    first = config.parent / "first.yaml"
+    first.write_text(yaml.safe_dump(dict(yaml.safe_load(config.read_text()), strategies=["none"])))
+    assert main(["run", str(first), "--data-dir", str(data), "--out", str(out)]) == 0
+    capsys.readouterr()
+    # the same folder with `stack` added: `none` is done, and its evaluation files say what evaluating cost
+    assert main(["run", str(config), "--data-dir", str(data), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    estimates = [line for line in printed.splitlines() if "left in the run" in line]
+    assert estimates and not any("not timed yet" in line for line in estimates), estimates
+
+
 def test_training_loss_is_recorded_at_every_evaluation_in_metrics_json(tiny_run):
     config, data, out = tiny_run
     assert main(["run", str(config), "--data-dir", str(data), "--out", str(out)]) == 0
