@@ -237,11 +237,12 @@ def _save_encoder(encoder, folder: Path, dtype: str, frozen_embeddings: bool) ->
     state = _rounded_state(encoder, dtype, skip=set(kept_frozen))
     if kept_frozen:
         state = {name: t for name, t in (state or encoder.state_dict()).items() if name not in kept_frozen}
-    encoder.save_pretrained(folder, safe_serialization=True, state_dict=state)
-    if kept_frozen:
+    if kept_frozen:  # first: a folder cut short by a crash is never read as a whole encoder
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / FROM_BASE_FILE).write_text(json.dumps(
             {"tensors": kept_frozen, "why": "kept frozen at the base's values while the rest trained "
                                             "(full_frozen_embeddings): loaded from the base model"}, indent=1))
+    encoder.save_pretrained(folder, safe_serialization=True, state_dict=state)
 
 
 def _rounded_state(encoder, dtype: str, skip: set[str] = frozenset()) -> dict | None:
