@@ -282,9 +282,7 @@ class Experiment:
             else:
                 if model is None:
                     model = self.trained_model(stage) if stage.trains else self.build(stage)
-                scoring = time.perf_counter()
                 result = self._score(model, stage, task, lang)
-                result["seconds"] = round(time.perf_counter() - scoring, 2)  # what it cost (scripts/run_costs.py)
                 if self.runtime.is_main:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     write_json(path, {lang: result})
@@ -301,8 +299,8 @@ class Experiment:
         return records
 
     def _score(self, model, stage: Stage, task, lang: str) -> dict:
-        """One language's predictions and scores (the content of its evaluation file)."""
-        kind, split = get_kind(task.kind), self.eval_splits[task.name][lang]
+        """One language's predictions and scores (the content of its evaluation file), and its seconds."""
+        kind, split, started = get_kind(task.kind), self.eval_splits[task.name][lang], time.perf_counter()
         data = self.data(task.name, f"eval-{split}", lang)
         attention = None
         if kind.trains:
@@ -314,7 +312,8 @@ class Experiment:
         scores = {m: metric_for_language(m, lang).compute(preds, golds) for m in task.metrics}
         return {"ids": [data.ids[i] for i in scored], **task.items_record(data.examples, scored), "pred": preds,
                 "gold": golds, "scores": scores, "split": split, "n": len(scored), "skipped": data.skipped,
-                "origin": self.split(task.name, f"eval-{split}", lang).origin, **attention_record(attention)}
+                "origin": self.split(task.name, f"eval-{split}", lang).origin, **attention_record(attention),
+                "seconds": round(time.perf_counter() - started, 2)}  # what it cost (scripts/run_costs.py)
 
 
 
