@@ -300,6 +300,8 @@ def test_a_smoke_run_takes_english_only_where_its_targets_have_it(targets, langu
     assert smoke_languages(cfg) == languages
     smoke = load_config(resolve_config("quickstart"), [f"target_task={targets}", *smoke_overrides(cfg)])
     assert smoke.languages == languages  # the overrides load: every language is one a target offers
+    # BUCC mines among its sampled sources (~3% have a gold partner): enough rows to meet the 2 it needs
+    assert smoke.data.max_eval_examples == (300 if "bucc" in targets else 8)
 
 
 def test_the_saved_config_records_the_out_folder_the_run_used(tiny_run):
