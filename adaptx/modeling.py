@@ -236,8 +236,9 @@ def _save_encoder(encoder, folder: Path, dtype: str, frozen_embeddings: bool) ->
         kept_frozen = [name for name, p in encoder.named_parameters() if p is weight]
     state = _rounded_state(encoder, dtype, skip=set(kept_frozen))
     if kept_frozen:
-        state = {name: t for name, t in (state or encoder.state_dict()).items() if name not in kept_frozen}
-    if kept_frozen:  # first: a folder cut short by a crash is never read as a whole encoder
+        if state is None:  # fp32: saved as trained, less what the base provides
+            state = {name: t for name, t in encoder.state_dict().items() if name not in kept_frozen}
+        # first: a folder cut short by a crash is never read as a whole encoder
         folder.mkdir(parents=True, exist_ok=True)
         (folder / FROM_BASE_FILE).write_text(json.dumps(
             {"tensors": kept_frozen, "why": "kept frozen at the base's values while the rest trained "

@@ -171,10 +171,9 @@ def load_encoder(source: str, dtype: str = "fp32", base: str | None = None):
     import torch
     from transformers import AutoModel
 
-    if (Path(source) / FROM_BASE_FILE).is_file():
-        return _over_base(Path(source), base, dtype)
-
     torch_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype, torch.float32)
+    if (Path(source) / FROM_BASE_FILE).is_file():
+        return _over_base(Path(source), base, torch_dtype)
     if source.startswith(RANDOM_PREFIX):
         config = _random_config(source)  # before seeding: it may convert the embedded model, which draws
         state = torch.get_rng_state()
@@ -198,10 +197,9 @@ def load_encoder(source: str, dtype: str = "fp32", base: str | None = None):
         return AutoModel.from_pretrained(source, dtype=torch_dtype, use_safetensors=True)
 
 
-def _over_base(folder: Path, base: str | None, dtype: str):
+def _over_base(folder: Path, base: str | None, torch_dtype):
     """A saved encoder without the tensors it kept frozen: the base's encoder with the saved tensors loaded
     over it; every tensor the base has comes from one of the two, exactly as its from-base.json says."""
-    import torch
     from safetensors.torch import load_file
 
     from .fileio import read_json
@@ -218,7 +216,7 @@ def _over_base(folder: Path, base: str | None, dtype: str):
     if unexpected or set(missing) != set(listed or []):
         raise AdaptxError(f"{folder}: its tensors do not fit the base model {base} (missing {sorted(missing)[:3]}, "
                           f"not in the base {sorted(unexpected)[:3]}, {FROM_BASE_FILE} lists {listed}); {remedy}")
-    return encoder.to({"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype, torch.float32))
+    return encoder.to(torch_dtype)
 
 
 def saved_encoder_loader(base_source: str, dtype: str):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import AdaptxError
 from .fileio import read_json
-from .run_folder import WEIGHTS_DROPPED_FILE, RunFolder, StageFolder
+from .run_folder import RunFolder, StageFolder, dropped_weights
 from .tasks import get_task
 from .zoo_card import CARD_FILE, entry_adapter_dirs
 from .zoo_resolve import require_entry, user_zoo
@@ -191,7 +191,7 @@ def _predicting_stages(run_dir: Path) -> list[_Stage]:
         if manifest.get("status") == "done":
             found.append(_Stage(stage.path, str(manifest.get("stage")), str(metrics.get("task")),
                                 str(metrics.get("strategy")), metrics.get("intermediate"),
-                                dropped=(stage.model_dir / WEIGHTS_DROPPED_FILE).is_file()))
+                                dropped=dropped_weights(stage.encoder_dir) is not None))
     return found
 
 

@@ -16,7 +16,6 @@ out; the estimate says which.
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,22 +82,12 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _recorded_evaluation(eval_files: list[Path], languages: int) -> float | None:
-    """The seconds a finished stage's whole zero-shot evaluation took, as its evaluation files record them
-    (None: not every language evaluated, or a file from before they recorded their seconds)."""
-    if not languages or len(eval_files) < languages:
+def _recorded_evaluation(recorded: dict, languages: int) -> float | None:
+    """The seconds a finished stage's whole zero-shot evaluation took, from StageFolder.eval_seconds (None:
+    not every language evaluated, or a file from before they recorded their seconds)."""
+    if not languages or len(recorded) < languages or None in recorded.values():
         return None
-    total = 0.0
-    for path in eval_files:
-        try:
-            entry = next(iter(json.loads(path.read_text(encoding="utf-8")).values()), None)
-        except (OSError, ValueError, AttributeError):
-            return None
-        seconds = entry.get("seconds") if isinstance(entry, dict) else None
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-            return None
-        total += seconds
-    return total
+    return sum(recorded.values())
 
 
 class RunMonitor:
@@ -132,9 +121,10 @@ class RunMonitor:
             before += 1
             train = done.get("train") if isinstance(done, dict) else None
             seconds += float(train.get("train_seconds") or 0.0) if isinstance(train, dict) else 0.0
+            if not s.evaluate:
+                continue
             languages = [lang for lang, split in experiment.eval_splits.get(s.task, {}).items() if split is not None]
-            if s.evaluate and (recorded := _recorded_evaluation(experiment.store.folder(s.id).eval_files(),
-                                                                len(languages))) is not None:
+            if (recorded := _recorded_evaluation(experiment.store.folder(s.id).eval_seconds(), len(languages))) is not None:
                 evaluated.append(recorded)
         return cls(plan, experiment.run_dir / TENSORBOARD_DIR if tensorboard else None, (before, seconds), evaluated)
 

@@ -151,6 +151,19 @@ class StageFolder(_Folder):
         """Every evaluation file, in no particular order."""
         return list((self.path / EVAL_DIR).glob("*.json"))
 
+    def eval_seconds(self) -> dict[Path, float | None]:
+        """Each evaluation file and the seconds its language's scoring took, as the file records them (None:
+        written before evaluation files recorded their seconds, or unreadable)."""
+        found = {}
+        for path in self.eval_files():
+            try:
+                entry = next(iter(json.loads(path.read_text(encoding="utf-8")).values()), None)
+            except (OSError, ValueError, AttributeError):
+                entry = None
+            seconds = entry.get("seconds") if isinstance(entry, dict) else None
+            found[path] = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None
+        return found
+
     def read_manifest(self, remedy: str) -> dict:
         return read_json(self.manifest_file, remedy, dict)
 

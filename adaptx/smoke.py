@@ -39,10 +39,10 @@ NOTE = ("SMOKE RUN (--smoke): every stage trained for a couple of steps on a han
 def smoke_languages(cfg: ExperimentConfig) -> list[str]:
     """English (where a target has it: Tatoeba and BUCC pair each language with English and list only the
     other) and one other language of each target (the config's own choice first)."""
-    offered_by = {target: [lang for lang in (cfg.languages or get_task(target).languages)
-                           if lang in get_task(target).languages] for target in cfg.targets}
-    chosen = ["en"] if any("en" in offered for offered in offered_by.values()) else []
-    for offered in offered_by.values():
+    offered_by_target = [[lang for lang in (cfg.languages or get_task(target).languages)
+                          if lang in get_task(target).languages] for target in cfg.targets]
+    chosen = ["en"] if any("en" in offered for offered in offered_by_target) else []
+    for offered in offered_by_target:
         others = [lang for lang in offered if lang != "en"]
         if others and not set(others[:1]) & set(chosen):
             chosen.append(others[0])
@@ -119,9 +119,9 @@ def mark_results(run_dir, text: str) -> str:
 
 
 KEPT_NO_WEIGHTS = ("a smoke run (--smoke) keeps no full-model stage's weights once the stages that build on it "
-                   "are done: its numbers mean nothing, and a full-model stage of a real run is the whole encoder (449 MB on "
-                   "the embedded base); run without --smoke to keep them, or delete this stage folder and rerun to "
-                   "train it again")
+                   "are done: its numbers mean nothing, and a full-model stage of a real run is the whole encoder "
+                   "(449 MB on the embedded base); run without --smoke to keep them, or delete this stage folder and "
+                   "rerun to train it again")
 
 
 def drop_used_full_weights(store, stages, last) -> None:

@@ -15,7 +15,6 @@ when you quote them.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -23,39 +22,31 @@ from pathlib import Path
 CAP = 3  # a gap between evaluation files over CAP x the median is a pause, counted as the median
 
 
-def evaluation_seconds(eval_files: list[Path], finished: float) -> tuple[float, bool]:
-    """(seconds, estimated) of a stage's zero-shot evaluation from its per-language files."""
-    recorded, untimed = 0.0, []
-    for path in eval_files:
-        entry = next(iter(json.loads(path.read_text(encoding="utf-8")).values()), {})
-        seconds = entry.get("seconds") if isinstance(entry, dict) else None
-        if isinstance(seconds, (int, float)):
-            recorded += seconds
-        else:
-            untimed.append(path.stat().st_mtime)
+def evaluation_seconds(recorded: dict, finished: float) -> tuple[float, bool]:
+    """(seconds, estimated) of a stage's zero-shot evaluation from StageFolder.eval_seconds: what the files
+    record, and for those that record nothing, the gaps between file times with pauses capped."""
+    untimed = sorted(path.stat().st_mtime for path, seconds in recorded.items() if seconds is None)
+    known = sum(seconds for seconds in recorded.values() if seconds is not None)
     if not untimed:
-        return recorded, False
-    times = sorted(untimed)
-    gaps = [max(0.0, later - earlier) for earlier, later in zip([finished, *times[:-1]], times)]
+        return known, False
+    gaps = [max(0.0, later - earlier) for earlier, later in zip([finished, *untimed[:-1]], untimed)]
     median = statistics.median(gaps)
-    return recorded + sum(gap if gap <= CAP * median else median for gap in gaps), True
+    return known + sum(gap if gap <= CAP * median else median for gap in gaps), True
 
 
 def stage_costs(run_dir: Path) -> list[dict]:
     """One row per finished stage of a run folder, in folder order."""
+    from adaptx.run_folder import RunFolder
+
     rows = []
-    for folder in sorted((run_dir / "stages").iterdir()):
-        manifest_file = folder / "manifest.json"
-        if folder.name.startswith(".") or not manifest_file.is_file():
+    for stage in RunFolder(run_dir).stages():
+        if not stage.is_done():
             continue
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        if manifest.get("status") != "done":
-            continue
-        files = sorted((folder / "eval").glob("*.json"))
-        evaluation, estimated = evaluation_seconds(files, float(manifest.get("finished") or 0.0)) if files else (0.0, False)
-        rows.append({"run": run_dir.name, "stage": manifest.get("stage", folder.name),
+        manifest, recorded = stage.read_manifest(""), stage.eval_seconds()
+        evaluation, estimated = evaluation_seconds(recorded, float(manifest.get("finished") or 0.0))
+        rows.append({"run": run_dir.name, "stage": manifest.get("stage", stage.name),
                      "train_s": float(manifest.get("seconds") or 0.0), "eval_s": evaluation, "estimated": estimated,
-                     "languages": len(files)})
+                     "languages": len(recorded)})
     return rows
 
 
