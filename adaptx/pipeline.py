@@ -313,7 +313,7 @@ class Experiment:
         return {"ids": [data.ids[i] for i in scored], **task.items_record(data.examples, scored), "pred": preds,
                 "gold": golds, "scores": scores, "split": split, "n": len(scored), "skipped": data.skipped,
                 "origin": self.split(task.name, f"eval-{split}", lang).origin, **attention_record(attention),
-                "seconds": round(time.perf_counter() - started, 2)}  # what it cost (scripts/run_costs.py)
+                "seconds": round(time.perf_counter() - started, 4)}  # what it cost (scripts/run_costs.py)
 
 
 
