@@ -5,7 +5,8 @@ One run, in the order its data flows:
   rundata.RunData                which rows of which files, loaded and encoded once
   stage_recipe.StageRecipes      each stage's setup, training job and hashed recipe
   stage_store.StageStore         the stage folders: manifests, weights, evaluation files
-  Experiment (here)              prepare, then per stage: train (run_stage), evaluate
+  Experiment (here)              prepare, then per stage: train (run_stage)
+  stage_evaluation               zero-shot evaluation, a file per language
   describe / report              what the run prints; results.json -> results.md
 
 Every stage's folder is named by the hash of exactly what its result depends on, so a rerun with
@@ -26,14 +27,11 @@ from .baselines import versus_trivial
 from .compositions import composition_for
 from .config import ExperimentConfig, load_config, stable_hash
 from . import logs
-from .convergence import stage_facts
 from .disk_budget import check_disk_budget
-from .describe import describe_run, evaluation_line, run_config, stage_notes, train_summary
+from .describe import describe_run, run_config, stage_notes, train_summary
 from .errors import AdaptxError
 from .fileio import atomic_write_text, writes_into
 from .fingerprint import base_fingerprint, sha256_text
-from .fusion_attention import attention_record, recording as record_fusion_attention
-from .kinds import get_kind
 from .metrics import metric_for_language
 from .models import RANDOM_PREFIX, load_base_model, load_encoder, saved_encoder_loader
 from .modeling import build_model, load_model, save_model
@@ -42,13 +40,14 @@ from .rundata import RunData
 from .progress import RunMonitor
 from .runtime import Runtime, make_runtime
 from .run_results import write_run_results
+from .stage_evaluation import evaluate_stage
 from .stage_recipe import StageRecipes
-from .run_folder import HASH_CHARS, RunFolder, write_json
+from .run_folder import ENCODER_DIR, HASH_CHARS, MODEL_DIR, RunFolder
 from .run_open import load_run_config, open_run
 from .stage_store import StageStore, check_run_folder_free, hold_run_folder
 from .strategies import get_strategy
 from .tasks import get_task
-from .train import predict, train_model
+from .train import train_model
 from .zoo_resolve import resolve_zoo_refs
 from .zoo_refs import is_zoo_ref
 
@@ -183,7 +182,7 @@ class Experiment:
         # full fine-tuning keeps fp32 master weights; a bf16 base then runs under autocast
         source = self.base.source
         if get_strategy(stage.strategy).builds_on == "full":  # continue from the fully fine-tuned intermediate encoder
-            source = str(self.stage_dir(stage.needs[0]) / "model" / "encoder")
+            source = str(self.stage_dir(stage.needs[0]) / MODEL_DIR / ENCODER_DIR)
         encoder = load_encoder(source, "fp32" if full else self.runtime.dtype, base=self.base.source)
         if self.cfg.gradient_checkpointing:  # recompute activations in backward: less memory, ~30% more time
             encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -200,7 +199,7 @@ class Experiment:
         return dirs
 
     def load_trained(self, stage: Stage):
-        model = load_model(self.stage_dir(stage.id) / "model", saved_encoder_loader(self.base.source, self.runtime.dtype),
+        model = load_model(self.stage_dir(stage.id) / MODEL_DIR, saved_encoder_loader(self.base.source, self.runtime.dtype),
                            self.adapter_dirs(stage), self.runtime.autocast_dtype)
         return model.to(self.runtime.device)
 
@@ -238,7 +237,7 @@ class Experiment:
                               monitor=self.monitor.stage_monitor(stage.id) if self.monitor else None)
         metrics.update(self._trained_metrics(stage, trained, model, summary))
         if main:
-            save_model(model, self.stage_dir(stage.id) / "model", self.cfg.saved_full_dtype(self.runtime.dtype))
+            save_model(model, self.stage_dir(stage.id) / MODEL_DIR, self.cfg.saved_full_dtype(self.runtime.dtype))
             self.store.finish(stage.id, recipe, started, metrics)
             logs.info(f"+ {stage.id}: {train_summary(metrics)}")
         self.runtime.wait()  # later stages in every process read what the main process just wrote
@@ -266,54 +265,12 @@ class Experiment:
         return metrics
 
     def evaluate(self, stage: Stage) -> list[dict]:
-        """Zero-shot scores of a stage in every language of its task (every metric the task
-        reports); returns results records. Missing languages are reported, not scored."""
-        task = self.task(stage.task)
-        model, records, started = None, [], time.perf_counter()
-        languages = [lang for lang, split in self.eval_splits[task.name].items() if split is not None]
-        facts = stage_facts(stage, self.store.finished, self.zoo, self.rundata)  # budget, steps, convergence, §
-        # decided before anything is written, so every process evaluates the same languages together
-        done = {lang for lang in languages if self.eval_file(stage, lang).is_file()}
-        self.runtime.wait()
-        for lang in languages:
-            path = self.eval_file(stage, lang)
-            if lang in done:
-                result = self.store.read_eval(path, lang, task.metrics)
-            else:
-                if model is None:
-                    model = self.trained_model(stage) if stage.trains else self.build(stage)
-                result = self._score(model, stage, task, lang)
-                if self.runtime.is_main:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    write_json(path, {lang: result})
-            for metric in task.metrics:
-                records.append({"task": task.name, "strategy": stage.strategy, "intermediate": stage.intermediate_label,
-                                "language": lang, "split": result["split"], "metric": metric,
-                                "value": round(result["scores"][metric] * 100, 2), "seed": stage.seed,
-                                "n": result["n"], "predictions": str(path.relative_to(self.run_dir)), **facts})
-        self._trained = (None, None)
-        if self.runtime.is_main:
-            logs.info(evaluation_line(stage.id, task.metric, records, self.rundata.missing_languages(task.name),
-                                      time.perf_counter() - started))
-        self.runtime.wait()
-        return records
+        """Zero-shot scores of a stage in every language of its task (adaptx.stage_evaluation)."""
+        return evaluate_stage(self, stage)
 
-    def _score(self, model, stage: Stage, task, lang: str) -> dict:
-        """One language's predictions and scores (the content of its evaluation file), and its seconds."""
-        kind, split, started = get_kind(task.kind), self.eval_splits[task.name][lang], time.perf_counter()
-        data = self.data(task.name, f"eval-{split}", lang)
-        attention = None
-        if kind.trains:
-            with record_fusion_attention(model) as attention:  # fuse stages: each layer's weights over adapters
-                preds = predict(model, data, self.pad_id, progress=f"eval {stage.id} {lang}", runtime=self.runtime)
-            scored, golds = list(range(len(data.examples))), kind.golds(data)
-        else:
-            scored, preds, golds = kind.evaluate(model, data, self.pad_id, seed=self.cfg.data.sample_seed)
-        scores = {m: metric_for_language(m, lang).compute(preds, golds) for m in task.metrics}
-        return {"ids": [data.ids[i] for i in scored], **task.items_record(data.examples, scored), "pred": preds,
-                "gold": golds, "scores": scores, "split": split, "n": len(scored), "skipped": data.skipped,
-                "origin": self.split(task.name, f"eval-{split}", lang).origin, **attention_record(attention),
-                "seconds": round(time.perf_counter() - started, 4)}  # what it cost (scripts/run_costs.py)
+    def forget_trained(self) -> None:
+        """Let go of the model run_stage kept for the evaluation that follows it."""
+        self._trained = (None, None)
 
 
 
