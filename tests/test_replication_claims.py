@@ -94,12 +94,29 @@ def test_best_tasks_and_typology_claims(tmp_path):
     assert claim.verdict == claims.UNSURE and "1 of 2" in claim.reason and "partial (log GiB) -0.50" in claim.measurement
 
 
+def test_multitask_claim_against_the_best_single_task(tmp_path):
+    tatoeba = tmp_path / "tatoeba"
+    assert claims.multitask_claim([tatoeba]).verdict == claims.NOT_YET
+    rows = [_gain("tatoeba", "qqp", 1.0, 0.5, 1.5, metric="tatoeba_en_to_xx", budget=""),
+            _gain("tatoeba", "sst2", 2.0, 1.5, 2.5, metric="tatoeba_en_to_xx", budget=""),
+            _gain("tatoeba", "multitask", 3.5, 3.0, 4.0, metric="tatoeba_en_to_xx", budget="")]
+    _csv(tatoeba / "gains.csv", GAIN_COLUMNS, rows)
+    claim = claims.multitask_claim([tatoeba])
+    assert claim.verdict == claims.HOLDS and "against the best single, sst2 +2.0" in claim.measurement
+    rows[2] = _gain("tatoeba", "multitask", 2.2, 1.7, 2.7, metric="tatoeba_en_to_xx", budget="")
+    _csv(tatoeba / "gains.csv", GAIN_COLUMNS, rows)
+    assert claims.multitask_claim([tatoeba]).verdict == claims.UNSURE
+    rows[2] = _gain("tatoeba", "multitask", -1.0, -1.5, -0.5, metric="tatoeba_en_to_xx", budget="")
+    _csv(tatoeba / "gains.csv", GAIN_COLUMNS, rows)
+    assert claims.multitask_claim([tatoeba]).verdict == claims.FAILS
+
+
 def test_the_table_and_a_folder_without_gains_is_refused(tmp_path, capsys):
     study = tmp_path / "study"
     _csv(study / "gains.csv", GAIN_COLUMNS, [_none("xnli @auto")])
     assert claims.main(["--study", str(study)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 + 5 and all(line.startswith("|") and line.endswith("|") for line in lines)
+    assert len(lines) == 2 + 6 and all(line.startswith("|") and line.endswith("|") for line in lines)
     assert all(line.count(" | ") == 3 for line in lines[2:])  # four cells: no stray pipe inside one
     assert claims.main(["--qa", str(tmp_path / "nothing")]) == 2
     assert "adaptx analyze" in capsys.readouterr().err
