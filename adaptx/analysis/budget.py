@@ -106,7 +106,10 @@ def budget_plot(path, title: str, series: dict[str, list[dict]]) -> bool:
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xscale("log")
     # ticks at the steps trained, in plain numbers (a log axis would print 2x10^2 between them)
-    ticks = sorted({round(p["steps"]) for pts in series.values() for p in pts})
+    ticks = []
+    for step in sorted({round(p["steps"]) for pts in series.values() for p in pts}):
+        if not ticks or step >= ticks[-1] * 1.15:  # closer on the log axis, the labels would overlap
+            ticks.append(step)
     ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=7, rotation=45 if len(ticks) > 5 else 0)
     ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.set_xlabel("target training steps (log scale; auto: mean steps trained)")
