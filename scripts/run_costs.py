@@ -2,7 +2,8 @@
 
     python scripts/run_costs.py runs/convergence [runs/convergence-retrieval ...] [--markdown]
 
-Training seconds are the manifest's `seconds` (0 for an evaluation-only stage). Evaluation seconds are
+Training seconds are the manifest's `seconds` (0 for an evaluation-only stage), or metrics.json's
+`train.train_seconds` where larger (a stage resumed across processes: the manifest counts the last one). Evaluation seconds are
 the `seconds` each language's evaluation file records (files written since 2026-12-07); an older file
 has none, so its cost is read from file times: the gap to the file written before it (the first one's
 from the stage's finish time), where a gap over 3x the stage's median gap counts as the median (a pause
@@ -44,8 +45,12 @@ def stage_costs(run_dir: Path) -> list[dict]:
             continue
         manifest, recorded = stage.read_manifest(""), stage.eval_seconds()
         evaluation, estimated = evaluation_seconds(recorded, float(manifest.get("finished") or 0.0))
+        # a stage resumed in a later process: the manifest counts that process only, metrics.json's
+        # train_seconds adds up every process's training
+        train = (stage.read_metrics("").get("train") or {}) if stage.metrics_file.is_file() else {}
+        seconds = max(float(manifest.get("seconds") or 0.0), float(train.get("train_seconds") or 0.0))
         rows.append({"run": run_dir.name, "stage": manifest.get("stage", stage.name),
-                     "train_s": float(manifest.get("seconds") or 0.0), "eval_s": evaluation, "estimated": estimated,
+                     "train_s": seconds, "eval_s": evaluation, "estimated": estimated,
                      "languages": len(recorded)})
     return rows
 

@@ -51,6 +51,16 @@ def test_recorded_seconds_are_summed_and_file_times_have_their_pauses_capped(tmp
     assert "not a run folder (no stages/)" in capsys.readouterr().err
 
 
+def test_a_stage_resumed_in_a_later_process_counts_every_processs_training(tmp_path):
+    run = tmp_path / "runs" / "study"
+    folder = _stage(run, "target-xnli-none-s0-aaa", 900.0, 1000.0, {"en": (0, 20.0)})  # the last process only
+    (folder / "metrics.json").write_text(json.dumps({"train": {"train_seconds": 4200.0}}))
+    other = _stage(run, "target-xnli-stack-qqp-s0-bbb", 300.0, 1000.0, {"en": (0, 20.0)})
+    (other / "metrics.json").write_text(json.dumps({"train": None}))  # an evaluation-only stage's metrics
+    rows = {row["stage"]: row["train_s"] for row in run_costs.stage_costs(run)}
+    assert rows == {"target-xnli-none-s0": 4200.0, "target-xnli-stack-qqp-s0": 300.0}
+
+
 def test_a_run_records_each_languages_evaluation_seconds(tmp_path, tiny_model_dir, adaptx_home, capsys):
     data = write_tiny_data(tmp_path / "data")
     config = tmp_path / "exp.yaml"
