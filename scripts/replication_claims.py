@@ -93,21 +93,28 @@ def _read(folder: Path | None, name: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def stacked_rows(folder: Path | None, task: str, metric: str | None = None, budget: str = "auto") -> list[Row]:
-    """The stack rows of a task's zero-shot average at a budget (`task @budget`, or plain `task` for a
-    run with one budget or none), in the task's main metric."""
+def stacked_rows(folder: Path | None, task: str, metric: str | None = None, budget: str | None = "auto") -> list[Row]:
+    """The stack rows of a task's zero-shot average in one metric (default: the task's main one): at a
+    budget of a budget sweep (target `task @budget`), or, with budget None, of a task that trains nothing
+    (Tatoeba, BUCC: target `task`)."""
     metric = metric or get_task(task).metric
-    rows = _read(folder, "gains.csv")
-    names = {f"{task} @{budget}"} if any(r["target"] == f"{task} @{budget}" for r in rows) else {task}
-    out = []
-    for r in rows:
-        if (r["target"] in names and r["metric"] == metric and r["language"] == ZERO_SHOT_AVERAGE
-                and r["strategy"] == "stack" and r["gain"] not in ("", None)
-                and (r["target"] != task or r.get("budget") in ("", None, budget))):
-            out.append(Row(r["target"], metric, r["intermediate"].removeprefix("zoo:"), float(r["gain"]),
-                           float(r["gain_lo"]), float(r["gain_hi"]), r["seeds"], r.get("steps", ""),
-                           r.get("marks", "") or ""))
-    return out
+    target = task if budget is None else f"{task} @{budget}"
+    return [Row(r["target"], metric, r["intermediate"].removeprefix("zoo:"), float(r["gain"]), float(r["gain_lo"]),
+                float(r["gain_hi"]), r["seeds"], r.get("steps", ""), r.get("marks", "") or "")
+            for r in _read(folder, "gains.csv")
+            if r["target"] == target and r["metric"] == metric and r["language"] == ZERO_SHOT_AVERAGE
+            and r["strategy"] == "stack" and r["gain"] not in ("", None)]
+
+
+def retrieval_rows(folders: list[Path]) -> list[tuple[str, list[Row]]]:
+    """(metric, stack rows) of Tatoeba's and BUCC's every metric, in each folder that has them."""
+    found = []
+    for folder in folders:
+        for task in ("tatoeba", "bucc"):
+            for metric in get_task(task).metrics:
+                if rows := stacked_rows(folder, task, metric, budget=None):
+                    found.append((metric, rows))
+    return found
 
 
 def improves(row: Row) -> str:
@@ -137,8 +144,8 @@ def xnli_claim(study: Path | None) -> Claim:
     rows = stacked_rows(study, "xnli")
     kept = [r for r in rows if not r.same_data]
     if not kept:
-        return Claim(claim, "XNLI at `auto`", "not yet measured: no stacked XNLI row at `auto` in "
-                     f"{study}/gains.csv", NOT_YET, "")
+        return Claim(claim, "XNLI at `auto`", "not yet measured: no stacked row of target `xnli @auto` (a budget "
+                     f"sweep's `auto`) in {study}/gains.csv", NOT_YET, "")
     verdicts = {r.task: no_benefit(r) for r in kept}
     unconverged = [r.task for r in kept if MARK in r.marks]
     reason = (f"benefit excluded beyond {MARGIN:g} point for {', '.join(t for t, v in verdicts.items() if v == HOLDS) or 'no row'}"
@@ -152,13 +159,9 @@ def xnli_claim(study: Path | None) -> Claim:
 def retrieval_claim(folders: list[Path]) -> Claim:
     claim = "BUCC and Tatoeba improve a lot (scored from the encoder with the intermediate adapter active)"
     parts, verdicts = [], []
-    for folder in folders:
-        for task in ("tatoeba", "bucc"):
-            for metric in get_task(task).metrics:
-                rows = stacked_rows(folder, task, metric, budget="none")
-                if rows:
-                    parts.append(f"{metric}: {_measured(rows)}")
-                    verdicts += [improves(r) for r in rows if not r.same_data]
+    for metric, rows in retrieval_rows(folders):
+        parts.append(f"{metric}: {_measured(rows)}")
+        verdicts += [improves(r) for r in rows if not r.same_data]
     if not verdicts:
         return Claim(claim, "Tatoeba, BUCC", "not yet measured", NOT_YET, "")
     count = {v: verdicts.count(v) for v in (HOLDS, FAILS, UNSURE)}
@@ -174,8 +177,9 @@ def qa_claim(qa: Path | None) -> Claim:
         return Claim(claim, "XQuAD (trained on TyDiQA-GoldP English) at `auto`", "not yet measured", NOT_YET, "")
     best = max(rows, key=lambda r: r.gain)
     verdict = HOLDS if best.lo > 0 else FAILS if all(r.hi <= 0 for r in rows) else UNSURE
-    return Claim(claim, f"XQuAD F1 avg w/o en, seeds {_seeds(rows)}, `auto`", _measured(rows), verdict,
-                 f"the best row ({best.task}) {'lies above 0' if verdict == HOLDS else 'spans 0' if verdict == UNSURE else 'and every other lie at or below 0'}")
+    reason = {HOLDS: f"the best row ({best.task}) lies above 0", UNSURE: f"the best row ({best.task}) spans 0",
+              FAILS: "every row lies at or below 0"}[verdict]
+    return Claim(claim, f"XQuAD F1 avg w/o en, seeds {_seeds(rows)}, `auto`", _measured(rows), verdict, reason)
 
 
 def best_tasks_claim(study: Path | None) -> Claim:
@@ -202,17 +206,14 @@ def best_tasks_claim(study: Path | None) -> Claim:
 def multitask_claim(folders: list[Path]) -> Claim:
     claim = "The multi-task adapter adds a little over the best single task"
     verdicts, parts = [], []
-    for folder in folders:
-        for task in ("tatoeba", "bucc"):
-            for metric in get_task(task).metrics:
-                rows = [r for r in stacked_rows(folder, task, metric, budget="none") if not r.same_data]
-                multi = [r for r in rows if r.task == MULTITASK]
-                single = [r for r in rows if r.task != MULTITASK]
-                if not multi or not single:
-                    continue
-                best = max(single, key=lambda r: r.gain)
-                verdicts.append(HOLDS if multi[0].lo > best.hi else FAILS if multi[0].hi < best.lo else UNSURE)
-                parts.append(f"{metric}: {multi[0].text()} against the best single, {best.text()}")
+    for metric, rows in retrieval_rows(folders):
+        multi = [r for r in rows if r.task == MULTITASK and not r.same_data]
+        single = [r for r in rows if r.task != MULTITASK and not r.same_data]
+        if not multi or not single:
+            continue
+        best = max(single, key=lambda r: r.gain)
+        verdicts.append(HOLDS if multi[0].lo > best.hi else FAILS if multi[0].hi < best.lo else UNSURE)
+        parts.append(f"{metric}: {multi[0].text()} against the best single, {best.text()}")
     if not verdicts:
         return Claim(claim, "Tatoeba, BUCC (the study's XNLI and PAWS-X rows have no multi-task adapter)",
                      "not yet measured", NOT_YET, "")

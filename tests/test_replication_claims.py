@@ -40,7 +40,8 @@ def test_xnli_no_benefit_claim_and_the_same_data_row_apart(tmp_path):
     study = tmp_path / "study"
     rows = [_none("xnli @auto"), _gain("xnli @auto", "qqp", -0.4, -1.5, 0.6), _gain("xnli @auto", "sst2", -1.0, -2.2, 0.1),
             _gain("xnli @auto", "mnli", 4.0, 2.0, 6.0, marks="§"),  # would say "helps": never counts
-            _gain("xnli @150", "qqp", 5.0, 3.0, 7.0, budget=150)]  # another budget: not this claim's
+            _gain("xnli @150", "qqp", 5.0, 3.0, 7.0, budget=150),  # another budget: not this claim's
+            _gain("xnli", "hellaswag", 5.0, 3.0, 7.0, budget="")]  # one budget, not known to be auto: left out
     _csv(study / "gains.csv", GAIN_COLUMNS, rows)
     claim = claims.xnli_claim(study)
     assert claim.verdict == claims.HOLDS and "apart: mnli § +4.0" in claim.measurement
