@@ -11,7 +11,8 @@ three things as it goes: the seconds per training step of each kind (timed steps
 seconds a stage spends outside its steps and evaluation (loading, building, saving: from the
 first stage on, even before it finishes), and the seconds of a zero-shot evaluation. Stages of a
 kind not yet timed are assumed as fast as the current one, and evaluations not yet timed are left
-out; the estimate says which.
+out; the estimate says which. Within a stage, English-dev evaluations are timed apart from its
+steps and counted as the evaluations still ahead, so the rate does not jump each time one ends.
 """
 
 from __future__ import annotations
@@ -214,9 +215,15 @@ class StageMonitor:
         self.timed_from: tuple[int, float] | None = None
         self.last: tuple[int, float] | None = None  # the last step and when it ended
         self.estimated = False
+        self.eval_every: int | None = None
+        # English-dev evaluations are timed apart from the steps: a rate that counted them would jump each time
+        # one ends (more so right after a resume, with few steps timed); they are counted as evaluations ahead
+        self.dev_seconds: list[float] = []  # each English-dev evaluation of this stage
+        self.paused = 0.0  # seconds of those evaluations between the first timed step and the last step
+        self._pending = 0.0  # the evaluation after the last step, counted in `paused` once the next step ends
 
-    def start(self, step: int, steps: int, main: bool = True) -> None:
-        self.first, self.steps, self.shown = step, steps, main
+    def start(self, step: int, steps: int, main: bool = True, eval_every: int | None = None) -> None:
+        self.first, self.steps, self.shown, self.eval_every = step, steps, main, eval_every
         if self.run is not None:
             self.run.training_started()
         if main and self.run is not None and self.run.tensorboard_dir is not None:
@@ -229,6 +236,9 @@ class StageMonitor:
             self.writer.add_scalar("train/loss_per_step", loss, step)
             for name, value in (scalars or {}).items():
                 self.writer.add_scalar(f"train/{name}", float(value), step)
+        if self.timed_from is not None:
+            self.paused += self._pending
+        self._pending = 0.0
         self.last = (step, time.perf_counter())
         if step - self.first == MEASURE_FROM:
             self.timed_from = self.last
@@ -238,21 +248,36 @@ class StageMonitor:
             logs.info(f"  {self.description}: step {step}/{self.steps}, {self.estimate(step)}")
 
     def rate(self, step: int) -> float | None:
-        """Seconds per step since the first timed step."""
-        if not self.timed_from or step <= self.timed_from[0]:
+        """Seconds per training step since the first timed step, English-dev evaluations left out."""
+        if not self.timed_from or not self.last or self.last[0] <= self.timed_from[0]:
             return None
-        return (time.perf_counter() - self.timed_from[1]) / (step - self.timed_from[0])
+        return (self.last[1] - self.timed_from[1] - self.paused) / (self.last[0] - self.timed_from[0])
+
+    def dev_ahead(self, step: int) -> float:
+        """Seconds of the English-dev evaluations still ahead in this stage (every `eval_every` steps and at its
+        last step), at the mean of those timed so far (none timed yet: 0)."""
+        if not self.eval_every or not self.dev_seconds or step >= self.steps:
+            return 0.0
+        count = (self.steps - 1) // self.eval_every - step // self.eval_every + 1
+        return count * _mean(self.dev_seconds)
+
+    def _rate_with_dev(self, rate: float) -> float:
+        """Seconds per step with English-dev evaluations spread over the steps: the guess for later stages of
+        a kind not timed yet, as a finished stage's rate is measured."""
+        if not self.eval_every or not self.dev_seconds:
+            return rate
+        return rate + _mean(self.dev_seconds) / self.eval_every
 
     def estimate(self, step: int) -> str:
         """The time left, from the seconds per step measured so far (call once a step was timed), and in
         the run, from what its stages have cost so far."""
         rate = self.rate(step) or 0.0
         evaluation, untimed = self.run.evaluation_ahead(self.description) if self.run is not None else (0.0, 0)
-        here = rate * (self.steps - step) + evaluation
+        here = rate * (self.steps - step) + self.dev_ahead(step) + evaluation
         text = f"{rate:.2f} s/step"
         if here:
             text += f": about {duration(here)} left in this stage"
-        later = self.run.left_after(self.description, rate) if self.run is not None else Left()
+        later = self.run.left_after(self.description, self._rate_with_dev(rate)) if self.run is not None else Left()
         if later.stages:
             notes = [f"{later.steps} more training steps in later stages"]
             notes += ["kinds not yet timed assumed this fast"] if later.guessed else []
@@ -264,6 +289,10 @@ class StageMonitor:
         return text + " [estimate]"
 
     def evaluated(self, step: int, metric: str, score: float, train_loss: float | None) -> None:
+        """An English-dev evaluation ended (it started as step `step` ended)."""
+        if self.last is not None and self.last[0] == step:
+            self.dev_seconds.append(time.perf_counter() - self.last[1])
+            self._pending = self.dev_seconds[-1]
         if self.writer is not None:
             self.writer.add_scalar(f"dev/{metric}", score, step)
             if train_loss is not None:

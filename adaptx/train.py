@@ -467,7 +467,7 @@ def train_model(model, train: Encoding, dev: Encoding, job: TrainJob, pad_id: in
     sample = kind.sampler(train, job.batch_size, job.seed)  # step -> batch: a pure function of (seed, step)
     terms = [kind.loss_terms(f) for f in train.features]
     regularized = False
-    monitor.start(step, job.steps, main=rank == 0)
+    monitor.start(step, job.steps, main=rank == 0, eval_every=job.eval_every)
     bar = tqdm(total=job.steps, initial=step, desc=job.description, unit="step", leave=False, **logs.bar_options(rank))
     try:
         with stop_requests() as stops:

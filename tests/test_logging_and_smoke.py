@@ -177,6 +177,33 @@ def test_the_estimate_covers_this_stage_and_the_later_ones_at_their_measured_spe
     assert "assumed" not in line
 
 
+def test_english_dev_evaluations_are_counted_apart_so_the_rate_holds_steady_after_a_resume(monkeypatch):
+    """A stage resumed at step 25 of 150 timed 4 steps, then an English-dev evaluation of 10 s: the rate
+    stays 1 s/step (it read 3.5 s/step when the evaluation counted as steps, and the run's estimate
+    jumped fourfold), and the 4 evaluations still ahead (steps 60, 90, 120, 150) count 10 s each."""
+    clock, lines = Clock(), []
+    monkeypatch.setattr("adaptx.progress.time.perf_counter", clock)
+    monkeypatch.setattr("adaptx.progress.logs.info", lines.append)
+    run = RunMonitor([("a", "adapter", 150), ("b", "fusion", 100)])
+    with run.stage("a"):
+        monitor = run.stage_monitor("a")
+        monitor.start(25, 150, eval_every=30)
+        for step in range(26, 31):
+            clock.now += 1.0
+            monitor.stepped(step, 1.0)
+        clock.now += 10.0
+        monitor.evaluated(30, "accuracy", 0.5, 0.7)
+        assert monitor.rate(30) == 1.0 and monitor.dev_ahead(30) == 40.0
+        # here: 120 steps x 1 s + 40 s; b (fusion, not timed): 100 steps at 1 s + 10 s / 30 steps of English dev
+        assert "1.00 s/step: about 3 min left in this stage, about 5 min left in the run" in lines[-1]  # 160 s + 133 s
+        for step in range(31, 35):
+            clock.now += 1.0
+            monitor.stepped(step, 1.0)
+        assert monitor.rate(34) == 1.0  # the evaluation is not spread over the steps after it either
+        monitor.close()
+    assert run.rates["adapter"] == 18.0 / 8  # a finished stage's rate keeps its evaluations: later stages pay them
+
+
 def test_a_kind_not_yet_timed_is_assumed_as_fast_and_the_estimate_says_so(monkeypatch):
     clock = Clock()
     monkeypatch.setattr("adaptx.progress.time.perf_counter", clock)
