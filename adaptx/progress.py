@@ -77,6 +77,7 @@ class Left:
     guessed: bool = False  # some kind of training not timed yet, assumed as fast as the current one
     untimed: int = 0  # zero-shot evaluations ahead while none has been timed (left out of `seconds`)
     setup: float | None = None  # seconds per stage outside its steps and evaluation, counted for each
+    stops_early: int = 0  # stages that may stop before their step limit (counted at it)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -96,10 +97,13 @@ class RunMonitor:
 
     def __init__(self, plan: list[tuple], tensorboard_dir: Path | None = None,
                  done_before: tuple[int, float] = (0, 0.0), evaluated_before: list[float] = ()):
-        # plan: (stage id, kind of training, steps[, evaluated zero-shot]) of each stage still to run
+        # plan: (stage id, kind of training, steps[, evaluated zero-shot[, may stop sooner]]) of each stage still
+        # to run; a stage that may stop sooner (an `auto` budget: until English dev stops improving) counts its
+        # step limit
         self.steps = {stage_id: steps for stage_id, _, steps, *_ in plan}  # steps still to train, per stage
         self.kinds = {stage_id: kind for stage_id, kind, *_ in plan}
         self.evaluates = {entry[0]: bool(entry[3:4] and entry[3]) for entry in plan}
+        self.stops_early = {entry[0] for entry in plan if entry[4:5] and entry[4]}
         self.rates: dict[str, float] = {}  # kind -> seconds per training step, from stages finished in this run
         self.setups: list[float] = []  # seconds each finished stage spent outside its steps and evaluation
         # seconds of each zero-shot evaluation finished in this run, or recorded by an earlier one (a resumed
@@ -116,8 +120,9 @@ class RunMonitor:
         for s in stages:
             done = experiment.store.finished(s.id)
             if done is None:
-                steps = experiment.recipes.job_for(s).steps if s.trains else 0
-                plan.append((s.id, training_kind(s), steps, s.evaluate))
+                job = experiment.recipes.job_for(s) if s.trains else None
+                plan.append((s.id, training_kind(s), job.steps if job else 0, s.evaluate,
+                             job is not None and job.patience is not None))
                 continue
             before += 1
             train = done.get("train") if isinstance(done, dict) else None
@@ -192,6 +197,7 @@ class RunMonitor:
             evaluation, untimed = self.evaluation_ahead(other)
             left.seconds += count * (known if known is not None else rate) + (left.setup or 0.0) + evaluation
             left.stages, left.steps, left.untimed = left.stages + 1, left.steps + count, left.untimed + untimed
+            left.stops_early += other in self.stops_early
         return left
 
     def finished_line(self, seconds: float, run_dir) -> str:
@@ -275,8 +281,9 @@ class StageMonitor:
         evaluation, untimed = self.run.evaluation_ahead(self.description) if self.run is not None else (0.0, 0)
         here = rate * (self.steps - step) + self.dev_ahead(step) + evaluation
         text = f"{rate:.2f} s/step"
-        if here:
+        if here:  # an `auto` budget's stage stops sooner once English dev stops improving
             text += f": about {duration(here)} left in this stage"
+            text += " at most" if self.run is not None and self.description in self.run.stops_early else ""
         later = self.run.left_after(self.description, self._rate_with_dev(rate)) if self.run is not None else Left()
         if later.stages:
             notes = [f"{later.steps} more training steps in later stages"]
@@ -285,6 +292,8 @@ class StageMonitor:
             untimed += later.untimed
             notes += [f"{untimed} zero-shot evaluation{'s' if untimed != 1 else ''} not timed yet, "
                       "left out"] if untimed else []
+            notes += [f"{later.stops_early} stage{'s' if later.stops_early != 1 else ''} of an `auto` budget counted "
+                      "at the step limit: they stop sooner once English dev stops improving"] if later.stops_early else []
             text += f"{',' if here else ':'} about {duration(here + later.seconds)} left in the run ({'; '.join(notes)})"
         return text + " [estimate]"
 

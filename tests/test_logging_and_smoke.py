@@ -204,6 +204,29 @@ def test_english_dev_evaluations_are_counted_apart_so_the_rate_holds_steady_afte
     assert run.rates["adapter"] == 18.0 / 8  # a finished stage's rate keeps its evaluations: later stages pay them
 
 
+def test_stages_of_an_auto_budget_are_counted_at_their_step_limit_and_the_estimate_says_so(monkeypatch):
+    clock, lines = Clock(), []
+    monkeypatch.setattr("adaptx.progress.time.perf_counter", clock)
+    monkeypatch.setattr("adaptx.progress.logs.info", lines.append)
+    plan = [("a", "adapter", 100, False, True), ("b", "adapter", 150, False), ("c", "adapter", 2000, True, True),
+            ("d", "adapter", 2000, True, True)]
+    monitor = StageMonitor("a", RunMonitor(plan))
+    monitor.start(0, 100)
+    for step in range(1, 5):
+        monitor.stepped(step, 1.0)
+        clock.now += 1.0
+    text, = lines
+    assert "about 2 min left in this stage at most" in text  # a: auto itself, 96 s
+    assert "2 stages of an `auto` budget counted at the step limit" in text  # c and d; b trains its 150 steps
+    lines.clear()
+    monitor = StageMonitor("b", RunMonitor(plan[1:2]))
+    monitor.start(0, 150)
+    for step in range(1, 5):
+        monitor.stepped(step, 1.0)
+        clock.now += 1.0
+    assert "at most" not in lines[-1] and "auto" not in lines[-1]
+
+
 def test_a_kind_not_yet_timed_is_assumed_as_fast_and_the_estimate_says_so(monkeypatch):
     clock = Clock()
     monkeypatch.setattr("adaptx.progress.time.perf_counter", clock)
