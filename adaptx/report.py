@@ -191,10 +191,23 @@ def summarize_all(records: list[dict], run_dir, context: dict) -> dict:
         table["missing"] = context.get("missing", {}).get(task, [])
         table["zoo_adapters"] = context.get("zoo_adapters") or {}
         tables.append(table)
-    # XTREME's aggregate takes one table per task: with a sweep, those of its last budget
-    last = [r.get("budget") for r in records][-1] if records else None
-    return {"context": context, "tables": tables,
-            "xtreme": xtreme_summary([t for t in tables if t["budget"] == last], context)}
+    return {"context": context, "tables": tables, "xtreme": sweep_xtreme_summary(tables, context)}
+
+
+def sweep_xtreme_summary(tables: list[dict], context: dict) -> dict | None:
+    """XTREME's aggregate takes one table per task: with a budget sweep, those of its largest budget (`auto`
+    above any step count) that has two tasks or more so far (a partial run may have one task at `auto` yet),
+    and the summary says which budget (its `budget`)."""
+    budgets = sorted({t.get("budget") for t in tables}, key=_budget_order, reverse=True)
+    for budget in budgets:
+        if (xtreme := xtreme_summary([t for t in tables if t.get("budget") == budget], context)) is not None:
+            return {**xtreme, "budget": budget} if len(budgets) > 1 else xtreme
+    return None
+
+
+def _budget_order(budget) -> tuple:
+    """A target budget's place in a sweep: step counts in order, then `auto` (None: no sweep)."""
+    return (2, 0) if budget == "auto" else (1, budget) if isinstance(budget, int) else (0, 0)
 
 
 def _trivial_specs(context: dict) -> dict:
@@ -275,6 +288,10 @@ def _render_xtreme(x: dict) -> str:
              "; ".join(f"{c}: {', '.join(x['categories'][c])}" for c in cats) + "), shown only where a row has "
              "all of them; overall is the mean of XTREME's nine tasks (not of the groups), shown only where a row "
              "has all nine"]
+    if x.get("budget") is not None:
+        what = "auto (until English dev stopped improving)" if x["budget"] == "auto" else f"{x['budget']} steps"
+        lines.append(f"target budget: {what}, the sweep's largest with two tasks or more so far; the other "
+                     "budgets are in their tables above")
     if x["missing_tasks"]:
         lines.append(f"not in this run: {', '.join(x['missing_tasks'])} (so no overall score)")
     partial = [f"{t} {k} of {n}" for t, (k, n) in x["languages"].items() if k < n]

@@ -16,7 +16,7 @@ from .smoke import NOTE
 
 FORMATS = ("md", "csv", "json", "latex")
 RESUME = "rerun `adaptx run` with the run's config: it keeps what is finished and evaluates the rest"
-CSV_FIELDS = ("task", "metric", "strategy", "intermediate", "seeds", "column", "value", "lo", "hi", "baseline",
+CSV_FIELDS = ("task", "metric", "strategy", "intermediate", "seeds", "budget", "column", "value", "lo", "hi", "baseline",
               "delta", "delta_lo", "delta_hi", "verdict")
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -80,7 +80,8 @@ def as_csv(summary: dict, smoke: bool = False) -> str:
         langs = table.get("languages", [])
         for strategy, intermediate, seeds, baseline, row in _table_rows(table):
             base = {"task": table["task"], "metric": table["metric"], "strategy": strategy,
-                    "intermediate": intermediate or "", "seeds": " ".join(map(str, seeds)), "baseline": baseline or ""}
+                    "intermediate": intermediate or "", "seeds": " ".join(map(str, seeds)),
+                    "budget": _budget_cell(table.get("budget")), "baseline": baseline or ""}
             for lang in langs:
                 if lang in row["values"]:
                     writer.writerow({**base, "column": lang, "value": row["values"][lang]})
@@ -96,12 +97,22 @@ def as_csv(summary: dict, smoke: bool = False) -> str:
                                  "verdict": versus.get("verdict", "")})
     xtreme = summary.get("xtreme")
     for row in (xtreme or {}).get("rows", []):
-        base = {"task": "xtreme", "metric": "score", "strategy": row["strategy"], "intermediate": row["intermediate"] or ""}
+        base = {"task": "xtreme", "metric": "score", "strategy": row["strategy"], "intermediate": row["intermediate"] or "",
+                "budget": _budget_cell(xtreme.get("budget"))}
         cells = {**row["tasks"], **{f"{c} avg": v for c, v in row["categories"].items()}, "overall": row["overall"]}
         for column, value in cells.items():
             if value is not None:
                 writer.writerow({**base, "column": column, "value": value})
     return buffer.getvalue().rstrip("\n")
+
+
+def _budget_cell(budget) -> str:
+    """A budget sweep's target budget ('150', 'auto'); empty where the run has one budget."""
+    return "" if budget is None else str(budget)
+
+
+def _budget_comment(budget) -> str:
+    return "" if budget is None else f"; target budget: {budget}{' steps' if budget != 'auto' else ''}"
 
 
 def latex_escape(text: str) -> str:
@@ -148,7 +159,8 @@ def _latex_table(table: dict, smoke: bool) -> str:
                                                                       if versus else "")
             cells.append(text)
         body.append(cells)
-    comments = [f"{table['task']} zero-shot {table['metric']} (%), mean over seeds {table['seeds']}; "
+    comments = [f"{table['task']} zero-shot {table['metric']} (%), mean over seeds {table['seeds']}"
+                f"{_budget_comment(table.get('budget'))}; "
                 f"[lo, hi] = {table['confidence']:.0%} bootstrap interval; arrows: better/worse than the row's "
                 "baseline by a paired bootstrap; bold: best in column"]
     return _latex_tabular(["strategy", *columns], body, comments, smoke)
@@ -168,5 +180,6 @@ def as_latex(summary: dict, smoke: bool = False) -> str:
             body.append([latex_escape(_label(row["strategy"], row["intermediate"]))]
                         + ["--" if v is None else f"{v:.1f}" for v in [*values, row["overall"]]])
         parts.append(_latex_tabular(header, body, ["XTREME summary: XTREME's aggregation (google-research/xtreme "
-                                                   "evaluate.py) over the evaluated languages"], smoke))
+                                                   "evaluate.py) over the evaluated languages"
+                                                   f"{_budget_comment(xtreme.get('budget'))}"], smoke))
     return "\n\n".join(parts) if parts else "% no results yet"

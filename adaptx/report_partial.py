@@ -24,7 +24,36 @@ from .strategies import TARGET_STRATEGIES
 
 
 def _key(record: dict) -> tuple:
-    return record["task"], record["strategy"], record["intermediate"], record["seed"]
+    """A row of a table: a budget sweep's stages differ by their budget alone."""
+    return record["task"], record["strategy"], record["intermediate"], record["seed"], record.get("budget")
+
+
+def _budget_of(stage_id: str, planned: list | None):
+    """A target stage's budget: the plan's, else read off the stage id ('-auto', '-b600'; None: no sweep)."""
+    for stage in planned or []:
+        if stage.id == stage_id:
+            return stage.budget
+    last = stage_id.rsplit("-", 1)[-1]
+    return "auto" if last == "auto" else int(last[1:]) if last[:1] == "b" and last[1:].isdigit() else None
+
+
+def _stage_facts(metrics: dict, budget, known: list[dict]) -> dict:
+    """What a recovered record says of its stage (adaptx.convergence.stage_facts): budget, steps and
+    convergence from metrics.json; the facts of the adapters under it from a record of the same row at
+    another budget (the same adapters), where results.json has one."""
+    from .convergence import of_training
+
+    train = metrics.get("train") if isinstance(metrics.get("train"), dict) else None
+    steps = train.get("steps") if train else None
+    facts = {"budget": budget, "steps": steps if type(steps) is int else None,
+             "converged": of_training(train)["converged"] if train else None, "intermediate_converged": None}
+    for record in known:
+        if _key(record)[:4] == _key({**metrics, "budget": None})[:4]:
+            facts["intermediate_converged"] = record.get("intermediate_converged")
+            if record.get("same_data"):
+                facts["same_data"] = record["same_data"]
+            break
+    return facts
 
 
 @dataclass
@@ -70,8 +99,8 @@ def _order(task_name: str, lang: str) -> tuple:
     return (languages.index(lang) if lang in languages else len(languages), lang)
 
 
-def _records_of(path: Path, lang: str, metrics: dict, run_dir: Path) -> list[dict]:
-    """The results records of one evaluation file, as the pipeline writes them."""
+def _records_of(path: Path, lang: str, metrics: dict, run_dir: Path, facts: dict) -> list[dict]:
+    """The results records of one evaluation file, as the pipeline writes them (facts: _stage_facts)."""
     from .tasks import get_task
 
     remedy = "it is left out of the report; `adaptx run` with the run's config evaluates that language again"
@@ -89,7 +118,8 @@ def _records_of(path: Path, lang: str, metrics: dict, run_dir: Path) -> list[dic
             raise AdaptxError(f"{path}: scores.{metric} is {value!r}, expected a number; {remedy}")
         records.append({"task": metrics["task"], "strategy": metrics["strategy"], "intermediate": metrics["intermediate"],
                         "language": lang, "split": result["split"], "metric": metric, "value": round(value * 100, 2),
-                        "seed": metrics["seed"], "n": result["n"], "predictions": path.relative_to(run_dir).as_posix()})
+                        "seed": metrics["seed"], "n": result["n"], "predictions": path.relative_to(run_dir).as_posix(),
+                        **facts})
     return records
 
 
@@ -101,6 +131,7 @@ def recover_evaluations(run_dir: Path, known: list[dict], problems: list[str]) -
     named_files = {os.path.normpath(run_dir / r["predictions"]) for r in known}
     done = {(_key(r), r["language"]) for r in known}
     run = RunFolder(run_dir)
+    _read_plan(run_dir, found)
     chosen: dict[tuple, tuple[float, StageFolder, dict]] = {}
     for folder in run.stages():
         files = folder.eval_files()
@@ -113,22 +144,22 @@ def recover_evaluations(run_dir: Path, known: list[dict], problems: list[str]) -
             continue
         if metrics is None:
             continue
-        key = _key(metrics)
+        key = _key({**metrics, "budget": _budget_of(metrics["stage"], found.planned)})
         found.stages[key] = metrics["stage"]
         # one folder per row: the one results.json reads, else the stage trained last (older hashes are old settings)
         rank = (2.0 if named.get(key) == folder else 1.0, folder.manifest_file.stat().st_mtime)
         if key not in chosen or rank > chosen[key][0]:
             chosen[key] = (rank, folder, metrics)
     for key, (_, folder, metrics) in sorted(chosen.items(), key=lambda item: str(item[0])):
+        facts = _stage_facts(metrics, key[4], known)
         for lang, path in sorted(_newest_per_language(folder).items(), key=lambda item: _order(key[0], item[0])):
             if (key, lang) in done:
                 continue
             try:
-                found.records += _records_of(path, lang, metrics, run_dir)
+                found.records += _records_of(path, lang, metrics, run_dir, facts)
             except AdaptxError as exc:
                 problems.append(str(exc))
     found.search = run.search_dir.is_dir()
-    _read_plan(run_dir, found)
     return found
 
 
@@ -159,7 +190,7 @@ def not_evaluated(found: Evaluations, records: list[dict], context: dict) -> lis
         evaluated.setdefault(_key(r), set()).add(r["language"])
     missing = context.get("missing") or {}
     if found.planned is not None:
-        rows = [((s.task, s.strategy, s.intermediate_label, s.seed), s.id) for s in found.planned]
+        rows = [((s.task, s.strategy, s.intermediate_label, s.seed, s.budget), s.id) for s in found.planned]
     else:
         rows = sorted(found.stages.items(), key=lambda item: item[1])
     lines = []

@@ -179,6 +179,49 @@ def test_a_budget_sweep_end_to_end_marks_rows_and_plots_gain_against_budget(tmp_
     assert any("stack (mnli) trained on the target's own English data" in m for m in a.messages)
     assert not any(f.row == "stack (mnli)" for f in a.findings)
 
+    # an evaluation interrupted in the `auto` stage of stack (qqp): de evaluated, sw not, results.json not yet
+    # rewritten. `adaptx report` puts the de row in the auto table (not a third table without a budget), and
+    # names that stage alone as lacking sw (the 2-step stage of the same row is complete)
+    from adaptx.report import print_report
+
+    stage = next((out / "stages").glob("target-xnli-stack-qqp-s0-auto-*"))
+    (sw_file,) = (stage / "eval").glob("sw-*.json")
+    sw_file.unlink()
+    kept = [r for r in records if not r["predictions"].startswith(f"stages/{stage.name}/")]
+    (out / "results.json").write_text(json.dumps(kept))
+    import contextlib
+    import io
+    printed, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+        assert print_report(out) == 0
+    report = printed.getvalue()
+    assert report.count("zero-shot accuracy (%)") == 2  # one table per budget, no third
+    auto_table = report.split("target budget: auto")[1]
+    qqp_row = next(line for line in auto_table.splitlines() if line.startswith("| stack (qqp)"))
+    assert qqp_row.split("|")[4].strip() == "–" and qqp_row.split("|")[3].strip() != "–"  # sw lacks, de is there
+    assert "- target-xnli-stack-qqp-s0-auto: not evaluated in sw" in report
+    assert "target-xnli-stack-qqp-s0-b2" not in report
+    with contextlib.redirect_stdout(printed := io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        print_report(out, "csv")
+    rows = printed.getvalue().splitlines()
+    assert rows[0].startswith("task,metric,strategy,intermediate,seeds,budget,column")
+    assert {line.split(",")[5] for line in rows[1:]} == {"2", "auto"}
+
+
+def test_the_xtreme_summary_of_a_budget_sweep_is_its_largest_budget_with_two_tasks_and_says_so():
+    from adaptx.report import sweep_xtreme_summary
+
+    def table(task, budget, avg):
+        return {"task": task, "metric": "accuracy", "budget": budget, "languages": ["en", "de"],
+                "rows": [{"strategy": "none", "intermediate": None, "avg": {"value": avg}}]}
+
+    partial = [table("xnli", 150, 47.0), table("pawsx", 150, 56.0), table("xnli", "auto", 63.0)]
+    summary = sweep_xtreme_summary(partial, {})  # PAWS-X has no `auto` table yet: the 150-step summary
+    assert summary["budget"] == 150 and summary["rows"][0]["tasks"] == {"xnli": 47.0, "pawsx": 56.0}
+    summary = sweep_xtreme_summary([*partial, table("pawsx", "auto", 80.0), table("pawsx", 600, 70.0)], {})
+    assert summary["budget"] == "auto" and summary["rows"][0]["tasks"] == {"xnli": 63.0, "pawsx": 80.0}
+    assert "budget" not in sweep_xtreme_summary([table("xnli", None, 47.0), table("pawsx", None, 56.0)], {})
+
 
 def test_the_marks_and_the_budget_reading_from_recorded_facts():
     from adaptx.analysis.budget import budget_points, reading
