@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from . import logs
+from .convergence import from_curve
 from .errors import AdaptxError
 from .kinds import get_kind
 from .kinds.base import Encoding
@@ -347,18 +348,15 @@ class _Selection:
 
     def convergence(self, trained: int) -> dict:
         """Whether the stage converged: with a patience, it stopped by patience before its step limit;
-        on a fixed budget, its dev curve was no longer rising (the best score came before the last
-        evaluation). Recorded in metrics.json (never in a stage hash), marked in every results table."""
+        on a fixed budget, its best dev score came at least adaptx.convergence.PATIENCE evaluations before
+        the last. Recorded in metrics.json (never in a stage hash), marked in every results table."""
         if self.job.patience is not None:
             converged = self.patience_spent()
             why = (f"stopped by patience ({self.job.patience} evaluations without improvement)" if converged
                    else f"reached its step limit ({self.job.steps}) while English dev was still improving")
-        else:
-            last = self.history[-1]["step"] if self.history else trained
-            best = next((h["step"] for h in self.history if h["dev_score"] == self.best_score), last)
-            converged = best < last
-            why = (f"English dev peaked at step {best} of {last}" if converged
-                   else "still improving at its last step")
+        else:  # as `auto` with its default patience would judge the curve (adaptx.convergence)
+            found = from_curve(self.history)
+            converged, why = found["converged"] is True, found["convergence"]
         return {"max_steps": self.job.steps, "converged": converged, "convergence": why,
                 "budget": "auto" if self.job.patience is not None else self.job.steps}
 

@@ -59,15 +59,41 @@ def test_noise_smaller_than_min_improvement_does_not_reset_patience(tiny_model_d
     assert (strict["steps"], strict["best_step"]) == (24, 16)  # without the threshold the wiggles count
 
 
-def test_a_fixed_budget_records_whether_dev_was_still_rising(tiny_model_dir, tmp_path, monkeypatch):
+def test_a_fixed_budget_converges_only_where_auto_would_have_stopped(tiny_model_dir, tmp_path, monkeypatch):
+    """A fixed budget counts as converged where its best came PATIENCE (5) evaluations before its last, as
+    `auto` with its default patience would have stopped; one dip after the peak is not enough (XNLI's `none`
+    at 150 steps peaked at step 90 of 150, then went on to its best at step 1,000 under `auto`)."""
     scripted(monkeypatch, [0.2, 0.9, 0.5])
-    peaked = run(tiny_model_dir, tmp_path, steps=12, eval_every=4)
-    assert (peaked["converged"], peaked["budget"], peaked["convergence"]) == (
-        True, 12, "English dev peaked at step 8 of 12")
+    dipped = run(tiny_model_dir, tmp_path, steps=12, eval_every=4)
+    assert (dipped["converged"], dipped["budget"]) == (False, 12)
+    assert dipped["convergence"].startswith("English dev peaked at step 8 of 12, 1 evaluation before its last")
     scripted(monkeypatch, [0.2, 0.5, 0.9])
     (tmp_path / "b").mkdir()
     rising = run(tiny_model_dir, tmp_path / "b", steps=12, eval_every=4)
     assert (rising["converged"], rising["convergence"]) == (False, "still improving at its last step")
+    scripted(monkeypatch, [0.2, 0.9, 0.5, 0.6, 0.9, 0.7, 0.8])  # a tie is no improvement
+    (tmp_path / "c").mkdir()
+    flat = run(tiny_model_dir, tmp_path / "c", steps=14, eval_every=2)
+    assert (flat["converged"], flat["convergence"]) == (
+        True, "English dev peaked at step 4 of 14, then 5 evaluations without improvement")
+
+
+def test_a_recorded_fixed_budget_verdict_is_judged_again_and_an_auto_one_is_kept():
+    from adaptx.config import AutoBudget
+    from adaptx.convergence import PATIENCE, of_card, of_training
+
+    assert PATIENCE == AutoBudget().patience  # the rule is `auto`'s default
+    curve = [{"step": s, "dev_score": v} for s, v in [(30, 0.45), (60, 0.47), (90, 0.486), (120, 0.48), (150, 0.47)]]
+    # banked under the earlier rule (a peak before the last evaluation counted as converged)
+    old = {"steps": 150, "budget": 150, "converged": True, "convergence": "English dev peaked at step 90 of 150",
+           "history": curve}
+    assert of_training(old)["converged"] is False
+    auto = {"steps": 800, "budget": "auto", "converged": True, "convergence": "stopped by patience", "history": curve}
+    assert of_training(auto) == {"converged": True, "convergence": "stopped by patience"}  # its own patience (4)
+    card = {"steps": 1000, "steps_trained": 1000, "converged": True, "dev_curve": [[p["step"], p["dev_score"]]
+                                                                                   for p in curve]}
+    assert of_card(card)["converged"] is False  # trained to its limit: judged by its curve
+    assert of_card({**card, "steps_trained": 600, "convergence": "stopped by patience"})["converged"] is True
 
 
 def test_a_resume_counts_patience_from_the_checkpointed_curve(tiny_model_dir, tmp_path, monkeypatch):
@@ -236,8 +262,9 @@ def test_the_marks_and_the_budget_reading_from_recorded_facts():
     assert row_marks(facts) == "†‡§"
     assert row_marks(row_facts([{"converged": True}, {}])) == ""  # unknown (older records): no mark
     assert from_curve([[100, 0.5], [200, 0.6]])["converged"] is False
-    assert from_curve([{"step": 1, "dev_score": 0.7}, {"step": 2, "dev_score": 0.6}])["converged"] is True
-    assert of_card({"converged": True, "convergence": "stopped by patience"})["converged"] is True
+    assert from_curve([{"step": 1, "dev_score": 0.7}, {"step": 2, "dev_score": 0.6}])["converged"] is False
+    assert from_curve([{"step": s, "dev_score": 0.7 if s == 1 else 0.6} for s in range(1, 7)])["converged"] is True
+    assert of_card({"converged": True, "convergence": "stopped by patience"})["converged"] is None  # no curve
     assert of_card({"dev_curve": "junk"})["converged"] is None
 
     def cell(budget, gain, lo, hi, steps=""):
