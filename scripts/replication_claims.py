@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adaptx.analysis.gains import ZERO_SHOT_AVERAGE
-from adaptx.convergence import MARK
+from adaptx.convergence import MARK, UNDER_MARK
 from adaptx.report import SAME_DATA_MARK
 from adaptx.tasks import get_task
 
@@ -148,10 +148,12 @@ def xnli_claim(study: Path | None) -> Claim:
                      f"sweep's `auto`) in {study}/gains.csv", NOT_YET, "")
     verdicts = {r.task: no_benefit(r) for r in kept}
     unconverged = [r.task for r in kept if MARK in r.marks]
+    under = [r.task for r in kept if UNDER_MARK in r.marks]  # a longer-trained adapter might transfer otherwise
     reason = (f"benefit excluded beyond {MARGIN:g} point for {', '.join(t for t, v in verdicts.items() if v == HOLDS) or 'no row'}"
               f"; helps: {', '.join(t for t, v in verdicts.items() if v == FAILS) or 'none'}"
               f"; cannot tell: {', '.join(t for t, v in verdicts.items() if v == UNSURE) or 'none'}"
-              + (f"; {MARK} not converged: {', '.join(unconverged)}" if unconverged else ""))
+              + (f"; {MARK} not converged: {', '.join(unconverged)}" if unconverged else "")
+              + (f"; {UNDER_MARK} intermediate adapter not shown converged: {', '.join(under)}" if under else ""))
     return Claim(claim, f"XNLI avg w/o en, seeds {_seeds(kept)}, `auto`", _measured(rows), every(list(verdicts.values())),
                  reason)
 

@@ -53,6 +53,10 @@ def test_xnli_no_benefit_claim_and_the_same_data_row_apart(tmp_path):
     _csv(study / "gains.csv", GAIN_COLUMNS, rows)
     claim = claims.xnli_claim(study)
     assert claim.verdict == claims.FAILS and "helps: cosmosqa" in claim.reason
+    assert "intermediate adapter not shown converged" not in claim.reason
+    rows.append(_gain("xnli @auto", "snli", -0.2, -1.0, 0.6, marks="‡"))  # the verdict stands; the caveat is named
+    _csv(study / "gains.csv", GAIN_COLUMNS, rows)
+    assert "‡ intermediate adapter not shown converged: snli" in claims.xnli_claim(study).reason
 
 
 def test_retrieval_and_qa_claims(tmp_path):
