@@ -16,18 +16,16 @@ from .convergence import MARK, MARK_TEXT, UNDER_MARK, UNDER_MARK_TEXT
 from .errors import AdaptxError
 from .fileio import NestedTooDeeply, atomic_write_text, load_json, read_json
 from .metrics import metric_for_language
-from . import published as refs  # (a local `published` below is the table's dict)
 from .report_files import (RECORD_FIELDS, RERUN, check_records, context_problem, evaluation_items, evaluation_lists,
                            prediction_path,
                            score, usable_records)
 from .run_folder import RunFolder
 from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation, item_groups
-from .strategies import REPORT_ORDER, STRATEGIES
-from .tasks import TASKS, get_task
-from .xtreme_score import GROUPS, XTREME_TASKS, aggregate, task_metrics, task_score
+from .strategies import STRATEGIES, row_name as _row_name, row_order as _row_order
+from .tasks import TASKS
+from .report_xtreme import render_xtreme, sweep_xtreme_summary
 
 RECORD_KEYS = tuple(RECORD_FIELDS)  # every field of a results.json record (checked in adaptx.report_files)
-STRATEGY_ORDER = REPORT_ORDER  # rows in the strategies' report order (adaptx.strategies)
 TRIVIAL = "trivial baseline"  # its row's name in the bootstrap (no strategy's row name has a space)
 GAP = "gap"  # the transfer gap column: English minus the average of the other languages
 SPLIT_WORDS = {"dev": "dev (held apart from model selection)"}
@@ -194,22 +192,6 @@ def summarize_all(records: list[dict], run_dir, context: dict) -> dict:
     return {"context": context, "tables": tables, "xtreme": sweep_xtreme_summary(tables, context)}
 
 
-def sweep_xtreme_summary(tables: list[dict], context: dict) -> dict | None:
-    """XTREME's aggregate takes one table per task: with a budget sweep, those of its largest budget (`auto`
-    above any step count) that has two tasks or more so far (a partial run may have one task at `auto` yet),
-    and the summary says which budget (its `budget`)."""
-    budgets = sorted({t.get("budget") for t in tables}, key=_budget_order, reverse=True)
-    for budget in budgets:
-        if (xtreme := xtreme_summary([t for t in tables if t.get("budget") == budget], context)) is not None:
-            return {**xtreme, "budget": budget} if len(budgets) > 1 else xtreme
-    return None
-
-
-def _budget_order(budget) -> tuple:
-    """A target budget's place in a sweep: step counts in order, then `auto` (None: no sweep)."""
-    return (2, 0) if budget == "auto" else (1, budget) if isinstance(budget, int) else (0, 0)
-
-
 def _trivial_specs(context: dict) -> dict:
     """task -> adaptx.baselines.trivial_spec, where the run recorded one (context.trivial)."""
     specs = context.get("trivial") or {}
@@ -222,45 +204,6 @@ def _trivial_specs(context: dict) -> dict:
     return specs
 
 
-def xtreme_summary(tables: list[dict], context: dict) -> dict | None:
-    """Per strategy row: each XTREME task's score, the group scores and the overall score, as
-    XTREME's evaluate.py aggregates them (adaptx.xtreme_score); None with fewer than two XTREME tasks.
-
-    A task counts once the tables of all its XTREME metrics are there (a QA task: F1 and EM)."""
-    averages: dict[str, dict[str, dict[tuple, float]]] = {}  # task -> metric -> row key -> language average
-    languages: dict[str, list[str]] = {}
-    for table in tables:
-        if not table["rows"] or table["task"] not in XTREME_TASKS:
-            continue
-        by_key = averages.setdefault(table["task"], {}).setdefault(table["metric"], {})
-        for row in table["rows"]:
-            if row["avg"] is not None:
-                by_key[(row["strategy"], row["intermediate"])] = row["avg"]["value"]
-        languages[table["task"]] = table["languages"]
-    metrics = {name: task_metrics(get_task(name)) for name in averages}
-    chosen = [name for name in averages if all(m in averages[name] for m in metrics[name])]
-    if len(chosen) < 2:
-        return None
-    keys = {key for name in chosen for by_key in averages[name].values() for key in by_key}
-    out = []
-    for key in sorted(keys, key=_row_order):
-        scores = {name: task_score({m: averages[name][m].get(key) for m in metrics[name]}, metrics[name])
-                  for name in chosen}
-        agg = aggregate(scores)
-        out.append({"strategy": key[0], "intermediate": key[1],
-                    "tasks": {name: round(v, 2) for name, v in scores.items() if v is not None},
-                    "categories": {g: _round(v) for g, v in agg["groups"].items()}, "overall": _round(agg["overall"])})
-    published = None
-    if context.get("base_family") == refs.FAMILY:
-        # (XLM-R Large, X-STILTs) per task, from adaptx.published, which names the sources
-        published = {name: (ref.xlmr, ref.xstilts) if (ref := refs.reference(name)) else None for name in chosen}
-    return {"tasks": chosen, "metrics": {name: list(metrics[name]) for name in chosen},
-            "categories": {g: list(GROUPS[g]) for g in aggregate(dict.fromkeys(chosen))["groups"]},
-            "languages": {name: [len(languages[name]), len(get_task(name).languages)] for name in chosen},
-            "missing_tasks": [name for name in XTREME_TASKS if name not in chosen],
-            "rows": out, "published": published}
-
-
 def render_all(summary: dict) -> str:
     parts = []
     for table in summary["tables"]:
@@ -270,57 +213,8 @@ def render_all(summary: dict) -> str:
                      f"{', '.join(table['missing'])}")
         parts.append(text)
     if summary.get("xtreme"):
-        parts.append(_render_xtreme(summary["xtreme"]))
+        parts.append(render_xtreme(summary["xtreme"]))
     return "\n\n".join(parts) if parts else "(no results yet)"
-
-
-def _render_xtreme(x: dict) -> str:
-    tasks, cats = x["tasks"], list(x["categories"])
-    header = ["strategy", *tasks, *(f"{c} avg" for c in cats), "overall"]
-
-    def scored_by(metrics):
-        return metrics[0] if len(metrics) == 1 else f"({' + '.join(metrics)})/{len(metrics)}"
-
-    lines = ["## XTREME summary", "",
-             "XTREME's aggregation (google-research/xtreme evaluate.py): each task is its average over the "
-             "evaluated languages (" + ", ".join(f"{t} {scored_by(m)}" for t, m in x["metrics"].items()) + "); "
-             "a group average is the mean of the group's tasks (" +
-             "; ".join(f"{c}: {', '.join(x['categories'][c])}" for c in cats) + "), shown only where a row has "
-             "all of them; overall is the mean of XTREME's nine tasks (not of the groups), shown only where a row "
-             "has all nine"]
-    if x.get("budget") is not None:
-        what = "auto (until English dev stopped improving)" if x["budget"] == "auto" else f"{x['budget']} steps"
-        lines.append(f"target budget: {what}, the sweep's largest with two tasks or more so far; the other "
-                     "budgets are in their tables above")
-    if x["missing_tasks"]:
-        lines.append(f"not in this run: {', '.join(x['missing_tasks'])} (so no overall score)")
-    partial = [f"{t} {k} of {n}" for t, (k, n) in x["languages"].items() if k < n]
-    if partial:
-        lines.append("fewer languages than XTREME averages: " + ", ".join(partial))
-    lines += ["", "| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-
-    def cell(v):
-        return "–" if v is None else f"{v:.1f}"
-
-    for row in x["rows"]:
-        values = [cell(row["tasks"].get(t)) for t in tasks] + [cell(row["categories"][c]) for c in cats]
-        lines.append(f"| {_row_name((row['strategy'], row['intermediate']))} | " + " | ".join(values)
-                     + f" | {cell(row['overall'])} |")
-    if x.get("published"):
-        # the published QA figures are F1 alone, not XTREME's (F1 + EM)/2: named below, not tabled
-        comparable = {t: v for t, v in x["published"].items() if v and len(x["metrics"][t]) == 1}
-        for label, i in (("XLM-R Large (published)", 0), ("best intermediate task (published)", 1)):
-            values = [cell(comparable[t][i] if t in comparable else None) for t in tasks]
-            lines.append(f"| {label} | " + " | ".join(values) + " |" + " – |" * (len(cats) + 1))
-        lines.append("")
-        lines.append(f"published: {refs.SOURCE}; retrieval: {refs.RETRIEVAL_SOURCE}. adaptx's numbers "
-                     "above come from the evaluated splits and rows named in each table")
-        f1_only = [f"{t} {'/'.join('–' if v is None else f'{v:.1f}' for v in x['published'][t])}"
-                   for t in tasks if x["published"].get(t) and t not in comparable]
-        if f1_only:
-            lines.append("published QA F1 only (XLM-R Large / best intermediate task), not comparable with the "
-                         "(F1 + EM)/2 above: " + ", ".join(f1_only))
-    return "\n".join(lines)
 
 
 def print_report(run_dir, fmt: str = "md") -> int:
@@ -606,20 +500,8 @@ def load_row(run_dir, records: list[dict], metric) -> dict:
     return _load_row(Path(run_dir), {(r["seed"], r["language"]): r for r in records}, metric, {})
 
 
-def _row_order(key: tuple) -> tuple:
-    return (STRATEGY_ORDER.index(key[0]) if key[0] in STRATEGY_ORDER else len(STRATEGY_ORDER), key[0], key[1] or "")
-
-
-def _row_name(key: tuple) -> str:
-    return key[0] if not key[1] else f"{key[0]} ({key[1]})"
-
-
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
 
 
 def _pct(fraction: float) -> float:

@@ -113,3 +113,13 @@ def get_strategy(name: str) -> Strategy:
 def builds_on(strategies, what: str) -> bool:
     """Whether any of these strategies needs intermediate stages of this kind ("adapter" or "full")."""
     return any(get_strategy(s).builds_on == what for s in strategies)
+
+
+def row_order(key: tuple) -> tuple:
+    """A (strategy, intermediate) row's place in a results table: the strategies' report order."""
+    return (REPORT_ORDER.index(key[0]) if key[0] in REPORT_ORDER else len(REPORT_ORDER), key[0], key[1] or "")
+
+
+def row_name(key: tuple) -> str:
+    """A row's name in a table: 'none', 'stack (qqp)'."""
+    return key[0] if not key[1] else f"{key[0]} ({key[1]})"

@@ -235,7 +235,7 @@ def test_a_budget_sweep_end_to_end_marks_rows_and_plots_gain_against_budget(tmp_
 
 
 def test_the_xtreme_summary_of_a_budget_sweep_is_its_largest_budget_with_two_tasks_and_says_so():
-    from adaptx.report import sweep_xtreme_summary
+    from adaptx.report_xtreme import sweep_xtreme_summary
 
     def table(task, budget, avg):
         return {"task": task, "metric": "accuracy", "budget": budget, "languages": ["en", "de"],

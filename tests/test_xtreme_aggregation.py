@@ -10,7 +10,8 @@ import json
 import pytest
 
 from adaptx.metrics import metric_for_language
-from adaptx.report import write_results, xtreme_summary
+from adaptx.report import write_results
+from adaptx.report_xtreme import xtreme_summary
 from adaptx.tasks import TASKS, get_task
 from adaptx.xtreme_score import GROUPS, XTREME_TASKS, aggregate, task_metrics, task_score
 
