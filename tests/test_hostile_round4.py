@@ -323,7 +323,7 @@ def test_report_with_an_evaluation_file_replaced_by_a_fifo_reports_it(run, home,
     with deadline(60):
         assert main(["report", str(run_dir)]) == 1
     captured = capsys.readouterr()
-    assert "not a regular file" in captured.err and "| stack (qqp) |" in captured.out, captured
+    assert "not a regular file" in captured.err and "| stack (qqp)" in captured.out, captured
 
 
 def test_analyze_with_its_summary_file_replaced_by_a_fifo_still_analyses(run, home, tmp_path):
