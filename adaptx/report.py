@@ -21,7 +21,7 @@ from .report_files import (RECORD_FIELDS, RERUN, check_records, context_problem,
                            score, usable_records)
 from .run_folder import RunFolder
 from .stats import CONFIDENCE, RESAMPLES, Bootstrap, Evaluation, item_groups
-from .strategies import STRATEGIES, row_name as _row_name, row_order as _row_order
+from .strategies import STRATEGIES, row_name, row_order
 from .tasks import TASKS
 from .report_xtreme import render_xtreme, sweep_xtreme_summary
 
@@ -60,7 +60,7 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivi
     # an average needs every language for every seed of the row
     complete = {key: all((s, lang) in recs for s in seeds[key] for lang in langs) for key, recs in by_row.items()}
     cache: dict[Path, dict] = {}
-    loaded = {_row_name(key): _load_row(Path(run_dir), recs, metric, cache)
+    loaded = {row_name(key): _load_row(Path(run_dir), recs, metric, cache)
               for key, recs in by_row.items() if complete[key]}
     trivial_row = _trivial_row(trivial, loaded) if trivial and loaded else None
     # one bootstrap for all rows: the same resampled items for every row pairs the comparisons;
@@ -70,7 +70,7 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivi
                      aligned=groups, resamples=resamples)
 
     rows = []
-    for key in sorted(by_row, key=_row_order):
+    for key in sorted(by_row, key=row_order):
         recs = by_row[key]
         values = {lang: _mean([r["value"] for (_, l), r in recs.items() if l == lang]) for lang in langs}
         base = _baseline(key[0], by_row)
@@ -78,8 +78,8 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivi
                "baseline": base[0] if base else None,
                "values": {lang: round(v, 2) for lang, v in values.items() if v is not None},
                **row_facts(list(recs.values()))}
-        base_name = _row_name(base) if base and _row_name(base) in boot.rows else None
-        row.update(_average_cells(boot, _row_name(key), values, columns, base_name) if complete[key]
+        base_name = row_name(base) if base and row_name(base) in boot.rows else None
+        row.update(_average_cells(boot, row_name(key), values, columns, base_name) if complete[key]
                    else {column: None for column in [*columns, *_gap_columns(columns)]})
         rows.append(row)
     summary = {**info, "columns": langs + list(columns) + _gap_columns(columns), "confidence": CONFIDENCE,
@@ -371,7 +371,7 @@ def _render(summary: dict) -> str:
              *_legend_notes(summary),
              "", "| strategy | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for row in rows:
-        lines.append(f"| {_row_name((row['strategy'], row['intermediate']))}{row_marks(row)} | {cells(row, True)} |")
+        lines.append(f"| {row_name((row['strategy'], row['intermediate']))}{row_marks(row)} | {cells(row, True)} |")
     if trivial:
         lines.append(f"| *trivial ({trivial['what']})* | {cells(trivial, False)} |")
     return "\n".join(lines)
@@ -447,7 +447,7 @@ def _run_info(records: list[dict]) -> dict:
                               f"({split[lang]}/{n[lang]} and {r['split']}/{r['n']}); rows must share the same examples")
         key = (r["strategy"], r["intermediate"], r["seed"], lang)
         if key in seen:
-            raise AdaptxError(f"results records: more than one record for {_row_name(key[:2])}, seed {key[2]}, {lang!r}")
+            raise AdaptxError(f"results records: more than one record for {row_name(key[:2])}, seed {key[2]}, {lang!r}")
         seen.add(key)
     return {**info, "languages": list(split), "split": split, "n": n}
 
