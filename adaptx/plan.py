@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .budgets import budget_suffix
 from .config import AUTO, ExperimentConfig
 from .kinds import get_kind
 from .mixture import MULTITASK
@@ -65,11 +66,6 @@ def target_budgets(cfg: ExperimentConfig) -> list:
     budget of the sweep, or `auto`."""
     budgets = cfg.train.target_budgets()
     return [None] if len(budgets) == 1 and budgets[0] != AUTO else budgets
-
-
-def budget_suffix(budget) -> str:
-    """How a budget appears in stage ids and row names: '-auto', '-b600', or nothing."""
-    return "" if budget is None else f"-{budget}" if budget == AUTO else f"-b{budget}"
 
 
 def adapter_source(cfg: ExperimentConfig, task: str, seed: int) -> str:

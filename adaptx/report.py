@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .baselines import trivial_predictions, trivial_spec_problem
+from .budgets import budget_words
 from .convergence import MARK, MARK_TEXT, UNDER_MARK, UNDER_MARK_TEXT
 from .errors import AdaptxError
 from .fileio import NestedTooDeeply, atomic_write_text, load_json, read_json
@@ -407,8 +408,7 @@ def _budget_line(summary: dict) -> list[str]:
         return []
     steps = sorted({n for row in summary["rows"] for n in row.get("steps", [])})
     trained = f"; trained {steps[0]}–{steps[-1]} steps" if len(steps) > 1 else ""
-    what = "auto (until English dev stopped improving)" if budget == "auto" else f"{budget} steps"
-    return [f"target budget: {what}{trained}"]
+    return [f"target budget: {budget_words(budget)}{trained}"]
 
 
 def _split_line(split: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .budgets import budget_of_stage_id
 from .errors import AdaptxError
 from .fileio import read_json
 from .report_files import evaluation_lists
@@ -33,8 +34,7 @@ def _budget_of(stage_id: str, planned: list | None):
     for stage in planned or []:
         if stage.id == stage_id:
             return stage.budget
-    last = stage_id.rsplit("-", 1)[-1]
-    return "auto" if last == "auto" else int(last[1:]) if last[:1] == "b" and last[1:].isdigit() else None
+    return budget_of_stage_id(stage_id)
 
 
 def _stage_facts(metrics: dict, budget, known: list[dict]) -> dict:
@@ -47,8 +47,9 @@ def _stage_facts(metrics: dict, budget, known: list[dict]) -> dict:
     steps = train.get("steps") if train else None
     facts = {"budget": budget, "steps": steps if type(steps) is int else None,
              "converged": of_training(train)["converged"] if train else None, "intermediate_converged": None}
+    row = _key({**metrics, "budget": None})[:4]
     for record in known:
-        if _key(record)[:4] == _key({**metrics, "budget": None})[:4]:
+        if _key(record)[:4] == row:
             facts["intermediate_converged"] = record.get("intermediate_converged")
             if record.get("same_data"):
                 facts["same_data"] = record["same_data"]

@@ -7,6 +7,7 @@ XLM-R. With a budget sweep, one budget's tables: its largest with two tasks or m
 from __future__ import annotations
 
 from . import published as refs
+from .budgets import budget_order, budget_words
 from .strategies import row_name, row_order
 from .tasks import get_task
 from .xtreme_score import GROUPS, XTREME_TASKS, aggregate, task_metrics, task_score
@@ -16,16 +17,11 @@ def sweep_xtreme_summary(tables: list[dict], context: dict) -> dict | None:
     """XTREME's aggregate takes one table per task: with a budget sweep, those of its largest budget (`auto`
     above any step count) that has two tasks or more so far (a partial run may have one task at `auto` yet),
     and the summary says which budget (its `budget`)."""
-    budgets = sorted({t.get("budget") for t in tables}, key=_budget_order, reverse=True)
+    budgets = sorted({t.get("budget") for t in tables}, key=budget_order, reverse=True)
     for budget in budgets:
         if (xtreme := xtreme_summary([t for t in tables if t.get("budget") == budget], context)) is not None:
             return {**xtreme, "budget": budget} if len(budgets) > 1 else xtreme
     return None
-
-
-def _budget_order(budget) -> tuple:
-    """A target budget's place in a sweep: step counts in order, then `auto` (None: no sweep)."""
-    return (2, 0) if budget == "auto" else (1, budget) if isinstance(budget, int) else (0, 0)
 
 
 def xtreme_summary(tables: list[dict], context: dict) -> dict | None:
@@ -83,8 +79,7 @@ def render_xtreme(x: dict) -> str:
              "all of them; overall is the mean of XTREME's nine tasks (not of the groups), shown only where a row "
              "has all nine"]
     if x.get("budget") is not None:
-        what = "auto (until English dev stopped improving)" if x["budget"] == "auto" else f"{x['budget']} steps"
-        lines.append(f"target budget: {what}, the sweep's largest with two tasks or more so far; the other "
+        lines.append(f"target budget: {budget_words(x['budget'])}, the sweep's largest with two tasks or more so far; the other "
                      "budgets are in their tables above")
     if x["missing_tasks"]:
         lines.append(f"not in this run: {', '.join(x['missing_tasks'])} (so no overall score)")

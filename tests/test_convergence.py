@@ -294,3 +294,11 @@ def test_same_data_rows_are_left_out_of_the_typology_reading_unless_asked():
 
     findings(target, None, [], Spy(), type("T", (), {"distances": {}})(), leave_out=["stack (mnli)"])
     assert "stack (mnli)" not in visited
+
+
+def test_a_stage_ids_budget_reads_back_what_the_plan_wrote_and_budgets_order_auto_last():
+    from adaptx.budgets import budget_of_stage_id, budget_order, budget_suffix
+
+    for budget in (None, 150, "auto"):
+        assert budget_of_stage_id(f"target-xnli-stack-zoo-qqp-e5small-s0-s0{budget_suffix(budget)}") == budget
+    assert sorted(["auto", 600, 150], key=budget_order) == [150, 600, "auto"]

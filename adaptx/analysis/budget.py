@@ -8,9 +8,9 @@ stands at the steps its stages trained (their mean over seeds).
 
 from __future__ import annotations
 
+from ..budgets import budget_order
+from ..config import AUTO
 from .gains import ZERO_SHOT_AVERAGE, Cell, label
-
-AUTO = "auto"
 
 
 def task_of(cell: Cell) -> str:
@@ -39,8 +39,8 @@ def budget_points(cells: list[Cell]) -> dict[tuple[str, str, str], list[dict]]:
             {"budget": c.budget, "steps": _steps(c), "trained": c.steps, "gain": c.gain, "lo": c.gain_lo,
              "hi": c.gain_hi, "verdict": c.verdict, "score": c.score, "baseline_score": c.baseline_score,
              "marks": c.marks})
-    order = (lambda p: (p["budget"] == AUTO, p["budget"] if p["budget"] != AUTO else 0))
-    return {key: sorted(points, key=order) for key, points in found.items() if len(points) > 1}
+    return {key: sorted(points, key=lambda p: budget_order(p["budget"])) for key, points in found.items()
+            if len(points) > 1}
 
 
 def reading(points: list[dict]) -> str:
