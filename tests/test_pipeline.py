@@ -91,6 +91,26 @@ def test_rerun_skips_finished_stages_and_rewrites_nothing(setup, capsys):
     assert {p: p.stat().st_mtime_ns for p in (out / "stages").rglob("*") if p.is_file()} == files
 
 
+def test_a_run_banked_without_its_weights_is_skipped_and_reports_the_same(setup, capsys):
+    # studies/ commits a run's small files only (studies/.gitignore leaves weights out): a fresh checkout
+    # must skip every finished stage whose evaluation files are there, loading no model
+    config, data, out = setup
+    overrides = ["strategies=[none, stack]"]
+    pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=overrides)
+    records = json.loads((out / "results.json").read_text())
+    weights = list(out.rglob("*.safetensors"))
+    assert weights
+    for path in weights:
+        path.unlink()
+    capsys.readouterr()
+    pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=overrides)
+    printed = capsys.readouterr().out
+    assert printed.count("done before, skipped") == 5
+    assert not [line for line in printed.splitlines() if line.startswith("+ ")]  # no stage trained
+    assert json.loads((out / "results.json").read_text()) == records
+    assert not list(out.rglob("*.safetensors"))  # nothing was trained or saved again
+
+
 def test_evaluation_settings_reevaluate_without_retraining(setup, capsys):
     config, data, out = setup
     pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=["strategies=[none, stack]"])
