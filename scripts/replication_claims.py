@@ -20,10 +20,10 @@ Verdict rules (the interval is each row's 95% interval of its gain over `none`):
 A claim over several rows holds when every row holds, does not hold when any row does not, and
 cannot tell otherwise. Same-data rows (§) are left out of every verdict and reported apart.
 
-    adaptx analyze runs/convergence && adaptx analyze runs/convergence-retrieval && ...
-    python scripts/replication_claims.py --study runs/convergence/analysis \\
-        --retrieval runs/convergence-retrieval/analysis runs/convergence-bucc/analysis \\
-        --qa runs/convergence-qa/analysis
+    adaptx analyze studies/convergence && adaptx analyze studies/convergence-retrieval && ...
+    python scripts/replication_claims.py --study studies/convergence/analysis \\
+        --retrieval studies/convergence-retrieval/analysis studies/convergence-bucc/analysis \\
+        --qa studies/convergence-qa/analysis
 """
 
 from __future__ import annotations
