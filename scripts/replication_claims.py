@@ -96,14 +96,17 @@ def _read(folder: Path | None, name: str) -> list[dict]:
 def stacked_rows(folder: Path | None, task: str, metric: str | None = None, budget: str | None = "auto") -> list[Row]:
     """The stack rows of a task's zero-shot average in one metric (default: the task's main one): at a
     budget of a budget sweep (target `task @budget`), or, with budget None, of a task that trains nothing
-    (Tatoeba, BUCC: target `task`)."""
+    (Tatoeba, BUCC: target `task`). A run over one zero-shot language reads that language's row."""
     metric = metric or get_task(task).metric
     target = task if budget is None else f"{task} @{budget}"
+    stacked = [r for r in _read(folder, "gains.csv") if r["target"] == target and r["metric"] == metric
+               and r["strategy"] == "stack" and r["gain"] not in ("", None)]
+    # a run over one zero-shot language (BUCC zh-en here) has no average row: that language is its average
+    languages = {r["language"] for r in stacked}
+    kept = ZERO_SHOT_AVERAGE if ZERO_SHOT_AVERAGE in languages or len(languages) != 1 else languages.pop()
     return [Row(r["target"], metric, r["intermediate"].removeprefix("zoo:"), float(r["gain"]), float(r["gain_lo"]),
                 float(r["gain_hi"]), r["seeds"], r.get("steps", ""), r.get("marks", "") or "")
-            for r in _read(folder, "gains.csv")
-            if r["target"] == target and r["metric"] == metric and r["language"] == ZERO_SHOT_AVERAGE
-            and r["strategy"] == "stack" and r["gain"] not in ("", None)]
+            for r in stacked if r["language"] == kept]
 
 
 def retrieval_rows(folders: list[Path]) -> list[tuple[str, list[Row]]]:

@@ -77,6 +77,22 @@ def test_retrieval_and_qa_claims(tmp_path):
     assert claims.qa_claim(qa).verdict == claims.UNSURE
 
 
+def test_a_retrieval_run_over_one_language_counts(tmp_path):
+    # BUCC here is zh-en only: analyze writes no "avg w/o en" row for one language, and the claim must
+    # still read it (it was left out silently, so Tatoeba alone gave the verdict)
+    tatoeba, bucc = tmp_path / "tatoeba", tmp_path / "bucc"
+    _csv(tatoeba / "gains.csv", GAIN_COLUMNS, [_gain("tatoeba", "qqp", 2.0, 1.0, 3.0, metric="tatoeba_en_to_xx",
+                                                     budget="")])
+    _csv(bucc / "gains.csv", GAIN_COLUMNS, [_gain("bucc", "qqp", -3.0, -5.0, -1.0, metric="bucc_f1", budget="",
+                                                  language="zh")])
+    claim = claims.retrieval_claim([tatoeba, bucc])
+    assert claim.verdict == claims.FAILS and "bucc_f1: qqp -3.0 [-5.0, -1.0]" in claim.measurement
+    # several languages and no average: nothing is guessed
+    _csv(bucc / "gains.csv", GAIN_COLUMNS, [_gain("bucc", "qqp", -3.0, -5.0, -1.0, metric="bucc_f1", budget="",
+                                                  language=lang) for lang in ("zh", "de")])
+    assert claims.retrieval_claim([tatoeba, bucc]).verdict == claims.HOLDS
+
+
 def test_best_tasks_and_typology_claims(tmp_path):
     study = tmp_path / "study"
     _csv(study / "gains.csv", GAIN_COLUMNS,
