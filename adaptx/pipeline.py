@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from .banked import stages_to_retrain
 from .baselines import versus_trivial
 from .compositions import composition_for
 from .config import ExperimentConfig, load_config, stable_hash
@@ -175,6 +176,10 @@ class Experiment:
             self.recipes.hash(stage)
             self.recipes.check_batch_fits(stage)  # before any stage trains
         self.store.check_existing([stage.id for stage in stages])
+        self.store.retrain = stages_to_retrain(self, stages)
+        if self.runtime.is_main:
+            for stage_id, why in self.store.retrain.items():
+                logs.info(f"~ {stage_id}: finished, but its weights are not here and {why}: it trains again")
 
     def build(self, stage: Stage):
         setup = self.recipes.model_setup(stage)

@@ -144,6 +144,11 @@ class StageFolder(_Folder):
         shutil.rmtree(self.encoder_dir)
         return freed
 
+    def holds_weights(self) -> bool:
+        """Its saved model's weights are here (or were dropped on purpose, with a note saying why); False
+        for a folder banked with its small files only (studies/.gitignore leaves weights out)."""
+        return (self.model_dir / WEIGHTS_DROPPED_FILE).is_file() or any(self.model_dir.rglob("*.safetensors"))
+
     def eval_file(self, lang: str, split: str, digest: str) -> Path:
         return self.path / EVAL_DIR / f"{lang}-{split}-{digest[:HASH_CHARS]}.json"
 

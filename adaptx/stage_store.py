@@ -44,6 +44,8 @@ class StageStore:
         self.run_dir = Path(run_dir)
         self.run = RunFolder(self.run_dir)
         self.hashes = hashes  # stage id -> hash (filled as stages are prepared)
+        # finished stages that train again: banked without weights that a later step still needs (adaptx.banked)
+        self.retrain: dict[str, str] = {}
 
     def folder(self, stage_id: str) -> StageFolder:
         return self.run.stage(stage_id, self.hashes[stage_id])
@@ -72,7 +74,10 @@ class StageStore:
                     stage.checkpoint_file.unlink(missing_ok=True)
 
     def finished(self, stage_id: str) -> dict | None:
-        """The metrics of a stage finished before, else None (a damaged folder is a clear error)."""
+        """The metrics of a stage finished before, else None (a damaged folder is a clear error;
+        a stage in `retrain` is not finished until it has trained again)."""
+        if stage_id in self.retrain:
+            return None
         stage = self.folder(stage_id)
         if stage.manifest_file.is_file():
             remedy = f"delete the folder {stage.path} to redo that stage"
@@ -117,6 +122,7 @@ class StageStore:
             "started": started, "finished": finished,
             "seconds": round(finished - started, 1) if seconds is None else seconds, "versions": versions()})
         stage.checkpoint_file.unlink(missing_ok=True)
+        self.retrain.pop(stage_id, None)
 
     def adapter_folder(self, source_stage: str, saved_name: str) -> Path:
         """Where a finished stage saved an adapter that another stage loads."""

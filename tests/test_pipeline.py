@@ -111,6 +111,36 @@ def test_a_run_banked_without_its_weights_is_skipped_and_reports_the_same(setup,
     assert not list(out.rglob("*.safetensors"))  # nothing was trained or saved again
 
 
+def test_a_stage_banked_between_training_and_evaluation_trains_again(setup, capsys):
+    # a stage committed once trained but before every language was scored: without its weights its
+    # missing languages cannot be scored, so it trains again (and the weightless intermediate under it),
+    # keeps the evaluation files already there, and the run reports what the first one did
+    config, data, out = setup
+    overrides = ["strategies=[none, stack]"]
+    pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=overrides)
+    records = json.loads((out / "results.json").read_text())
+    for path in out.rglob("*.safetensors"):
+        path.unlink()
+    stack = stage_dirs(out)["target-xnli-stack-qqp-s0"]
+    kept, dropped = sorted(stack.glob("eval/en-*.json")), sorted(stack.glob("eval/sw-*.json"))
+    kept_bytes = kept[0].read_bytes()
+    dropped[0].unlink()
+    capsys.readouterr()
+    pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=overrides)
+    printed = capsys.readouterr().out
+    assert "~ target-xnli-stack-qqp-s0: finished, but its weights are not here and sw still to evaluate" in printed
+    assert "~ intermediate-adapter-qqp-s0: finished, but its weights are not here and " \
+           "target-xnli-stack-qqp-s0 still to train on it" in printed
+    assert [line[2:].split(":")[0] for line in printed.splitlines() if line.startswith("+ ")] == [
+        "intermediate-adapter-qqp-s0", "target-xnli-stack-qqp-s0"]  # the others stay skipped
+    assert printed.count("done before, skipped") == 3
+    assert kept[0].read_bytes() == kept_bytes and dropped[0].is_file()
+    assert json.loads((out / "results.json").read_text()) == records
+    capsys.readouterr()
+    pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=overrides)
+    assert capsys.readouterr().out.count("done before, skipped") == 5  # its weights are back: nothing trains
+
+
 def test_evaluation_settings_reevaluate_without_retraining(setup, capsys):
     config, data, out = setup
     pipeline.run_experiment(config, data_dir=data, out_dir=out, overrides=["strategies=[none, stack]"])
