@@ -73,8 +73,8 @@ def marked(converged) -> str:
 
 def stage_facts(stage, finished, zoo: dict, data) -> dict:
     """What a results record says of the stage behind it: its step budget where the run sweeps budgets
-    (else None), the steps it trained, whether it and the stages under it converged, and the intermediate
-    tasks that trained on the target's own data. finished(stage_id) -> metrics.json's content or None;
+    (else None), the steps it trained, whether it and the stages under it converged, the intermediate
+    tasks that trained on the target's own data, and the kernels it trained on (from metrics.json). finished(stage_id) -> metrics.json's content or None;
     zoo: zoo:NAME -> adaptx.zoo_resolve.ZooAdapter; data: the run's RunData."""
     cards = {ref: adapter.card for ref, adapter in zoo.items()}  # adaptx.zoo_card.Card
     same_data = same_data_intermediates(data, zoo, stage)
@@ -86,6 +86,11 @@ def stage_facts(stage, finished, zoo: dict, data) -> dict:
              "intermediate_converged": False if False in under else (True if under and all(under) else None)}
     if same_data:
         facts["same_data"] = list(same_data)
+    hardware = (finished(stage.id) or {}).get("hardware")
+    if isinstance(hardware, dict) and isinstance(hardware.get("kernels"), dict):
+        from .kernels import describe_kernels  # torch loads with it: `adaptx report` reads this module without
+
+        facts["kernels"] = describe_kernels(hardware["kernels"])
     return facts
 
 

@@ -96,15 +96,17 @@ def summarize(records: list[dict], run_dir, *, resamples: int = RESAMPLES, trivi
 def row_facts(records: list[dict]) -> dict:
     """What a row's records say of its stages (adaptx.convergence.stage_facts), over its seeds: whether
     every target stage and every stage under it converged (False if one did not, None if unknown),
-    the steps they trained, and the intermediate tasks trained on the target's own data."""
+    the steps they trained, the intermediate tasks trained on the target's own data, and the kernels
+    its stages trained on."""
     def every(key):
         found = [r.get(key) for r in records]
         return False if False in found else (True if found and all(v is True for v in found) else None)
 
     steps = sorted({r["steps"] for r in records if isinstance(r.get("steps"), int)})
     same = sorted({t for r in records for t in r.get("same_data", [])})
+    kernels = sorted({r["kernels"] for r in records if r.get("kernels")})
     return {"converged": every("converged"), "intermediate_converged": every("intermediate_converged"),
-            "steps": steps, "same_data": same}
+            "steps": steps, "same_data": same, "kernels": kernels}
 
 
 def row_marks(row: dict) -> str:
@@ -394,11 +396,28 @@ def _legend_notes(summary: dict) -> list[str]:
             notes.append(text)
     if any(row.get("same_data") for row in summary["rows"]):
         notes.append(SAME_DATA_TEXT)
+    if line := _kernels_line(summary["rows"]):
+        notes.append(line)
     if summary.get("zoo_adapters"):  # zoo_adapters: the adapter rows' intermediate adapter was published, not trained
         used = ", ".join(f"{task} = {token}" for task, token in summary["zoo_adapters"].items())
         notes.append(f"adapter rows use the published intermediate adapter ({used}); full rows fine-tune on "
                      "the task here")
     return notes
+
+
+def _kernels_line(rows: list[dict]) -> str | None:
+    """Where a run's stages trained on different kernels (a study banked across machines): which rows
+    trained on which. The same fp32 recipe sums in another order on other kernels, so its training can
+    take a slightly different path: a difference between such rows holds that too."""
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        for kernels in row.get("kernels", []):
+            found.setdefault(kernels, []).append(row_name((row["strategy"], row["intermediate"])))
+    if len(found) < 2:
+        return None
+    where = "; ".join(f"{kernels}: {', '.join(names)}" for kernels, names in found.items())
+    return (f"stages trained on different kernels ({where}): the same recipe sums in another order on each, "
+            "so its training can take a slightly different path (each stage's metrics.json records its hardware)")
 
 
 def _budget_line(summary: dict) -> list[str]:

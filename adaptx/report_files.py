@@ -31,6 +31,7 @@ OPTIONAL_FIELDS = {
     "converged": (lambda v: v is None or type(v) is bool, "true, false or null"),
     "intermediate_converged": (lambda v: v is None or type(v) is bool, "true, false or null"),
     "same_data": (lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v), "a list of task names"),
+    "kernels": (lambda v: isinstance(v, str) and 0 < len(v) <= 200, "the kernels that trained the stage, in words"),
 }
 ID_LIMIT = 2**63  # example ids are int64 in the bootstrap
 

@@ -161,7 +161,7 @@ def test_a_budget_sweep_with_an_epoch_budget_is_refused(overrides, message):
         load_config(None, QUICK + overrides)
 
 
-def test_a_budget_sweep_end_to_end_marks_rows_and_plots_gain_against_budget(tmp_path, tiny_model_dir, adaptx_home):
+def test_a_budget_sweep_end_to_end_marks_rows_and_plots_gain_against_budget(tmp_path, tiny_model_dir, adaptx_home, capsys):
     """A tiny run with target_steps [2, auto]: one results table per budget, each record carries the
     stage's budget, trained steps and convergence, the MNLI row under XNLI is marked § (XNLI trains on
     English MNLI), and `adaptx analyze` lines each row's gain up across the budgets."""
@@ -197,6 +197,20 @@ def test_a_budget_sweep_end_to_end_marks_rows_and_plots_gain_against_budget(tmp_
     assert "| stack (mnli)" in text and "§ = the intermediate task trained on the target's own English" in text
     assert all(line.startswith("| stack (mnli)") == ("§" in line.split("|")[1])
                for line in text.splitlines() if line.startswith("| stack ("))
+    # every stage trained here, on the same kernels: each record names them, and no note about them
+    assert len({r["kernels"] for r in records}) == 1 and records[0]["kernels"].startswith("cpu, oneDNN ")
+    assert "different kernels" not in text
+    # a study banked across machines: the table says which rows trained on which kernels
+    other = "cpu, oneDNN AVX512_CORE_AMX, ATen AVX512"
+    moved = [dict(r, kernels=other) if r["intermediate"] == "mnli" else r for r in records]
+    (out / "results.json").write_text(json.dumps(moved))
+    capsys.readouterr()
+    from adaptx.cli import main
+
+    assert main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"stages trained on different kernels ({records[0]['kernels']}: none, stack (qqp); {other}: stack (mnli))" in printed
+    (out / "results.json").write_text(json.dumps(records))
     a = analyze([out], draw_plots=True)
     assert {t.name for t in a.targets} == {"xnli @2", "xnli @auto"}
     md = (a.out / "analysis.md").read_text()
@@ -258,7 +272,8 @@ def test_the_marks_and_the_budget_reading_from_recorded_facts():
     seeds = [{"converged": True, "intermediate_converged": False, "steps": 300},
              {"converged": False, "intermediate_converged": False, "steps": 2000, "same_data": ["mnli"]}]
     facts = row_facts(seeds)
-    assert facts == {"converged": False, "intermediate_converged": False, "steps": [300, 2000], "same_data": ["mnli"]}
+    assert facts == {"converged": False, "intermediate_converged": False, "steps": [300, 2000], "same_data": ["mnli"],
+                     "kernels": []}
     assert row_marks(facts) == "†‡§"
     assert row_marks(row_facts([{"converged": True}, {}])) == ""  # unknown (older records): no mark
     assert from_curve([[100, 0.5], [200, 0.6]])["converged"] is False
