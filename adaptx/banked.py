@@ -11,6 +11,7 @@ the decimal on CPU), so only the missing languages are scored.
 from __future__ import annotations
 
 from .plan import Stage
+from .stage_evaluation import unevaluated_languages
 
 
 def stages_to_retrain(experiment, stages: list[Stage]) -> dict[str, str]:
@@ -34,12 +35,9 @@ def stages_to_retrain(experiment, stages: list[Stage]) -> dict[str, str]:
 
 
 def _why_needed(experiment, stage: Stage, dependent: str | None) -> str | None:
-    if stage.evaluate:
-        task = experiment.task(stage.task)
-        missing = [lang for lang, split in experiment.eval_splits[task.name].items()
-                   if split is not None and not experiment.eval_file(stage, lang).is_file()]
-        if missing:
-            return f"{', '.join(missing)} still to evaluate"
+    missing = unevaluated_languages(experiment, stage) if stage.evaluate else []
+    if missing:
+        return f"{', '.join(missing)} still to evaluate"
     if dependent:
         return f"{dependent} still to train on it"
     return None

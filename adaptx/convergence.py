@@ -74,11 +74,13 @@ def marked(converged) -> str:
 def stage_facts(stage, finished, zoo: dict, data) -> dict:
     """What a results record says of the stage behind it: its step budget where the run sweeps budgets
     (else None), the steps it trained, whether it and the stages under it converged, the intermediate
-    tasks that trained on the target's own data, and the kernels it trained on (from metrics.json). finished(stage_id) -> metrics.json's content or None;
-    zoo: zoo:NAME -> adaptx.zoo_resolve.ZooAdapter; data: the run's RunData."""
+    tasks that trained on the target's own data, and the kernels it trained on (from metrics.json).
+    finished(stage_id) -> metrics.json's content or None; zoo: zoo:NAME -> adaptx.zoo_resolve.ZooAdapter;
+    data: the run's RunData."""
     cards = {ref: adapter.card for ref, adapter in zoo.items()}  # adaptx.zoo_card.Card
     same_data = same_data_intermediates(data, zoo, stage)
-    own = (finished(stage.id) or {}).get("train") if stage.trains else None
+    metrics = finished(stage.id) or {}
+    own = metrics.get("train") if stage.trains else None
     under = [of_card(cards[src].training.facts)["converged"] if src in cards else of_training((finished(src) or {}).get("train"))["converged"]
              for src in dict.fromkeys([*stage.adapters.values(), *stage.needs])]
     facts = {"budget": stage.budget, "steps": own.get("steps") if own else None,
@@ -86,7 +88,7 @@ def stage_facts(stage, finished, zoo: dict, data) -> dict:
              "intermediate_converged": False if False in under else (True if under and all(under) else None)}
     if same_data:
         facts["same_data"] = list(same_data)
-    hardware = (finished(stage.id) or {}).get("hardware")
+    hardware = metrics.get("hardware")
     if isinstance(hardware, dict) and isinstance(hardware.get("kernels"), dict):
         from .kernels import describe_kernels  # torch loads with it: `adaptx report` reads this module without
 

@@ -25,14 +25,13 @@ def evaluate_stage(experiment, stage: Stage) -> list[dict]:
     returns results records. Missing languages are reported, not scored."""
     runtime, task = experiment.runtime, experiment.task(stage.task)
     model, records, started = None, [], time.perf_counter()
-    languages = [lang for lang, split in experiment.eval_splits[task.name].items() if split is not None]
     facts = stage_facts(stage, experiment.store.finished, experiment.zoo, experiment.rundata)  # budget, steps, §
     # decided before anything is written, so every process evaluates the same languages together
-    done = {lang for lang in languages if experiment.eval_file(stage, lang).is_file()}
+    missing = set(unevaluated_languages(experiment, stage))
     runtime.wait()
-    for lang in languages:
+    for lang in evaluated_languages(experiment, stage):
         path = experiment.eval_file(stage, lang)
-        if lang in done:
+        if lang not in missing:
             result = experiment.store.read_eval(path, lang, task.metrics)
         else:
             if model is None:
@@ -52,6 +51,16 @@ def evaluate_stage(experiment, stage: Stage) -> list[dict]:
                                   time.perf_counter() - started))
     runtime.wait()
     return records
+
+
+def evaluated_languages(experiment, stage: Stage) -> list[str]:
+    """The languages a stage is evaluated in: those of its task with an evaluation split here."""
+    return [lang for lang, split in experiment.eval_splits[stage.task].items() if split is not None]
+
+
+def unevaluated_languages(experiment, stage: Stage) -> list[str]:
+    """Those of them without an evaluation file yet (adaptx.banked asks too: such a stage needs its model)."""
+    return [lang for lang in evaluated_languages(experiment, stage) if not experiment.eval_file(stage, lang).is_file()]
 
 
 def score_language(experiment, model, stage: Stage, task, lang: str) -> dict:
